@@ -1,0 +1,220 @@
+"""Assign records to LSOA -> local authority (2024) -> Community Safety Partnership (2024) -> police force area.
+
+Method
+------
+* 2011 LSOA codes (data.police.uk up to 2022, most force extracts): LSOA11 -> LAD 2021 (ONS best fit) ->
+  LAD 2023/2024 (``lad22_lad23``, the 2023 reorganisations) -> CSP and PFA (``LAD24_CSP24_PFA24``).
+* 2021 LSOA codes that are not also 2011 codes: LSOA21 -> LAD 2024 directly; their 2011 "parent" (for IMD 2019
+  and for the rule below) comes from the LSOA11 -> LSOA21 best-fit lookup.
+* Where a 2024 local authority holds several CSPs (the six Cumbria CSPs inside Cumberland and Westmorland and
+  Furness; Buckinghamshire; the Northamptonshires; BCP; East Suffolk) the CSP is chosen from the LSOA's 2011
+  district, read from its 2011 name ("Allerdale 001A" -> Allerdale), with the few districts that have no CSP of
+  their own name mapped in ``config/geography.yaml``.
+* A CSP that covers several councils (Cwm Taf = Rhondda Cynon Taf + Merthyr Tydfil; South Warwickshire) simply
+  receives the LSOAs of each.
+* Deprivation: English IMD 2019 or Welsh IMD 2019 decile of the 2011 LSOA (1 = most deprived). The two indices
+  are national ranks and are not comparable across the border.
+
+Records whose LSOA is blank are *unlocated*; a code that is well formed but in neither lookup is *unknown*;
+both are counted and reported by :func:`assign_geography`, never silently dropped. A record whose LSOA lies
+outside its reporting force (e.g. City of London records in Tower Hamlets) is kept, assigned to the CSP of the
+LSOA, and flagged ``out_of_force``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from . import reference as ref
+from .config import read_yaml
+from .errors import MissingAreaError, SvtoolsError
+from .paths import CONFIG
+
+__all__ = [
+    "LSOA_PATTERN",
+    "lsoa_geography",
+    "areas",
+    "assign_geography",
+    "csp_population",
+    "geography_settings",
+    "GeographyResult",
+]
+
+#: A well-formed LSOA code: E01 (England) or W01 (Wales) followed by six digits.
+LSOA_PATTERN = re.compile(r"^[EW]01\d{6}$")
+
+
+def geography_settings() -> dict:
+    """The rules in ``config/geography.yaml``."""
+    return read_yaml(CONFIG / "geography.yaml")
+
+
+def _district_from_lsoa_name(name: pd.Series) -> pd.Series:
+    """2011 LSOA names are '<district> <3 digits><letter>', e.g. 'South Lakeland 012B' -> 'South Lakeland'."""
+    return name.str.replace(r"\s+\d{3}[A-Z]$", "", regex=True)
+
+
+@lru_cache(maxsize=1)
+def lsoa_geography() -> pd.DataFrame:
+    """One row per LSOA code (2011 and 2021 sets) with its LAD, CSP, PFA and deprivation decile.
+
+    Returns
+    -------
+    DataFrame
+        ``lsoa_code`` (unique), ``lsoa_vintage`` ("2011" or "2021"; an unchanged code is listed once as "2011"),
+        ``lsoa11_code`` (the 2011 code or the 2021 code's best-fit 2011 parent), ``lsoa_name``, ``district_2011``,
+        ``lad_code``, ``lad_name`` (2024 LAD), ``csp_code``, ``csp_name``, ``pfa_code``, ``pfa_name``,
+        ``country`` ("England" or "Wales"), ``imd_decile`` (Int8, 1 = most deprived; IMD 2019 in England,
+        WIMD 2019 in Wales).
+    """
+    cfg = geography_settings()
+    lad_csp = ref.lad24_csp_pfa()
+
+    # 2011 route
+    l11 = ref.lsoa11_lad21().copy()
+    lad23 = ref.lad22_lad23()[["lad22_code", "lad23_code"]]
+    l11 = l11.merge(lad23, left_on="lad21_code", right_on="lad22_code", how="left")
+    l11["lad24_code"] = l11["lad23_code"].fillna(l11["lad21_code"])
+    l11["district_2011"] = _district_from_lsoa_name(l11["lsoa11_name"])
+    l11 = l11.rename(columns={"lsoa11_name": "lsoa_name"})
+    l11["lsoa_code"] = l11["lsoa11_code"]
+    l11["lsoa_vintage"] = "2011"
+
+    # 2021 route, only for codes that are new in 2021
+    l21 = ref.lsoa21_lad24().copy()
+    l21 = l21[~l21["lsoa21_code"].isin(l11["lsoa11_code"])]
+    bridge = ref.lsoa11_lsoa21()[["lsoa21_code", "lsoa11_code", "lsoa11_name"]].drop_duplicates("lsoa21_code")
+    l21 = l21.merge(bridge, on="lsoa21_code", how="left")
+    l21["district_2011"] = _district_from_lsoa_name(l21["lsoa11_name"].fillna(""))
+    l21 = l21.rename(columns={"lsoa21_code": "lsoa_code", "lsoa21_name": "lsoa_name"})
+    l21["lsoa_vintage"] = "2021"
+
+    cols = ["lsoa_code", "lsoa_vintage", "lsoa11_code", "lsoa_name", "district_2011", "lad24_code"]
+    geo = pd.concat([l11[cols], l21[cols]], ignore_index=True)
+    geo = geo.merge(lad_csp, on="lad24_code", how="left")
+
+    # LADs with several CSPs: keep the CSP named after the LSOA's 2011 district (or the configured override).
+    overrides = cfg.get("district_to_csp", {})
+    n_csp = lad_csp.groupby("lad24_code")["csp_code"].transform("nunique")
+    multi = lad_csp.loc[n_csp > 1, "lad24_code"].unique()
+    is_multi = geo["lad24_code"].isin(multi)
+    wanted = geo["district_2011"].map(overrides)
+    name_match = geo["csp_name"] == geo["district_2011"]
+    keep = ~is_multi | name_match | (wanted.notna() & (geo["csp_code"] == wanted))
+    geo = geo[keep]
+    dupes = geo["lsoa_code"].duplicated(keep=False)
+    if dupes.any():  # pragma: no cover - a lookup change would surface here
+        ex = geo.loc[dupes, ["lsoa_code", "district_2011", "csp_name"]].head().to_dict("records")
+        raise SvtoolsError(f"geography: LSOAs assigned to more than one CSP, e.g. {ex}")
+
+    geo = geo.rename(columns={"lad24_code": "lad_code", "lad24_name": "lad_name"})
+    geo["country"] = np.where(geo["lsoa_code"].str.startswith("W"), "Wales", "England")
+
+    imd = pd.concat([ref.imd2019_lsoa11()[["lsoa11_code", "imd_decile"]],
+                     ref.wimd2019_lsoa11()[["lsoa11_code", "imd_decile"]]], ignore_index=True)
+    geo = geo.merge(imd, on="lsoa11_code", how="left")
+    geo["imd_decile"] = geo["imd_decile"].astype("Int8")
+    out_cols = ["lsoa_code", "lsoa_vintage", "lsoa11_code", "lsoa_name", "district_2011", "lad_code", "lad_name",
+                "csp_code", "csp_name", "pfa_code", "pfa_name", "country", "imd_decile"]
+    return geo[out_cols].sort_values("lsoa_code", ignore_index=True)
+
+
+@lru_cache(maxsize=1)
+def areas() -> pd.DataFrame:
+    """Every CSP (2024) with its force: ``csp_code, csp_name, pfa_code, pfa_name, lad_codes, lad_names``."""
+    lk = ref.lad24_csp_pfa()
+    out = (
+        lk.groupby(["csp_code", "csp_name", "pfa_code", "pfa_name"], as_index=False)
+        .agg(lad_codes=("lad24_code", lambda s: ";".join(sorted(set(s)))),
+             lad_names=("lad24_name", lambda s: ";".join(sorted(set(s)))))
+    )
+    return out.sort_values(["pfa_name", "csp_name"], ignore_index=True)
+
+
+def csp_population(year: int = 2020, csp_codes=None) -> pd.DataFrame:
+    """Resident population of each CSP by single year of age, summed from ONS LSOA (2011) estimates.
+
+    Parameters
+    ----------
+    year : {2019, 2020}
+        ONS mid-year estimate.
+    csp_codes : list of str, optional
+        Restrict to these CSPs.
+
+    Returns
+    -------
+    DataFrame
+        ``csp_code, age (0-90, 90 = 90+), population`` (persons).
+    """
+    pop = ref.population_lsoa11(year)
+    geo = lsoa_geography()
+    g11 = geo.loc[geo["lsoa_vintage"] == "2011", ["lsoa_code", "csp_code"]]
+    if csp_codes is not None:
+        unknown = sorted(set(csp_codes) - set(g11["csp_code"]))
+        if unknown:
+            raise MissingAreaError(unknown[0], known=sorted(g11["csp_code"].unique()))
+        g11 = g11[g11["csp_code"].isin(csp_codes)]
+    merged = pop.merge(g11, left_on=pop["lsoa11_code"].astype(str), right_on="lsoa_code", how="inner")
+    out = merged.groupby(["csp_code", "age"], as_index=False, observed=True)["population"].sum()
+    out["population"] = out["population"].astype("int64")
+    return out
+
+
+class GeographyResult(dict):
+    """Counts of how records were located: ``located``, ``unlocated`` (blank LSOA), ``malformed``, ``unknown``."""
+
+
+def assign_geography(frame: pd.DataFrame, lsoa_column: str = "lsoa_code",
+                     force_column: str | None = None) -> tuple[pd.DataFrame, GeographyResult]:
+    """Add LAD, CSP, PFA and IMD decile to every record through its LSOA.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Records with an LSOA column (2011 or 2021 codes; blank = unlocated).
+    lsoa_column : str
+        Name of the LSOA column.
+    force_column : str, optional
+        Column holding the reporting force's PFA code; when given, ``out_of_force`` is True where the LSOA lies
+        in another force area.
+
+    Returns
+    -------
+    (DataFrame, GeographyResult)
+        The records with ``lsoa_status`` ("located", "unlocated", "malformed", "unknown"), ``lad_code``,
+        ``csp_code``, ``csp_name``, ``pfa_code``, ``pfa_name``, ``imd_decile``, ``country`` and (if asked)
+        ``out_of_force``; and the count of records in each status. No row is removed: the caller decides
+        what to exclude and reports it.
+    """
+    geo = lsoa_geography()
+    codes = frame[lsoa_column].astype("string").str.strip().str.upper()
+    blank = codes.isna() | (codes == "")
+    well_formed = codes.str.match(LSOA_PATTERN.pattern).fillna(False).astype(bool)
+    idx = geo.set_index("lsoa_code")
+    cols = ["lad_code", "csp_code", "csp_name", "pfa_code", "pfa_name", "imd_decile", "country"]
+    # map through categorical codes: fast for millions of rows
+    cat = pd.Categorical(codes, categories=idx.index)
+    pos = cat.codes
+    found = pos >= 0
+    out = frame.copy()
+    for c in cols:
+        values = idx[c].to_numpy()
+        col = pd.Series(pd.NA, index=frame.index, dtype=idx[c].dtype if c == "imd_decile" else "string")
+        col.iloc[np.flatnonzero(found)] = values[pos[found]]
+        out[c] = col
+    status = np.select([blank.to_numpy(), ~well_formed.to_numpy(), found], ["unlocated", "malformed", "located"],
+                       default="unknown")
+    out["lsoa_status"] = pd.Categorical(status, categories=["located", "unlocated", "malformed", "unknown"])
+    out[lsoa_column] = codes.where(~blank, pd.NA)
+    if force_column is not None:
+        out["out_of_force"] = (out["pfa_code"].notna() & (out["pfa_code"] != out[force_column].astype("string"))
+                               ).fillna(False).astype(bool)
+    counts = GeographyResult(out["lsoa_status"].value_counts().reindex(
+        ["located", "unlocated", "malformed", "unknown"], fill_value=0).astype(int).to_dict())
+    if force_column is not None:
+        counts["out_of_force"] = int(out["out_of_force"].sum())
+    return out, counts
