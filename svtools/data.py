@@ -1,0 +1,110 @@
+"""Read the processed, validated tables in ``data/processed/<dataset>/`` (written by :mod:`svtools.ingest`).
+
+A profile reads only its own CSP's slice (:func:`load_records`) and the small shared tables
+(:func:`load_table`). Nothing here reads ``outputs/``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import MissingAreaError, SvtoolsError
+from .paths import processed_dir
+
+__all__ = [
+    "DATASETS",
+    "dataset_dir",
+    "dataset_info",
+    "reconciliation",
+    "load_records",
+    "load_table",
+    "csp_codes",
+    "force_codes",
+    "area_name",
+]
+
+#: Datasets svtools knows: the synthetic demo extract and the real data.police.uk street files.
+DATASETS = ("demo", "police_uk")
+TABLES = ("areas", "population", "lsoa", "monthly_counts", "hospital_admissions", "excluded")
+
+
+def dataset_dir(dataset: str = "demo") -> Path:
+    """Folder of one processed dataset, with a clear error if it has not been ingested yet."""
+    if dataset not in DATASETS:
+        raise SvtoolsError(f"unknown dataset '{dataset}' (known: {', '.join(DATASETS)})")
+    path = processed_dir() / dataset
+    if not (path / "dataset.json").is_file():
+        raise SvtoolsError(
+            f"{path}: no processed '{dataset}' data; run `svtools ingest --dataset {dataset}` first (or `make data`)"
+        )
+    return path
+
+
+def dataset_info(dataset: str = "demo") -> dict:
+    """Metadata of a processed dataset (``dataset.json``): synthetic or real, period, sources, input hashes."""
+    return json.loads((dataset_dir(dataset) / "dataset.json").read_text(encoding="utf-8"))
+
+
+def reconciliation(dataset: str = "demo") -> dict:
+    """The ingest reconciliation report: rows in = rows kept + rows excluded, by reason and by file."""
+    return json.loads((dataset_dir(dataset) / "reconciliation.json").read_text(encoding="utf-8"))
+
+
+def load_records(csp_code: str, dataset: str = "demo", columns: list[str] | None = None) -> pd.DataFrame:
+    """The validated records of one CSP, reading only that CSP's partition.
+
+    Parameters
+    ----------
+    csp_code : str
+        CSP code (2024), e.g. ``"E22000027"`` (Hartlepool).
+    dataset : {"demo", "police_uk"}
+        Which processed dataset.
+    columns : list of str, optional
+        Read only these columns.
+    """
+    part = dataset_dir(dataset) / "records" / f"csp_code={csp_code}"
+    if not part.is_dir():
+        raise MissingAreaError(csp_code, known=csp_codes(dataset))
+    frame = pd.read_parquet(part, columns=columns)
+    if columns is None or "csp_code" in columns:
+        frame["csp_code"] = csp_code  # the partition key is not stored inside the file
+    return frame
+
+
+def load_table(name: str, dataset: str = "demo") -> pd.DataFrame:
+    """One shared table of a processed dataset (see ``docs/data_model.md``)."""
+    if name not in TABLES:
+        raise SvtoolsError(f"unknown table '{name}' (known: {', '.join(TABLES)})")
+    path = dataset_dir(dataset) / f"{name}.parquet"
+    if not path.is_file():
+        raise SvtoolsError(f"{path}: table not present in the '{dataset}' dataset")
+    return pd.read_parquet(path)
+
+
+def csp_codes(dataset: str = "demo", force: str | None = None) -> list[str]:
+    """CSP codes in a dataset, optionally for one force (PFA code, or a name such as "Cleveland")."""
+    areas = load_table("areas", dataset)
+    if force is not None:
+        sel = (areas["pfa_code"] == force) | (areas["pfa_name"].str.lower() == str(force).lower())
+        if not sel.any():
+            raise MissingAreaError(force, known=sorted(areas["pfa_code"].unique()))
+        areas = areas[sel]
+    return areas["csp_code"].tolist()
+
+
+def force_codes(dataset: str = "demo") -> list[str]:
+    """PFA codes of the forces in a dataset."""
+    return sorted(load_table("areas", dataset)["pfa_code"].unique().tolist())
+
+
+def area_name(code: str, dataset: str = "demo") -> str:
+    """Name of a CSP or force code in a dataset."""
+    areas = load_table("areas", dataset)
+    for code_col, name_col in (("csp_code", "csp_name"), ("pfa_code", "pfa_name")):
+        hit = areas.loc[areas[code_col] == code, name_col]
+        if len(hit):
+            return str(hit.iloc[0])
+    raise MissingAreaError(code, known=areas["csp_code"].tolist())
