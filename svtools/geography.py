@@ -150,18 +150,31 @@ def csp_population(year: int = 2020, csp_codes=None) -> pd.DataFrame:
     DataFrame
         ``csp_code, age (0-90, 90 = 90+), population`` (persons).
     """
-    pop = ref.population_lsoa11(year)
+    wide = ref.population_lsoa11_wide(year)
     geo = lsoa_geography()
-    g11 = geo.loc[geo["lsoa_vintage"] == "2011", ["lsoa_code", "csp_code"]]
+    g11 = geo.loc[geo["lsoa_vintage"] == "2011"].set_index("lsoa_code")["csp_code"]
     if csp_codes is not None:
-        unknown = sorted(set(csp_codes) - set(g11["csp_code"]))
+        unknown = sorted(set(csp_codes) - set(g11))
         if unknown:
-            raise MissingAreaError(unknown[0], known=sorted(g11["csp_code"].unique()))
-        g11 = g11[g11["csp_code"].isin(csp_codes)]
-    merged = pop.merge(g11, left_on=pop["lsoa11_code"].astype(str), right_on="lsoa_code", how="inner")
-    out = merged.groupby(["csp_code", "age"], as_index=False, observed=True)["population"].sum()
+            raise MissingAreaError(unknown[0], known=sorted(g11.unique()))
+    by_csp = wide.groupby(wide["lsoa11_code"].map(g11))[ref.AGE_COLUMNS].sum()
+    if csp_codes is not None:
+        by_csp = by_csp.loc[sorted(set(csp_codes))]
+    out = by_csp.rename_axis("csp_code").reset_index().melt(id_vars="csp_code", var_name="age",
+                                                            value_name="population")
+    out["age"] = out["age"].str.replace("+", "", regex=False).astype("int16")
     out["population"] = out["population"].astype("int64")
-    return out
+    return out.sort_values(["csp_code", "age"], ignore_index=True)
+
+
+@lru_cache(maxsize=1)
+def _lookup_arrays() -> tuple[pd.Index, dict[str, np.ndarray]]:
+    """The geography table as an index of LSOA codes and one numpy array per column (fast mapping)."""
+    idx = lsoa_geography().set_index("lsoa_code")
+    cols = ["lad_code", "csp_code", "csp_name", "pfa_code", "pfa_name", "country"]
+    arrays = {c: idx[c].to_numpy(dtype=object) for c in cols}
+    arrays["imd_decile"] = idx["imd_decile"].to_numpy(dtype="float64", na_value=np.nan)
+    return idx.index, arrays
 
 
 class GeographyResult(dict):
@@ -190,22 +203,21 @@ def assign_geography(frame: pd.DataFrame, lsoa_column: str = "lsoa_code",
         ``out_of_force``; and the count of records in each status. No row is removed: the caller decides
         what to exclude and reports it.
     """
-    geo = lsoa_geography()
+    index, arrays = _lookup_arrays()
     codes = frame[lsoa_column].astype("string").str.strip().str.upper()
     blank = codes.isna() | (codes == "")
     well_formed = codes.str.match(LSOA_PATTERN.pattern).fillna(False).astype(bool)
-    idx = geo.set_index("lsoa_code")
-    cols = ["lad_code", "csp_code", "csp_name", "pfa_code", "pfa_name", "imd_decile", "country"]
-    # map through categorical codes: fast for millions of rows
-    cat = pd.Categorical(codes, categories=idx.index)
-    pos = cat.codes
+    pos = index.get_indexer(codes.fillna(""))
     found = pos >= 0
     out = frame.copy()
-    for c in cols:
-        values = idx[c].to_numpy()
-        col = pd.Series(pd.NA, index=frame.index, dtype=idx[c].dtype if c == "imd_decile" else "string")
-        col.iloc[np.flatnonzero(found)] = values[pos[found]]
-        out[c] = col
+    take = np.where(found, pos, 0)
+    for c, values in arrays.items():
+        if c == "imd_decile":
+            out[c] = pd.array(np.where(found, values[take], np.nan), dtype="Float64").astype("Int8")
+        else:
+            col = values[take].astype(object)
+            col[~found] = None
+            out[c] = pd.array(col, dtype="string")
     status = np.select([blank.to_numpy(), ~well_formed.to_numpy(), found], ["unlocated", "malformed", "located"],
                        default="unknown")
     out["lsoa_status"] = pd.Categorical(status, categories=["located", "unlocated", "malformed", "unknown"])

@@ -25,6 +25,7 @@ __all__ = [
     "lad24_csp_pfa",
     "lad_csp_pfa_2019",
     "population_lsoa11",
+    "population_lsoa11_wide",
     "imd2019_lsoa11",
     "wimd2019_lsoa11",
     "imd2025_lsoa21",
@@ -125,6 +126,17 @@ def lad_csp_pfa_2019() -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- population
 @lru_cache(maxsize=4)
+def population_lsoa11_wide(year: int = 2020) -> pd.DataFrame:
+    """ONS mid-year population by LSOA (2011), one row per LSOA and one column per single year of age.
+
+    Columns ``lsoa11_code`` and ``0`` ... ``89``, ``90+`` (persons). See :func:`population_lsoa11`.
+    """
+    if year not in (2019, 2020):
+        raise ValueError(f"year must be 2019 or 2020 (the mid-year estimates shipped), got {year!r}")
+    df = _read(f"population/ons_mye_mid{year}_lsoa11_syoa_persons.csv.gz")
+    return df[["lsoa11_code"] + AGE_COLUMNS]
+
+
 def population_lsoa11(year: int = 2020) -> pd.DataFrame:
     """ONS mid-year population estimates by LSOA (2011) and single year of age, persons, long format.
 
@@ -139,14 +151,14 @@ def population_lsoa11(year: int = 2020) -> pd.DataFrame:
         ``lsoa11_code`` (category), ``age`` (int16, 0-90 where 90 means 90 and over), ``population`` (int32,
         persons).
     """
-    if year not in (2019, 2020):
-        raise ValueError(f"year must be 2019 or 2020 (the mid-year estimates shipped), got {year!r}")
-    df = _read(f"population/ons_mye_mid{year}_lsoa11_syoa_persons.csv.gz")
-    long = df.melt(id_vars=["lsoa11_code"], value_vars=AGE_COLUMNS, var_name="age", value_name="population")
-    long["age"] = long["age"].str.replace("+", "", regex=False).astype("int16")
-    long["population"] = long["population"].astype("int32")
-    long["lsoa11_code"] = long["lsoa11_code"].astype("category")
-    return long.sort_values(["lsoa11_code", "age"], ignore_index=True)
+    wide = population_lsoa11_wide(year)
+    values = wide[AGE_COLUMNS].to_numpy(dtype="int32")
+    n_lsoa, n_age = values.shape
+    return pd.DataFrame({
+        "lsoa11_code": pd.Categorical(np.repeat(wide["lsoa11_code"].to_numpy(), n_age)),
+        "age": np.tile(np.arange(n_age, dtype="int16"), n_lsoa),
+        "population": values.ravel(),
+    })
 
 
 # --------------------------------------------------------------------------- deprivation

@@ -1,0 +1,168 @@
+"""The ``svtools`` command: ``demo-data``, ``ingest``, ``build`` (and ``areas``, ``definitions``).
+
+Every subcommand has ``--help``; on bad input it prints a one-line reason to stderr and exits with status 2
+(usage) or 1 (data or build failure), never a bare traceback (``--debug`` shows one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import SvtoolsError
+
+__all__ = ["main", "build_parser"]
+
+
+def _cmd_demo_data(args: argparse.Namespace) -> int:
+    from .demo import generate_demo_data
+
+    t0 = time.perf_counter()
+    summary = generate_demo_data(args.out, seed=args.seed, forces=args.forces, scale=args.scale,
+                                 progress=not args.quiet)
+    rows = summary.get("rows_total") or sum((summary.get("rows_per_force") or {}).values())
+    print(f"demo data (SYNTHETIC): {rows:,} rows for {len(summary.get('rows_per_force', {})) or '?'} forces "
+          f"written to {summary.get('out_dir', args.out)} in {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from .ingest import ingest_demo, ingest_extract, ingest_police_uk
+
+    on_invalid = "exclude" if args.lenient else "raise"
+    if args.police_uk is not None or args.dataset == "police_uk":
+        report = ingest_police_uk(args.police_uk or None, args.out, on_invalid=on_invalid)
+    elif args.extract is not None:
+        if not args.mapping:
+            raise SvtoolsError("--extract needs --mapping (a file in config/mappings/ or a path)")
+        report = ingest_extract(args.extract, args.mapping, args.dataset, args.out, on_invalid=on_invalid)
+    else:
+        report = ingest_demo(args.raw, args.out, on_invalid=on_invalid)
+    print(report.summary())
+    print(f"timings (s): {report.seconds}")
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from .build import run_build
+
+    result = run_build(
+        notebooks=args.notebook or None,
+        csps=args.csp or None,
+        forces=args.force or None,
+        dataset="police_uk" if args.source == "police-uk" else "demo",
+        jobs=args.jobs,
+        out=args.out,
+        force_all=args.force_all,
+        definition=args.definition,
+        period_end=args.period_end,
+        progress=not args.quiet,
+    )
+    return 0 if result.ok else 1
+
+
+def _cmd_areas(args: argparse.Namespace) -> int:
+    from .data import load_table
+
+    areas = load_table("areas", "police_uk" if args.source == "police-uk" else "demo")
+    for row in areas.itertuples(index=False):
+        print(f"{row.pfa_code}  {row.pfa_name:<18} {row.csp_code}  {row.csp_name}")
+    return 0
+
+
+def _cmd_definitions(args: argparse.Namespace) -> int:
+    from .definitions import list_definitions, load_definition
+
+    for name in list_definitions():
+        d = load_definition(name)
+        print(f"{name:<32} {d.title}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    p = argparse.ArgumentParser(prog="svtools", description="Serious Violence Duty locality profiles.")
+    p.add_argument("--version", action="version", version=f"svtools {__version__}")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo-data", help="generate the synthetic demo extract into data/raw/demo",
+                       description="Generate the deterministic SYNTHETIC police extract, hospital admissions and "
+                                   "truth.json for the 41 CSPs of the 9 demo forces.")
+    d.add_argument("--out", type=Path, default=None, help="output folder (default data/raw/demo)")
+    d.add_argument("--seed", type=int, default=20250331, help="random seed (default 20250331)")
+    d.add_argument("--forces", nargs="+", default=None, metavar="SLUG",
+                   help="only these forces (e.g. cleveland durham); default all 9")
+    d.add_argument("--scale", type=float, default=1.0, help="multiply volumes (default 1.0)")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=_cmd_demo_data)
+
+    i = sub.add_parser("ingest", help="validate raw data into data/processed (with a reconciliation report)",
+                       description="raw -> validated parquet, one partition per CSP. Default: the demo extract "
+                                   "in data/raw/demo.")
+    i.add_argument("--dataset", default="demo", help="processed dataset name (default demo)")
+    i.add_argument("--raw", type=Path, default=None, help="demo raw folder (default data/raw/demo)")
+    i.add_argument("--extract", type=Path, nargs="+", default=None, help="police extract file(s) or folder")
+    i.add_argument("--mapping", default=None, help="column mapping name or path (config/mappings/*.yaml)")
+    i.add_argument("--police-uk", type=Path, nargs="?", const="", default=None,
+                   help="ingest data.police.uk street files from this folder (default: the 9 shipped forces)")
+    i.add_argument("--out", type=Path, default=None, help="output folder (default data/processed/<dataset>)")
+    i.add_argument("--lenient", action="store_true",
+                   help="exclude rows with bad values (counted by reason) instead of stopping at the first")
+    i.set_defaults(func=_cmd_ingest)
+
+    b = sub.add_parser("build", help="run the notebooks for the chosen CSPs and publish HTML to outputs/",
+                       description="Execute the parameterised notebooks with papermill for every selected CSP "
+                                   "(and force) in parallel and render them to HTML without code.")
+    b.add_argument("--csp", nargs="+", default=None, metavar="CODE", help="CSP codes (default: all)")
+    b.add_argument("--force", nargs="+", default=None, metavar="PFA",
+                   help="only the CSPs of these forces (PFA code or name)")
+    b.add_argument("--notebook", nargs="+", default=None, metavar="NAME",
+                   help="only these notebooks (e.g. csp_profile)")
+    b.add_argument("--source", choices=["demo", "police-uk"], default="demo",
+                   help="demo (synthetic extract) or police-uk (real data.police.uk files)")
+    b.add_argument("--jobs", type=int, default=None, help="parallel workers (default: the machine's cores)")
+    b.add_argument("--out", type=Path, default=None, help="outputs folder (default outputs/)")
+    b.add_argument("--definition", default="knife_serious_violence", help="definition name (config/definitions)")
+    b.add_argument("--period-end", default=None, help="last day of the period, YYYY-MM-DD (default: end of data)")
+    b.add_argument("--force-all", action="store_true", help="re-run every job even if nothing changed")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=_cmd_build)
+
+    a = sub.add_parser("areas", help="list the CSPs and forces in the processed data")
+    a.add_argument("--source", choices=["demo", "police-uk"], default="demo")
+    a.set_defaults(func=_cmd_areas)
+
+    df = sub.add_parser("definitions", help="list the definitions of serious violence in config/definitions")
+    df.set_defaults(func=_cmd_definitions)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``svtools`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, format="%(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except SvtoolsError as exc:
+        if args.debug:
+            raise
+        print(f"svtools {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, PermissionError, ValueError) as exc:
+        if args.debug:
+            raise
+        print(f"svtools {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"svtools {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
