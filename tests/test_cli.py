@@ -1,0 +1,61 @@
+"""The svtools command: --help everywhere, a one-line reason and a non-zero exit on bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from svtools.cli import build_parser, main
+
+
+@pytest.mark.parametrize("command", ["demo-data", "ingest", "build", "areas", "definitions"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert "usage: svtools" in capsys.readouterr().out
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["frobnicate"])
+    assert info.value.code == 2
+
+
+def test_bad_input_gives_one_line_and_non_zero(tmp_path, capsys):
+    bad = tmp_path / "x_crime_extract.csv"
+    bad.write_text("")
+    code = main(["ingest", "--extract", str(bad), "--mapping", "demo_extract", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    assert len(err.splitlines()) == 1 and "empty" in err and str(bad) in err
+
+
+def test_extract_without_mapping(tmp_path, capsys):
+    code = main(["ingest", "--extract", str(tmp_path)])
+    assert code == 1 and "--mapping" in capsys.readouterr().err
+
+
+def test_missing_processed_data_is_explained(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SVTOOLS_DATA", str(tmp_path))
+    code = main(["areas"])
+    err = capsys.readouterr().err
+    assert code == 1 and "svtools ingest" in err
+
+
+def test_definitions_lists_the_shipped_ones(capsys):
+    assert main(["definitions"]) == 0
+    assert "knife_serious_violence" in capsys.readouterr().out
+
+
+def test_installed_entry_point_runs():
+    out = subprocess.run([sys.executable, "-m", "svtools.cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("svtools ")
+
+
+def test_parser_build_options():
+    args = build_parser().parse_args(["build", "--csp", "E22000027", "--force", "Cleveland", "--jobs", "2",
+                                      "--out", "x", "--force-all"])
+    assert args.csp == ["E22000027"] and args.jobs == 2 and args.force_all
