@@ -28,6 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import reference as ref
 from .config import read_yaml
@@ -172,7 +173,7 @@ def _lookup_arrays() -> tuple[pd.Index, dict[str, np.ndarray]]:
     """The geography table as an index of LSOA codes and one numpy array per column (fast mapping)."""
     idx = lsoa_geography().set_index("lsoa_code")
     cols = ["lad_code", "csp_code", "csp_name", "pfa_code", "pfa_name", "country"]
-    arrays = {c: idx[c].to_numpy(dtype=object) for c in cols}
+    arrays = {c: pa.array(idx[c].to_numpy(dtype=object), type=pa.large_string()) for c in cols}
     arrays["imd_decile"] = idx["imd_decile"].to_numpy(dtype="float64", na_value=np.nan)
     return idx.index, arrays
 
@@ -210,14 +211,13 @@ def assign_geography(frame: pd.DataFrame, lsoa_column: str = "lsoa_code",
     pos = index.get_indexer(codes.fillna(""))
     found = pos >= 0
     out = frame.copy()
-    take = np.where(found, pos, 0)
+    take = pa.array(np.where(found, pos, 0), mask=~found)  # null where not found -> null result
     for c, values in arrays.items():
         if c == "imd_decile":
-            out[c] = pd.array(np.where(found, values[take], np.nan), dtype="Float64").astype("Int8")
+            out[c] = pd.array(np.where(found, values[np.where(found, pos, 0)], np.nan),
+                              dtype="Float64").astype("Int8")
         else:
-            col = values[take].astype(object)
-            col[~found] = None
-            out[c] = pd.array(col, dtype="string")
+            out[c] = pd.array(values.take(take), dtype="string")
     status = np.select([blank.to_numpy(), ~well_formed.to_numpy(), found], ["unlocated", "malformed", "located"],
                        default="unknown")
     out["lsoa_status"] = pd.Categorical(status, categories=["located", "unlocated", "malformed", "unknown"])

@@ -19,6 +19,7 @@ import fnmatch
 import hashlib
 import json
 import logging
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -193,11 +195,76 @@ def read_source(path: str | Path, mapping: Mapping) -> tuple[pd.DataFrame, list[
         log.info("%s: dropping unknown columns %s", path, unknown)
     table = table.select(keep)
     # all columns as text: pyarrow may have inferred numbers or timestamps
-    table = pa.table({wanted[c]: table[c].cast(pa.string()) for c in keep})
-    frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype() if t == pa.string() else None)
-    for col in frame.columns:
-        frame[col] = frame[col].str.strip().replace("", pd.NA)
+    columns = {}
+    for c in keep:  # text, trimmed, blank -> missing (in arrow: no per-row Python work)
+        text = pc.utf8_trim_whitespace(table[c].cast(pa.large_string()))
+        columns[wanted[c]] = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.large_string()), text)
+    frame = pa.table(columns).to_pandas(types_mapper=lambda t: pd.StringDtype() if t == pa.large_string() else None)
     return frame, dropped
+
+
+# --------------------------------------------------------------------------- fast vectorised helpers
+def _arrow(series: pd.Series) -> pa.Array:
+    """The pyarrow array behind a pandas string Series (zero copy when it is arrow-backed)."""
+    return pa.array(series, type=pa.large_string(), from_pandas=True)
+
+
+_FIELD_RE = {"%d": r"(?P<d>\d{1,2})", "%m": r"(?P<m>\d{1,2})", "%Y": r"\d{4}", "%H": r"(?P<H>\d{1,2})",
+             "%M": r"\d{1,2}", "%S": r"\d{1,2}", "%y": r"\d{2}"}
+
+
+def _format_regex(fmt: str) -> str:
+    out, i = "^", 0
+    while i < len(fmt):
+        token = fmt[i:i + 2]
+        if token in _FIELD_RE:
+            out += _FIELD_RE[token]
+            i += 2
+        else:
+            out += re.escape(fmt[i])
+            i += 1
+    return out + "$"
+
+
+def parse_datetimes(series: pd.Series, fmt: str) -> pd.Series:
+    """Parse text with a strptime format; NaT where it does not parse. Vectorised (pyarrow) and exact.
+
+    Arrow's parser is fast but lenient (31/02 rolls over to 3 March, hour 24 to the next day), so a value is
+    accepted from it only when its day, month and hour fields equal those written in the text; every other value is
+    parsed again by pandas, which is exact.
+    """
+    arr = _arrow(series)
+    ts = pc.strptime(arr, format=fmt, unit="s", error_is_null=True)
+    fields = pc.extract_regex(arr, _format_regex(fmt))
+    same = pc.is_valid(ts)
+    for name, part in (("d", pc.day), ("m", pc.month), ("H", pc.hour)):
+        if f"(?P<{name}>" in _format_regex(fmt):
+            written = pc.cast(pc.struct_field(fields, name), pa.int64())
+            same = pc.and_(same, pc.fill_null(pc.equal(written, part(ts)), False))
+    out = pd.Series(ts.to_numpy(zero_copy_only=False), index=series.index).astype("datetime64[ns]")
+    recheck = series.notna().to_numpy() & ~pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+    if recheck.any():
+        out[recheck] = pd.to_datetime(series[recheck], format=fmt, errors="coerce").astype("datetime64[ns]")
+    return out
+
+
+def _lookup(series: pd.Series, table: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Map each value through ``table`` by factorising first (fast on millions of rows with few distinct values).
+
+    Returns the mapped values (object array, None where unknown or missing) and a boolean "known" mask.
+    """
+    codes, uniques = pd.factorize(series)
+    mapped = np.array([table.get(u, None) for u in uniques] + [None], dtype=object)
+    known_u = np.array([u in table for u in uniques] + [False], dtype=bool)
+    return mapped[codes], known_u[codes]
+
+
+def _lookup_strings(series: pd.Series, table: dict) -> pd.Series:
+    """Like :func:`_lookup` for text results, built with an arrow ``take`` (no per-row Python objects)."""
+    codes, uniques = pd.factorize(series)
+    small = pa.array([table.get(u, None) for u in uniques] + [None], type=pa.large_string())
+    taken = small.take(pa.array(np.where(codes < 0, len(uniques), codes)))
+    return pd.Series(pd.array(taken, dtype="string"), index=series.index)
 
 
 # --------------------------------------------------------------------------- field parsing
@@ -234,30 +301,34 @@ def _map_values(series: pd.Series, mapping: dict, canonical_values, problems: _P
     lookup = {str(k): v for k, v in (mapping or {}).items()}
     for v in canonical_values:
         lookup.setdefault(str(v), v)
-    present = series.notna()
-    known = series.isin(list(lookup))
-    problems.flag(present & ~known, canonical,
+    mapped, known = _lookup(series, lookup)
+    present = series.notna().to_numpy()
+    problems.flag(pd.Series(present & ~known, index=series.index), canonical,
                   f"unrecognised value(s); add them to 'values: {canonical}:' in the mapping", reason, series)
-    out = series.map(lookup)
-    return out.where(present & known, None)
+    mapped[~known] = None
+    return pd.Series(mapped, index=series.index, dtype=object)
 
 
 def _parse_dates(series: pd.Series, fmt: str, problems: _Problems, canonical: str, required: bool) -> pd.Series:
-    parsed = pd.to_datetime(series, format=fmt, errors="coerce")
+    parsed = parse_datetimes(series, fmt)
     problems.flag(series.notna() & parsed.isna(), canonical, f"unparseable date(s) (expected format {fmt})",
                   "unparseable_date", series)
     if required:
         problems.flag(series.isna(), canonical, "blank date in a required column", "unparseable_date", series)
-    return parsed.astype("datetime64[ns]")
+    return parsed
 
 
 def _parse_age(series: pd.Series, problems: _Problems, canonical: str) -> pd.Series:
-    num = pd.to_numeric(series, errors="coerce")
-    problems.flag(series.notna() & num.isna(), canonical, "age is not a number", "age_out_of_range", series)
-    problems.flag(num.notna() & ((num < 0) | (num > 110) | (num % 1 != 0)), canonical,
-                  "age out of range (whole years 0-110 expected)", "age_out_of_range", series)
-    ok = num.notna() & (num >= 0) & (num <= 110) & (num % 1 == 0)
-    return num.where(ok).astype("Int16")
+    arr = _arrow(series)
+    whole = pc.fill_null(pc.match_substring_regex(arr, r"^\d{1,3}$"), False).to_numpy(zero_copy_only=False)
+    present = series.notna().to_numpy()
+    problems.flag(pd.Series(present & ~whole, index=series.index), canonical,
+                  "age is not a whole number of years", "age_out_of_range", series)
+    num = pc.cast(pc.if_else(pa.array(whole), arr, pa.scalar(None, pa.large_string())), pa.int32())
+    num = pd.Series(num.to_numpy(zero_copy_only=False), index=series.index)
+    problems.flag((num > 110).fillna(False), canonical, "age out of range (whole years 0-110 expected)",
+                  "age_out_of_range", series)
+    return num.where(num <= 110).astype("Int16")
 
 
 def financial_year(dates: pd.Series) -> pd.Series:
@@ -292,8 +363,8 @@ def standardise_extract(raw: pd.DataFrame, mapping: Mapping, file: str = "", str
     out["recorded_date"] = _parse_dates(raw["recorded_date"], mapping.date_format, pr, "recorded_date", True)
 
     occ = raw["occurred_at"]
-    full = pd.to_datetime(occ, format=mapping.datetime_format or mapping.date_format, errors="coerce")
-    date_only = pd.to_datetime(occ.where(full.isna()), format=mapping.date_format, errors="coerce")
+    full = parse_datetimes(occ, mapping.datetime_format or mapping.date_format)
+    date_only = parse_datetimes(occ.where(full.isna()), mapping.date_format)
     pr.flag(occ.notna() & full.isna() & date_only.isna(), "occurred_at", "unparseable date-time(s)",
             "unparseable_date", occ)
     out["occurred_at"] = full.fillna(date_only).astype("datetime64[ns]")
@@ -304,19 +375,19 @@ def standardise_extract(raw: pd.DataFrame, mapping: Mapping, file: str = "", str
     code = raw["ho_offence_code"].str.upper()
     if sep:
         code = code.str.replace(sep, "/", regex=False)
-    code = code.str.replace(r"^0+(?=\d)", "", regex=True)
+    code = code.str.lstrip("0")  # "008N" and "8N" are the same code
     known = offence_codes().set_index("ho_offence_code")
     pr.flag(code.isna(), "ho_offence_code", "blank Home Office offence code", "unknown_offence_code", code)
-    pr.flag(code.notna() & ~code.isin(known.index), "ho_offence_code",
+    _, code_known = _lookup(code, dict.fromkeys(known.index, True))
+    pr.flag(code.notna() & ~pd.Series(code_known, index=code.index), "ho_offence_code",
             "unknown Home Office offence code(s) (see config/offence_codes.yaml)", "unknown_offence_code",
             raw["ho_offence_code"])
     out["ho_offence_code"] = code
-    info = known.reindex(code.fillna(""))
     for c_out, c_in in (("offence_description", "description"), ("offence_group", "offence_group"),
                         ("offence_subgroup", "offence_subgroup")):
-        out[c_out] = pd.array(info[c_in].to_numpy(), dtype="string")
-    weights = css_weights().set_index("ho_offence_code")["severity_weight"]
-    out["severity_weight"] = code.map(weights).astype(float)
+        out[c_out] = _lookup_strings(code, known[c_in].to_dict())
+    weights, _ = _lookup(code, css_weights().set_index("ho_offence_code")["severity_weight"].to_dict())
+    out["severity_weight"] = pd.Series(weights, index=raw.index, dtype="float64")
 
     knife = _map_values(raw["knife_flag"], values.get("knife_flag"), [True, False], pr, "knife_flag",
                         "invalid_flag")
@@ -485,20 +556,20 @@ def _process_files(files: list[Path], mapping: Mapping, strict: bool, report: In
 
 def _write_partitions(records: pd.DataFrame, out: Path) -> int:
     """One parquet file per CSP: ``records/csp_code=<code>/part-0.parquet`` (the key is the folder name)."""
+    import pyarrow.dataset as pads
+
     root = out / "records"
     if root.exists():
         shutil.rmtree(root)
-    root.mkdir(parents=True)
-    records = records.sort_values("csp_code", kind="stable", ignore_index=True)
-    codes = records["csp_code"].to_numpy(dtype=object)
-    table = pa.Table.from_pandas(records.drop(columns=["csp_code"]), preserve_index=False)
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    ends = np.r_[starts[1:], len(codes)]
-    for start, end in zip(starts, ends):
-        folder = root / f"csp_code={codes[start]}"
-        folder.mkdir()
-        pq.write_table(table.slice(start, end - start), folder / "part-0.parquet", compression="zstd")
-    return len(starts)
+    table = pa.Table.from_pandas(records, preserve_index=False)
+    table = table.set_column(table.schema.get_field_index("csp_code"), "csp_code",
+                             table["csp_code"].cast(pa.string()))
+    pads.write_dataset(
+        table, root, format="parquet", partitioning=["csp_code"], partitioning_flavor="hive",
+        basename_template="part-{i}.parquet", max_partitions=100_000,
+        file_options=pads.ParquetFileFormat().make_write_options(compression="snappy"),
+    )
+    return int(records["csp_code"].nunique())
 
 
 def _shared_tables(records: pd.DataFrame, out: Path, count_keys: list[str]) -> None:

@@ -219,3 +219,22 @@ def test_police_uk_month_files(tmp_path):
     assert th["out_of_force"].all() and th["reporting_force"].tolist() == ["E23000034"]
     areas = pd.read_parquet(out / "areas.parquet")
     assert areas["csp_code"].tolist() == ["E22000180"]  # profiles only for the force's own CSP
+
+
+def test_impossible_dates_are_not_rolled_over(tmp_path):
+    """31 February must be an error, not 3 March (pyarrow's parser alone would roll it over)."""
+    rows = good_rows()
+    rows[0][1] = "31/02/2019"
+    msg = _expect_error(write_csv(tmp_path / "x.csv", rows), "unparseable date", column="Date Recorded")
+    assert "31/02/2019" in msg
+
+
+def test_parse_datetimes_is_exact():
+    from svtools.ingest import parse_datetimes
+
+    s = pd.Series(["10/07/2019 23:15", "1/7/2019 04:05", "31/04/2019 10:00", "10/07/2019 24:00", None],
+                  dtype="string")
+    out = parse_datetimes(s, "%d/%m/%Y %H:%M")
+    assert out.iloc[0] == pd.Timestamp("2019-07-10 23:15")
+    assert out.iloc[1] == pd.Timestamp("2019-07-01 04:05")  # unpadded: parsed exactly by pandas
+    assert out.iloc[2:].isna().all()
