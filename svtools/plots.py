@@ -1,0 +1,395 @@
+"""Charts and tables for the published pages: one palette, one theme, alt text from the data, safe tables.
+
+Every chart on a page goes through :func:`show`, which embeds a PNG of fixed width (``config/settings.yaml``
+``figures``: 7 in at 96 dpi = 672 px, which scales down to a phone) with alt text in the display metadata and
+closes the figure, so a long batch does not leak memory. Alt text is written from the numbers themselves
+(:func:`describe_series`), never by hand.
+
+Tables are HTML, not images (:func:`show_table`), with a caption and header scopes for screen readers.
+:func:`publish_table` also writes the table as a CSV download beside the page. Both refuse a table that holds a
+count from 1 to the disclosure threshold or a record-level column (:func:`check_publishable`): pass tables
+through :func:`svtools.report.suppress_counts` first.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import config
+from .errors import SvtoolsError
+
+__all__ = [
+    "PAGE_DIR_ENV",
+    "RECORD_LEVEL_COLUMNS",
+    "DisclosureError",
+    "palette",
+    "figure_settings",
+    "set_theme",
+    "new_figure",
+    "show",
+    "month_label",
+    "format_count",
+    "describe_series",
+    "monthly_chart",
+    "check_publishable",
+    "table_html",
+    "show_table",
+    "publish_table",
+]
+
+#: Environment variable naming the folder of the page being built (``svtools.build`` sets it per job);
+#: :func:`publish_table` writes its CSV there. Unset in JupyterLab: tables are shown but not written.
+PAGE_DIR_ENV = "SVTOOLS_PAGE_DIR"
+
+#: Columns that identify a crime or a person, or give an exact time: never published.
+RECORD_LEVEL_COLUMNS = frozenset(
+    {"crime_ref", "victim_id", "suspect_id", "occurred_at", "recorded_date", "occurred_hour", "source_line"}
+)
+
+
+class DisclosureError(SvtoolsError):
+    """A table about to be published holds a small count or record-level data."""
+
+
+# --------------------------------------------------------------------------- theme
+def palette() -> dict:
+    """The colour-blind-safe palette from ``config/settings.yaml`` (Okabe-Ito)."""
+    return config.palette()
+
+
+def figure_settings() -> dict:
+    """Figure size and resolution from ``config/settings.yaml``: ``width_in``, ``height_in``, ``dpi``."""
+    fig = config.settings()["figures"]
+    return {"width_in": float(fig["width_in"]), "height_in": float(fig["height_in"]), "dpi": int(fig["dpi"])}
+
+
+def set_theme() -> None:
+    """Apply the house seaborn/matplotlib theme: palette from config, readable fonts, no chart junk."""
+    import seaborn as sns
+
+    fig = figure_settings()
+    sns.set_theme(
+        context="notebook",
+        style="whitegrid",
+        palette=list(palette()["sequence"]),
+        rc={
+            "figure.figsize": (fig["width_in"], fig["height_in"]),
+            "figure.dpi": fig["dpi"],
+            "savefig.dpi": fig["dpi"],
+            "font.size": 12,
+            "axes.titlesize": 13,
+            "axes.labelsize": 12,
+            "xtick.labelsize": 11,
+            "ytick.labelsize": 11,
+            "legend.fontsize": 11,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.titlelocation": "left",
+        },
+    )
+
+
+def new_figure(height_in: float | None = None):
+    """A figure and axes of the house size (width fixed by config so every chart scales the same)."""
+    import matplotlib.pyplot as plt
+
+    fig = figure_settings()
+    return plt.subplots(figsize=(fig["width_in"], height_in or fig["height_in"]), dpi=fig["dpi"],
+                        layout="constrained")
+
+
+def show(fig, alt: str) -> None:
+    """Display ``fig`` as a PNG with ``alt`` as its alternative text, then close it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The chart. It is closed afterwards (memory in long batch runs).
+    alt : str
+        What the chart shows, in words, with its key numbers (see :func:`describe_series`). Required.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    try:
+        if not isinstance(alt, str) or len(alt.strip()) < 10:
+            raise ValueError("show() needs alt text describing the chart (at least a short sentence)")
+        dpi = figure_settings()["dpi"]
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        width, height = (int(round(v)) for v in fig.get_size_inches() * dpi)
+    finally:
+        plt.close(fig)
+    data = {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"), "text/plain": alt.strip()}
+    meta = {"image/png": {"alt": alt.strip(), "width": width, "height": height}}
+    display(data, raw=True, metadata=meta)
+
+
+# --------------------------------------------------------------------------- alt text from data
+def month_label(value) -> str:
+    """``2019-07-01`` -> ``"July 2019"``."""
+    return pd.Timestamp(value).strftime("%B %Y")
+
+
+def format_count(value, threshold: int | None = None) -> str:
+    """A count in words for text: thousands separators; 1 to ``threshold`` becomes "fewer than N"."""
+    if value is None or pd.isna(value):
+        return "unknown"
+    v = float(value)
+    if threshold and 1 <= v <= threshold and v == int(v):
+        return f"fewer than {threshold + 1}"
+    return f"{int(v):,}" if v == int(v) else f"{v:,.1f}"
+
+
+def describe_series(series: pd.Series, what: str, area: str, *, frequency: str = "Monthly",
+                    threshold: int | None = None) -> str:
+    """Alt text for a time series chart, written from the data.
+
+    Parameters
+    ----------
+    series : pandas.Series
+        Values indexed by month (timestamps or periods), in time order.
+    what : str
+        What is counted, e.g. ``"knife-enabled offences"``.
+    area : str
+        Where, e.g. ``"Hartlepool"``.
+    frequency : str
+        First word of the sentence (``"Monthly"``).
+    threshold : int, optional
+        Counts from 1 to ``threshold`` are written as "fewer than threshold + 1" (default: the police
+        disclosure threshold from config; 0 to write every number).
+
+    Examples
+    --------
+    >>> s = pd.Series([10, 34, 9], index=pd.to_datetime(["2019-06-01", "2019-07-01", "2019-08-01"]))
+    >>> describe_series(s, "knife-enabled offences", "Hartlepool", threshold=0)
+    'Monthly knife-enabled offences in Hartlepool, June 2019 to August 2019, peaking in July 2019 at 34; lowest in August 2019 (9).'
+    """
+    if threshold is None:
+        threshold = config.disclosure_threshold("police")
+    head = f"{frequency} {what} in {area}"
+    values = pd.to_numeric(pd.Series(series), errors="coerce").dropna()
+    if values.empty:
+        return f"{head}: no data."
+    index = values.index.to_timestamp() if isinstance(values.index, pd.PeriodIndex) else values.index
+    values = pd.Series(values.to_numpy(), index=pd.DatetimeIndex(index))
+    span = f"{month_label(values.index[0])} to {month_label(values.index[-1])}"
+    if (values == 0).all():
+        return f"{head}, {span}: none recorded in any month."
+    peak, low = values.max(), values.min()
+    peak_at = values.index[values == peak]
+    low_at = values.index[values == low]
+
+    def when(at: pd.DatetimeIndex) -> str:
+        first = month_label(at[0])
+        extra = len(at) - 1
+        return first if not extra else f"{first} and {extra} other month{'s' if extra > 1 else ''}"
+
+    text = (f"{head}, {span}, peaking in {when(peak_at)} at {format_count(peak, threshold)}; "
+            f"lowest in {when(low_at)} ({format_count(low, threshold)})")
+    return text + "."
+
+
+def monthly_chart(series: pd.Series, ylabel: str = "Offences per month", title: str | None = None,
+                  colour: str | None = None):
+    """A line chart of a monthly series (house style); returns the figure for :func:`show`."""
+    import matplotlib.dates as mdates
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = new_figure()
+    values = pd.Series(series)
+    index = values.index.to_timestamp() if isinstance(values.index, pd.PeriodIndex) else values.index
+    ax.plot(pd.DatetimeIndex(index), values.to_numpy(dtype=float), color=colour or palette()["primary"],
+            linewidth=2, marker="o", markersize=3)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel("")
+    ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_locator(mdates.YearLocator(base=1, month=4))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- tables
+def _is_month_precision(values: pd.Series) -> bool:
+    stamps = pd.to_datetime(values.dropna(), errors="coerce")
+    if stamps.isna().any():
+        return False
+    return bool(((stamps.dt.day == 1) & (stamps.dt.normalize() == stamps)).all())
+
+
+def _count_like(value) -> float | None:
+    """The value as a number when it could be a count (an integer), else None."""
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return None
+    if isinstance(value, (int, np.integer)):
+        return float(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) and float(value).is_integer() else None
+    if isinstance(value, str):
+        text = value.strip().replace(",", "")
+        return float(text) if re.fullmatch(r"\d+", text) else None
+    return None
+
+
+def check_publishable(frame: pd.DataFrame, threshold: int | None = None,
+                      count_columns: Sequence[str] | None = None, what: str = "table") -> None:
+    """Raise :class:`DisclosureError` unless ``frame`` is safe to publish.
+
+    Refused: a record-level column (:data:`RECORD_LEVEL_COLUMNS`, in the columns or the index), a date-time
+    column finer than a month, and any count from 1 to ``threshold`` (0 is allowed). Counts are the integer
+    cells of ``count_columns`` (default: every integer column, every float column holding only whole numbers,
+    and whole-number cells of text/object columns, e.g. a suppressed column mixing counts and ``*``).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table as it will be published.
+    threshold : int, optional
+        Largest count that must be hidden (default: the police threshold in ``config/settings.yaml``).
+    count_columns : sequence of str, optional
+        Only these columns hold counts.
+    """
+    if threshold is None:
+        threshold = config.disclosure_threshold("police")
+    names = [str(c) for c in frame.columns] + [str(n) for n in frame.index.names if n is not None]
+    bad = sorted({n for n in names if n.lower() in RECORD_LEVEL_COLUMNS})
+    if bad:
+        raise DisclosureError(f"{what}: record-level column(s) {bad} must never be published")
+    flat = frame.reset_index() if any(n is not None for n in frame.index.names) else frame
+    for col in flat.columns:
+        s = flat[col]
+        if pd.api.types.is_datetime64_any_dtype(s) and not _is_month_precision(s):
+            raise DisclosureError(f"{what}: column '{col}' holds exact dates or times; publish months or years")
+        if s.dtype == object and s.map(lambda v: isinstance(v, (pd.Timestamp, np.datetime64))).any():
+            raise DisclosureError(f"{what}: column '{col}' holds date-times; publish months or years")
+    columns = list(count_columns) if count_columns is not None else list(frame.columns)
+    for col in columns:
+        s = frame[col]
+        if pd.api.types.is_bool_dtype(s):
+            continue
+        if pd.api.types.is_numeric_dtype(s):
+            num = pd.to_numeric(s, errors="coerce").astype("float64")
+            if count_columns is None and pd.api.types.is_float_dtype(s):
+                known = num.dropna()
+                if not (known == np.floor(known)).all():
+                    continue  # rates, shares: not counts
+            small = num.between(1, threshold)
+        else:
+            small = s.map(lambda v: (c := _count_like(v)) is not None and 1 <= c <= threshold)
+        if bool(small.fillna(False).any()):
+            n = int(small.fillna(False).sum())
+            raise DisclosureError(
+                f"{what}: column '{col}' has {n} count(s) from 1 to {threshold}; suppress them first "
+                f"(svtools.report.suppress_counts), or name the count columns with count_columns=[...]"
+            )
+
+
+def _cell(value) -> tuple[str, bool]:
+    """HTML text of one cell and whether it is numeric (right-aligned)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "", False
+    if isinstance(value, (bool, np.bool_)):
+        return ("Yes" if value else "No"), False
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}", True
+    if isinstance(value, (float, np.floating)):
+        return (f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"), True
+    if isinstance(value, pd.Timestamp):
+        return html.escape(month_label(value)), False
+    text = str(value)
+    numeric = bool(re.fullmatch(r"[-+]?[\d,]*\.?\d+%?|\*", text.strip()))
+    return html.escape(text), numeric
+
+
+def table_html(frame: pd.DataFrame, caption: str, row_header: bool = True, note: str | None = None) -> str:
+    """An accessible HTML table: ``<caption>``, ``<th scope="col">`` headers, the first column as row headers.
+
+    Numbers get thousands separators and are right-aligned; the table scrolls sideways on a narrow screen.
+    """
+    if not caption or not str(caption).strip():
+        raise ValueError("a published table needs a caption")
+    flat = frame.reset_index() if any(n is not None for n in frame.index.names) else frame
+    cols = [str(c) for c in flat.columns]
+    out = ['<div class="table-wrap"><table>', f"<caption>{html.escape(str(caption))}</caption>", "<thead><tr>"]
+    for i, c in enumerate(cols):
+        numeric = i > 0 and pd.api.types.is_numeric_dtype(flat.iloc[:, i]) and not pd.api.types.is_bool_dtype(
+            flat.iloc[:, i])
+        cls = ' class="num"' if numeric or (i > 0 and flat.iloc[:, i].map(lambda v: _cell(v)[1]).all()) else ""
+        out.append(f'<th scope="col"{cls}>{html.escape(c)}</th>')
+    out.append("</tr></thead><tbody>")
+    for row in flat.itertuples(index=False, name=None):
+        out.append("<tr>")
+        for i, value in enumerate(row):
+            text, numeric = _cell(value)
+            if i == 0 and row_header:
+                out.append(f'<th scope="row">{text}</th>')
+            else:
+                out.append(f'<td class="num">{text}</td>' if numeric else f"<td>{text}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
+    if note:
+        out.append(f'<p class="note">{html.escape(note)}</p>')
+    return "".join(out)
+
+
+def show_table(frame: pd.DataFrame, caption: str, *, threshold: int | None = None,
+               count_columns: Sequence[str] | None = None, note: str | None = None,
+               row_header: bool = True) -> None:
+    """Display ``frame`` as an accessible HTML table after checking it is safe to publish."""
+    from IPython.display import HTML, display
+
+    check_publishable(frame, threshold, count_columns, what=f"table '{caption}'")
+    display(HTML(table_html(frame, caption, row_header=row_header, note=note)))
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
+    if not slug:
+        raise ValueError(f"cannot make a file name from {name!r}")
+    return slug
+
+
+def publish_table(frame: pd.DataFrame, name: str, caption: str, *, threshold: int | None = None,
+                  count_columns: Sequence[str] | None = None, note: str | None = None,
+                  page_dir: str | Path | None = None, display_table: bool = True) -> Path | None:
+    """Show ``frame`` on the page and write it as ``<name>.csv`` beside the page, with a download link.
+
+    Refuses (raises :class:`DisclosureError`) a table holding a count from 1 to the threshold or a
+    record-level column. The CSV goes to ``page_dir`` or the folder in ``$SVTOOLS_PAGE_DIR`` (set by the
+    batch build); with neither (e.g. in JupyterLab) the table is shown and nothing is written.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The CSV written, if any.
+    """
+    from IPython.display import HTML, display
+
+    check_publishable(frame, threshold, count_columns, what=f"table '{name}'")
+    folder = page_dir or os.environ.get(PAGE_DIR_ENV)
+    path = None
+    link = ""
+    if folder:
+        path = Path(folder) / f"{_slug(name)}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        flat = frame.reset_index() if any(n is not None for n in frame.index.names) else frame
+        flat.to_csv(path, index=False, encoding="utf-8")
+        size_kb = max(1, round(path.stat().st_size / 1024))
+        link = (f'<p><a href="{html.escape(path.name)}" download>Download this table '
+                f'(CSV, {size_kb} KB)</a></p>')
+    if display_table:
+        display(HTML(table_html(frame, caption, note=note) + link))
+    return path
+
