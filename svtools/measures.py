@@ -1,0 +1,479 @@
+"""Home Office Serious Violence Duty success measures, by financial year against the 2019/20 baseline.
+
+The Home Office asks each partnership to report three measures yearly (financial years, April to March), each
+for all ages and for victims aged under 25, as counts and change against 2019/20:
+
+1. hospital admissions for assault with a knife or sharp object (:func:`hospital_measures`),
+2. police-recorded knife or sharp-object enabled serious violence, and
+3. homicides (both :func:`success_measures` with the matching definition).
+
+:func:`success_measures` returns the long table (one row per financial year and cohort, with rates per 1,000
+residents and 95% confidence intervals); :func:`success_table` turns it into the wide layout partners expect
+(Leicester, Leicestershire and Rutland VRN 2024, ``../shared/seeds/001_*``): baseline, latest year, change and
+% change, for all ages and under 25.
+
+Counts are of police records as held in the processed data (one row per offence and victim; see
+``docs/data_model.md``). Denominators are ONS mid-year population estimates summed from LSOAs
+(``population.parquet``); see :func:`resident_population` for which mid-year is used for which financial year.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import pandas as pd
+
+from .config import disclosure_threshold, settings
+from .definitions import Definition, definition_mask
+from .errors import DataValidationError
+from .ingest import financial_year
+
+__all__ = [
+    "COHORTS",
+    "financial_year",
+    "hospital_measures",
+    "resident_population",
+    "success_measures",
+    "success_table",
+]
+
+#: Cohort labels used in every success-measure table.
+COHORTS = ("all ages", "under 25")
+
+
+def resident_population(population: pd.DataFrame, financial_years: Iterable[str],
+                        csp_codes: Sequence[str] | None = None, min_age: int = 0,
+                        max_age: int | None = None) -> pd.Series:
+    """Residents of one or more CSPs in an age range, for each financial year's rate denominator.
+
+    Parameters
+    ----------
+    population : DataFrame
+        ``csp_code, year, age, population`` (``population.parquet``: ONS mid-year estimates by single year of
+        age, 90 = 90 and over, summed from 2011 LSOAs).
+    financial_years : iterable of str
+        Labels such as ``"2019/20"``.
+    csp_codes : sequence of str, optional
+        CSPs whose residents are summed (one CSP, or all CSPs of a force). Default: every CSP in
+        ``population``.
+    min_age, max_age : int
+        Inclusive age range in years (``max_age=None``: no upper limit).
+
+    Returns
+    -------
+    Series
+        Persons, indexed by financial year, named ``population``.
+
+    Notes
+    -----
+    Financial year ``YYYY/YY`` uses the mid-``YYYY`` estimate when it is in the table, otherwise the latest
+    earlier mid-year estimate, otherwise the earliest one. With the shipped mid-2019 and mid-2020 estimates
+    that is **mid-2019 for 2019/20 (and earlier years) and mid-2020 for 2020/21 and later** (caveat 2 in
+    ``docs/assumptions_caveats.md``).
+    """
+    _require(population, ["csp_code", "year", "age", "population"], "population")
+    pop = _unique_index(population)
+    if csp_codes is not None:
+        codes = list(csp_codes)
+        missing = sorted(set(codes) - set(pop["csp_code"].astype(str)))
+        if missing:
+            raise DataValidationError("no population for these CSP(s)", column="csp_code", examples=missing)
+        pop = pop[pop["csp_code"].isin(codes)]
+    age = pop["age"].astype("int64")
+    keep = age >= min_age
+    if max_age is not None:
+        keep &= age <= max_age
+    by_year = pop[keep].groupby(pop["year"].astype("int64"))["population"].sum()
+    available = sorted(int(y) for y in pop["year"].unique())
+    if not available:
+        raise DataValidationError("population table is empty", column="population")
+    out = {}
+    for fy in financial_years:
+        year = _population_year(str(fy), available)
+        out[str(fy)] = float(by_year.get(year, 0.0))
+    return pd.Series(out, name="population", dtype="float64").rename_axis("financial_year")
+
+
+def success_measures(records: pd.DataFrame, population: pd.DataFrame, definition: Definition | str | None,
+                     baseline: str | None = None, financial_years: Sequence[str] | None = None,
+                     per: float | None = None, confidence: float | None = None,
+                     csp_codes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Counts and rates of a definition by financial year, all ages and under 25, with change from baseline.
+
+    Parameters
+    ----------
+    records : DataFrame
+        Processed records (one CSP's slice, or several CSPs for a force) or the ``monthly_counts`` table (then
+        its ``offences`` column is summed). Needs ``financial_year`` (or ``recorded_date``/``month``), the
+        columns the definition uses, and ``victim_age`` or ``victim_under_25`` for the under-25 cohort.
+    population : DataFrame
+        ``csp_code, year, age, population`` (``population.parquet``).
+    definition : Definition, str or None
+        Local definition (name or object) applied to ``records``; ``None`` counts every row.
+    baseline : str, optional
+        Baseline financial year; default ``periods.baseline_financial_year`` in ``config/settings.yaml``
+        (``"2019/20"``).
+    financial_years : sequence of str, optional
+        Years to report (default: every financial year in ``records``, before the definition is applied, plus
+        the baseline). Years with no offences are reported as 0.
+    per : float, optional
+        Rate multiplier (default ``rates.per_residents`` = 1,000 residents).
+    confidence : float, optional
+        Confidence level of the rate intervals (default ``rates.confidence`` = 0.95).
+    csp_codes : sequence of str, optional
+        CSPs whose residents form the denominator. Default: the CSPs present in ``records`` (before the
+        definition is applied); pass them explicitly when an area might have no records at all.
+
+    Returns
+    -------
+    DataFrame
+        One row per financial year and cohort (``all ages``, ``under 25``): ``financial_year, cohort,
+        offences, population, rate_per_1000, lower, upper, method, baseline_offences, change, pct_change``.
+        ``rate_per_1000`` is per 1,000 residents per year (the column is named after ``per``); the under-25
+        rate uses residents aged 0-24. ``change`` = offences − baseline offences; ``pct_change`` = 100 ×
+        change / baseline offences (NaN when the baseline is 0).
+
+    Notes
+    -----
+    The under-25 cohort is offences whose victim was aged 24 or under (``age_bands.under_25_max_age``);
+    offences with no victim or an unknown victim age count in "all ages" only. Rate intervals: exact Poisson
+    (chi-square) limits below 10 events, Byar's approximation from 10 (``svtools.stats.rate``, as ``phe_rate``
+    in PHEindicatormethods). Denominators: see :func:`resident_population` (mid-2019 for 2019/20, mid-2020 for
+    later years).
+
+    References
+    ----------
+    Home Office (2022). *Serious Violence Duty: Preventing and reducing serious violence. Statutory guidance
+    for responsible authorities, England and Wales*, success measures. London: Home Office.
+
+    Breslow, N. E. and Day, N. E. (1987). *Statistical Methods in Cancer Research, Volume II: The Design and
+    Analysis of Cohort Studies*. IARC Scientific Publications No. 82. Lyon: IARC.
+
+    UK Health Security Agency (2024). *PHEindicatormethods: Common Public Health Statistics and their
+    Confidence Intervals*, R package version 2.1.0 (``phe_rate``).
+    """
+    cfg = settings()
+    baseline = baseline or cfg["periods"]["baseline_financial_year"]
+    per = float(per if per is not None else cfg["rates"]["per_residents"])
+    confidence = float(confidence if confidence is not None else cfg["rates"]["confidence"])
+    u25_max = int(cfg["age_bands"]["under_25_max_age"])
+    if not len(records.columns):
+        raise DataValidationError("records has no columns")
+    records = _unique_index(records)
+    fy = _financial_years_of(records)
+    if financial_years is None:
+        years = sorted(set(fy.dropna().astype(str)) | {baseline})
+    else:
+        years = [str(y) for y in financial_years]
+        if baseline not in years:
+            years = sorted(set(years) | {baseline})
+    if csp_codes is None:
+        if "csp_code" not in records.columns:
+            raise DataValidationError("records need csp_code (or pass csp_codes)", column="csp_code")
+        csp_codes = sorted(records["csp_code"].dropna().astype(str).unique())
+        if not csp_codes:
+            raise DataValidationError("records are empty: pass csp_codes to report zeros", column="csp_code")
+    # positional masks throughout, so a frame with a repeated index (e.g. concatenated CSPs) is safe
+    keep = (np.ones(len(records), dtype=bool) if definition is None
+            else definition_mask(records, definition).to_numpy(dtype=bool))
+    selected = records.iloc[np.flatnonzero(keep)].reset_index(drop=True)
+    fy_sel = fy.iloc[np.flatnonzero(keep)].reset_index(drop=True)
+    weight = _row_counts(selected)
+    u25 = _under25_mask(selected, u25_max)
+    counts = {
+        "all ages": weight.groupby(fy_sel.astype(str)).sum(),
+        "under 25": weight[u25].groupby(fy_sel[u25].astype(str)).sum(),
+    }
+    pops = {
+        "all ages": resident_population(population, years, csp_codes),
+        "under 25": resident_population(population, years, csp_codes, 0, u25_max),
+    }
+    rows = []
+    for cohort in COHORTS:
+        for year in years:
+            rows.append({"financial_year": year, "cohort": cohort,
+                         "offences": int(counts[cohort].get(year, 0)),
+                         "population": float(pops[cohort][year])})
+    out = pd.DataFrame(rows)
+    rate_col = _rate_column(per)
+    rates = _rate(out["offences"], out["population"], confidence, per)
+    out[rate_col] = rates["value"].to_numpy()
+    out["lower"] = rates["lower"].to_numpy()
+    out["upper"] = rates["upper"].to_numpy()
+    out["method"] = rates["method"].to_numpy() if "method" in rates else ""
+    base = out[out["financial_year"] == baseline].set_index("cohort")["offences"]
+    out["baseline_offences"] = out["cohort"].map(base).astype("int64")
+    out["change"] = out["offences"] - out["baseline_offences"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = 100 * out["change"] / out["baseline_offences"].where(out["baseline_offences"] > 0)
+    out["pct_change"] = pct.astype("float64")
+    out["cohort"] = pd.Categorical(out["cohort"], categories=list(COHORTS))
+    out = out.sort_values(["cohort", "financial_year"], ignore_index=True)
+    out.attrs.update(baseline=baseline, per=per, confidence=confidence, csp_codes=list(csp_codes),
+                     definition=_definition_name(definition))
+    return out
+
+
+def success_table(measures: pd.DataFrame, *args, latest: str | None = None, measure: str | None = None,
+                  **kwargs) -> pd.DataFrame:
+    """The partner-facing success-measure table: baseline, latest year, change and % change by cohort.
+
+    Parameters
+    ----------
+    measures : DataFrame
+        Output of :func:`success_measures` or :func:`hospital_measures`; or the ``records`` argument of
+        :func:`success_measures`, in which case ``*args``/``**kwargs`` are passed on to it.
+    latest : str, optional
+        Comparison financial year (default: the latest in ``measures``).
+    measure : str, optional
+        Label for the ``measure`` column (default: the definition name, or "hospital admissions").
+
+    Returns
+    -------
+    DataFrame
+        One row per cohort: ``measure, cohort, <baseline>, <latest>, change, pct_change`` (counts;
+        ``pct_change`` in percent, one decimal, halves rounded away from zero as in published tables). For
+        hospital admissions, a total that includes a suppressed cell shows as a lower bound
+        (``>=12``) and its change is blank.
+
+    Examples
+    --------
+    The LLR VRN (2024) layout: knife-enabled serious violence, all ages, 864 in 2019/20 and 810 in 2023/24:
+    change −54, % change −6.3.
+    """
+    if "cohort" not in measures.columns:
+        measures = success_measures(measures, *args, **kwargs)
+    elif args or kwargs:
+        raise TypeError("extra arguments are only used when success_table is given records")
+    baseline = measures.attrs.get("baseline") or settings()["periods"]["baseline_financial_year"]
+    years = sorted(measures["financial_year"].astype(str).unique())
+    latest = latest or years[-1]
+    if latest not in years or baseline not in years:
+        missing = latest if latest not in years else baseline
+        raise DataValidationError(f"measures lack financial year {missing}",
+                                  column="financial_year", examples=years)
+    hospital = "admissions" in measures.columns
+    label = measure or ("hospital admissions" if hospital else measures.attrs.get("definition") or "offences")
+    rows = []
+    for cohort, grp in measures.groupby("cohort", observed=True, sort=False):
+        g = grp.set_index(grp["financial_year"].astype(str))
+        if hospital:
+            b, x = g.loc[baseline], g.loc[latest]
+            change, pct = x["change"], x["pct_change"]
+            rows.append({"measure": label, "cohort": cohort, baseline: b["display"], latest: x["display"],
+                         "change": "" if pd.isna(change) else f"{int(change):+d}",
+                         "pct_change": "" if pd.isna(pct) else f"{_round_half_away(pct):+.1f}%"})
+        else:
+            x = g.loc[latest]
+            rows.append({"measure": label, "cohort": cohort, baseline: int(g.loc[baseline, "offences"]),
+                         latest: int(x["offences"]), "change": int(x["change"]),
+                         "pct_change": _round_half_away(x["pct_change"])})
+    return pd.DataFrame(rows)
+
+
+def hospital_measures(hospital_admissions: pd.DataFrame, csp_codes: Sequence[str] | None = None,
+                      baseline: str | None = None, financial_years: Sequence[str] | None = None
+                      ) -> pd.DataFrame:
+    """Hospital admissions for assault by a sharp object by financial year, all ages and under 25.
+
+    Parameters
+    ----------
+    hospital_admissions : DataFrame
+        ``csp_code, financial_year, age_band, sex, admissions (Int64, NA when suppressed), suppressed (bool)``
+        (``hospital_admissions.parquet``; HES, ICD-10 X99 "assault by sharp object").
+    csp_codes : sequence of str, optional
+        CSPs to sum (default: all in the table).
+    baseline : str, optional
+        Baseline financial year (default ``periods.baseline_financial_year``, 2019/20).
+    financial_years : sequence of str, optional
+        Years to report (default: all in the table).
+
+    Returns
+    -------
+    DataFrame
+        One row per financial year and cohort: ``financial_year, cohort, admissions`` (Int64: the total, or NA
+        when any contributing cell is suppressed), ``suppressed`` (bool), ``suppressed_cells``,
+        ``admissions_known`` (sum of the unsuppressed cells), ``lower_bound`` and ``upper_bound`` (the total
+        lies between them: each suppressed cell holds 1 to ``disclosure.hes_threshold`` = 7 admissions),
+        ``display`` (the number, or ``">=lower_bound"`` when suppressed), ``baseline_admissions``, ``change``
+        and ``pct_change`` (NA whenever either year is suppressed).
+
+    Notes
+    -----
+    All ages sums every age band; under 25 sums the bands that end at or below age 24 (``0-17`` and ``18-24``,
+    or 5-year bands up to ``20-24``). A band that straddles age 24 raises an error. Suppressed cells are never
+    treated as 0 (HES analysis guide: counts 1-7 are suppressed); a total that includes one is reported as a
+    lower bound, and change from baseline is not computed.
+
+    References
+    ----------
+    NHS England (2024). *Hospital Episode Statistics (HES) Analysis Guide*, small-number suppression rules.
+
+    World Health Organization (2019). *International Statistical Classification of Diseases and Related Health
+    Problems, 10th Revision*, code X99 "Assault by sharp object".
+    """
+    need = ["csp_code", "financial_year", "age_band", "admissions", "suppressed"]
+    _require(hospital_admissions, need, "hospital admissions")
+    cfg = settings()
+    baseline = baseline or cfg["periods"]["baseline_financial_year"]
+    u25_max = int(cfg["age_bands"]["under_25_max_age"])
+    hes_max = disclosure_threshold("hes")
+    data = _unique_index(hospital_admissions)
+    if csp_codes is not None:
+        data = data[data["csp_code"].isin(list(csp_codes))]
+    years = ([str(y) for y in financial_years] if financial_years is not None
+             else sorted(set(data["financial_year"].astype(str))))
+    if baseline not in years:
+        years = sorted(set(years) | {baseline})
+    bands = data["age_band"].astype(str)
+    upper = bands.map(_band_upper)
+    bad = upper.isna()
+    if bad.any():
+        raise DataValidationError("age band not understood (use e.g. 0-17, 18-24, 25+)", column="age_band",
+                                  examples=sorted(bands[bad].unique()))
+    lower_age = bands.map(_band_lower)
+    straddle = (lower_age <= u25_max) & (upper > u25_max)
+    if straddle.any():
+        raise DataValidationError(f"age band straddles age {u25_max}: under-25 totals impossible",
+                                  column="age_band", examples=sorted(bands[straddle].unique()))
+    supp = data["suppressed"].astype(bool) | data["admissions"].isna()
+    known = data["admissions"].astype("Float64").fillna(0).astype("int64")
+    frame = pd.DataFrame({"financial_year": data["financial_year"].astype(str), "known": known.to_numpy(),
+                          "supp": supp.to_numpy(), "u25": (upper <= u25_max).to_numpy()})
+    rows = []
+    for cohort in COHORTS:
+        sub = frame if cohort == "all ages" else frame[frame["u25"]]
+        agg = sub.groupby("financial_year").agg(known=("known", "sum"), supp=("supp", "sum"),
+                                                n=("known", "size"))
+        for year in years:
+            if year in agg.index:
+                k, s, n = (int(v) for v in agg.loc[year, ["known", "supp", "n"]])
+            else:
+                k, s, n = 0, 0, 0
+            rows.append({"financial_year": year, "cohort": cohort, "cells": n, "admissions_known": k,
+                         "suppressed_cells": s})
+    out = pd.DataFrame(rows)
+    out["suppressed"] = out["suppressed_cells"] > 0
+    out["admissions"] = pd.array(np.where(out["suppressed"], pd.NA, out["admissions_known"]), dtype="Int64")
+    out["lower_bound"] = out["admissions_known"] + out["suppressed_cells"]
+    out["upper_bound"] = out["admissions_known"] + hes_max * out["suppressed_cells"]
+    out["display"] = np.where(out["suppressed"], ">=" + out["lower_bound"].astype(str),
+                              out["admissions_known"].astype(str))
+    out.loc[out["cells"] == 0, "display"] = "no data"
+    out.loc[out["cells"] == 0, "admissions"] = pd.NA
+    base = out[out["financial_year"] == baseline].set_index("cohort")["admissions"]
+    out["baseline_admissions"] = out["cohort"].map(base).astype("Int64")
+    out["change"] = (out["admissions"] - out["baseline_admissions"]).astype("Int64")
+    pct = 100 * out["change"].astype("Float64") / out["baseline_admissions"].astype("Float64").where(
+        out["baseline_admissions"] > 0)
+    out["pct_change"] = pct.astype("Float64")
+    out = out[["financial_year", "cohort", "admissions", "suppressed", "suppressed_cells", "admissions_known",
+               "lower_bound", "upper_bound", "display", "baseline_admissions", "change", "pct_change"]]
+    out["cohort"] = pd.Categorical(out["cohort"], categories=list(COHORTS))
+    out = out.sort_values(["cohort", "financial_year"], ignore_index=True)
+    out.attrs.update(baseline=baseline, hes_threshold=hes_max)
+    return out
+
+
+# Internal helpers ------------------------------------------------------------------------------------------
+
+
+def _unique_index(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with a fresh 0..n-1 index when its index repeats (e.g. concatenated CSP slices)."""
+    return frame if frame.index.is_unique else frame.reset_index(drop=True)
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataValidationError(f"{what} lack required column(s) {missing}", column=missing[0])
+
+
+def _population_year(fy: str, available: Sequence[int]) -> int:
+    match = re.fullmatch(r"(\d{4})/\d{2}", fy)
+    if not match:
+        raise DataValidationError("financial year must look like 2019/20", column="financial_year",
+                                  examples=[fy])
+    start = int(match.group(1))
+    earlier = [y for y in available if y <= start]
+    return max(earlier) if earlier else min(available)
+
+
+def _financial_years_of(records: pd.DataFrame) -> pd.Series:
+    if "financial_year" in records.columns:
+        return records["financial_year"].astype("string")
+    for col in ("recorded_date", "month"):
+        if col in records.columns:
+            return financial_year(records[col])
+    raise DataValidationError("records need financial_year, recorded_date or month", column="financial_year")
+
+
+def _row_counts(frame: pd.DataFrame) -> pd.Series:
+    """Offences per row: the ``offences`` column of aggregated tables, else 1 per record."""
+    if "offences" in frame.columns:
+        return frame["offences"].astype("int64")
+    return pd.Series(1, index=frame.index, dtype="int64")
+
+
+def _under25_mask(frame: pd.DataFrame, max_age: int) -> pd.Series:
+    if "victim_age" in frame.columns:
+        return (frame["victim_age"].astype("Float64") <= max_age).fillna(False).astype(bool)
+    if "victim_under_25" in frame.columns:
+        return frame["victim_under_25"].astype("boolean").fillna(False).astype(bool)
+    raise DataValidationError("under-25 cohort needs victim_age or victim_under_25", column="victim_age")
+
+
+def _rate_column(per: float) -> str:
+    return f"rate_per_{int(per) if float(per).is_integer() else per}"
+
+
+def _rate(events, population, confidence: float, per: float) -> pd.DataFrame:
+    """Crude rates with PHE intervals via :func:`svtools.stats.rate`; NaN where the population is 0."""
+    from .stats import rate
+
+    events = np.asarray(events, dtype="float64")
+    population = np.asarray(population, dtype="float64")
+    ok = population > 0
+    out = pd.DataFrame({"value": np.nan, "lower": np.nan, "upper": np.nan, "method": ""},
+                       index=range(len(events)))
+    if ok.any():
+        res = rate(events[ok], population[ok], confidence=confidence, multiplier=per)
+        res = res.reset_index(drop=True)
+        idx = np.flatnonzero(ok)
+        for col in ("value", "lower", "upper"):
+            out.loc[idx, col] = res[col].to_numpy(dtype="float64")
+        if "method" in res:
+            out.loc[idx, "method"] = res["method"].astype(str).to_numpy()
+    return out
+
+
+def _round_half_away(value, digits: int = 1) -> float:
+    """Round half away from zero (-6.25 -> -6.3, as published tables do; Python's round gives -6.2)."""
+    if pd.isna(value):
+        return math.nan
+    q = Decimal(1).scaleb(-digits)
+    return float(Decimal(repr(float(value))).quantize(q, rounding=ROUND_HALF_UP))
+
+
+def _band_lower(band: str) -> float:
+    m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*\d+|\+)\s*", band)
+    return float(m.group(1)) if m else math.nan
+
+
+def _band_upper(band: str) -> float:
+    m = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", band)
+    if m:
+        return float(m.group(2))
+    if re.fullmatch(r"\s*\d+\s*\+\s*", band):
+        return math.inf
+    return math.nan
+
+
+def _definition_name(definition) -> str | None:
+    if definition is None:
+        return None
+    return definition if isinstance(definition, str) else definition.name
