@@ -1,0 +1,29 @@
+"""Public-health statistics for the Serious Violence Duty profiles.
+
+Rates, proportions and standardised rates/ratios with confidence intervals, funnel plots (all as
+PHEindicatormethods 2.1.0, the UKHSA implementation of the OHID Fingertips methods), SPC charts with the
+NHS England Making Data Count rules (as NHSRplotthedots 0.2.2), and disclosure control for published tables.
+See ``docs/methods.md`` in the shared documentation for the formulas and sources.
+
+Every rate/proportion/funnel function accepts scalars, numpy arrays or pandas Series and returns a
+:class:`pandas.DataFrame`.
+"""
+
+from svtools.stats.funnels import funnel_limits, funnel_significance
+from svtools.stats.rates import dsr, isr, proportion, rate
+from svtools.stats.spc import spc, spc_summary
+from svtools.stats.suppression import assert_no_small_counts, suppress, suppressed_mask
+
+__all__ = [
+    "rate",
+    "proportion",
+    "dsr",
+    "isr",
+    "funnel_limits",
+    "funnel_significance",
+    "spc",
+    "spc_summary",
+    "suppress",
+    "suppressed_mask",
+    "assert_no_small_counts",
+]
