@@ -198,8 +198,9 @@ def concentration_curve(counts: pd.DataFrame, column: str = "offences") -> pd.Da
 
 
 def sii(values, population, lower=None, upper=None, se=None, confidence: float = 0.95,
-        repetitions: int = 10_000, seed: int = 20240401, log_scale: bool = True) -> dict:
-    """Slope and relative index of inequality (PHE ``phe_sii``, transform = FALSE) for ordered quantiles.
+        repetitions: int = 10_000, seed: int = 20240401, log_scale: bool = True, transform: bool = False
+        ) -> dict:
+    """Slope and relative index of inequality (PHE ``phe_sii``) for ordered quantiles.
 
     Parameters
     ----------
@@ -219,11 +220,16 @@ def sii(values, population, lower=None, upper=None, se=None, confidence: float =
         Seed of the random generator.
     log_scale : bool
         Values are rates: standard errors are derived and draws made on the log scale (PHE value_type = 1).
+    transform : bool
+        PHE ``transform = FALSE`` (default): regress the values themselves. ``True``: regress log values
+        (rates only; every value must be positive) and back-transform the two ends, as PHE ``transform =
+        TRUE``.
 
     Returns
     -------
     dict
-        ``sii, sii_lower, sii_upper, rii, rii_lower, rii_upper, intercept`` (β₀), ``repetitions``.
+        ``sii, sii_lower, sii_upper, rii, rii_lower, rii_upper``, ``intercept`` (fitted value at the most
+        deprived end), ``beta0, beta1`` (coefficients on the fitting scale), ``transform``, ``repetitions``.
 
     Notes
     -----
@@ -235,6 +241,10 @@ def sii(values, population, lower=None, upper=None, se=None, confidence: float =
     / (2 × 1.959964) (95% limits, as PHE), back-transform, refit, and take the order statistics at positions
     round(R·α/2) and round(R·(1 − α/2)). A value of 0 cannot be logged: it is drawn on the natural scale from
     Normal(0, (U − L)/(2 × 1.959964)) truncated at 0 (a departure from PHE, which drops such areas).
+
+    With ``transform=True`` the fit is of log y: SII = exp(β₀ + β₁) − exp(β₀), RII = exp(β₁), and the draws
+    stay on the log scale. A linear fit (``transform=False``) to a steep, convex gradient can extrapolate
+    below 0 at the least deprived end, giving an RII below 0; the log fit cannot.
 
     References
     ----------
@@ -253,12 +263,16 @@ def sii(values, population, lower=None, upper=None, se=None, confidence: float =
         raise DataValidationError("every quantile needs a value", column="value")
     if repetitions < 1000:
         raise ValueError("repetitions must be at least 1,000 (as PHEindicatormethods)")
+    if transform and (not log_scale or (y <= 0).any()):
+        raise DataValidationError("transform=True needs positive rates (log_scale=True) in every quantile",
+                                  column="value")
     a = pop / pop.sum()
     b = np.cumsum(a) - a / 2
     M = _wls_matrix(a, b)
-    beta0, beta1 = M @ y
-    out = {"sii": float(beta1), "rii": float((beta0 + beta1) / beta0) if beta0 != 0 else math.nan,
-           "intercept": float(beta0), "repetitions": int(repetitions)}
+    beta0, beta1 = M @ (np.log(y) if transform else y)
+    s_, r_, i_ = _indices(np.array([beta0]), np.array([beta1]), transform)
+    out = {"sii": float(s_[0]), "rii": float(r_[0]), "intercept": float(i_[0]), "beta0": float(beta0),
+           "beta1": float(beta1), "transform": transform, "repetitions": int(repetitions)}
     z95 = 1.959963984540054
     if se is None and (lower is None or upper is None):
         out.update(sii_lower=math.nan, sii_upper=math.nan, rii_lower=math.nan, rii_upper=math.nan)
@@ -284,10 +298,10 @@ def sii(values, population, lower=None, upper=None, se=None, confidence: float =
                 draws[:, j] = np.maximum(rng.normal(y[j], se_nat[j], size=repetitions), 0.0)
             else:
                 draws[:, j] = rng.normal(y[j], se_nat[j], size=repetitions)
-    coef = draws @ M.T  # repetitions x 2
-    sims_sii = np.sort(coef[:, 1])
     with np.errstate(divide="ignore", invalid="ignore"):
-        sims_rii = np.sort((coef[:, 0] + coef[:, 1]) / coef[:, 0])
+        coef = (np.log(draws) if transform else draws) @ M.T  # repetitions x 2
+        sims_sii, sims_rii, _ = _indices(coef[:, 0], coef[:, 1], transform)
+    sims_sii, sims_rii = np.sort(sims_sii), np.sort(sims_rii)
     alpha = 1 - confidence
     i_lo = max(round(repetitions * alpha / 2) - 1, 0)
     i_hi = min(round(repetitions * (1 - alpha / 2)) - 1, repetitions - 1)
@@ -310,14 +324,17 @@ class DeprivationGradient:
         have higher rates).
     rii, rii_lower, rii_upper : float
         Relative index of inequality (least / most deprived end; below 1 when deprived areas have higher
-        rates).
+        rates; with the default linear fit it can fall below 0 when the gradient is steep).
     repetitions, seed : int
         Monte Carlo settings of the intervals.
     note : str
         Deciles left out (no residents in the area) or why the indices could not be computed.
     line : DataFrame
         ``imd_decile, value``: the fitted SII line β₀ + β₁·rank at each decile's mid-point rank (rate per
-        1,000), for a gradient chart (empty when the indices were not computed).
+        1,000; exp of it for the log-linear fit), for a gradient chart (empty when the indices were not
+        computed).
+    transform : bool
+        Whether the indices come from the log-linear fit (PHE ``transform = TRUE``).
     """
 
     table: pd.DataFrame
@@ -331,13 +348,15 @@ class DeprivationGradient:
     seed: int
     note: str = ""
     line: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["imd_decile", "value"]))
+    transform: bool = False
 
     def summary(self) -> pd.DataFrame:
         """Display table: ``measure, estimate, lower, upper``."""
+        fit = "log-linear fit" if self.transform else "linear fit"
         return pd.DataFrame([
-            ("Slope index of inequality (rate per 1,000, least minus most deprived)", self.sii,
+            (f"Slope index of inequality (rate per 1,000, least minus most deprived; {fit})", self.sii,
              self.sii_lower, self.sii_upper),
-            ("Relative index of inequality (least / most deprived)", self.rii, self.rii_lower,
+            (f"Relative index of inequality (least / most deprived; {fit})", self.rii, self.rii_lower,
              self.rii_upper),
         ], columns=["measure", "estimate", "lower", "upper"])
 
@@ -345,7 +364,8 @@ class DeprivationGradient:
 def deprivation_gradient(records: pd.DataFrame, lsoa_table: pd.DataFrame,
                          csp_codes: Sequence[str] | None = None, years: float = 1.0,
                          per: float | None = None, confidence: float | None = None, repetitions: int = 10_000,
-                         seed: int = 20240401, min_quantiles: int = 5) -> DeprivationGradient:
+                         seed: int = 20240401, min_quantiles: int = 5, transform: bool = False
+                         ) -> DeprivationGradient:
     """Rate per 1,000 residents by IMD decile, with the slope (SII) and relative (RII) indices of inequality.
 
     Parameters
@@ -362,6 +382,9 @@ def deprivation_gradient(records: pd.DataFrame, lsoa_table: pd.DataFrame,
         Seed of the random generator (the intervals are reproducible).
     min_quantiles : int
         Fewest deciles with residents needed for the indices (PHE allows 5-100 quantiles).
+    transform : bool
+        ``False`` (default, PHE ``transform = FALSE``): linear fit to the rates. ``True``: log-linear fit (PHE
+        ``transform = TRUE``, which the package recommends for rates); needs offences in every decile.
 
     Returns
     -------
@@ -371,11 +394,12 @@ def deprivation_gradient(records: pd.DataFrame, lsoa_table: pd.DataFrame,
     -----
     Offences and residents are summed over the area's LSOAs in each national IMD 2019 (or WIMD 2019) decile;
     rate intervals are exact Poisson below 10 offences, Byar's from 10. SII and RII follow PHEindicatormethods
-    ``phe_sii`` with ``value_type = 1`` (rate) and ``transform = FALSE`` (see :func:`sii`): deciles ordered
-    most to least deprived, population-share mid-point ranks, √a-weighted regression through the origin,
-    intervals by simulation. Deciles with no residents in the area are left out and named in ``note`` (PHE
-    would drop the area); the ranks then span the deciles present. National deciles are not local quintiles:
-    an affluent district may have few residents in decile 1.
+    ``phe_sii`` with ``value_type = 1`` (rate) and ``transform = FALSE`` by default (see :func:`sii`; a steep
+    convex gradient can then give an RII below 0, and ``transform=True`` is the better choice): deciles
+    ordered most to least deprived, population-share mid-point ranks, √a-weighted regression through the
+    origin, intervals by simulation. Deciles with no residents in the area are left out and named in ``note``
+    (PHE would drop the area); the ranks then span the deciles present. National deciles are not local
+    quintiles: an affluent district may have few residents in decile 1.
 
     References
     ----------
@@ -410,17 +434,23 @@ def deprivation_gradient(records: pd.DataFrame, lsoa_table: pd.DataFrame,
     if len(present) < min_quantiles:
         note = (note + "; " if note else "") + (f"only {len(present)} deciles have residents "
                                                 f"(need {min_quantiles}): no SII/RII")
-        return DeprivationGradient(grp, nan, nan, nan, nan, nan, nan, repetitions, seed, note)
+        return DeprivationGradient(grp, nan, nan, nan, nan, nan, nan, repetitions, seed, note,
+                                   transform=transform)
     # PHE derives standard errors from 95% limits whatever the requested confidence
     lim = _rate(present["offences"], present["population"] * years, 0.95, per)
+    if transform and (present["offences"] <= 0).any():
+        note = (note + "; " if note else "") + "a decile has no offences: no log-scale SII/RII"
+        return DeprivationGradient(grp, nan, nan, nan, nan, nan, nan, repetitions, seed, note,
+                                   transform=transform)
     res = sii(present[rate_col], present["population"], lim["lower"], lim["upper"], confidence=confidence,
-              repetitions=repetitions, seed=seed)
+              repetitions=repetitions, seed=seed, transform=transform)
     a = present["population"].to_numpy(dtype="float64") / present["population"].sum()
     rank = np.cumsum(a) - a / 2
     line = pd.DataFrame({"imd_decile": present["imd_decile"].astype("int64").to_numpy(),
-                         "value": res["intercept"] + res["sii"] * rank})
+                         "value": _line(res["beta0"], res["beta1"], rank, transform)})
     return DeprivationGradient(grp, res["sii"], res["sii_lower"], res["sii_upper"], res["rii"],
-                               res["rii_lower"], res["rii_upper"], repetitions, seed, note, line)
+                               res["rii_lower"], res["rii_upper"], repetitions, seed, note, line,
+                               transform)
 
 
 @dataclass
@@ -526,6 +556,19 @@ def time_tables(records: pd.DataFrame, date_column: str = "occurred_at", hour_co
 
 
 # Internal helpers ------------------------------------------------------------------------------------------
+
+
+def _indices(beta0: np.ndarray, beta1: np.ndarray, transform: bool):
+    """(SII, RII, value at the most deprived end) from the fitting-scale coefficients (vectorised)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if transform:
+            return np.exp(beta0 + beta1) - np.exp(beta0), np.exp(beta1), np.exp(beta0)
+        return beta1, np.where(beta0 != 0, (beta0 + beta1) / beta0, np.nan), beta0
+
+
+def _line(beta0: float, beta1: float, rank: np.ndarray, transform: bool) -> np.ndarray:
+    fitted = beta0 + beta1 * rank
+    return np.exp(fitted) if transform else fitted
 
 
 def _wls_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -144,6 +144,20 @@ class TestSII:
         assert exact["sii"] == pytest.approx(5) and exact["intercept"] == pytest.approx(10)
         assert exact["rii"] == pytest.approx(15 / 10)
 
+    def test_transform_recovers_an_exponential_gradient(self):
+        """PHE transform = TRUE: log y = 3 - 1.5 b exactly -> RII = exp(-1.5), SII = exp(1.5) - exp(3)."""
+        a = np.array(self.POP) / 1000
+        b = np.cumsum(a) - a / 2
+        y = np.exp(3 - 1.5 * b)
+        res = sii(y, self.POP, y * 0.9, y * 1.1, transform=True, repetitions=1000)
+        assert res["rii"] == pytest.approx(math.exp(-1.5)) and res["beta1"] == pytest.approx(-1.5)
+        assert res["sii"] == pytest.approx(math.exp(1.5) - math.exp(3))
+        assert res["intercept"] == pytest.approx(math.exp(3))
+        assert res["rii_lower"] < res["rii"] < res["rii_upper"]
+        assert res["sii_lower"] < res["sii"] < res["sii_upper"]
+        with pytest.raises(DataValidationError, match="positive"):
+            sii([0.0, *y[1:]], self.POP, transform=True)
+
     def test_simulated_interval_matches_analytic_se(self):
         se = np.array([2.0, 1.5, 1.2, 1.0, 0.9])
         res = sii(self.Y, self.POP, se=se, log_scale=False, repetitions=20_000, seed=3)
@@ -201,6 +215,9 @@ class TestDeprivationGradient:
         assert res.sii < 0 and res.sii_lower < res.sii < res.sii_upper
         assert res.note == "" and len(res.line) == 10
         assert res.summary()["estimate"].tolist() == [res.sii, res.rii]
+        logfit = deprivation_gradient(records, table, repetitions=1000, transform=True)
+        assert 0 < logfit.rii < 1 and logfit.sii < 0
+        assert logfit.line["value"].is_monotonic_decreasing
 
     def test_missing_deciles(self, decile_data):
         table, records = decile_data
