@@ -1,0 +1,281 @@
+"""svtools.build: planning, a small batch end to end, failure isolation, caching, atomic publishing."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pandas as pd
+import pytest
+from bs4 import BeautifulSoup
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from svtools import build, config
+from svtools.errors import MissingAreaError, SvtoolsError
+from svtools.plots import RECORD_LEVEL_COLUMNS
+from svtools.report import TemplateError
+
+TWO_CSPS = ["E22000027", "E22000029"]  # Hartlepool, Middlesbrough (Cleveland)
+CODE_MARKERS = ("jp-InputArea", "input_area", "jp-CodeMirrorEditor", "In [", "In&nbsp;[", "Out[", "import ",
+                "Traceback")
+
+
+def write_notebook(path: Path, source: str, meta: dict, params: str = 'csp_code = "E22000027"\ndataset = "demo"'):
+    nb = new_notebook(cells=[
+        new_markdown_cell("## A test page\n\nNarrative."),
+        new_code_cell(params, metadata={"tags": ["parameters"]}),
+        new_code_cell(source),
+    ])
+    nb.metadata["kernelspec"] = {"name": "svtools", "display_name": "Python (svtools)", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["svtools"] = meta
+    nbformat.write(nb, str(path))
+    return path
+
+
+def failing_notebook(folder: Path) -> Path:
+    """A CSP page that works for Hartlepool and raises for Middlesbrough."""
+    return write_notebook(folder / "failing_page.ipynb", (
+        "from svtools import report\n"
+        "if csp_code == 'E22000029':\n"
+        "    raise ValueError(f'deliberate failure for {csp_code}')\n"
+        "report.say(f'All fine in {csp_code}.')"),
+        {"level": "csp", "datasets": ["demo"], "title": "Test page: {area_name}", "label": "Test page",
+         "tables": ["areas"], "order": 50})
+
+
+# --------------------------------------------------------------------------- planning (no kernels)
+def test_plan_one_job_per_notebook_and_csp(demo_data):
+    jobs = build.plan_jobs(notebooks=["csp_profile"], csps=TWO_CSPS)
+    assert [j.job_id for j in jobs] == ["csp_profile--E22000027", "csp_profile--E22000029"]
+    job = jobs[0]
+    assert job.params == {"csp_code": "E22000027", "dataset": "demo", "definition": "knife_serious_violence",
+                          "period_end": "2025-03-31"}
+    assert job.page == "csp/E22000027/csp_profile/index.html"
+    assert job.title == "Serious violence profile: Hartlepool" and job.pfa_name == "Cleveland"
+    by_force = build.plan_jobs(notebooks=["csp_profile"], forces=["cleveland"])
+    assert len(by_force) == 4 and {j.pfa_code for j in by_force} == {"E23000013"}
+
+
+def test_plan_levels_and_bad_requests(demo_data, tmp_path):
+    force_nb = write_notebook(tmp_path / "force_page.ipynb", "pass",
+                              {"level": "force", "title": "Force page: {area_name}"},
+                              params='pfa_code = "E23000013"\nperiod_end = "2025-03-31"')
+    all_nb = write_notebook(tmp_path / "quality_page.ipynb", "pass", {"level": "dataset", "title": "Data quality"},
+                            params='dataset = "demo"')
+    jobs = build.plan_jobs(notebooks=[force_nb, all_nb])
+    assert [(j.level, j.page) for j in jobs] == [("force", "force/E23000013/force_page/index.html"),
+                                                 ("dataset", "dataset/quality_page/index.html")]
+    assert jobs[0].params == {"pfa_code": "E23000013", "period_end": "2025-03-31"}
+    assert build.plan_jobs(notebooks=[force_nb, all_nb], csps=["E22000027"]) == []  # CSP pages only
+    with pytest.raises(MissingAreaError):
+        build.plan_jobs(notebooks=["csp_profile"], csps=["E22999999"])
+    with pytest.raises(MissingAreaError):
+        build.plan_jobs(notebooks=["csp_profile"], forces=["Atlantis"])
+    with pytest.raises(SvtoolsError, match="no notebook 'nope'"):
+        build.plan_jobs(notebooks=["nope"])
+    with pytest.raises(SvtoolsError, match="period_end"):
+        build.plan_jobs(notebooks=["csp_profile"], period_end="31/03/2025")
+    odd = write_notebook(tmp_path / "odd.ipynb", "pass", {"level": "csp"}, params='csp_code = "x"\ncolour = "red"')
+    with pytest.raises(TemplateError, match="colour"):
+        build.plan_jobs(notebooks=[odd])
+    real_only = write_notebook(tmp_path / "real.ipynb", "pass", {"level": "csp", "datasets": ["police_uk"]})
+    with pytest.raises(SvtoolsError, match="do not support dataset 'demo'"):
+        build.plan_jobs(notebooks=[real_only])
+
+
+@pytest.fixture
+def data_copy(demo_data, tmp_path, monkeypatch):
+    """A private copy of the processed data (SVTOOLS_DATA points at it) that a test may change."""
+    root = tmp_path / "data"
+    shutil.copytree(demo_data, root / "processed" / "demo")
+    monkeypatch.setenv("SVTOOLS_DATA", str(root))
+    return root / "processed" / "demo"
+
+
+def test_csp_without_records_is_skipped(data_copy):
+    shutil.rmtree(data_copy / "records" / "csp_code=E22000029")
+    jobs = {j.area_code: j for j in build.plan_jobs(notebooks=["csp_profile"], forces=["E23000013"])}
+    assert jobs["E22000029"].skip_reason.startswith("no records") and not jobs["E22000027"].skip_reason
+
+
+def test_cache_keys_follow_the_inputs(data_copy):
+    def keys():
+        jobs, nbs = build._plan(["csp_profile"], TWO_CSPS, None, "demo", "knife_serious_violence", None)
+        build._assign_keys(jobs, {str(n.path): n for n in nbs}, "demo")
+        return {j.area_code: j.key for j in jobs}
+
+    before = keys()
+    meta = json.loads((data_copy / "dataset.json").read_text())
+    (data_copy / "dataset.json").write_text(json.dumps({**meta, "ingested_at": "2030-01-01T00:00:00+00:00"}))
+    assert keys() == before  # re-ingesting the same data keeps every page
+    part = next((data_copy / "records" / "csp_code=E22000029").glob("*.parquet"))
+    frame = pd.read_parquet(part)
+    frame.iloc[:-1].to_parquet(part, index=False)
+    after = keys()
+    assert after["E22000027"] == before["E22000027"] and after["E22000029"] != before["E22000029"]
+    other = build._plan(["csp_profile"], TWO_CSPS, None, "demo", "knife_serious_violence", "2024-03-31")[0]
+    assert other[0].params["period_end"] == "2024-03-31"
+
+
+# --------------------------------------------------------------------------- a small batch, end to end
+@pytest.fixture(scope="module")
+def built(demo_data, tmp_path_factory):
+    """One build of two notebooks for two CSPs; one page fails on purpose.
+
+    The code hash is frozen for the module: the cache tests are about unchanged inputs, and a developer
+    editing svtools while the tests run must not turn them into misses.
+    """
+    out = tmp_path_factory.mktemp("outputs")
+    nb = failing_notebook(tmp_path_factory.mktemp("notebooks"))
+    frozen = build._code_digest()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(build, "_code_digest", lambda: frozen)
+        result = build.run_build(notebooks=["csp_profile", nb], csps=TWO_CSPS, jobs=2, out=out, progress=False)
+        yield SimpleNamespace(out=out, result=result, failing=nb, run=out / result.run_id)
+
+
+def html_files(run: Path) -> list[Path]:
+    return sorted(p for p in run.rglob("*.html"))
+
+
+@pytest.mark.slow
+def test_failure_is_isolated(built):
+    r = built.result
+    status = {x.job_id: x.status for x in r.results}
+    assert status == {"csp_profile--E22000027": "ok", "csp_profile--E22000029": "ok",
+                      "failing_page--E22000027": "ok", "failing_page--E22000029": "failed"}
+    assert not r.ok and r.exit_code == 1
+    assert "4 pages: 3 ok, 1 failed, 0 skipped" in r.summary()
+    failed = next(x for x in r.results if x.status == "failed")
+    assert failed.ename == "ValueError" and "deliberate failure" in failed.evalue
+    assert (built.run / "_failed" / "failing_page--E22000029.ipynb").is_file()
+    error_page = (built.run / "csp/E22000029/failing_page/index.html").read_text()
+    assert "Page not available" in error_page and "deliberate failure for E22000029" in error_page
+    assert "Traceback" not in error_page and "raise ValueError" not in error_page
+    index = (built.run / "index.html").read_text()
+    assert 'href="csp/E22000029/failing_page/index.html"' in index and "Pages that failed" in index
+
+
+@pytest.mark.slow
+def test_pages_show_no_code_and_load_nothing_from_the_internet(built):
+    pages = html_files(built.run)
+    assert len(pages) == 5  # index + 3 pages + 1 error page
+    for path in pages:
+        html = path.read_text(encoding="utf-8")
+        soup = BeautifulSoup(html, "html.parser")
+        for marker in CODE_MARKERS:
+            assert marker not in html, (path, marker)
+        assert not soup.find_all("script"), path
+        assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//|url\(\s*["']?(https?:)?//|@import""", html)
+        assert soup.html.get("lang") == "en" and soup.title.string
+        assert len(soup.find_all("h1")) == 1, path
+        assert all((img.get("alt") or "").strip() for img in soup.find_all("img")), path
+        assert "SYNTHETIC DEMO DATA — not real crime figures" in html
+        assert path.stat().st_size < 2_000_000
+    profile = BeautifulSoup((built.run / "csp/E22000027/csp_profile/index.html").read_text(), "html.parser")
+    assert profile.h1.string == "Serious violence profile: Hartlepool"
+    img = profile.find("img")
+    assert img["alt"].startswith("Monthly knife-enabled serious violence offences in Hartlepool, April 2018")
+    assert profile.find("table").caption.string.startswith("Offences by financial year")
+
+
+@pytest.mark.slow
+def test_published_tables_hold_no_small_counts_or_records(built):
+    threshold = config.disclosure_threshold("police")
+    csvs = sorted(built.run.rglob("*.csv"))
+    assert [p.relative_to(built.run).as_posix() for p in csvs] == [
+        "csp/E22000027/csp_profile/offences_by_financial_year.csv",
+        "csp/E22000029/csp_profile/offences_by_financial_year.csv", "run_summary.csv"]
+    for path in csvs[:-1]:
+        frame = pd.read_csv(path, dtype=str)
+        assert not {c.lower() for c in frame.columns} & RECORD_LEVEL_COLUMNS
+        values = pd.to_numeric(frame.stack(), errors="coerce")
+        assert not values.between(1, threshold).any(), path
+    for path in html_files(built.run):
+        for table in BeautifulSoup(path.read_text(), "html.parser").find_all("table"):
+            heads = {th.get_text(strip=True).lower() for th in table.find_all("th", scope="col")}
+            assert not heads & RECORD_LEVEL_COLUMNS
+            for cell in table.find_all("td"):
+                text = cell.get_text(strip=True).replace(",", "")
+                assert not (text.isdigit() and 1 <= int(text) <= threshold), (path, text)
+
+
+@pytest.mark.slow
+def test_manifest_summary_and_index(built):
+    manifest = json.loads((built.run / "manifest.json").read_text())
+    for key in ("run_id", "parameters", "dataset", "input_hashes", "versions", "git_revision", "code_sha256",
+                "jobs", "seconds", "status", "max_page_bytes"):
+        assert key in manifest, key
+    assert manifest["parameters"]["csps"] == TWO_CSPS and manifest["status"]["failed"] == 1
+    assert manifest["versions"]["papermill"] and manifest["dataset"]["synthetic"] is True
+    assert "records/csp_code=E22000027/part-0.parquet" in manifest["input_hashes"]
+    job = manifest["jobs"][0]
+    for key in ("job_id", "parameters", "status", "seconds", "page", "page_bytes", "cache_key", "inputs",
+                "worker_peak_rss_mb", "kernel_peak_rss_mb"):
+        assert key in job, key
+    assert job["parameters"]["csp_code"] == "E22000027" and job["seconds"] > 0 and job["page_bytes"] > 0
+    with (built.run / "run_summary.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"ok", "failed"}
+    soup = BeautifulSoup((built.run / "index.html").read_text(), "html.parser")
+    assert [h.get_text() for h in soup.find_all("h2")][:2] == ["Pages that failed", "Cleveland"]
+    for a in soup.find_all("a"):
+        href = a["href"]
+        assert not href.startswith(("/", "http", "file:")), href
+        if not href.startswith("#"):
+            assert (built.run / href).is_file(), href
+    assert "Hartlepool" in soup.get_text() and "Middlesbrough" in soup.get_text()
+    page = BeautifulSoup((built.run / "csp/E22000027/csp_profile/index.html").read_text(), "html.parser")
+    back = page.find("nav").a["href"]
+    assert back == "../../../index.html" and (built.run / "csp/E22000027/csp_profile" / back).resolve().is_file()
+
+
+@pytest.mark.slow
+def test_latest_points_at_the_finished_run(built):
+    latest = built.out / "latest"
+    assert latest.is_symlink() and os.readlink(latest) == built.result.run_id
+    assert not list(built.out.glob("*.partial"))
+    assert built.result.index == built.run / "index.html"
+
+
+@pytest.mark.slow
+def test_rerun_with_nothing_changed_executes_nothing(built):
+    again = build.run_build(notebooks=["csp_profile"], csps=TWO_CSPS, jobs=2, out=built.out, progress=False)
+    assert [r.status for r in again.results] == ["cached", "cached"] and again.ok
+    first = {r.job_id: r for r in built.result.results}
+    for r in again.results:
+        assert r.produced_at == first[r.job_id].produced_at and r.page_bytes == first[r.job_id].page_bytes
+        page = again.run_dir / again.jobs[0].page
+        assert page.is_file() and "Serious violence profile" in page.read_text()
+    assert os.readlink(built.out / "latest") == again.run_id
+    assert (again.run_dir / "csp/E22000029/csp_profile/offences_by_financial_year.csv").is_file()
+
+
+@pytest.mark.slow
+def test_force_all_reruns_on_one_worker(built):
+    r = build.run_build(notebooks=["csp_profile"], csps=["E22000027"], jobs=1, out=built.out, force_all=True,
+                        progress=False)
+    assert [x.status for x in r.results] == ["ok"] and r.results[0].worker_pid == os.getpid()
+
+
+@pytest.mark.slow
+def test_interrupted_run_leaves_the_last_good_run_in_place(built, monkeypatch):
+    before = os.readlink(built.out / "latest")
+    runs = {p.name for p in built.out.iterdir()}
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "_write_reports", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        build.run_build(notebooks=["csp_profile"], csps=TWO_CSPS, jobs=2, out=built.out, progress=False)
+    assert os.readlink(built.out / "latest") == before and (built.out / "latest" / "index.html").is_file()
+    new = {p.name for p in built.out.iterdir()} - runs
+    assert len(new) == 1 and new.pop().endswith(".partial")
