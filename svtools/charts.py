@@ -67,10 +67,11 @@ def _figure(height_in: float | None = None, nrows: int = 1, ncols: int = 1, **kw
                         layout="constrained", **kwargs)
 
 
-def _title(ax, title: str) -> None:
+def _title(ax, title: str, width: int = _TITLE_WIDTH) -> None:
+    """Left-aligned title wrapped to ``width`` characters (narrower when long tick labels push the axes right)."""
     if not title or not str(title).strip():
         raise ValueError("every chart needs a title")
-    ax.set_title("\n".join(textwrap.wrap(str(title), _TITLE_WIDTH)), loc="left")
+    ax.set_title("\n".join(textwrap.wrap(str(title), width)), loc="left")
 
 
 def _months(values) -> pd.DatetimeIndex:
@@ -415,7 +416,7 @@ def yearly_chart(table: pd.DataFrame, *, title: str, ylabel: str = "Offences", x
     ax.margins(y=0.12)
     _title(ax, title)
     if len(series) > 1:
-        ax.legend(loc="upper right", frameon=False)
+        _legend_below(fig, ax, ncol=len(series))
     return fig
 
 
@@ -480,6 +481,10 @@ def day_hour_heatmap(table: pd.DataFrame, *, title: str, xlabel: str = "Hour of 
     ax.set_xticks(np.arange(0, len(hours), 3) + 0.5, [f"{int(h):02d}" for h in hours[::3]])
     cbar = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.05)
     cbar.set_label(colorbar_label)
+    from matplotlib.ticker import MaxNLocator
+
+    cbar.locator = MaxNLocator(integer=True)
+    cbar.update_ticks()
     busiest = ""
     if np.isfinite(values).any() and np.nanmax(values) > 0:
         r, c = np.unravel_index(np.nanargmax(values), values.shape)
@@ -551,10 +556,11 @@ def lorenz_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Share of neig
     ax.plot(x, y, color=pal["primary"], lw=2.5, label="Offences")
     if top_share is not None and top_value is not None:
         ax.scatter([top_share], [top_value], s=80, marker="D", color=pal["highlight"], edgecolor="#000000",
-                   zorder=3, label=f"Top {top_share:.0%} of LSOAs")
-        ax.annotate(f"top {top_share:.0%} of LSOAs:\n{top_value:.0%} of offences", (top_share, top_value),
-                    xytext=(12, -30), textcoords="offset points", fontsize=11,
-                    arrowprops={"arrowstyle": "-", "color": "#333333"})
+                   zorder=3, label=f"Top {top_share:.0%}")
+        ax.annotate(f"top {top_share:.0%}: {top_value:.0%} of the total", (top_share, top_value),
+                    xytext=(0.3, max(0.08, min(top_value, 0.9) - 0.22)), textcoords="axes fraction", fontsize=11,
+                    arrowprops={"arrowstyle": "-", "color": "#333333"},
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.9})
     from matplotlib.ticker import PercentFormatter
 
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
@@ -564,7 +570,7 @@ def lorenz_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Share of neig
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     _title(ax, title)
-    ax.legend(loc="lower right", frameon=False)
+    ax.legend(loc="center right", frameon=False)
     return fig
 
 
@@ -623,7 +629,8 @@ def bar_chart(data: pd.DataFrame, *, label: str, value: str, title: str, xlabel:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel or label.replace("_", " ").capitalize())
     ax.grid(axis="y", visible=False)
-    _title(ax, title)
+    longest = max([len(lab) for lab in labels] + [0])
+    _title(ax, title, width=max(28, _TITLE_WIDTH - int(longest * 0.95) - 3))
     if (lower is not None and upper is not None) or reference is not None:
         ax.legend(loc="lower right", frameon=True, framealpha=0.95, fontsize=10)
     return fig

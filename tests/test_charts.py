@@ -133,7 +133,7 @@ def test_gradient_and_lorenz_charts():
     x = np.linspace(0.01, 1, 50)
     fig = charts.lorenz_chart(pd.DataFrame({"area_share": x, "offence_share": x ** 0.4}), title="Lorenz",
                               top_share=0.05, top_value=0.3)
-    assert any("30% of offences" in t.get_text() for t in fig.axes[0].texts)
+    assert any("30% of the total" in t.get_text() for t in fig.axes[0].texts)
     _check(fig, ["primary", "highlight"], "Lorenz")
 
 
