@@ -234,7 +234,7 @@ def test_proportion_significance_matches_phe():
     assert list(out.columns) == ["events", "denominator", "value", "significance_95", "significance_998"]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=st.data(), n=st.integers(1, 100_000), p=st.floats(0.001, 0.999))
 def test_proportion_significance_equals_own_wilson_ci(data, n, p):
     """Property: 'high' iff the area's own Wilson interval lies above the baseline, 'low' iff below."""

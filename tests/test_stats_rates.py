@@ -224,7 +224,7 @@ def test_rate_tiny_population_and_series_index():
     assert (out["lower"] < out["value"]).all() and (out["upper"] > out["value"]).all()
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(x=st.integers(0, 100_000), n=st.floats(1, 1e8), conf=st.sampled_from([0.95, 0.998, 90, 99]))
 def test_rate_limits_bracket_value(x, n, conf):
     """Property: lower <= value <= upper for every count and population; exact iff x < 10."""
@@ -234,7 +234,7 @@ def test_rate_limits_bracket_value(x, n, conf):
     assert (out["method"] == "exact") == (x < 10)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(x=st.integers(1, 20_000), k=st.integers(2, 50))
 def test_rate_interval_narrows_as_population_grows(x, k):
     """Property: at a fixed rate, k times the population (and events) gives a narrower interval."""
@@ -289,7 +289,7 @@ def test_proportion_invalid(x, n, name):
         proportion(x, n)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(data=st.data(), n=st.integers(1, 10**7), conf=st.sampled_from([0.9, 0.95, 0.998, 99.9]))
 def test_wilson_limits_within_unit_interval(data, n, conf):
     """Property: 0 <= lower <= p <= upper <= 1 for any 0 <= x <= n."""

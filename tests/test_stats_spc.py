@@ -384,7 +384,7 @@ def test_invalid_arguments(kwargs, match):
         quiet_spc(**kwargs)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(y=st.lists(st.integers(0, 60), min_size=12, max_size=40), n_points=st.sampled_from([6, 7]),
        rule=st.sampled_from(["ptd", "mdc2023"]), screen=st.booleans())
 def test_labels_consistent_with_flags(y, n_points, rule, screen):

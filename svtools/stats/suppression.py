@@ -103,13 +103,11 @@ def suppress(table: pd.DataFrame, count_columns=None, threshold: int | None = No
     hidden = _solve(plan)
     out = table.astype(object).copy()
     for c in plan.count_columns:
-        col = plan.values[c]
-        shown = [marker if h else _display(v) for v, h in zip(col, hidden[c])]
-        out[c] = pd.Series(shown, index=table.index, dtype=object)
+        shown = [marker if h else _display(v) for v, h in zip(plan.values[c], hidden[c])]
+        out[c] = _object_array(shown)
     for rate_col, count_col in plan.rate_columns.items():
         col = table[rate_col].astype(object).to_numpy()
-        out[rate_col] = pd.Series(np.where(hidden[count_col].to_numpy(), marker, col), index=table.index,
-                                  dtype=object)
+        out[rate_col] = _object_array(np.where(hidden[count_col].to_numpy(), marker, col))
     return out
 
 
@@ -130,7 +128,7 @@ def suppressed_mask(table: pd.DataFrame, count_columns=None, threshold: int | No
     hidden = _solve(plan)
     mask = pd.DataFrame(False, index=table.index, columns=table.columns)
     for c in plan.count_columns:
-        mask[c] = hidden[c].to_numpy()
+        mask[c] = hidden[c].to_numpy()  # positional
     for rate_col, count_col in plan.rate_columns.items():
         mask[rate_col] = hidden[count_col].to_numpy()
     return mask
@@ -184,7 +182,7 @@ def assert_no_small_counts(frame: pd.DataFrame, threshold: int, columns=None) ->
 
 @dataclass
 class _Plan:
-    values: pd.DataFrame          # float counts, NaN where the source had already suppressed
+    values: pd.DataFrame          # float counts by row position, NaN where the source had suppressed
     primary: pd.DataFrame         # bool: hidden before secondary suppression
     lines: list                   # list of (cells, total) with cells a list of (row, col)
     count_columns: list
@@ -233,8 +231,8 @@ def _plan(table, count_columns, threshold, kind, total_row, total_column, rate_c
           marker: str = "*") -> _Plan:
     if not isinstance(table, pd.DataFrame):
         raise ValueError("table must be a pandas DataFrame")
-    if table.index.has_duplicates or table.columns.has_duplicates:
-        raise ValueError("table must have unique row labels and column names")
+    if table.columns.has_duplicates:
+        raise ValueError("table must have unique column names")
     if threshold is None:
         threshold = disclosure_threshold(kind)
     if isinstance(threshold, bool) or not float(threshold).is_integer() or threshold < 0:
@@ -256,45 +254,57 @@ def _plan(table, count_columns, threshold, kind, total_row, total_column, rate_c
         raise ValueError(f"total_column {total_column!r} is not a column of the table")
     if total_column is not None and total_column not in count_columns:
         count_columns.append(total_column)
-    if total_row is not None and total_row not in table.index:
-        raise ValueError(f"total_row {total_row!r} is not a row label of the table")
+    total_pos = None
+    if total_row is not None:
+        try:
+            total_pos = table.index.get_loc(total_row)
+        except (KeyError, TypeError):
+            total_pos = None
+        if not isinstance(total_pos, (int, np.integer)):
+            raise ValueError(f"total_row {total_row!r} is not a (unique) row label of the table")
     for r, c in rate_columns.items():
         if c not in count_columns:
             raise ValueError(f"rate_columns: {c!r} (for {r!r}) is not a count column")
 
-    values = pd.DataFrame(index=table.index)
+    # work by row position, so duplicate row labels elsewhere in the table are harmless
+    parsed = {}
     for c in count_columns:
         try:
-            values[c] = [_to_count(v, marker) for v in table[c].tolist()]
+            parsed[c] = np.array([_to_count(v, marker) for v in table[c].tolist()], dtype=float)
         except ValueError as exc:
             raise ValueError(f"column {c!r}: {exc}") from None
-        if (values[c] < 0).any():
+        if (parsed[c] < 0).any():
             raise ValueError(f"column {c!r} has negative counts")
-    primary = values.isna() | ((values > 0) & (values <= threshold))
+    values = pd.DataFrame(parsed, index=pd.RangeIndex(len(table)), columns=count_columns, dtype=float)
+    v = values.to_numpy()
+    primary = pd.DataFrame(np.isnan(v) | ((v > 0) & (v <= threshold)), index=values.index,
+                           columns=count_columns)
 
-    body_rows = [r for r in table.index if r != total_row]
+    body_rows = [r for r in range(len(table)) if r != total_pos]
     body_cols = [c for c in count_columns if c != total_column]
     lines = []
     if total_column is not None:
         lines += [([(r, c) for c in body_cols], (r, total_column)) for r in body_rows]
-    if total_row is not None:
-        lines += [([(r, c) for r in body_rows], (total_row, c)) for c in body_cols]
-    if total_row is not None and total_column is not None:
-        lines.append(([(total_row, c) for c in body_cols], (total_row, total_column)))
-        lines.append(([(r, total_column) for r in body_rows], (total_row, total_column)))
+    if total_pos is not None:
+        lines += [([(r, c) for r in body_rows], (total_pos, c)) for c in body_cols]
+    if total_pos is not None and total_column is not None:
+        lines.append(([(total_pos, c) for c in body_cols], (total_pos, total_column)))
+        lines.append(([(r, total_column) for r in body_rows], (total_pos, total_column)))
     return _Plan(values, primary, lines, count_columns, rate_columns)
 
 
 def _solve(plan: _Plan) -> pd.DataFrame:
     """Apply secondary suppression until no line has exactly one hidden entry."""
-    hidden = {(r, c): bool(plan.primary.at[r, c]) for r in plan.values.index for c in plan.values.columns}
-    value = {(r, c): plan.values.at[r, c] for r in plan.values.index for c in plan.values.columns}
+    col_pos = {c: j for j, c in enumerate(plan.values.columns)}
+    hidden = plan.primary.to_numpy(dtype=bool).copy()
+    value = plan.values.to_numpy(dtype=float)
+    lines = [([(r, col_pos[c]) for r, c in cells], (total[0], col_pos[total[1]]))
+             for cells, total in plan.lines]
     changed = True
     while changed:
         changed = False
-        for cells, total in plan.lines:
-            entries = cells + [total]
-            if sum(hidden[e] for e in entries) != 1:
+        for cells, total in lines:
+            if sum(hidden[e] for e in cells) + hidden[total] != 1:
                 continue
             visible = [e for e in cells if not hidden[e]]
             nonzero = [e for e in visible if value[e] > 0]
@@ -308,10 +318,12 @@ def _solve(plan: _Plan) -> pd.DataFrame:
                 continue
             hidden[pick] = True
             changed = True
-    out = pd.DataFrame(False, index=plan.values.index, columns=plan.values.columns)
-    for (r, c), h in hidden.items():
-        if h:
-            out.at[r, c] = True
+    return pd.DataFrame(hidden, index=plan.values.index, columns=plan.values.columns)
+
+
+def _object_array(values) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
     return out
 
 
