@@ -604,6 +604,20 @@ def _index_context(jobs: list[Job], results: dict[str, JobResult], base: dict, r
     }
 
 
+def _partner_summary(jobs: list[Job], results: dict[str, JobResult]) -> str:
+    """The index page's opening sentence (no timings or cache jargon)."""
+    csps = len({j.area_code for j in jobs if j.level == "csp"})
+    made = sum(results[j.job_id].status in ("ok", "cached") for j in jobs)
+    text = f"{made} page{'s' if made != 1 else ''} covering {csps} Community Safety Partnership{'s' if csps != 1 else ''}"
+    failed = sum(results[j.job_id].status == "failed" for j in jobs)
+    skipped = sum(results[j.job_id].status == "skipped" for j in jobs)
+    if failed:
+        text += f"; {failed} could not be produced in this run (listed below)"
+    if skipped:
+        text += f"; {skipped} not produced because there were no records"
+    return text + "."
+
+
 def _write_reports(run_dir: Path, jobs: list[Job], results: dict[str, JobResult], manifest: dict) -> None:
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
     cols = ["job_id", "notebook", "level", "area_code", "area_name", "force", "status", "seconds", "page",
@@ -763,7 +777,7 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
             force_all=force_all, timeout=timeout, kernel_name=kernel_name),
             dataset_info(dataset), input_hashes, dataset_dir(dataset), summary, nbs)
         result.manifest = manifest
-        index_ctx = _index_context(plan, results, base, run_id, summary.split(" → ")[0], dataset)
+        index_ctx = _index_context(plan, results, base, run_id, _partner_summary(plan, results), dataset)
         (partial / _PAGE).write_text(report.render_page("run_index.html.j2", index_ctx,
                                                         f"{base['project_title']}: all pages"), encoding="utf-8")
         _write_reports(partial, plan, results, manifest)

@@ -8,7 +8,7 @@ closes the figure, so a long batch does not leak memory. Alt text is written fro
 Tables are HTML, not images (:func:`show_table`), with a caption and header scopes for screen readers.
 :func:`publish_table` also writes the table as a CSV download beside the page. Both refuse a table that holds a
 count from 1 to the disclosure threshold or a record-level column (:func:`check_publishable`): pass tables
-through :func:`svtools.report.suppress_counts` first.
+through :func:`svtools.stats.suppress` first.
 """
 
 from __future__ import annotations
@@ -237,6 +237,8 @@ def _count_like(value) -> float | None:
         return float(value)
     if isinstance(value, (float, np.floating)):
         return float(value) if np.isfinite(value) and float(value).is_integer() else None
+    if value is pd.NA:
+        return None
     if isinstance(value, str):
         text = value.strip().replace(",", "")
         return float(text) if re.fullmatch(r"\d+", text) else None
@@ -274,26 +276,25 @@ def check_publishable(frame: pd.DataFrame, threshold: int | None = None,
             raise DisclosureError(f"{what}: column '{col}' holds exact dates or times; publish months or years")
         if s.dtype == object and s.map(lambda v: isinstance(v, (pd.Timestamp, np.datetime64))).any():
             raise DisclosureError(f"{what}: column '{col}' holds date-times; publish months or years")
+    from .stats import assert_no_small_counts
+
     columns = list(count_columns) if count_columns is not None else list(frame.columns)
+    counts = {}
     for col in columns:
         s = frame[col]
         if pd.api.types.is_bool_dtype(s):
             continue
-        if pd.api.types.is_numeric_dtype(s):
-            num = pd.to_numeric(s, errors="coerce").astype("float64")
-            if count_columns is None and pd.api.types.is_float_dtype(s):
-                known = num.dropna()
-                if not (known == np.floor(known)).all():
-                    continue  # rates, shares: not counts
-            small = num.between(1, threshold)
-        else:
-            small = s.map(lambda v: (c := _count_like(v)) is not None and 1 <= c <= threshold)
-        if bool(small.fillna(False).any()):
-            n = int(small.fillna(False).sum())
-            raise DisclosureError(
-                f"{what}: column '{col}' has {n} count(s) from 1 to {threshold}; suppress them first "
-                f"(svtools.report.suppress_counts), or name the count columns with count_columns=[...]"
-            )
+        if count_columns is None and pd.api.types.is_float_dtype(s):
+            known = s.dropna()
+            if not (known == np.floor(known)).all():
+                continue  # rates, shares: not counts
+        counts[col] = [_count_like(v) for v in s]
+    try:
+        assert_no_small_counts(pd.DataFrame(counts, index=frame.index, columns=list(counts), dtype=object),
+                               threshold)
+    except AssertionError as exc:
+        raise DisclosureError(f"{what}: {exc}; suppress them first (svtools.stats.suppress), or name the count "
+                              "columns with count_columns=[...]") from None
 
 
 def _cell(value) -> tuple[str, bool]:

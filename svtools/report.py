@@ -62,7 +62,6 @@ __all__ = [
     "git_revision",
     "Profile",
     "load_profile",
-    "suppress_counts",
     "financial_year_counts",
     "monthly_counts",
     "under_25_summary",
@@ -848,34 +847,13 @@ def _financial_year(month: pd.Timestamp) -> str:
     return f"{y}/{str(y + 1)[-2:]}"
 
 
-def suppress_counts(frame: pd.DataFrame, columns: Sequence[str] | None = None, threshold: int | None = None,
-                    marker: str | None = None) -> pd.DataFrame:
-    """A copy of ``frame`` with counts from 1 to ``threshold`` replaced by the marker (``*``).
-
-    Primary suppression only: use it for tables without totals (a total would let a reader recover a hidden
-    cell). ``threshold`` and ``marker`` default to ``config/settings.yaml`` (police: 4, ``*``).
-    """
-    settings = config.settings()["disclosure"]
-    threshold = config.disclosure_threshold("police") if threshold is None else int(threshold)
-    marker = settings.get("suppressed_marker", "*") if marker is None else marker
-    out = frame.copy()
-    for col in columns if columns is not None else [c for c in frame.columns
-                                                    if pd.api.types.is_integer_dtype(frame[c])]:
-        values = out[col]
-        small = pd.to_numeric(values, errors="coerce").between(1, threshold).fillna(False).to_numpy(dtype=bool)
-        col_values = values.astype(object).to_numpy(copy=True)
-        col_values[small] = marker
-        out[col] = pd.Series(col_values, index=out.index, dtype=object)
-    return out
-
-
 def financial_year_counts(profile: Profile) -> pd.DataFrame:
     """Offences per financial year (April to March), all ages and with a victim under 25.
 
     An offence is one crime reference (a crime with two victims counts once); it counts as "with a victim
     under 25" when at least one of its victims was 0-24. Every financial year of the period is listed (0 when
-    none); a year the period covers only in part says so. Counts are not suppressed: see
-    :func:`suppress_counts`.
+    none); a year the period covers only in part says so. Counts are not suppressed: publish through
+    :func:`svtools.stats.suppress`.
     """
     recs = profile.records
     months = pd.date_range(profile.period_start, _month_start(profile.period_end), freq="MS")

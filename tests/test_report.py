@@ -16,7 +16,7 @@ import pytest
 from bs4 import BeautifulSoup
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from svtools import plots, report
+from svtools import plots, report, stats
 from svtools.paths import NOTEBOOKS
 
 CSP_PROFILE = NOTEBOOKS / "csp_profile.ipynb"
@@ -173,9 +173,9 @@ class TestShow:
 class TestPublishable:
     def test_small_counts_are_refused_and_suppressed_tables_pass(self):
         t = pd.DataFrame({"Financial year": ["2019/20", "2020/21"], "Offences": [12, 3], "None": [0, 0]})
-        with pytest.raises(plots.DisclosureError, match="'Offences' has 1 count"):
+        with pytest.raises(plots.DisclosureError, match="1 visible count.*column 'Offences' = 3"):
             plots.check_publishable(t)
-        safe = report.suppress_counts(t)
+        safe = stats.suppress(t)
         assert safe["Offences"].tolist() == [12, "*"] and safe["None"].tolist() == [0, 0]
         plots.check_publishable(safe)
         with pytest.raises(plots.DisclosureError):  # a string "3" is still a count
@@ -186,7 +186,7 @@ class TestPublishable:
         plots.check_publishable(t)  # police threshold 4
         with pytest.raises(plots.DisclosureError):
             plots.check_publishable(t, threshold=7)  # HES rule
-        assert report.suppress_counts(t, threshold=7)["admissions"].tolist() == ["*"]
+        assert stats.suppress(t, threshold=7)["admissions"].tolist() == ["*"]
 
     def test_rates_are_not_counts(self):
         plots.check_publishable(pd.DataFrame({"area": ["a", "b"], "rate per 1,000": [2.5, 3.1]}))
@@ -219,7 +219,7 @@ class TestPublishable:
         shown = []
         monkeypatch.setattr("IPython.display.display", lambda *a, **kw: shown.append(a[0]))
         monkeypatch.setenv(plots.PAGE_DIR_ENV, str(tmp_path))
-        t = report.suppress_counts(pd.DataFrame({"Year": ["2019/20", "2020/21"], "Offences": [10, 2]}))
+        t = stats.suppress(pd.DataFrame({"Year": ["2019/20", "2020/21"], "Offences": [10, 2]}))
         path = plots.publish_table(t, "Offences by year", caption="Offences by year")
         assert path == tmp_path / "offences_by_year.csv"
         assert pd.read_csv(path)["Offences"].astype(str).tolist() == ["10", "*"]
