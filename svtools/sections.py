@@ -572,8 +572,9 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
                                 "Victim under 25": _masked(wide["under 25"]).to_numpy()})
     hi, lo = _extremes(wide["all ages"])
     alt = (f"Bar chart of {ctx.what} offences in {ctx.name} by financial year, {years[0]} to {years[-1]}, all "
-           f"ages and with a victim under 25. All ages: highest in {hi}, lowest in {lo}. Under 25: highest in "
-           f"{_extremes(wide['under 25'])[0]}.")
+           f"ages and with a victim under 25. All ages: {_count(wide.loc[baseline, 'all ages'])} in {baseline} (the "
+           f"baseline) and {_count(wide.loc[latest, 'all ages'])} in {latest}; highest in {hi}, lowest in {lo}. "
+           f"Under 25: highest in {_extremes(wide['under 25'])[0]}.")
     _show(charts.yearly_chart(chart_table, title=f"{ctx.definition.title} by financial year, {ctx.name}",
                               ylabel="Offences", baseline=baseline), alt, res)
     row = m[(m["cohort"] == "all ages") & (m["financial_year"] == latest)].iloc[0]
@@ -890,6 +891,7 @@ def special_cause_by_csp(ctx: ProfileContext, recent: int = 6) -> SectionResult:
                      "Rule": "; ".join(rules), "Improvement points": int((s["special_cause"] == "improvement").sum()),
                      "Concern points": int((s["special_cause"] == "concern").sum())})
     table = pd.DataFrame(rows)
+    table.attrs["count_columns"] = []  # point counts are months, not offences or people
     res = SectionResult(name="special_cause_by_csp", data=table, table=table)
     start = ctx.months[-recent] if len(ctx.months) >= recent else ctx.months[0]
     flagged = table[~table["Special cause in the latest months"].isin(["none", "no offences"])]
@@ -1294,6 +1296,24 @@ def _enough_months(ctx: ProfileContext, name: str, title: str, need: int = 24) -
     return None
 
 
+def _trend_fit(ctx: ProfileContext, interruption=None):
+    """Fit the trend model (negative binomial), falling back to quasi-Poisson when the NB2 fit fails
+    numerically (very small counts); returns (result, note)."""
+    from .trends import fit_trend_model, interrupted_time_series
+
+    def fit(family):
+        if interruption is None:
+            return fit_trend_model(ctx.monthly, family=family)
+        return interrupted_time_series(ctx.monthly, interruption, covid=False, family=family)
+
+    try:
+        return fit("negbin"), ""
+    except (ArithmeticError, np.linalg.LinAlgError, ValueError) as exc:
+        note = (f"The negative binomial fit failed ({type(exc).__name__}), so a quasi-Poisson model "
+                "(Poisson with overdispersion-scaled intervals) is used.")
+        return fit("quasipoisson"), note
+
+
 def stl_trend(ctx: ProfileContext) -> SectionResult:
     """Seasonal-trend decomposition (STL): the monthly series, its trend and the seasonally adjusted series."""
     from .trends import stl_decompose
@@ -1336,7 +1356,7 @@ def stl_trend(ctx: ProfileContext) -> SectionResult:
 def seasonality(ctx: ProfileContext) -> SectionResult:
     """The seasonal pattern: the average STL seasonal component by calendar month, with the trend model's
     seasonal curve, its peak month and amplitude."""
-    from .trends import fit_trend_model, stl_decompose
+    from .trends import stl_decompose
 
     title = "The seasonal pattern"
     skip = _enough_months(ctx, "seasonality", title)
@@ -1345,7 +1365,9 @@ def seasonality(ctx: ProfileContext) -> SectionResult:
     stl = stl_decompose(ctx.monthly)
     prof = stl.groupby(pd.DatetimeIndex(stl["month"]).month)["seasonal"].mean()
     profile = pd.DataFrame({"month_of_year": prof.index.astype(int), "value": prof.to_numpy()})
-    model = fit_trend_model(ctx.monthly)
+    model, fit_note = _trend_fit(ctx)
+    if fit_note:
+        _say(fit_note)
     res = SectionResult(name="seasonality", data=profile)
     mean_level = float(ctx.monthly.mean())
     m = np.arange(1, 13)
@@ -1375,20 +1397,20 @@ def seasonality(ctx: ProfileContext) -> SectionResult:
                        note="Mean of the STL seasonal component for each calendar month: the average number of "
                             "offences above (+) or below (-) the trend.", counts=[])
     res.values = {"peak_month": int(model.seasonal_peak_month), "amplitude": float(model.seasonal_amplitude),
-                  "stl_peak_month": hi}
+                  "stl_peak_month": hi, "family": model.family}
     return res
 
 
 def trend_model(ctx: ProfileContext, horizon: int = 12) -> SectionResult:
     """The log-linear trend model (negative binomial): annual rate ratio with its interval, the COVID-19
     lockdown rate ratio, and a 12-month forecast with its 95% prediction band."""
-    from .trends import fit_trend_model
-
     title = "The trend model and forecast"
     skip = _enough_months(ctx, "trend_model", title)
     if skip:
         return skip
-    model = fit_trend_model(ctx.monthly)
+    model, fit_note = _trend_fit(ctx)
+    if fit_note:
+        _say(fit_note)
     fc = model.forecast(horizon)
     res = SectionResult(name="trend_model", data=model.summary())
     rr, (lo, hi) = model.annual_rate_ratio, model.annual_rate_ratio_ci
@@ -1413,7 +1435,7 @@ def trend_model(ctx: ProfileContext, horizon: int = 12) -> SectionResult:
                           "Lower 95% CI": summ["lower"].round(3), "Upper 95% CI": summ["upper"].round(3)})
     res.table = table
     res.csv = _publish(ctx, table, "trend_model", f"Trend model estimates, {ctx.name}, {ctx.period}",
-                       note=f"Negative binomial log-linear model ({model.family}): trend, one seasonal harmonic and "
+                       note=f"Log-linear count model ({model.family}): trend, one seasonal harmonic and "
                             "a COVID-19 lockdown term. Rate ratios per year.", counts=[])
     ftable = pd.DataFrame({"Month": pd.DatetimeIndex(fc["month"]).strftime("%b %Y"),
                            "Expected offences": fc["expected"].round(1),
@@ -1422,15 +1444,13 @@ def trend_model(ctx: ProfileContext, horizon: int = 12) -> SectionResult:
     _publish(ctx, ftable, "forecast", f"Forecast, {ctx.name}", note="Model expectations, not recorded counts.",
              counts=[])
     res.values = {"annual_rate_ratio": rr, "annual_rate_ratio_ci": (lo, hi), "covid_rate_ratio":
-                  model.covid_rate_ratio, "forecast": fc}
+                  model.covid_rate_ratio, "forecast": fc, "family": model.family}
     return res
 
 
 def covid_interruption(ctx: ProfileContext) -> SectionResult:
     """The COVID-19 interruption as an interrupted time series: level change at the first lockdown and the
     change in trend after it."""
-    from .trends import interrupted_time_series
-
     title = "The COVID-19 interruption"
     skip = _enough_months(ctx, "covid_interruption", title)
     if skip:
@@ -1440,7 +1460,9 @@ def covid_interruption(ctx: ProfileContext) -> SectionResult:
     if (months < start).sum() < 6 or (months >= start).sum() < 6:
         return _skip(ctx, "covid_interruption", title,
                      f"the period ({ctx.period}) needs at least 6 months before and after {start:%B %Y}")
-    its = interrupted_time_series(ctx.monthly, start, covid=False)
+    its, fit_note = _trend_fit(ctx, interruption=start)
+    if fit_note:
+        _say(fit_note)
     res = SectionResult(name="covid_interruption", data=its.table)
     lvl, (l_lo, l_hi) = its.level_change, its.level_change_ci
     sl, (s_lo, s_hi) = its.slope_change, its.slope_change_ci
@@ -1462,7 +1484,8 @@ def covid_interruption(ctx: ProfileContext) -> SectionResult:
     res.csv = _publish(ctx, table, "covid_interruption", f"Interrupted time series at the first lockdown, {ctx.name}",
                        note="Segmented negative binomial regression with one seasonal harmonic (Bernal et al. 2017).",
                        counts=[])
-    res.values = {"level_change": lvl, "level_change_ci": (l_lo, l_hi), "slope_change": sl}
+    res.values = {"level_change": lvl, "level_change_ci": (l_lo, l_hi), "slope_change": sl,
+                  "family": its.model.family}
     return res
 
 
