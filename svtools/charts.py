@@ -537,7 +537,8 @@ def gradient_chart(data: pd.DataFrame, *, title: str, xlabel: str = "IMD decile 
 
 
 def lorenz_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Share of neighbourhoods (LSOAs), busiest first",
-                 ylabel: str = "Share of offences", top_share: float | None = None, top_value: float | None = None):
+                 ylabel: str = "Share of offences", top_share: float | None = None, top_value: float | None = None,
+                 curve_label: str = "Offences"):
     """Lorenz (concentration) curve: cumulative share of offences against cumulative share of areas.
 
     Parameters
@@ -546,6 +547,8 @@ def lorenz_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Share of neig
         ``area_share, offence_share`` (0-1, cumulative, areas ordered busiest first; the curve starts at 0, 0).
     top_share, top_value : float, optional
         Mark the point "the top ``top_share`` of areas hold ``top_value`` of offences".
+    curve_label : str
+        Legend label of the curve (e.g. "Harm").
     """
     pal = _pal()
     fig, ax = _figure(4.4)
@@ -553,7 +556,7 @@ def lorenz_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Share of neig
     x = np.r_[0.0, d["area_share"].to_numpy(dtype=float)]
     y = np.r_[0.0, d["offence_share"].to_numpy(dtype=float)]
     ax.plot([0, 1], [0, 1], color="#555555", ls="--", lw=1.3, label="Equal spread")
-    ax.plot(x, y, color=pal["primary"], lw=2.5, label="Offences")
+    ax.plot(x, y, color=pal["primary"], lw=2.5, label=curve_label)
     if top_share is not None and top_value is not None:
         ax.scatter([top_share], [top_value], s=80, marker="D", color=pal["highlight"], edgecolor="#000000",
                    zorder=3, label=f"Top {top_share:.0%}")

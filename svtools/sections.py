@@ -41,6 +41,7 @@ __all__ = [
     "SectionResult",
     "ProfileContext",
     "headline",
+    "financial_years",
     "success_measures",
     "hospital_admissions",
     "rate_comparison",
@@ -74,8 +75,8 @@ __all__ = [
 #: the violence-related categories.
 POLICE_UK_VIOLENCE = ("Violence and sexual offences", "Robbery", "Possession of weapons")
 
-_NO_RECORD_FIELDS = ("data.police.uk has no victim or suspect ages, sex or ethnicity, Home Office offence codes, "
-                     "knife flags or times of day")
+_NO_RECORD_FIELDS = ("no victim or suspect ages, sex or ethnicity, no Home Office offence codes or knife flags "
+                     "and no times of day")
 
 
 # =========================================================================== results and context
@@ -361,9 +362,12 @@ def _skip(ctx: ProfileContext | None, name: str, title: str, reason: str) -> Sec
     return SectionResult(name=name, available=False, message=text)
 
 
-def _need_records(ctx: ProfileContext, name: str, title: str) -> SectionResult | None:
+def _need_records(ctx: ProfileContext, name: str, title: str, lacks: str | None = None) -> SectionResult | None:
+    """One line instead of the section when the data are data.police.uk (``lacks``: what they do not have)."""
     if not ctx.record_level:
-        return _skip(ctx, name, title, f"it needs record-level data: {_NO_RECORD_FIELDS}")
+        text = f"**{title}**: not available in data.police.uk, which has {lacks or _NO_RECORD_FIELDS}."
+        _say(text)
+        return SectionResult(name=name, available=False, message=text)
     return None
 
 
@@ -371,14 +375,16 @@ def _count(v) -> str:
     return plots.format_count(v, _threshold())
 
 
-def suppress(frame: pd.DataFrame, columns: Sequence[str], rates: Sequence[str] = ()) -> pd.DataFrame:
+def suppress(frame: pd.DataFrame, columns: Sequence[str], rates: Sequence[str] | dict = ()) -> pd.DataFrame:
     """Counts from 1 to the threshold replaced by ``*`` (:func:`svtools.stats.suppress`); each column in
-    ``rates`` (a rate, share or interval computed from the first count column) is hidden with its count.
-    The count columns are remembered (``attrs["count_columns"]``) for the publication check."""
+    ``rates`` (a rate, share or interval computed from the first count column, or a dict rate -> count column)
+    is hidden with its count. The count columns are remembered (``attrs["count_columns"]``) for the
+    publication check."""
     from .stats import suppress as _suppress
 
     columns = list(columns)
-    out = _suppress(frame, count_columns=columns, rate_columns={r: columns[0] for r in rates} or None)
+    mapping = dict(rates) if isinstance(rates, dict) else {r: columns[0] for r in rates}
+    out = _suppress(frame, count_columns=columns, rate_columns=mapping or None)
     out.attrs["count_columns"] = columns
     return out
 
@@ -460,8 +466,6 @@ def headline(ctx: ProfileContext) -> SectionResult:
     res = SectionResult(name="headline")
     for note in ctx.notes:
         _say(note)
-    if ctx.synthetic:
-        _say("These figures come from **synthetic** data made for demonstration: they describe no real crime.")
     years = ctx.complete_financial_years()
     baseline = config.settings()["periods"]["baseline_financial_year"]
     if ctx.record_level and years:
@@ -478,8 +482,10 @@ def headline(ctx: ProfileContext) -> SectionResult:
             if _is_small(base_n) or _is_small(row["offences"]):
                 lines.append(f"In {baseline}, the baseline year, {_count(base_n)} were recorded.")
             else:
-                lines.append(f"That is {int(row['change']):+,d} ({row['pct_change']:+.1f}%) compared with "
-                             f"{baseline} ({base_n:,}), the Home Office baseline year.")
+                change = ("no change" if int(row["change"]) == 0
+                          else f"{int(row['change']):+,d} ({row['pct_change']:+.1f}%)")
+                lines.append(f"That is {change} compared with {baseline} ({base_n:,}), the Home Office baseline "
+                             "year.")
         lines.append(f"{_count(u25['offences'])} of them had a victim under 25.")
         res.values = {"financial_year": latest, "offences": int(row["offences"]), "rate": float(row[rate_col]),
                       "lower": float(row["lower"]), "upper": float(row["upper"]),
@@ -503,6 +509,54 @@ def headline(ctx: ProfileContext) -> SectionResult:
     return res
 
 
+def financial_years(ctx: ProfileContext) -> SectionResult:
+    """Offences by financial year (April to March), all ages and with a victim under 25, with rates per 1,000
+    residents a year and 95% intervals; a year the period covers only in part is labelled and its rate
+    annualised."""
+    from .measures import resident_population
+    from .stats import rate
+
+    months = pd.Series([_financial_year(m) for m in ctx.months], index=ctx.months)
+    years = list(dict.fromkeys(months))
+    n_months = months.value_counts()
+    sel = ctx.selected
+    fy = sel["financial_year"].astype(str)
+    counts = fy.value_counts()
+    pop = resident_population(ctx.population, years, ctx.csp_codes)
+    person_years = np.array([pop[y] * n_months[y] / 12 for y in years])
+    n = np.array([int(counts.get(y, 0)) for y in years])
+    r = rate(n, person_years, multiplier=1000)
+    labels = [y if n_months[y] == 12 else
+              f"{y} ({months[months == y].index.min():%b %Y} to {months[months == y].index.max():%b %Y} only)"
+              for y in years]
+    raw = pd.DataFrame({"Financial year": labels, "Offences": n,
+                        "Rate per 1,000 residents a year": r["value"].round(2).to_numpy(),
+                        "Lower 95% CI": r["lower"].round(2).to_numpy(), "Upper 95% CI": r["upper"].round(2).to_numpy()})
+    rates = {"Rate per 1,000 residents a year": "Offences", "Lower 95% CI": "Offences", "Upper 95% CI": "Offences"}
+    count_cols = ["Offences"]
+    if ctx.record_level:
+        u25_max = int(config.settings()["age_bands"]["under_25_max_age"])
+        young = (sel["victim_age"].astype("Float64") <= u25_max).fillna(False).to_numpy(bool)
+        cu = fy[young].value_counts()
+        pop_u = resident_population(ctx.population, years, ctx.csp_codes, 0, u25_max)
+        nu = np.array([int(cu.get(y, 0)) for y in years])
+        ru = rate(nu, np.array([pop_u[y] * n_months[y] / 12 for y in years]), multiplier=1000)
+        raw["Offences with a victim under 25"] = nu
+        raw["Under-25 rate per 1,000 residents aged 0-24"] = ru["value"].round(2).to_numpy()
+        rates["Under-25 rate per 1,000 residents aged 0-24"] = "Offences with a victim under 25"
+        count_cols.append("Offences with a victim under 25")
+    res = SectionResult(name="financial_years", data=raw.assign(financial_year=years))
+    shown = suppress(raw, count_cols, rates=rates)
+    res.table = shown
+    res.csv = _publish(ctx, shown, "offences_by_financial_year", f"Offences by financial year, {ctx.name}: {ctx.what}",
+                       note="Rates per 1,000 residents a year (ONS mid-year estimates; part years annualised), 95% "
+                            "confidence intervals. An offence with two victims counts once per victim. Counts from 1 "
+                            f"to {_threshold()} are shown as * with their rates.")
+    res.values = {"years": years, "offences": dict(zip(years, n.tolist())),
+                  "rates": dict(zip(years, r["value"].to_numpy().tolist()))}
+    return res
+
+
 _MEASURES = (("Police", "knife_serious_violence", "Knife or sharp-object enabled serious violence"),
              ("Police", "homicide", "Homicide"))
 
@@ -516,7 +570,8 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
     from .measures import success_measures as measures_fn
 
     title = "The Home Office success measures"
-    skip = _need_records(ctx, "success_measures", title)
+    skip = _need_records(ctx, "success_measures", title,
+                         "no Home Office offence codes, knife flags or victim ages")
     if skip:
         return skip
     baseline = config.settings()["periods"]["baseline_financial_year"]
@@ -565,19 +620,15 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
     res = SectionResult(name="success_measures", table=shown, data=pd.concat(raw, ignore_index=True))
     res.csv = _publish(ctx, shown, "success_measures",
                        f"Home Office success measures, {ctx.name}: {baseline} and {latest}", note)
-    # the chosen definition, by year
     m = measures_fn(ctx.records, ctx.population, ctx.definition, csp_codes=ctx.csp_codes, financial_years=years)
-    wide = m.pivot_table(index="financial_year", columns="cohort", values="offences", observed=True)
-    chart_table = pd.DataFrame({"financial_year": wide.index, "All ages": _masked(wide["all ages"]).to_numpy(),
-                                "Victim under 25": _masked(wide["under 25"]).to_numpy()})
-    hi, lo = _extremes(wide["all ages"])
-    alt = (f"Bar chart of {ctx.what} offences in {ctx.name} by financial year, {years[0]} to {years[-1]}, all "
-           f"ages and with a victim under 25. All ages: {_count(wide.loc[baseline, 'all ages'])} in {baseline} (the "
-           f"baseline) and {_count(wide.loc[latest, 'all ages'])} in {latest}; highest in {hi}, lowest in {lo}. "
-           f"Under 25: highest in {_extremes(wide['under 25'])[0]}.")
-    _show(charts.yearly_chart(chart_table, title=f"{ctx.definition.title} by financial year, {ctx.name}",
-                              ylabel="Offences", baseline=baseline), alt, res)
     row = m[(m["cohort"] == "all ages") & (m["financial_year"] == latest)].iloc[0]
+    knife = table[(table["measure"] == _MEASURES[0][2]) & (table["cohort"] == "All ages")].iloc[0]
+    sentence = (f"Knife or sharp-object enabled serious violence in {ctx.name}: {_count(knife[latest])} offences in "
+                f"{latest} against {_count(knife[baseline])} in {baseline}"
+                + ("." if _is_small(knife[latest]) or _is_small(knife[baseline]) or pd.isna(knife["pct_change"])
+                   else f" ({knife['pct_change']:+.1f}%)."))
+    _say(sentence)
+    res.message = sentence
     res.values = {"baseline": baseline, "latest": latest, "offences": int(row["offences"]),
                   "baseline_offences": int(row["baseline_offences"]), "change": int(row["change"])}
     return res
@@ -617,6 +668,12 @@ def hospital_admissions(ctx: ProfileContext) -> SectionResult:
     chart_table = pd.DataFrame({"financial_year": series.index, "All ages": series.to_numpy(dtype=float),
                                 "Under 25": pd.to_numeric(hm.loc[hm["cohort"] == "under 25", "admissions"],
                                                           errors="coerce").to_numpy(dtype=float)})
+    if series.notna().sum() == 0:
+        line = (f"No year has a complete total for {ctx.name}: every year includes cells of 1 to "
+                f"{config.disclosure_threshold('hes')} admissions, suppressed at source, so there is no chart.")
+        _say(line)
+        res.message = line
+        return res
     hi, lo = _extremes(series.astype(float), fmt=lambda v: f"{v:,.0f}")
     n_sup = int(series.isna().sum())
     alt = (f"Bar chart of hospital admissions for assault with a sharp object, residents of {ctx.name}, by "
@@ -840,7 +897,7 @@ def monthly_spc(ctx: ProfileContext) -> SectionResult:
     n_imp, n_con = int(counts.get("improvement", 0)), int(counts.get("concern", 0))
     special = s[s["special_cause"].isin(["improvement", "concern"])]
     last = s.iloc[-1]
-    alt = plots.describe_series(series, f"offences of {ctx.what}", ctx.name)
+    alt = plots.describe_series(series, f"{ctx.what} offences", ctx.name)
     alt += (f" Mean {last['mean']:.1f} a month; process limits {max(last['lower_limit'], 0):.1f} to "
             f"{last['upper_limit']:.1f}{' (trial limits: fewer than 12 months)' if trial else ''}. "
             f"{n_imp} month(s) show special-cause improvement and {n_con} special-cause concern"
@@ -1060,7 +1117,7 @@ def when(ctx: ProfileContext) -> SectionResult:
     from .place_time import time_tables
 
     title = "Day of week and time of day"
-    skip = _need_records(ctx, "when", title)
+    skip = _need_records(ctx, "when", title, "only the month of each crime: no day or time")
     if skip:
         return skip
     sel = ctx.selected
@@ -1108,7 +1165,7 @@ def who(ctx: ProfileContext) -> SectionResult:
     from .cohorts import pyramid_data
 
     title = "Victims' and suspects' age and sex"
-    skip = _need_records(ctx, "who", title)
+    skip = _need_records(ctx, "who", title, "no victim or suspect ages or sex")
     if skip:
         return skip
     sel = ctx.selected
@@ -1157,7 +1214,7 @@ def under25(ctx: ProfileContext) -> SectionResult:
     from .cohorts import under25_cohort
 
     title = "Victims under 25"
-    skip = _need_records(ctx, "under25", title)
+    skip = _need_records(ctx, "under25", title, "no victim ages")
     if skip:
         return skip
     sel = ctx.selected
@@ -1207,7 +1264,7 @@ def repeat_victims(ctx: ProfileContext) -> SectionResult:
     from .cohorts import repeat_victims as repeat_fn
 
     title = "Repeat victims"
-    skip = _need_records(ctx, "repeat_victims", title)
+    skip = _need_records(ctx, "repeat_victims", title, "no victim identifiers")
     if skip:
         return skip
     sel = ctx.selected
@@ -1246,7 +1303,8 @@ def harm_concentration(ctx: ProfileContext) -> SectionResult:
     from .cohorts import harm_concentration as harm_fn
 
     title = "Concentration of harm"
-    skip = _need_records(ctx, "harm_concentration", title)
+    skip = _need_records(ctx, "harm_concentration", title,
+                         "no victim identifiers or offence codes for severity weights")
     if skip:
         return skip
     sel = ctx.selected
@@ -1268,7 +1326,7 @@ def harm_concentration(ctx: ProfileContext) -> SectionResult:
            f"{h.top_harm_share:.0%} of the harm; Gini coefficient {h.gini:.2f}.")
     fig = charts.lorenz_chart(busiest, title=f"How concentrated harm is among victims, {ctx.name}",
                               xlabel="Share of victims, most harmed first", ylabel="Share of harm",
-                              top_share=h.top, top_value=h.top_harm_share)
+                              top_share=h.top, top_value=h.top_harm_share, curve_label="Harm")
     _show(fig, alt, res)
     table = pd.DataFrame([("Victims", _count(h.people)),
                           (f"Most-harmed {100 * h.top:g}% of victims", _count(h.top_people)),
@@ -1494,7 +1552,7 @@ def young_people(ctx: ProfileContext) -> SectionResult:
     """Victims and suspects under 25 by financial year: offences with a victim under 25 and with a suspect
     under 25, and their shares of offences where the age is known."""
     title = "Victims and suspects under 25"
-    skip = _need_records(ctx, "young_people", title)
+    skip = _need_records(ctx, "young_people", title, "no victim or suspect ages")
     if skip:
         return skip
     from .stats import proportion
@@ -1555,7 +1613,7 @@ def young_ages(ctx: ProfileContext) -> SectionResult:
     from .cohorts import age_sex_table
 
     title = "Ages 10 to 24 in detail"
-    skip = _need_records(ctx, "young_ages", title)
+    skip = _need_records(ctx, "young_ages", title, "no victim or suspect ages")
     if skip:
         return skip
     cfg = config.settings()["age_bands"]
@@ -1593,7 +1651,7 @@ def young_sex(ctx: ProfileContext) -> SectionResult:
     from .cohorts import age_sex_table
 
     title = "Sex of young victims and suspects"
-    skip = _need_records(ctx, "young_sex", title)
+    skip = _need_records(ctx, "young_sex", title, "no victim or suspect ages or sex")
     if skip:
         return skip
     cfg = config.settings()["age_bands"]
@@ -1644,7 +1702,7 @@ def young_ethnicity(ctx: ProfileContext) -> SectionResult:
     from .cohorts import ethnicity_disproportionality
 
     title = "Ethnicity of young victims against the population"
-    skip = _need_records(ctx, "young_ethnicity", title)
+    skip = _need_records(ctx, "young_ethnicity", title, "no victim ages or ethnicity")
     if skip:
         return skip
     shares = _population_ethnicity(ctx)
@@ -1704,7 +1762,7 @@ def knife_involvement(ctx: ProfileContext) -> SectionResult:
     from .stats import proportion
 
     title = "Knife involvement"
-    skip = _need_records(ctx, "knife_involvement", title)
+    skip = _need_records(ctx, "knife_involvement", title, "no knife flags or victim ages")
     if skip:
         return skip
     cfg = config.settings()["age_bands"]
@@ -1854,7 +1912,7 @@ def location_quality(ctx: ProfileContext) -> SectionResult:
 def unknown_ages(ctx: ProfileContext) -> SectionResult:
     """Victim records with no recorded age, by CSP and financial year."""
     title = "Unknown victim ages"
-    skip = _need_records(ctx, "unknown_ages", title)
+    skip = _need_records(ctx, "unknown_ages", title, "no victim ages to check")
     if skip:
         return skip
     recs = ctx.records
