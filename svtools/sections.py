@@ -412,14 +412,54 @@ def _blank_where_small(table: pd.DataFrame, count_col: str, dependent: Sequence[
     return out
 
 
+def _decimals(values: pd.Series) -> int:
+    """Fewest decimals (0-3) that show every value of a rounded float column exactly."""
+    v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    for nd in range(4):
+        if np.allclose(v, np.round(v, nd), rtol=0, atol=1e-9):
+            return nd
+    return 3
+
+
+def _as_text(table: pd.DataFrame, counts: Sequence[str]) -> pd.DataFrame:
+    """Non-count numeric columns as text with a fixed number of decimals (0.30, not 0.3), NaN as blank."""
+    out = table.copy()
+    for col in out.columns:
+        if col in counts:
+            continue
+        s = out[col]
+        is_num = s.map(lambda v: isinstance(v, (float, np.floating)) and not isinstance(v, bool))
+        if not is_num.any() or pd.api.types.is_integer_dtype(s):
+            continue
+        nd = _decimals(s[is_num])
+        if nd == 0 and not pd.api.types.is_float_dtype(s):
+            continue
+        out[col] = [("" if not np.isfinite(v) else f"{v:,.{nd}f}") if f else v for v, f in zip(s, is_num)]
+    out.attrs = dict(table.attrs)
+    return out
+
+
 def _publish(ctx: ProfileContext, table: pd.DataFrame, name: str, caption: str, note: str | None = None,
-             counts: Sequence[str] | None = None):
+             counts: Sequence[str] | None = None, show_last: int | None = None):
     """Show ``table`` and write it as a CSV download; refused if a count column holds 1 to the threshold.
 
-    ``counts`` names the count columns (default: those :func:`suppress` was told about, else every column)."""
+    ``counts`` names the count columns (default: those :func:`suppress` was told about, else every column).
+    With ``show_last``, a long table is written in full but only its last rows are shown, with a link to the
+    full CSV."""
     if counts is None:
         counts = table.attrs.get("count_columns")
-    return plots.publish_table(table, ctx.prefix + name, caption, note=note, count_columns=counts)
+    text = _as_text(table, counts or [])
+    if show_last is None or len(text) <= show_last:
+        return plots.publish_table(text, ctx.prefix + name, caption, note=note, count_columns=counts)
+    from IPython.display import HTML, display
+
+    path = plots.publish_table(text, ctx.prefix + name, caption, note=note, count_columns=counts,
+                               display_table=False)
+    plots.show_table(text.tail(show_last), f"{caption} (latest {show_last} rows)", note=note,
+                     count_columns=counts)
+    if path is not None:
+        display(HTML(f'<p><a href="{path.name}" download>Download the full table, {len(text)} rows (CSV)</a></p>'))
+    return path
 
 
 def _show(fig, alt: str, result: SectionResult) -> None:
@@ -919,7 +959,7 @@ def monthly_spc(ctx: ProfileContext) -> SectionResult:
                           "Variation": s["special_cause"].to_numpy(), "Rule": s["rule"].to_numpy()})
     res.table = suppress(table, ["Offences"])
     res.csv = _publish(ctx, res.table, "monthly_spc", f"Offences per month and SPC signals, {ctx.name}",
-                       note=f"Counts from 1 to {_threshold()} are shown as *.")
+                       note=f"Counts from 1 to {_threshold()} are shown as *.", show_last=12)
     res.values = {"mean": float(last["mean"]), "upper": float(last["upper_limit"]),
                   "lower": float(last["lower_limit"]), "improvement": n_imp, "concern": n_con,
                   "latest": latest, "trial_limits": trial, "months": len(s)}
@@ -1868,7 +1908,8 @@ def completeness(ctx: ProfileContext) -> SectionResult:
     monthly = shares.copy()
     monthly.index = pd.DatetimeIndex(monthly.index).strftime("%b %Y")
     monthly = (100 * monthly).round(1).reset_index(names="Month")
-    _publish(ctx, monthly, "completeness_by_month", f"Completeness by month (% of records), {ctx.name}", counts=[])
+    _publish(ctx, monthly, "completeness_by_month", f"Completeness by month (% of records), {ctx.name}", counts=[],
+             show_last=12)
     res.values = {"least_complete": str(worst["field"]), "least_share": float(worst["share_known"])}
     return res
 
@@ -1904,7 +1945,7 @@ def location_quality(ctx: ProfileContext) -> SectionResult:
         wide = wide.reset_index(names="Month")
         cols = [c for c in wide.columns if c != "Month"]
         _publish(ctx, suppress(wide, cols), "exclusions_by_month", f"Rows excluded at ingest by month, {ctx.force_name}",
-                 note=f"Counts from 1 to {_threshold()} are shown as *.")
+                 note=f"Counts from 1 to {_threshold()} are shown as *.", show_last=12)
     res.values = {"total": total, **{k: int(v) for k, v in t.items()}}
     return res
 
