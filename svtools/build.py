@@ -46,7 +46,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 from . import report  # noqa: E402
 from .errors import MissingAreaError, SvtoolsError  # noqa: E402
 from .paths import CONFIG, NOTEBOOKS, ROOT, outputs_dir  # noqa: E402
-from .plots import PAGE_DIR_ENV  # noqa: E402
+from .plots import PAGE_DIR_ENV, TABLES_SIDECAR  # noqa: E402
 
 __all__ = ["Job", "JobResult", "BuildResult", "discover_notebooks", "plan_jobs", "run_build", "KNOWN_PARAMETERS"]
 
@@ -114,6 +114,7 @@ class JobResult:
     worker_peak_rss_mb: float | None = None
     kernel_peak_rss_mb: float | None = None
     reason: str = ""
+    tables: list[dict] = field(default_factory=list)  # published CSVs: file, caption, count columns, threshold
 
 
 @dataclass
@@ -405,7 +406,7 @@ def _cache_restore(cache: Path, job: Job, run_dir: Path) -> JobResult | None:
         return None
     return JobResult(job_id=job.job_id, status="cached", seconds=round(time.perf_counter() - t0, 3),
                      page_bytes=meta["page_bytes"], files=meta["files"], produced_at=meta["produced_at"],
-                     produced_seconds=meta["seconds"])
+                     produced_seconds=meta["seconds"], tables=meta.get("tables", []))
 
 
 def _cache_store(cache: Path, job: Job, result: JobResult, run_dir: Path) -> None:
@@ -422,7 +423,7 @@ def _cache_store(cache: Path, job: Job, result: JobResult, run_dir: Path) -> Non
         if nb.is_file():
             _link(nb, tmp / "notebook.ipynb")
         meta = {"job_id": job.job_id, "files": result.files, "page_bytes": result.page_bytes,
-                "seconds": result.seconds, "produced_at": result.produced_at}
+                "seconds": result.seconds, "produced_at": result.produced_at, "tables": result.tables}
         (tmp / "entry.json").write_text(json.dumps(meta), encoding="utf-8")
         os.rename(tmp, entry)
     except OSError as exc:  # another build stored it first, or the disk is full: the cache is optional
@@ -453,13 +454,19 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _first_line(text: str, limit: int = 300) -> str:
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    line = lines[0] if lines else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def _error_fields(exc: BaseException) -> tuple[str, str, int | None]:
+    """Error name, one-line message and failing cell of a job's exception (never a traceback)."""
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):
-        return str(exc.ename), str(exc.evalue), exc.cell_index
-    text = str(exc).strip().splitlines()
-    return type(exc).__name__, (text[0] if text else ""), None
+        return str(exc.ename), _first_line(exc.evalue), exc.cell_index
+    return type(exc).__name__, _first_line(str(exc)), None
 
 
 def _execute_job(kernel: report.WarmKernel, job: Job, run_dir: Path, timeout: float | None) -> JobResult:
@@ -502,6 +509,11 @@ def _execute_job(kernel: report.WarmKernel, job: Job, run_dir: Path, timeout: fl
         page_dir.mkdir(parents=True, exist_ok=True)
         page.write_text(report.error_html(job.context, job.title, result.ename, result.evalue, result.cell,
                                           Path(job.notebook).name, job.job_id), encoding="utf-8")
+    sidecar = page_dir / TABLES_SIDECAR
+    if sidecar.is_file():  # the disclosure record of the page's downloads goes to the manifest, not online
+        if result.status == "ok":
+            result.tables = json.loads(sidecar.read_text(encoding="utf-8"))
+        sidecar.unlink()
     result.seconds = round(time.perf_counter() - t0, 3)
     result.produced_at = _now_iso()
     result.page_bytes = page.stat().st_size
@@ -516,8 +528,10 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(kernel_name: str, warm_modules: list[str], timeout: float | None) -> None:
+    import signal
     from multiprocessing.util import Finalize
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle (it stops the workers)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     kernel = report.WarmKernel(kernel_name, warm_modules=warm_modules)
     _WORKER.update(kernel=kernel, timeout=timeout)
@@ -815,9 +829,11 @@ def _run_pool(todo: list[Job], workers: int, run_dir: Path, kernel_name: str, wa
                     result = _driver_failure(job, run_dir, exc)
                 record(job, result)
                 bar.update(1)
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
+        except BaseException:  # Ctrl-C: stop now; the partial run folder is left and latest is untouched
+            workers_now = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in workers_now:
+                proc.terminate()  # each kernel notices its worker is gone and exits (ipykernel parent poller)
             raise
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from .errors import SvtoolsError
 
 __all__ = [
     "PAGE_DIR_ENV",
+    "TABLES_SIDECAR",
     "RECORD_LEVEL_COLUMNS",
     "DisclosureError",
     "palette",
@@ -49,6 +51,10 @@ __all__ = [
 #: Environment variable naming the folder of the page being built (``svtools.build`` sets it per job);
 #: :func:`publish_table` writes its CSV there. Unset in JupyterLab: tables are shown but not written.
 PAGE_DIR_ENV = "SVTOOLS_PAGE_DIR"
+
+#: Written beside a page by :func:`publish_table` (one entry per CSV: file, caption, count columns, threshold);
+#: the build moves it into ``manifest.json`` so the disclosure checks of every download are on record.
+TABLES_SIDECAR = ".svtools-tables.json"
 
 #: Columns that identify a crime or a person, or give an exact time: never published.
 RECORD_LEVEL_COLUMNS = frozenset(
@@ -246,8 +252,8 @@ def _count_like(value) -> float | None:
 
 
 def check_publishable(frame: pd.DataFrame, threshold: int | None = None,
-                      count_columns: Sequence[str] | None = None, what: str = "table") -> None:
-    """Raise :class:`DisclosureError` unless ``frame`` is safe to publish.
+                      count_columns: Sequence[str] | None = None, what: str = "table") -> list[str]:
+    """Raise :class:`DisclosureError` unless ``frame`` is safe to publish; return the columns checked as counts.
 
     Refused: a record-level column (:data:`RECORD_LEVEL_COLUMNS`, in the columns or the index), a date-time
     column finer than a month, and any count from 1 to ``threshold`` (0 is allowed). Counts are the integer
@@ -288,13 +294,16 @@ def check_publishable(frame: pd.DataFrame, threshold: int | None = None,
             known = s.dropna()
             if not (known == np.floor(known)).all():
                 continue  # rates, shares: not counts
-        counts[col] = [_count_like(v) for v in s]
+        values = [_count_like(v) for v in s]
+        if count_columns is not None or any(v is not None for v in values):
+            counts[col] = values
     try:
         assert_no_small_counts(pd.DataFrame(counts, index=frame.index, columns=list(counts), dtype=object),
                                threshold)
     except AssertionError as exc:
         raise DisclosureError(f"{what}: {exc}; suppress them first (svtools.stats.suppress), or name the count "
                               "columns with count_columns=[...]") from None
+    return [str(c) for c in counts]
 
 
 def _cell(value) -> tuple[str, bool]:
@@ -362,6 +371,13 @@ def _slug(name: str) -> str:
     return slug
 
 
+def _record_table(folder: Path, entry: dict) -> None:
+    sidecar = Path(folder) / TABLES_SIDECAR
+    entries = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else []
+    entries = [e for e in entries if e.get("file") != entry["file"]] + [entry]
+    sidecar.write_text(json.dumps(entries), encoding="utf-8")
+
+
 def publish_table(frame: pd.DataFrame, name: str, caption: str, *, threshold: int | None = None,
                   count_columns: Sequence[str] | None = None, note: str | None = None,
                   page_dir: str | Path | None = None, display_table: bool = True) -> Path | None:
@@ -378,7 +394,7 @@ def publish_table(frame: pd.DataFrame, name: str, caption: str, *, threshold: in
     """
     from IPython.display import HTML, display
 
-    check_publishable(frame, threshold, count_columns, what=f"table '{name}'")
+    counted = check_publishable(frame, threshold, count_columns, what=f"table '{name}'")
     folder = page_dir or os.environ.get(PAGE_DIR_ENV)
     path = None
     link = ""
@@ -387,6 +403,9 @@ def publish_table(frame: pd.DataFrame, name: str, caption: str, *, threshold: in
         path.parent.mkdir(parents=True, exist_ok=True)
         flat = frame.reset_index() if any(n is not None for n in frame.index.names) else frame
         flat.to_csv(path, index=False, encoding="utf-8")
+        _record_table(path.parent, {
+            "file": path.name, "caption": str(caption), "rows": int(len(flat)), "count_columns": counted,
+            "threshold": config.disclosure_threshold("police") if threshold is None else int(threshold)})
         size_kb = max(1, round(path.stat().st_size / 1024))
         link = (f'<p><a href="{html.escape(path.name)}" download>Download this table '
                 f'(CSV, {size_kb} KB)</a></p>')

@@ -10,8 +10,7 @@
 * :func:`to_html` - no code, no prompts, no stderr, no tracebacks, no scripts and nothing loaded from the
   internet; one shared template with the project title, area, period, definition, data sources, a synthetic-data
   banner and an "About this report" block (parameters, data vintage, versions) (§3, §9, accessibility).
-* Small profile helpers used by ``notebooks/csp_profile.ipynb`` (:func:`load_profile` and friends), so the
-  notebook holds narrative and calls only.
+* :func:`say` - a line of narrative computed from the data, displayed as markdown.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path, PurePath
 from typing import Any
@@ -60,12 +58,6 @@ __all__ = [
     "period_label",
     "package_versions",
     "git_revision",
-    "Profile",
-    "load_profile",
-    "financial_year_counts",
-    "monthly_counts",
-    "under_25_summary",
-    "under_25_sentence",
     "say",
 ]
 
@@ -781,141 +773,7 @@ def page_context(parameters: Mapping[str, Any], title: str, *, base: Mapping[str
     return ctx
 
 
-# --------------------------------------------------------------------------- profile helpers
-@dataclass(frozen=True)
-class Profile:
-    """One CSP's records meeting a definition, within the period, with the names a page needs."""
-
-    csp_code: str
-    csp_name: str
-    pfa_name: str
-    dataset: str
-    definition: Any  # svtools.definitions.Definition
-    period_start: pd.Timestamp
-    period_end: pd.Timestamp
-    records: pd.DataFrame
-    synthetic: bool
-
-    @property
-    def period(self) -> str:
-        return period_label(self.period_start, self.period_end)
-
-
-def _month_start(value) -> pd.Timestamp:
-    return pd.Timestamp(value).to_period("M").to_timestamp()
-
-
-def load_profile(csp_code: str, dataset: str = "demo", definition: str = "knife_serious_violence",
-                 period_end: str | None = None) -> Profile:
-    """Read one CSP's slice and keep the rows that meet ``definition`` from the data's start to ``period_end``.
-
-    Parameters
-    ----------
-    csp_code : str
-        CSP code (2024), e.g. ``"E22000027"`` (Hartlepool).
-    dataset : str
-        Processed dataset (``demo``).
-    definition : str
-        Name of a definition in ``config/definitions``.
-    period_end : str, optional
-        Last day of the period, ``YYYY-MM-DD`` (default: the end of the data). Whole months are used.
-    """
-    from .data import dataset_info, load_records, load_table
-    from .definitions import apply_definition, load_definition
-
-    info = dataset_info(dataset)
-    start = _month_start(info["period_start"])
-    try:
-        end = _month_start(dt.date.fromisoformat(str(period_end or info["period_end"])))
-    except (ValueError, TypeError):
-        raise SvtoolsError(f"period_end must be a date like 2025-03-31, not {period_end!r}") from None
-    if end < start:
-        raise SvtoolsError(f"period_end {period_end} is before the data start ({info['period_start']})")
-    d = load_definition(definition)
-    records = load_records(csp_code, dataset)
-    records = apply_definition(records, d)
-    records = records.loc[(records["month"] >= start) & (records["month"] <= end)].reset_index(drop=True)
-    areas = load_table("areas", dataset).set_index("csp_code")
-    return Profile(csp_code=csp_code, csp_name=str(areas.at[csp_code, "csp_name"]),
-                   pfa_name=str(areas.at[csp_code, "pfa_name"]), dataset=dataset, definition=d,
-                   period_start=start, period_end=(end + pd.offsets.MonthEnd(0)).normalize(), records=records,
-                   synthetic=bool(info.get("synthetic")))
-
-
-def _financial_year(month: pd.Timestamp) -> str:
-    y = month.year if month.month >= 4 else month.year - 1
-    return f"{y}/{str(y + 1)[-2:]}"
-
-
-def financial_year_counts(profile: Profile) -> pd.DataFrame:
-    """Offences per financial year (April to March), all ages and with a victim under 25.
-
-    An offence is one crime reference (a crime with two victims counts once); it counts as "with a victim
-    under 25" when at least one of its victims was 0-24. Every financial year of the period is listed (0 when
-    none); a year the period covers only in part says so. Counts are not suppressed: publish through
-    :func:`svtools.stats.suppress`.
-    """
-    recs = profile.records
-    months = pd.date_range(profile.period_start, _month_start(profile.period_end), freq="MS")
-    years = pd.Series([_financial_year(m) for m in months], index=months)
-    first = years.groupby(years).apply(lambda s: s.index.min())
-    last = years.groupby(years).apply(lambda s: s.index.max())
-    fy = recs["financial_year"].astype("string")
-    all_ages = recs.groupby(fy, observed=True)["crime_ref"].nunique()
-    u25 = recs.loc[recs["victim_under_25"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
-    under = u25.groupby(u25["financial_year"].astype("string"), observed=True)["crime_ref"].nunique()
-    rows = []
-    for label in years.unique():
-        name = label
-        if first[label].month != 4 or last[label].month != 3:
-            name = f"{label} ({first[label]:%b %Y} to {last[label]:%b %Y} only)"
-        rows.append({"Financial year": name, "Offences": int(all_ages.get(label, 0)),
-                     "Offences with a victim under 25": int(under.get(label, 0))})
-    out = pd.DataFrame(rows)
-    return out.astype({"Offences": "int64", "Offences with a victim under 25": "int64"})
-
-
-def monthly_counts(profile: Profile) -> pd.Series:
-    """Offences per month (first day of the month), every month of the period, 0 when none."""
-    months = pd.date_range(profile.period_start, _month_start(profile.period_end), freq="MS")
-    counts = profile.records.groupby("month")["crime_ref"].nunique()
-    return counts.reindex(months, fill_value=0).astype("int64").rename("offences").rename_axis("month")
-
-
-def under_25_summary(profile: Profile) -> dict[str, Any]:
-    """Offences, those with a known victim age, those with a victim under 25, and the share (of known ages)."""
-    recs = profile.records
-    offences = int(recs["crime_ref"].nunique())
-    known = int(recs.loc[recs["victim_age"].notna(), "crime_ref"].nunique()) if "victim_age" in recs else 0
-    flag = recs["victim_under_25"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    under = int(recs.loc[flag, "crime_ref"].nunique())
-    return {"offences": offences, "age_known": known, "under_25": under,
-            "share": (under / known) if known else None}
-
-
-def under_25_sentence(profile: Profile, threshold: int | None = None) -> str:
-    """The under-25 finding in one or two sentences; small counts are written as "fewer than N"."""
-    from .plots import format_count
-
-    threshold = config.disclosure_threshold("police") if threshold is None else threshold
-    s = under_25_summary(profile)
-    what = profile.definition.short_title
-    if s["offences"] == 0:
-        return f"No {what} offences were recorded in {profile.csp_name} from {profile.period}."
-    if s["age_known"] == 0:
-        return (f"No victim ages were recorded for the {what} offences in {profile.csp_name} from "
-                f"{profile.period}.")
-    small = 1 <= s["under_25"] <= threshold
-    share = "" if small or s["share"] is None else f" ({s['share']:.0%})"
-    text = (f"Of the {format_count(s['age_known'], threshold)} {what} offences in {profile.csp_name} from "
-            f"{profile.period} where a victim's age was recorded, {format_count(s['under_25'], threshold)}"
-            f"{share} had a victim under 25.")
-    unknown = s["offences"] - s["age_known"]
-    if unknown:
-        text += f" The victim's age was not recorded for {format_count(unknown, threshold)} offences."
-    return text
-
-
+# --------------------------------------------------------------------------- narrative
 def say(text: str) -> None:
     """Display ``text`` (markdown) as part of the page's narrative."""
     from IPython.display import Markdown, display

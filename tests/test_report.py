@@ -224,6 +224,9 @@ class TestPublishable:
         assert path == tmp_path / "offences_by_year.csv"
         assert pd.read_csv(path)["Offences"].astype(str).tolist() == ["10", "*"]
         assert 'href="offences_by_year.csv"' in shown[0].data and "<caption>" in shown[0].data
+        record = json.loads((tmp_path / plots.TABLES_SIDECAR).read_text())
+        assert record == [{"file": "offences_by_year.csv", "caption": "Offences by year", "rows": 2,
+                           "count_columns": ["Offences"], "threshold": 4}]
         with pytest.raises(plots.DisclosureError):
             plots.publish_table(pd.DataFrame({"Year": ["x"], "Offences": [1]}), "raw", caption="raw")
         assert not (tmp_path / "raw.csv").exists()
@@ -302,52 +305,13 @@ class TestHtml:
         assert len(re.findall(r"<h1[\s>]", html)) == 1 and '<html lang="en">' in html
 
 
-# --------------------------------------------------------------------------- profile helpers (small data)
-@pytest.fixture(scope="module")
-def profile(demo_data):
-    return report.load_profile("E22000027", "demo", "knife_serious_violence", "2025-03-31")
-
-
-class TestProfile:
-    def test_profile_reads_one_slice_and_applies_the_definition(self, profile):
-        assert profile.csp_name == "Hartlepool" and profile.pfa_name == "Cleveland"
-        assert profile.records["csp_code"].eq("E22000027").all()
-        assert profile.records["knife_flag"].astype(bool).all()
-        assert profile.period == "April 2018 to March 2025" and profile.synthetic
-
-    def test_counts_agree(self, profile):
-        fy = report.financial_year_counts(profile)
-        monthly = report.monthly_counts(profile)
-        assert len(monthly) == 84 and monthly.index[0] == pd.Timestamp("2018-04-01")
-        assert fy["Financial year"].tolist()[0] == "2018/19" and len(fy) == 7
-        assert fy["Offences"].sum() == profile.records["crime_ref"].nunique() == monthly.sum()
-        s = report.under_25_summary(profile)
-        assert s["under_25"] == fy["Offences with a victim under 25"].sum()
-        assert 0 <= s["under_25"] <= s["age_known"] <= s["offences"]
-
-    def test_partial_financial_year_is_labelled(self, demo_data):
-        short = report.load_profile("E22000027", "demo", "knife_serious_violence", "2024-12-31")
-        fy = report.financial_year_counts(short)
-        assert fy["Financial year"].iloc[-1] == "2024/25 (Apr 2024 to Dec 2024 only)"
-
-    def test_sentence_hides_small_counts(self, profile):
-        text = report.under_25_sentence(profile)
-        assert text.startswith("Of the ") and "under 25" in text
-        assert "fewer than 1000" in report.under_25_sentence(profile, threshold=999)
-
-    def test_bad_parameters_fail_clearly(self, demo_data):
-        from svtools.errors import MissingAreaError, SvtoolsError
-
-        with pytest.raises(MissingAreaError):
-            report.load_profile("E22999999")
-        with pytest.raises(SvtoolsError, match="period_end"):
-            report.load_profile("E22000027", period_end="March 2025")
-
-    def test_page_context_names_the_area(self, demo_data):
-        ctx = report.page_context(PROFILE_PARAMS, "t")
-        assert ctx["area_name"] == "Hartlepool" and ctx["force_name"] == "Cleveland"
-        assert ctx["period"] == "April 2018 to March 2025" and ctx["synthetic"] is True
-        assert ctx["definition"]["name"] == "knife_serious_violence"
+# --------------------------------------------------------------------------- page context (small data)
+def test_page_context_names_the_area(demo_data):
+    ctx = report.page_context(PROFILE_PARAMS, "t")
+    assert ctx["area_name"] == "Hartlepool" and ctx["force_name"] == "Cleveland"
+    assert ctx["period"] == "April 2018 to March 2025" and ctx["synthetic"] is True
+    assert ctx["definition"]["name"] == "knife_serious_violence"
+    assert ctx["parameters"] == PROFILE_PARAMS and ctx["area_kind"] == "Community Safety Partnership"
 
 
 # --------------------------------------------------------------------------- kernels
