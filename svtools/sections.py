@@ -590,8 +590,9 @@ def financial_years(ctx: ProfileContext) -> SectionResult:
     res.table = shown
     res.csv = _publish(ctx, shown, "offences_by_financial_year", f"Offences by financial year, {ctx.name}: {ctx.what}",
                        note="Rates per 1,000 residents a year (ONS mid-year estimates; part years annualised), 95% "
-                            "confidence intervals. An offence with two victims counts once per victim. Counts from 1 "
-                            f"to {_threshold()} are shown as * with their rates.")
+                            "confidence intervals. "
+                            + ("An offence with two victims counts once per victim. " if ctx.record_level else "")
+                            + f"Counts from 1 to {_threshold()} are shown as * with their rates.")
     res.values = {"years": years, "offences": dict(zip(years, n.tolist())),
                   "rates": dict(zip(years, r["value"].to_numpy().tolist()))}
     return res
