@@ -1,10 +1,10 @@
 """Domain charts for the profiles: SPC, funnel plots, trends, seasonality, forecasts, pyramids, heatmaps,
 deprivation gradients, Lorenz curves and bar charts.
 
-Every function takes tidy numbers (already computed by the tested svtools functions), builds one matplotlib
-figure in the house style of :mod:`svtools.plots` (7 in wide at 96 dpi, large fonts, the colour-blind-safe
-Okabe-Ito palette from ``config/settings.yaml``) and returns it; :func:`svtools.plots.show` displays it with alt
-text. Nothing here computes statistics or reads data.
+Every function takes tidy numbers (already computed by the tested svtools functions), builds one
+matplotlib figure in the house style of :mod:`svtools.plots` (7 in wide at 96 dpi, large fonts, the
+colour-blind-safe Okabe-Ito palette from ``config/settings.yaml``) and returns it; :func:`svtools.plots.show`
+displays it with alt text. Nothing here computes statistics or reads data.
 
 Accessibility rules followed by every chart (WCAG 2.2 AA "use of colour"): colour is never the only cue. SPC
 points differ in marker shape as well as colour, limit lines differ in line style, bars carry value labels or
@@ -63,12 +63,19 @@ def _figure(height_in: float | None = None, nrows: int = 1, ncols: int = 1, **kw
 
     plots.set_theme()
     fig = plots.figure_settings()
-    return plt.subplots(nrows, ncols, figsize=(fig["width_in"], height_in or fig["height_in"]), dpi=fig["dpi"],
-                        layout="constrained", **kwargs)
+    return plt.subplots(
+        nrows,
+        ncols,
+        figsize=(fig["width_in"], height_in or fig["height_in"]),
+        dpi=fig["dpi"],
+        layout="constrained",
+        **kwargs,
+    )
 
 
 def _title(ax, title: str, width: int = _TITLE_WIDTH) -> None:
-    """Left-aligned title wrapped to ``width`` characters (narrower when long tick labels push the axes right)."""
+    """Left-aligned title wrapped to ``width`` characters (narrower when long tick labels push the axes
+    right)."""
     if not title or not str(title).strip():
         raise ValueError("every chart needs a title")
     ax.set_title("\n".join(textwrap.wrap(str(title), width)), loc="left")
@@ -104,8 +111,15 @@ def _covid_band(ax, months: pd.DatetimeIndex, covid=None, label: bool = True) ->
     start, end = pd.Timestamp(covid[0]), pd.Timestamp(covid[1])
     if end < months.min() or start > months.max():
         return
-    ax.axvspan(start, end + pd.offsets.MonthEnd(0), color=_pal()["neutral"], alpha=0.18, lw=0,
-               label="COVID-19 lockdown" if label else None, hatch="//")
+    ax.axvspan(
+        start,
+        end + pd.offsets.MonthEnd(0),
+        color=_pal()["neutral"],
+        alpha=0.18,
+        lw=0,
+        label="COVID-19 lockdown" if label else None,
+        hatch="//",
+    )
 
 
 def _legend_below(fig, ax, ncol: int = 2) -> None:
@@ -134,11 +148,18 @@ def _place_labels(ax, xs, ys, texts, bold=None, fontsize: float = 10.5) -> None:
                 break
             y = max(p[2] for p in clash) + height
         placed.append((x0, x1, y))
-        ax.annotate(str(texts[i]), (xs[i], ys[i]), xytext=(x0 - pts[i][0], y - pts[i][1]),
-                    textcoords="offset pixels", fontsize=fontsize, va="bottom",
-                    fontweight="bold" if bold is not None and bold[i] else "normal",
-                    arrowprops={"arrowstyle": "-", "color": "#777777", "lw": 0.6} if abs(y - pts[i][1] - 3) > 2
-                    else None)
+        ax.annotate(
+            str(texts[i]),
+            (xs[i], ys[i]),
+            xytext=(x0 - pts[i][0], y - pts[i][1]),
+            textcoords="offset pixels",
+            fontsize=fontsize,
+            va="bottom",
+            fontweight="bold" if bold is not None and bold[i] else "normal",
+            arrowprops={"arrowstyle": "-", "color": "#777777", "lw": 0.6}
+            if abs(y - pts[i][1] - 3) > 2
+            else None,
+        )
 
 
 def _col(frame: pd.DataFrame, *names: str) -> str:
@@ -149,15 +170,21 @@ def _col(frame: pd.DataFrame, *names: str) -> str:
 
 
 # --------------------------------------------------------------------------- SPC
-def spc_chart(data: pd.DataFrame, *, title: str, ylabel: str = "Offences per month", xlabel: str = "Month",
-              trial_limits: bool = False):
+def spc_chart(
+    data: pd.DataFrame,
+    *,
+    title: str,
+    ylabel: str = "Offences per month",
+    xlabel: str = "Month",
+    trial_limits: bool = False,
+):
     """NHS "Making Data Count" XmR (individuals) chart.
 
     Parameters
     ----------
     data : DataFrame
-        ``month, value, mean, lower, upper, variation``: one row per month; ``mean``/``lower``/``upper`` are the
-        centre line and process limits (may vary when limits are recalculated); ``variation`` is
+        ``month, value, mean, lower, upper, variation``: one row per month; ``mean``/``lower``/``upper`` are
+        the centre line and process limits (may vary when limits are recalculated); ``variation`` is
         ``"common cause"``, ``"improvement"`` or ``"concern"``.
     title, ylabel, xlabel : str
     trial_limits : bool
@@ -170,15 +197,25 @@ def spc_chart(data: pd.DataFrame, *, title: str, ylabel: str = "Offences per mon
     ax.plot(months, value, color=pal["common_cause"], lw=1.5, zorder=2)
     kind = "Trial process limits" if trial_limits else "Process limits"
     ax.plot(months, data["mean"].to_numpy(dtype=float), color="#000000", lw=1.5, label="Mean", zorder=1)
-    ax.plot(months, data["upper"].to_numpy(dtype=float), color="#555555", lw=1.3, ls="--", label=kind, zorder=1)
+    ax.plot(
+        months, data["upper"].to_numpy(dtype=float), color="#555555", lw=1.3, ls="--", label=kind, zorder=1
+    )
     ax.plot(months, data["lower"].to_numpy(dtype=float), color="#555555", lw=1.3, ls="--", zorder=1)
     variation = data["variation"].astype(str).str.lower().to_numpy()
     for key, (pal_key, marker, label) in SPC_STYLES.items():
         sel = variation == key
         if sel.any() or key == "common cause":
-            ax.scatter(months[sel], value[sel], s=46 if key == "common cause" else 70, marker=marker,
-                       color=pal[pal_key], edgecolor="#000000" if key != "common cause" else pal[pal_key],
-                       linewidth=0.6, label=label, zorder=3)
+            ax.scatter(
+                months[sel],
+                value[sel],
+                s=46 if key == "common cause" else 70,
+                marker=marker,
+                color=pal[pal_key],
+                edgecolor="#000000" if key != "common cause" else pal[pal_key],
+                linewidth=0.6,
+                label=label,
+                zorder=3,
+            )
     ax.set_ylim(bottom=0)
     ax.set_ylabel(ylabel)
     ax.set_xlabel(xlabel)
@@ -189,9 +226,17 @@ def spc_chart(data: pd.DataFrame, *, title: str, ylabel: str = "Offences per mon
 
 
 # --------------------------------------------------------------------------- funnel plot
-def funnel_plot(points: pd.DataFrame, limits: pd.DataFrame, *, target: float, title: str,
-                xlabel: str = "Residents", ylabel: str = "Rate per 1,000 residents", highlight: str | None = None,
-                label_all: bool | None = None):
+def funnel_plot(
+    points: pd.DataFrame,
+    limits: pd.DataFrame,
+    *,
+    target: float,
+    title: str,
+    xlabel: str = "Residents",
+    ylabel: str = "Rate per 1,000 residents",
+    highlight: str | None = None,
+    label_all: bool | None = None,
+):
     """Funnel plot of area rates against their population, with 95% and 99.8% control limits.
 
     Parameters
@@ -219,14 +264,36 @@ def funnel_plot(points: pd.DataFrame, limits: pd.DataFrame, *, target: float, ti
     ax.plot(x, lim["lower_95"], color="#333333", ls=":", lw=1.5)
     ax.axhline(target, color="#000000", lw=1.2, label=f"Comparator rate ({target:.2f})")
     pts = points.reset_index(drop=True)
-    is_hl = pts["label"].astype(str) == str(highlight) if highlight is not None else pd.Series(False, index=pts.index)
+    is_hl = (
+        pts["label"].astype(str) == str(highlight)
+        if highlight is not None
+        else pd.Series(False, index=pts.index)
+    )
     signal = pts["signal"].astype(str) if "signal" in pts.columns else pd.Series("", index=pts.index)
     other = ~is_hl
-    ax.scatter(pts.loc[other, "denominator"], pts.loc[other, "value"], s=48, marker="o", color=pal["primary"],
-               edgecolor="#000000", linewidth=0.5, label="Other areas", zorder=3)
+    ax.scatter(
+        pts.loc[other, "denominator"],
+        pts.loc[other, "value"],
+        s=48,
+        marker="o",
+        color=pal["primary"],
+        edgecolor="#000000",
+        linewidth=0.5,
+        label="Other areas",
+        zorder=3,
+    )
     if is_hl.any():
-        ax.scatter(pts.loc[is_hl, "denominator"], pts.loc[is_hl, "value"], s=130, marker="D",
-                   color=pal["highlight"], edgecolor="#000000", linewidth=0.8, label=str(highlight), zorder=4)
+        ax.scatter(
+            pts.loc[is_hl, "denominator"],
+            pts.loc[is_hl, "value"],
+            s=130,
+            marker="D",
+            color=pal["highlight"],
+            edgecolor="#000000",
+            linewidth=0.8,
+            label=str(highlight),
+            zorder=4,
+        )
     if label_all is None:
         label_all = len(pts) <= 15
     ax.set_xlabel(xlabel)
@@ -234,8 +301,13 @@ def funnel_plot(points: pd.DataFrame, limits: pd.DataFrame, *, target: float, ti
     ax.set_ylim(bottom=0)
     show_label = [bool(label_all or is_hl[i] or signal[i] in ("high", "low")) for i in pts.index]
     sel = [i for i in pts.index if show_label[i]]
-    _place_labels(ax, pts.loc[sel, "denominator"].to_numpy(dtype=float), pts.loc[sel, "value"].to_numpy(dtype=float),
-                  pts.loc[sel, "label"].astype(str).tolist(), bold=[bool(is_hl[i]) for i in sel])
+    _place_labels(
+        ax,
+        pts.loc[sel, "denominator"].to_numpy(dtype=float),
+        pts.loc[sel, "value"].to_numpy(dtype=float),
+        pts.loc[sel, "label"].astype(str).tolist(),
+        bold=[bool(is_hl[i]) for i in sel],
+    )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.xaxis.set_major_formatter(_thousands())
@@ -251,23 +323,33 @@ def _thousands():
 
 
 # --------------------------------------------------------------------------- trends
-def trend_chart(stl: pd.DataFrame, *, title: str, ylabel: str = "Offences per month", xlabel: str = "Month",
-                covid=None):
+def trend_chart(
+    stl: pd.DataFrame, *, title: str, ylabel: str = "Offences per month", xlabel: str = "Month", covid=None
+):
     """Monthly counts with the STL trend and the seasonally adjusted series.
 
     Parameters
     ----------
     stl : DataFrame
-        ``month, observed, trend`` and optionally ``seasonally_adjusted`` (:func:`svtools.trends.stl_decompose`).
+        ``month, observed, trend`` and optionally ``seasonally_adjusted``
+        (:func:`svtools.trends.stl_decompose`).
     """
     pal = _pal()
     fig, ax = _figure()
     months = _months(stl["month"])
     _covid_band(ax, months, covid)
-    ax.plot(months, stl["observed"], color=pal["neutral"], lw=1, marker="o", ms=3.5, label="Recorded each month")
+    ax.plot(
+        months, stl["observed"], color=pal["neutral"], lw=1, marker="o", ms=3.5, label="Recorded each month"
+    )
     if "seasonally_adjusted" in stl.columns:
-        ax.plot(months, stl["seasonally_adjusted"], color=pal["secondary"], lw=1.3, ls="--",
-                label="Seasonally adjusted")
+        ax.plot(
+            months,
+            stl["seasonally_adjusted"],
+            color=pal["secondary"],
+            lw=1.3,
+            ls="--",
+            label="Seasonally adjusted",
+        )
     ax.plot(months, stl["trend"], color=pal["primary"], lw=3, label="Trend (STL)")
     ax.set_ylim(bottom=0)
     ax.set_ylabel(ylabel)
@@ -278,8 +360,14 @@ def trend_chart(stl: pd.DataFrame, *, title: str, ylabel: str = "Offences per mo
     return fig
 
 
-def seasonal_chart(profile: pd.DataFrame, *, title: str, ylabel: str = "Difference from trend (offences)",
-                   xlabel: str = "Month of year", model: pd.DataFrame | None = None):
+def seasonal_chart(
+    profile: pd.DataFrame,
+    *,
+    title: str,
+    ylabel: str = "Difference from trend (offences)",
+    xlabel: str = "Month of year",
+    model: pd.DataFrame | None = None,
+):
     """Seasonal pattern by calendar month.
 
     Parameters
@@ -301,12 +389,26 @@ def seasonal_chart(profile: pd.DataFrame, *, title: str, ylabel: str = "Differen
         bar.set_hatch(h)
     if len(v):
         peak = int(np.argmax(v))
-        ax.annotate("peak", (m[peak], v[peak]), xytext=(0, 4), textcoords="offset points", ha="center",
-                    fontsize=11, fontweight="bold")
+        ax.annotate(
+            "peak",
+            (m[peak], v[peak]),
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="center",
+            fontsize=11,
+            fontweight="bold",
+        )
     if model is not None:
         mod = model.sort_values("month_of_year")
-        ax.plot(mod["month_of_year"], mod["value"], color="#000000", lw=2, marker="o", ms=4,
-                label="Trend model seasonal curve")
+        ax.plot(
+            mod["month_of_year"],
+            mod["value"],
+            color="#000000",
+            lw=2,
+            marker="o",
+            ms=4,
+            label="Trend model seasonal curve",
+        )
         _legend_below(fig, ax, ncol=1)
     ax.axhline(0, color="#000000", lw=1)
     ax.set_xticks(range(1, 13), [pd.Timestamp(2000, k, 1).strftime("%b") for k in range(1, 13)])
@@ -316,8 +418,16 @@ def seasonal_chart(profile: pd.DataFrame, *, title: str, ylabel: str = "Differen
     return fig
 
 
-def forecast_chart(observed: pd.Series, forecast: pd.DataFrame, *, title: str, fitted: pd.DataFrame | None = None,
-                   ylabel: str = "Offences per month", xlabel: str = "Month", covid=None):
+def forecast_chart(
+    observed: pd.Series,
+    forecast: pd.DataFrame,
+    *,
+    title: str,
+    fitted: pd.DataFrame | None = None,
+    ylabel: str = "Offences per month",
+    xlabel: str = "Month",
+    covid=None,
+):
     """Observed monthly counts, the fitted trend model and the forecast with its prediction band.
 
     Parameters
@@ -333,13 +443,27 @@ def forecast_chart(observed: pd.Series, forecast: pd.DataFrame, *, title: str, f
     fig, ax = _figure()
     months = _months(observed.index)
     _covid_band(ax, months, covid)
-    ax.plot(months, observed.to_numpy(dtype=float), color=pal["neutral"], lw=1, marker="o", ms=3.5,
-            label="Recorded")
+    ax.plot(
+        months,
+        observed.to_numpy(dtype=float),
+        color=pal["neutral"],
+        lw=1,
+        marker="o",
+        ms=3.5,
+        label="Recorded",
+    )
     if fitted is not None:
         ax.plot(_months(fitted["month"]), fitted["fitted"], color=pal["primary"], lw=2.2, label="Trend model")
     fm = _months(forecast["month"])
-    ax.fill_between(fm, forecast["lower"], forecast["upper"], color=pal["secondary"], alpha=0.35, lw=0,
-                    label="95% prediction interval")
+    ax.fill_between(
+        fm,
+        forecast["lower"],
+        forecast["upper"],
+        color=pal["secondary"],
+        alpha=0.35,
+        lw=0,
+        label="95% prediction interval",
+    )
     ax.plot(fm, forecast["expected"], color=pal["highlight"], lw=2.2, ls="--", label="Forecast")
     ax.set_ylim(bottom=0)
     ax.set_ylabel(ylabel)
@@ -350,8 +474,15 @@ def forecast_chart(observed: pd.Series, forecast: pd.DataFrame, *, title: str, f
     return fig
 
 
-def its_chart(fitted: pd.DataFrame, interruption, *, title: str, ylabel: str = "Offences per month",
-              xlabel: str = "Month", interruption_label: str = "Interruption"):
+def its_chart(
+    fitted: pd.DataFrame,
+    interruption,
+    *,
+    title: str,
+    ylabel: str = "Offences per month",
+    xlabel: str = "Month",
+    interruption_label: str = "Interruption",
+):
     """Interrupted time series: observed counts, the fitted segmented model and the counterfactual.
 
     Parameters
@@ -367,11 +498,23 @@ def its_chart(fitted: pd.DataFrame, interruption, *, title: str, ylabel: str = "
     ax.plot(months, fitted["observed"], color=pal["neutral"], lw=1, marker="o", ms=3.5, label="Recorded")
     ax.plot(months, fitted["fitted"], color=pal["primary"], lw=2.2, label="Model")
     post = months >= pd.Timestamp(interruption)
-    ax.plot(months[post], fitted["counterfactual"].to_numpy(dtype=float)[post], color=pal["highlight"], lw=2.2,
-            ls="--", label="Without the interruption")
+    ax.plot(
+        months[post],
+        fitted["counterfactual"].to_numpy(dtype=float)[post],
+        color=pal["highlight"],
+        lw=2.2,
+        ls="--",
+        label="Without the interruption",
+    )
     ax.axvline(pd.Timestamp(interruption), color="#000000", lw=1.2, ls="-.")
-    ax.annotate(interruption_label, (pd.Timestamp(interruption), 1), xycoords=("data", "axes fraction"),
-                xytext=(4, -14), textcoords="offset points", fontsize=11)
+    ax.annotate(
+        interruption_label,
+        (pd.Timestamp(interruption), 1),
+        xycoords=("data", "axes fraction"),
+        xytext=(4, -14),
+        textcoords="offset points",
+        fontsize=11,
+    )
     ax.set_ylim(bottom=0)
     ax.set_ylabel(ylabel)
     ax.set_xlabel(xlabel)
@@ -381,8 +524,15 @@ def its_chart(fitted: pd.DataFrame, interruption, *, title: str, ylabel: str = "
     return fig
 
 
-def yearly_chart(table: pd.DataFrame, *, title: str, ylabel: str = "Offences", xlabel: str = "Financial year",
-                 baseline: str | None = None, series: Sequence[str] | None = None):
+def yearly_chart(
+    table: pd.DataFrame,
+    *,
+    title: str,
+    ylabel: str = "Offences",
+    xlabel: str = "Financial year",
+    baseline: str | None = None,
+    series: Sequence[str] | None = None,
+):
     """Grouped bars by financial year (e.g. all ages and under 25), with value labels and the baseline marked.
 
     Parameters
@@ -406,8 +556,16 @@ def yearly_chart(table: pd.DataFrame, *, title: str, ylabel: str = "Offences", x
     for k, name in enumerate(series):
         vals = pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=float)
         pos = x - 0.4 + width * (k + 0.5)
-        bars = ax.bar(pos, np.nan_to_num(vals), width, color=pal["sequence"][k % len(pal["sequence"])],
-                      edgecolor="#000000", linewidth=0.5, hatch=hatches[k % len(hatches)], label=str(name))
+        bars = ax.bar(
+            pos,
+            np.nan_to_num(vals),
+            width,
+            color=pal["sequence"][k % len(pal["sequence"])],
+            edgecolor="#000000",
+            linewidth=0.5,
+            hatch=hatches[k % len(hatches)],
+            label=str(name),
+        )
         labels = ["*" if np.isnan(v) else f"{v:,.0f}" for v in vals]
         ax.bar_label(bars, labels=labels, padding=2, fontsize=10)
     ax.set_xticks(x, [f"{y}\n(baseline)" if y == baseline else y for y in years])
@@ -421,8 +579,7 @@ def yearly_chart(table: pd.DataFrame, *, title: str, ylabel: str = "Offences", x
 
 
 # --------------------------------------------------------------------------- who
-def pyramid_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Victims",
-                  ylabel: str = "Age group"):
+def pyramid_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Victims", ylabel: str = "Age group"):
     """Age-sex pyramid: males to the left, females to the right, value labels on each bar.
 
     Parameters
@@ -436,10 +593,23 @@ def pyramid_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Victims",
     y = np.arange(n)
     male = pd.to_numeric(data["male"], errors="coerce").to_numpy(dtype=float)
     female = pd.to_numeric(data["female"], errors="coerce").to_numpy(dtype=float)
-    bm = ax.barh(y, -np.nan_to_num(male), color=pal["primary"], edgecolor="#000000", linewidth=0.5, label="Male")
-    bf = ax.barh(y, np.nan_to_num(female), color=pal["secondary"], edgecolor="#000000", linewidth=0.5,
-                 hatch="//", label="Female")
-    fmt = (lambda v: "*" if np.isnan(v) else (f"{v:.0%}" if np.nanmax(np.r_[male, female, 0]) <= 1 else f"{v:,.0f}"))
+    bm = ax.barh(
+        y, -np.nan_to_num(male), color=pal["primary"], edgecolor="#000000", linewidth=0.5, label="Male"
+    )
+    bf = ax.barh(
+        y,
+        np.nan_to_num(female),
+        color=pal["secondary"],
+        edgecolor="#000000",
+        linewidth=0.5,
+        hatch="//",
+        label="Female",
+    )
+    shares = np.nanmax(np.r_[male, female, 0]) <= 1
+
+    def fmt(v):
+        return "*" if np.isnan(v) else (f"{v:.0%}" if shares else f"{v:,.0f}")
+
     ax.bar_label(bm, labels=[fmt(v) for v in male], padding=2, fontsize=10)
     ax.bar_label(bf, labels=[fmt(v) for v in female], padding=2, fontsize=10)
     ax.set_yticks(y, data["age_band"].astype(str).tolist())
@@ -450,7 +620,9 @@ def pyramid_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Victims",
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{abs(v):,.0f}" if top > 1 else f"{abs(v):.0%}"))
     ax.axvline(0, color="#000000", lw=1)
     ax.text(0.02, 0.98, "Male", transform=ax.transAxes, ha="left", va="top", fontsize=12, fontweight="bold")
-    ax.text(0.98, 0.98, "Female", transform=ax.transAxes, ha="right", va="top", fontsize=12, fontweight="bold")
+    ax.text(
+        0.98, 0.98, "Female", transform=ax.transAxes, ha="right", va="top", fontsize=12, fontweight="bold"
+    )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     _title(ax, title)
@@ -458,8 +630,14 @@ def pyramid_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Victims",
 
 
 # --------------------------------------------------------------------------- when
-def day_hour_heatmap(table: pd.DataFrame, *, title: str, xlabel: str = "Hour of day (starting)",
-                     ylabel: str = "Day of week", colorbar_label: str = "Offences"):
+def day_hour_heatmap(
+    table: pd.DataFrame,
+    *,
+    title: str,
+    xlabel: str = "Hour of day (starting)",
+    ylabel: str = "Day of week",
+    colorbar_label: str = "Offences",
+):
     """Day-of-week x hour-of-day heatmap (cividis), the busiest cell outlined and named.
 
     Parameters
@@ -473,8 +651,14 @@ def day_hour_heatmap(table: pd.DataFrame, *, title: str, xlabel: str = "Hour of 
     cmap = _pal()["heatmap"]
     fig, ax = _figure(3.9)
     values = table.to_numpy(dtype=float)
-    mesh = ax.pcolormesh(np.arange(values.shape[1] + 1), np.arange(values.shape[0] + 1),
-                         np.ma.masked_invalid(values), cmap=cmap, edgecolors="white", linewidth=0.4)
+    mesh = ax.pcolormesh(
+        np.arange(values.shape[1] + 1),
+        np.arange(values.shape[0] + 1),
+        np.ma.masked_invalid(values),
+        cmap=cmap,
+        edgecolors="white",
+        linewidth=0.4,
+    )
     ax.set_ylim(values.shape[0], 0)
     ax.set_yticks(np.arange(values.shape[0]) + 0.5, [str(d)[:3] for d in table.index])
     hours = list(table.columns)
@@ -489,7 +673,9 @@ def day_hour_heatmap(table: pd.DataFrame, *, title: str, xlabel: str = "Hour of 
     if np.isfinite(values).any() and np.nanmax(values) > 0:
         r, c = np.unravel_index(np.nanargmax(values), values.shape)
         ax.add_patch(mpatches.Rectangle((c, r), 1, 1, fill=False, edgecolor="#D55E00", linewidth=3))
-        ax.text(c + 0.5, r + 0.5, "X", ha="center", va="center", fontsize=11, fontweight="bold", color="#D55E00")
+        ax.text(
+            c + 0.5, r + 0.5, "X", ha="center", va="center", fontsize=11, fontweight="bold", color="#D55E00"
+        )
         busiest = f"\nX = busiest hour: {table.index[r]} {int(hours[c]):02d}:00 to {int(hours[c]):02d}:59"
     ax.grid(False)
     ax.set_xlabel(xlabel + busiest)
@@ -499,9 +685,15 @@ def day_hour_heatmap(table: pd.DataFrame, *, title: str, xlabel: str = "Hour of 
 
 
 # --------------------------------------------------------------------------- where
-def gradient_chart(data: pd.DataFrame, *, title: str, xlabel: str = "IMD decile (1 = most deprived)",
-                   ylabel: str = "Rate per 1,000 residents", line: pd.DataFrame | None = None,
-                   note: str | None = None):
+def gradient_chart(
+    data: pd.DataFrame,
+    *,
+    title: str,
+    xlabel: str = "IMD decile (1 = most deprived)",
+    ylabel: str = "Rate per 1,000 residents",
+    line: pd.DataFrame | None = None,
+    note: str | None = None,
+):
     """Rates by deprivation decile with confidence intervals, and optionally the fitted SII line.
 
     Parameters
@@ -519,14 +711,32 @@ def gradient_chart(data: pd.DataFrame, *, title: str, xlabel: str = "IMD decile 
     x = d["imd_decile"].to_numpy(dtype=float)
     v = d["value"].to_numpy(dtype=float)
     err = np.vstack([v - d["lower"].to_numpy(dtype=float), d["upper"].to_numpy(dtype=float) - v])
-    ax.errorbar(x, v, yerr=np.clip(err, 0, None), fmt="o", color=pal["primary"], ecolor="#333333", elinewidth=1.3,
-                capsize=4, ms=8, label="Rate with 95% CI")
+    ax.errorbar(
+        x,
+        v,
+        yerr=np.clip(err, 0, None),
+        fmt="o",
+        color=pal["primary"],
+        ecolor="#333333",
+        elinewidth=1.3,
+        capsize=4,
+        ms=8,
+        label="Rate with 95% CI",
+    )
     if line is not None:
         ln = line.sort_values("imd_decile")
         ax.plot(ln["imd_decile"], ln["value"], color=pal["highlight"], lw=2, ls="--", label="Fitted gradient")
     if note:
-        ax.text(0.98, 0.96, note, transform=ax.transAxes, ha="right", va="top", fontsize=11,
-                bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#999999"})
+        ax.text(
+            0.98,
+            0.96,
+            note,
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=11,
+            bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#999999"},
+        )
     ax.set_xticks(range(1, 11))
     ax.set_ylim(bottom=0)
     ax.set_xlabel(xlabel)
@@ -536,15 +746,23 @@ def gradient_chart(data: pd.DataFrame, *, title: str, xlabel: str = "IMD decile 
     return fig
 
 
-def lorenz_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Share of neighbourhoods (LSOAs), busiest first",
-                 ylabel: str = "Share of offences", top_share: float | None = None, top_value: float | None = None,
-                 curve_label: str = "Offences"):
+def lorenz_chart(
+    data: pd.DataFrame,
+    *,
+    title: str,
+    xlabel: str = "Share of neighbourhoods (LSOAs), busiest first",
+    ylabel: str = "Share of offences",
+    top_share: float | None = None,
+    top_value: float | None = None,
+    curve_label: str = "Offences",
+):
     """Lorenz (concentration) curve: cumulative share of offences against cumulative share of areas.
 
     Parameters
     ----------
     data : DataFrame
-        ``area_share, offence_share`` (0-1, cumulative, areas ordered busiest first; the curve starts at 0, 0).
+        ``area_share, offence_share`` (0-1, cumulative, areas ordered busiest first; the curve starts at
+        0, 0).
     top_share, top_value : float, optional
         Mark the point "the top ``top_share`` of areas hold ``top_value`` of offences".
     curve_label : str
@@ -558,12 +776,25 @@ def lorenz_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Share of neig
     ax.plot([0, 1], [0, 1], color="#555555", ls="--", lw=1.3, label="Equal spread")
     ax.plot(x, y, color=pal["primary"], lw=2.5, label=curve_label)
     if top_share is not None and top_value is not None:
-        ax.scatter([top_share], [top_value], s=80, marker="D", color=pal["highlight"], edgecolor="#000000",
-                   zorder=3, label=f"Top {top_share:.0%}")
-        ax.annotate(f"top {top_share:.0%}: {top_value:.0%} of the total", (top_share, top_value),
-                    xytext=(0.3, max(0.08, min(top_value, 0.9) - 0.22)), textcoords="axes fraction", fontsize=11,
-                    arrowprops={"arrowstyle": "-", "color": "#333333"},
-                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.9})
+        ax.scatter(
+            [top_share],
+            [top_value],
+            s=80,
+            marker="D",
+            color=pal["highlight"],
+            edgecolor="#000000",
+            zorder=3,
+            label=f"Top {top_share:.0%}",
+        )
+        ax.annotate(
+            f"top {top_share:.0%}: {top_value:.0%} of the total",
+            (top_share, top_value),
+            xytext=(0.3, max(0.08, min(top_value, 0.9) - 0.22)),
+            textcoords="axes fraction",
+            fontsize=11,
+            arrowprops={"arrowstyle": "-", "color": "#333333"},
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.9},
+        )
     from matplotlib.ticker import PercentFormatter
 
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
@@ -578,10 +809,22 @@ def lorenz_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Share of neig
 
 
 # --------------------------------------------------------------------------- bars
-def bar_chart(data: pd.DataFrame, *, label: str, value: str, title: str, xlabel: str, ylabel: str | None = None,
-              lower: str | None = None, upper: str | None = None, highlight: str | None = None,
-              reference: float | None = None, reference_label: str = "Comparator", value_format: str = "{:,.0f}",
-              sort: bool = True):
+def bar_chart(
+    data: pd.DataFrame,
+    *,
+    label: str,
+    value: str,
+    title: str,
+    xlabel: str,
+    ylabel: str | None = None,
+    lower: str | None = None,
+    upper: str | None = None,
+    highlight: str | None = None,
+    reference: float | None = None,
+    reference_label: str = "Comparator",
+    value_format: str = "{:,.0f}",
+    sort: bool = True,
+):
     """Horizontal bar chart (offence mix, league table), largest at the top, with value labels.
 
     Parameters
@@ -604,7 +847,9 @@ def bar_chart(data: pd.DataFrame, *, label: str, value: str, title: str, xlabel:
     y = np.arange(n)
     vals = pd.to_numeric(d[value], errors="coerce").to_numpy(dtype=float)
     labels = d[label].astype(str).tolist()
-    is_hl = np.array([lab == str(highlight) for lab in labels]) if highlight is not None else np.zeros(n, bool)
+    is_hl = (
+        np.array([lab == str(highlight) for lab in labels]) if highlight is not None else np.zeros(n, bool)
+    )
     colours = [pal["highlight"] if h else pal["primary"] for h in is_hl]
     bars = ax.barh(y, np.nan_to_num(vals), color=colours, edgecolor="#000000", linewidth=0.5)
     for bar, h in zip(bars, is_hl):
@@ -614,14 +859,24 @@ def bar_chart(data: pd.DataFrame, *, label: str, value: str, title: str, xlabel:
         lo = pd.to_numeric(d[lower], errors="coerce").to_numpy(dtype=float)
         hi = pd.to_numeric(d[upper], errors="coerce").to_numpy(dtype=float)
         ok = np.isfinite(vals) & np.isfinite(lo) & np.isfinite(hi)
-        ax.errorbar(vals[ok], y[ok], xerr=np.clip(np.vstack([vals[ok] - lo[ok], hi[ok] - vals[ok]]), 0, None),
-                    fmt="none", ecolor="#000000", elinewidth=1.2, capsize=3, label="95% confidence interval")
+        ax.errorbar(
+            vals[ok],
+            y[ok],
+            xerr=np.clip(np.vstack([vals[ok] - lo[ok], hi[ok] - vals[ok]]), 0, None),
+            fmt="none",
+            ecolor="#000000",
+            elinewidth=1.2,
+            capsize=3,
+            label="95% confidence interval",
+        )
         text_x = np.where(np.isfinite(hi), hi, np.nan_to_num(vals))
     else:
         text_x = np.nan_to_num(vals)
     span = np.nanmax(np.r_[text_x, 1e-9])
     for yi, xi, v in zip(y, text_x, vals):
-        ax.text(xi + span * 0.01, yi, "*" if np.isnan(v) else value_format.format(v), va="center", fontsize=10.5)
+        ax.text(
+            xi + span * 0.01, yi, "*" if np.isnan(v) else value_format.format(v), va="center", fontsize=10.5
+        )
     if reference is not None and np.isfinite(reference):
         ax.axvline(reference, color="#000000", ls="--", lw=1.3, label=f"{reference_label} ({reference:,.2f})")
     ax.set_yticks(y, labels)
@@ -640,8 +895,13 @@ def bar_chart(data: pd.DataFrame, *, label: str, value: str, title: str, xlabel:
 
 
 # --------------------------------------------------------------------------- data quality
-def completeness_chart(table: pd.DataFrame, *, title: str, ylabel: str = "Records with the field filled in",
-                       xlabel: str = "Month"):
+def completeness_chart(
+    table: pd.DataFrame,
+    *,
+    title: str,
+    ylabel: str = "Records with the field filled in",
+    xlabel: str = "Month",
+):
     """Share of records with each field known, by month: one line per field, each with its own marker.
 
     Parameters
@@ -656,9 +916,17 @@ def completeness_chart(table: pd.DataFrame, *, title: str, ylabel: str = "Record
     markers = ["o", "s", "^", "v", "D", "P", "X", "*"]
     styles = ["-", "--", "-.", ":"]
     for k, col in enumerate(table.columns):
-        ax.plot(months, table[col].to_numpy(dtype=float), color=pal["sequence"][k % len(pal["sequence"])],
-                marker=markers[k % len(markers)], ms=4, markevery=max(1, len(months) // 12),
-                ls=styles[k % len(styles)], lw=1.6, label=str(col))
+        ax.plot(
+            months,
+            table[col].to_numpy(dtype=float),
+            color=pal["sequence"][k % len(pal["sequence"])],
+            marker=markers[k % len(markers)],
+            ms=4,
+            markevery=max(1, len(months) // 12),
+            ls=styles[k % len(styles)],
+            lw=1.6,
+            label=str(col),
+        )
     from matplotlib.ticker import PercentFormatter
 
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))

@@ -55,18 +55,38 @@ def _limits():
     den = np.linspace(1e4, 6e5, 40)
     p = 0.5 / 1000
     se = np.sqrt(p / den)
-    return pd.DataFrame({"denominator": den, "lower_95": (p - 1.96 * se) * 1e3, "upper_95": (p + 1.96 * se) * 1e3,
-                         "lower_998": (p - 3.09 * se) * 1e3, "upper_998": (p + 3.09 * se) * 1e3})
+    return pd.DataFrame(
+        {
+            "denominator": den,
+            "lower_95": (p - 1.96 * se) * 1e3,
+            "upper_95": (p + 1.96 * se) * 1e3,
+            "lower_998": (p - 3.09 * se) * 1e3,
+            "upper_998": (p + 3.09 * se) * 1e3,
+        }
+    )
 
 
-POINTS = pd.DataFrame({"label": ["Hartlepool", "Middlesbrough", "Redcar and Cleveland", "Stockton-on-Tees"],
-                       "denominator": [93836, 141285, 137228, 197419], "value": [0.6, 0.9, 0.4, 0.45],
-                       "signal": ["", "high", "", ""]})
+POINTS = pd.DataFrame(
+    {
+        "label": ["Hartlepool", "Middlesbrough", "Redcar and Cleveland", "Stockton-on-Tees"],
+        "denominator": [93836, 141285, 137228, 197419],
+        "value": [0.6, 0.9, 0.4, 0.45],
+        "signal": ["", "high", "", ""],
+    }
+)
 
 
 def test_spc_chart_uses_making_data_count_colours_and_shapes():
-    data = pd.DataFrame({"month": MONTHS, "value": VALUES, "mean": 20.0, "lower": 8.0, "upper": 32.0,
-                         "variation": ["common cause"] * (len(MONTHS) - 2) + ["improvement", "concern"]})
+    data = pd.DataFrame(
+        {
+            "month": MONTHS,
+            "value": VALUES,
+            "mean": 20.0,
+            "lower": 8.0,
+            "upper": 32.0,
+            "variation": ["common cause"] * (len(MONTHS) - 2) + ["improvement", "concern"],
+        }
+    )
     fig = charts.spc_chart(data, title="SPC in Hartlepool")
     markers = {c.get_paths()[0].vertices.round(2).tobytes() for c in fig.axes[0].collections}
     assert len(markers) == 3  # three point shapes, not colour alone
@@ -83,22 +103,34 @@ def test_funnel_plot_labels_points_and_limits():
 
 
 def test_trend_seasonal_forecast_and_its_charts():
-    stl = pd.DataFrame({"month": MONTHS, "observed": VALUES, "trend": 20.0, "seasonally_adjusted": VALUES - 1.0})
+    stl = pd.DataFrame(
+        {"month": MONTHS, "observed": VALUES, "trend": 20.0, "seasonally_adjusted": VALUES - 1.0}
+    )
     _check(charts.trend_chart(stl, title="Trend"), ["primary", "neutral", "secondary"], "Trend")
     prof = pd.DataFrame({"month_of_year": range(1, 13), "value": np.sin(np.arange(12) + 0.5)})
     _check(charts.seasonal_chart(prof, title="Seasonal"), ["primary", "highlight"], "Seasonal")
-    fc = pd.DataFrame({"month": pd.date_range("2025-04-01", periods=12, freq="MS"), "expected": 18.0,
-                       "lower": 10.0, "upper": 27.0})
+    fc = pd.DataFrame(
+        {
+            "month": pd.date_range("2025-04-01", periods=12, freq="MS"),
+            "expected": 18.0,
+            "lower": 10.0,
+            "upper": 27.0,
+        }
+    )
     fitted = pd.DataFrame({"month": MONTHS, "fitted": 20.0})
-    _check(charts.forecast_chart(pd.Series(VALUES, index=MONTHS), fc, fitted=fitted, title="Forecast"),
-           ["primary", "highlight", "secondary"], "Forecast")
+    _check(
+        charts.forecast_chart(pd.Series(VALUES, index=MONTHS), fc, fitted=fitted, title="Forecast"),
+        ["primary", "highlight", "secondary"],
+        "Forecast",
+    )
     its = pd.DataFrame({"month": MONTHS, "observed": VALUES, "fitted": 20.0, "counterfactual": 22.0})
     _check(charts.its_chart(its, "2020-04-01", title="Lockdown"), ["primary", "highlight"], "Lockdown")
 
 
 def test_yearly_chart_marks_suppressed_values():
-    table = pd.DataFrame({"financial_year": ["2019/20", "2020/21"], "All ages": [100, np.nan],
-                          "Under 25": [40, 30]})
+    table = pd.DataFrame(
+        {"financial_year": ["2019/20", "2020/21"], "All ages": [100, np.nan], "Under 25": [40, 30]}
+    )
     fig = charts.yearly_chart(table, title="Yearly")
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "*" in texts and "100" in texts
@@ -107,8 +139,13 @@ def test_yearly_chart_marks_suppressed_values():
 
 
 def test_pyramid_chart():
-    data = pd.DataFrame({"age_band": ["0-9", "10-14", "15-19", "20-24", "25+"], "male": [5, 20, 60, 50, np.nan],
-                         "female": [5, 10, 30, 25, 20]})
+    data = pd.DataFrame(
+        {
+            "age_band": ["0-9", "10-14", "15-19", "20-24", "25+"],
+            "male": [5, 20, 60, 50, np.nan],
+            "female": [5, 10, 30, 25, 20],
+        }
+    )
     fig = charts.pyramid_chart(data, title="Age and sex")
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "Male" in texts and "Female" in texts
@@ -128,19 +165,36 @@ def test_day_hour_heatmap_is_cividis_and_names_the_busiest_hour():
 def test_gradient_and_lorenz_charts():
     g = pd.DataFrame({"imd_decile": range(1, 11), "value": np.linspace(2, 0.5, 10)})
     g["lower"], g["upper"] = g["value"] * 0.8, g["value"] * 1.2
-    _check(charts.gradient_chart(g, title="Deprivation", line=g[["imd_decile", "value"]], note="SII 1.7"),
-           ["primary", "highlight"], "Deprivation")
+    _check(
+        charts.gradient_chart(g, title="Deprivation", line=g[["imd_decile", "value"]], note="SII 1.7"),
+        ["primary", "highlight"],
+        "Deprivation",
+    )
     x = np.linspace(0.01, 1, 50)
-    fig = charts.lorenz_chart(pd.DataFrame({"area_share": x, "offence_share": x ** 0.4}), title="Lorenz",
-                              top_share=0.05, top_value=0.3)
+    fig = charts.lorenz_chart(
+        pd.DataFrame({"area_share": x, "offence_share": x**0.4}),
+        title="Lorenz",
+        top_share=0.05,
+        top_value=0.3,
+    )
     assert any("30% of the total" in t.get_text() for t in fig.axes[0].texts)
     _check(fig, ["primary", "highlight"], "Lorenz")
 
 
 def test_bar_chart_with_cis_highlight_and_reference():
     d = POINTS.assign(lo=POINTS["value"] * 0.8, hi=POINTS["value"] * 1.2)
-    fig = charts.bar_chart(d, label="label", value="value", lower="lo", upper="hi", title="League",
-                           xlabel="Rate per 1,000", highlight="Hartlepool", reference=0.5, value_format="{:.2f}")
+    fig = charts.bar_chart(
+        d,
+        label="label",
+        value="value",
+        lower="lo",
+        upper="hi",
+        title="League",
+        xlabel="Rate per 1,000",
+        highlight="Hartlepool",
+        reference=0.5,
+        value_format="{:.2f}",
+    )
     ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert ticks[-1] == "Middlesbrough"  # largest at the top
     assert "0.90" in [t.get_text() for t in fig.axes[0].texts]
@@ -155,8 +209,13 @@ def test_bar_chart_marks_suppressed_bars():
 
 
 def test_completeness_chart_uses_distinct_markers():
-    t = pd.DataFrame({"Victim age known": RNG.uniform(0.8, 1, len(MONTHS)),
-                      "Time known": RNG.uniform(0.6, 0.9, len(MONTHS))}, index=MONTHS)
+    t = pd.DataFrame(
+        {
+            "Victim age known": RNG.uniform(0.8, 1, len(MONTHS)),
+            "Time known": RNG.uniform(0.6, 0.9, len(MONTHS)),
+        },
+        index=MONTHS,
+    )
     fig = charts.completeness_chart(t, title="Completeness")
     assert len({line.get_marker() for line in fig.axes[0].get_lines()}) == 2
     _check(fig, ["primary", "secondary"], "Completeness")

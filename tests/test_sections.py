@@ -1,7 +1,8 @@
-"""Report sections on the shared small processed dataset: each returns the numbers the tested svtools functions
-give, publishes only suppressed tables, writes alt text from the data (naming the area and its extremes), and
-on data.police.uk shows one line instead of a section the public data cannot support. Also: every notebook is a
-clean template, and (slow) each notebook executes with its defaults and renders to a page with one H1.
+"""Report sections on the shared small processed dataset: each returns the numbers the tested svtools
+functions give, publishes only suppressed tables, writes alt text from the data (naming the area and its
+extremes), and on data.police.uk shows one line instead of a section the public data cannot support. Also:
+every notebook is a clean template, and (slow) each notebook executes with its defaults and renders to a page
+with one H1.
 """
 
 from __future__ import annotations
@@ -203,7 +204,9 @@ def test_rate_comparison_matches_stats_rate(ctx, shown):
     pop = float(ctx.areas.loc[ctx.areas["csp_code"] == CSP, "population"].iloc[0])
     r = rate([n], [pop], multiplier=1000).iloc[0]
     assert res.values["offences"] == n
-    assert res.values["rate"] == pytest.approx(r["value"]) and res.values["upper"] == pytest.approx(r["upper"])
+    assert res.values["rate"] == pytest.approx(r["value"]) and res.values["upper"] == pytest.approx(
+        r["upper"]
+    )
     force_n = counts.loc[counts["pfa_code"] == FORCE, "offences"].sum()
     force_pop = ctx.areas.loc[ctx.areas["pfa_code"] == FORCE, "population"].sum()
     assert res.values["force_rate"] == pytest.approx(force_n / force_pop * 1000)
@@ -259,8 +262,9 @@ def test_deprivation(ctx, shown):
     from svtools.place_time import deprivation_gradient
 
     res = sections.deprivation(ctx)
-    g = deprivation_gradient(ctx.selected, ctx.lsoa, csp_codes=[CSP], years=ctx.years,
-                             transform=res.values["transform"])
+    g = deprivation_gradient(
+        ctx.selected, ctx.lsoa, csp_codes=[CSP], years=ctx.years, transform=res.values["transform"]
+    )
     assert res.values["sii"] == pytest.approx(g.sii) and res.values["rii"] == pytest.approx(g.rii)
     assert "Hartlepool" in res.alt and "decile" in res.alt
     shown_rates = g.table[(g.table["population"] > 0) & ~g.table["offences"].between(1, THRESHOLD)]
@@ -286,7 +290,9 @@ def test_who(ctx, shown):
 
     res = sections.who(ctx)
     p = pyramid_data(ctx.selected, role="victim", bands=sections._PYRAMID_BANDS)
-    assert res.values["victim_male_share"] == pytest.approx(p["male"].sum() / (p["male"].sum() + p["female"].sum()))
+    assert res.values["victim_male_share"] == pytest.approx(
+        p["male"].sum() / (p["male"].sum() + p["female"].sum())
+    )
     assert len(alts(shown)) == 2 and all("Hartlepool" in a for a in alts(shown))
     check_published(res, page_dir())
 
@@ -298,7 +304,9 @@ def test_under25(ctx, shown):
     years = sorted({sections._financial_year(m) for m in ctx.months})
     u = under25_cohort(ctx.selected, ctx.population, min_age=0, csp_codes=[CSP], financial_years=years)
     allyrs = u[u["financial_year"] == "all years"].iloc[0]
-    assert res.values["under25"] == allyrs["offences"] and res.values["share"] == pytest.approx(allyrs["share"])
+    assert res.values["under25"] == allyrs["offences"] and res.values["share"] == pytest.approx(
+        allyrs["share"]
+    )
     assert "Hartlepool" in res.alt
     check_published(res, page_dir())
 
@@ -312,7 +320,9 @@ def test_repeat_victims_and_harm(ctx, shown):
     check_published(res, page_dir())
     res = sections.harm_concentration(ctx)
     h = harm_concentration(ctx.selected)
-    assert res.values["gini"] == pytest.approx(h.gini) and res.values["people_for_20pct"] == h.people_for_share(0.2)
+    assert res.values["gini"] == pytest.approx(h.gini) and res.values[
+        "people_for_20pct"
+    ] == h.people_for_share(0.2)
     assert "Hartlepool" in res.alt and f"{h.top_harm_share:.0%}" in res.alt
     check_published(res, page_dir())
 
@@ -405,9 +415,21 @@ def test_data_quality_sections(force_ctx, shown):
 
 
 # --------------------------------------------------------------------------- data.police.uk
-NOT_IN_POLICE_UK = ["success_measures", "hospital_admissions", "when", "who", "under25", "repeat_victims",
-                    "harm_concentration", "young_people", "young_ages", "young_sex", "young_ethnicity",
-                    "knife_involvement", "unknown_ages"]
+NOT_IN_POLICE_UK = [
+    "success_measures",
+    "hospital_admissions",
+    "when",
+    "who",
+    "under25",
+    "repeat_victims",
+    "harm_concentration",
+    "young_people",
+    "young_ages",
+    "young_sex",
+    "young_ethnicity",
+    "knife_involvement",
+    "unknown_ages",
+]
 
 
 @pytest.mark.parametrize("name", NOT_IN_POLICE_UK)
@@ -415,7 +437,11 @@ def test_police_uk_shows_one_line_instead(police_ctx, shown, name):
     res = getattr(sections, name)(police_ctx)
     assert not res.available
     lines = texts(shown)
-    assert len(lines) == 1 and ("not available in data.police.uk" in lines[0] or "not shown" in lines[0]) and "\n" not in lines[0].strip()
+    assert (
+        len(lines) == 1
+        and ("not available in data.police.uk" in lines[0] or "not shown" in lines[0])
+        and "\n" not in lines[0].strip()
+    )
     assert not alts(shown)  # never an empty chart
     assert not page_dir().exists() or not list(page_dir().glob("*.csv"))
 
@@ -459,7 +485,11 @@ def test_section_notebooks_are_thin(name):
     import nbformat
 
     nb = nbformat.read(str(NOTEBOOKS / f"{name}.ipynb"), as_version=4)
-    code = [c.source for c in nb.cells if c.cell_type == "code" and "parameters" not in (c.metadata.get("tags") or [])]
+    code = [
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code" and "parameters" not in (c.metadata.get("tags") or [])
+    ]
     setup, calls = code[0], code[1:]
     assert "sections.ProfileContext.load" in setup
     for src in calls:
@@ -467,10 +497,20 @@ def test_section_notebooks_are_thin(name):
         assert len(lines) == 1 and "sections." in src or src.startswith("young = ctx.young()"), src
     defaults = report.check_template(NOTEBOOKS / f"{name}.ipynb")
     assert {k: v["default"] for k, v in defaults.items()} == (
-        {"csp_code": '"E22000027"', "dataset": '"demo"', "definition": '"knife_serious_violence"',
-         "period_end": '"2025-03-31"'} if "csp_code" in defaults else
-        {"pfa_code": '"E23000013"', "dataset": '"demo"', "definition": '"knife_serious_violence"',
-         "period_end": '"2025-03-31"'})
+        {
+            "csp_code": '"E22000027"',
+            "dataset": '"demo"',
+            "definition": '"knife_serious_violence"',
+            "period_end": '"2025-03-31"',
+        }
+        if "csp_code" in defaults
+        else {
+            "pfa_code": '"E23000013"',
+            "dataset": '"demo"',
+            "definition": '"knife_serious_violence"',
+            "period_end": '"2025-03-31"',
+        }
+    )
 
 
 @pytest.mark.slow
