@@ -645,7 +645,8 @@ def _fit_glm(y: np.ndarray, X: pd.DataFrame, offset: np.ndarray, family: str) ->
     # CI for alpha on the log scale (delta method): se(log a) = se(a) / a
     se_a = math.sqrt(cov_full[-1, -1]) if cov_full[-1, -1] > 0 else math.nan
     z = sps.norm.ppf(0.975)
-    alpha_ci = (alpha * math.exp(-z * se_a / alpha), alpha * math.exp(z * se_a / alpha))
+    with np.errstate(over="ignore"):  # alpha barely identified (sparse series): the interval runs to infinity
+        alpha_ci = (float(alpha * np.exp(-z * se_a / alpha)), float(alpha * np.exp(z * se_a / alpha)))
     lr = max(2 * (float(res.llf) - float(pois.llf)), 0.0)
     p = 0.5 * float(sps.chi2.sf(lr, 1))
     return _Fit(names, params, cov, "negbin", alpha, alpha_ci, 1.0, mu, pearson, model_disp, p)

@@ -256,3 +256,18 @@ class TestDemoForce:
         assert inside(it["seasonal_peak_month"], res.seasonal_peak_ci)
         assert res.seasonal_peak_month == it["seasonal_peak_month"]
         assert inside(it["seasonal_log_amplitude"], res.seasonal_log_amplitude_ci)
+
+
+def test_sparse_series_does_not_overflow():
+    """A sparse CSP series (mostly 0-2 a month) once raised OverflowError in the alpha interval."""
+    import numpy as np
+    import pandas as pd
+
+    from svtools.trends import fit_trend_model
+
+    rng = np.random.default_rng(7)
+    counts = rng.poisson(np.linspace(0.4, 2.5, 84))
+    counts[-4:] = [1, 3, 1, 5]
+    series = pd.Series(counts, index=pd.date_range("2018-04-01", periods=84, freq="MS"))
+    result = fit_trend_model(series)
+    assert np.isfinite(result.annual_rate_ratio)
