@@ -234,6 +234,8 @@ def _kernel_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")  # one worker = one core: threaded BLAS in parallel kernels only oversubscribes
     env.update(extra or {})
     return env
 
