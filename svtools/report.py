@@ -734,7 +734,14 @@ def run_context(dataset: str = "demo", definition: str | None = None) -> dict[st
         "versions": package_versions(),
         "git_revision": git_revision(),
     }
-    if definition:
+    if definition and info.get("schema") == "police_uk":  # no offence codes, no knife flag: no definition
+        ctx["definition"] = {
+            "name": None, "title": "data.police.uk broad violence crime types (no local definition applies)",
+            "description": (f"The local definition ({definition}) needs Home Office offence codes and the knife "
+                            "flag, which data.police.uk does not publish; these pages count its broad crime types "
+                            "instead, so they are not comparable with the success measures."),
+            "source": "data.police.uk street-level crime, crime type field"}
+    elif definition:
         d = load_definition(definition)
         ctx["definition"] = {"name": d.name, "title": d.title, "description": d.description, "source": d.source}
     return ctx

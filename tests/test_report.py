@@ -314,6 +314,15 @@ def test_page_context_names_the_area(demo_data):
     assert ctx["parameters"] == PROFILE_PARAMS and ctx["area_kind"] == "Community Safety Partnership"
 
 
+def test_no_definition_is_claimed_for_police_uk_pages(monkeypatch):
+    info = {"synthetic": False, "schema": "police_uk", "dataset": "police_uk", "sources": ["data.police.uk"],
+            "period_start": "2022-01-01", "period_end": "2022-11-30"}
+    monkeypatch.setattr("svtools.data.dataset_info", lambda dataset="demo": info)
+    ctx = report.run_context("police_uk", "knife_serious_violence")
+    assert ctx["definition"]["name"] is None and "no local definition" in ctx["definition"]["title"]
+    assert ctx["synthetic"] is False
+
+
 # --------------------------------------------------------------------------- kernels
 def test_default_kernel_is_installed():
     from jupyter_client.kernelspec import KernelSpecManager
