@@ -719,6 +719,9 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
     started_at = _now_iso()
     out = Path(out or outputs_dir()).resolve()
     plan, supported = _plan(notebooks, csps, forces, dataset, definition, period_end)
+    if not plan:
+        raise SvtoolsError("nothing to build: no notebook has pages for this selection (force-level and "
+                           "whole-dataset notebooks run without --csp)")
     nbs = {str(n.path): n for n in supported}
     input_hashes = _assign_keys(plan, nbs, dataset)
     kernel_name = kernel_name or report.default_kernel_name()
@@ -762,6 +765,9 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
                 todo.append(job)
                 continue
             bar.update(1)
+        # biggest inputs first, so no worker is left with one long job at the end
+        ddir = dataset_dir(dataset)
+        todo.sort(key=lambda j: -sum((ddir / f).stat().st_size for f in j.inputs if (ddir / f).is_file()))
         workers = min(n_jobs, len(todo))
         if workers == 1:
             kernel = report.WarmKernel(kernel_name, warm_modules=_notebook_modules(list(nbs.values())))

@@ -74,6 +74,8 @@ def test_plan_levels_and_bad_requests(demo_data, tmp_path):
                                                  ("dataset", "dataset/quality_page/index.html")]
     assert jobs[0].params == {"pfa_code": "E23000013", "period_end": "2025-03-31"}
     assert build.plan_jobs(notebooks=[force_nb, all_nb], csps=["E22000027"]) == []  # CSP pages only
+    with pytest.raises(SvtoolsError, match="nothing to build"):
+        build.run_build(notebooks=[force_nb], csps=["E22000027"], out=tmp_path / "out", progress=False)
     with pytest.raises(MissingAreaError):
         build.plan_jobs(notebooks=["csp_profile"], csps=["E22999999"])
     with pytest.raises(MissingAreaError):
