@@ -35,7 +35,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
     on_invalid = "exclude" if args.lenient else "raise"
     if args.police_uk is not None or args.dataset == "police_uk":
-        report = ingest_police_uk(args.police_uk or None, args.out, on_invalid=on_invalid)
+        folder = Path(args.police_uk) if args.police_uk else None  # bare --police-uk: the shipped files
+        report = ingest_police_uk(folder, args.out, on_invalid=on_invalid)
     elif args.extract is not None:
         if not args.mapping:
             raise SvtoolsError("--extract needs --mapping (a file in config/mappings/ or a path)")
@@ -108,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--raw", type=Path, default=None, help="demo raw folder (default data/raw/demo)")
     i.add_argument("--extract", type=Path, nargs="+", default=None, help="police extract file(s) or folder")
     i.add_argument("--mapping", default=None, help="column mapping name or path (config/mappings/*.yaml)")
-    i.add_argument("--police-uk", type=Path, nargs="?", const="", default=None,
+    i.add_argument("--police-uk", type=str, nargs="?", const="", default=None,
                    help="ingest data.police.uk street files from this folder (default: the 9 shipped forces)")
     i.add_argument("--out", type=Path, default=None, help="output folder (default data/processed/<dataset>)")
     i.add_argument("--lenient", action="store_true",

@@ -59,3 +59,24 @@ def test_parser_build_options():
     args = build_parser().parse_args(["build", "--csp", "E22000027", "--force", "Cleveland", "--jobs", "2",
                                       "--out", "x", "--force-all"])
     assert args.csp == ["E22000027"] and args.jobs == 2 and args.force_all
+
+
+def test_bare_police_uk_flag_means_the_shipped_files(monkeypatch):
+    """`svtools ingest --police-uk` with no folder ingests the 9 shipped forces, not the current folder."""
+    import svtools.ingest as ingest
+
+    seen = {}
+
+    class Report:
+        seconds = {}
+
+        def summary(self):
+            return "ok"
+
+    def fake(folder, out, on_invalid):
+        seen["folder"] = folder
+        return Report()
+
+    monkeypatch.setattr(ingest, "ingest_police_uk", fake)
+    assert main(["ingest", "--police-uk"]) == 0 and seen["folder"] is None
+    assert main(["ingest", "--police-uk", "/x/y"]) == 0 and str(seen["folder"]) == "/x/y"
