@@ -323,6 +323,11 @@ class WarmKernel:
     warnings, ``sys.path``, environment and working directory to their state just after warm-up, while the
     imported modules stay cached. After a dead kernel or a timeout, call :meth:`restart`.
 
+    Module-level state survives between notebooks on purpose: a ``functools.lru_cache`` on a function of
+    ``(dataset, definition, period)`` (e.g. force-wide rates every CSP page compares against) is computed once
+    per worker instead of once per page. Never cache per-CSP results that way, and never keep user data in
+    module globals.
+
     Parameters
     ----------
     kernel_name : str, optional
