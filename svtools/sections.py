@@ -35,6 +35,7 @@ import pandas as pd
 
 from . import charts, config, plots
 from .errors import SvtoolsError
+from .ingest import financial_year
 
 __all__ = [
     "POLICE_UK_VIOLENCE",
@@ -125,9 +126,9 @@ def _month_start(value) -> pd.Timestamp:
     return pd.Timestamp(value).to_period("M").to_timestamp()
 
 
-def _financial_year(month: pd.Timestamp) -> str:
-    y = month.year if month.month >= 4 else month.year - 1
-    return f"{y}/{str(y + 1)[-2:]}"
+def _financial_years(months) -> list[str]:
+    """Financial-year labels of months, from the one tested implementation (:func:`svtools.ingest.financial_year`)."""
+    return financial_year(pd.Series(pd.to_datetime(list(months)))).tolist()
 
 
 @dataclass
@@ -390,7 +391,7 @@ class ProfileContext:
     def complete_financial_years(self) -> list[str]:
         """Financial years (April-March) wholly inside the period, oldest first."""
         months = self.months
-        fy = pd.Series([_financial_year(m) for m in months])
+        fy = pd.Series(_financial_years(months))
         n = fy.value_counts()
         return sorted(y for y, k in n.items() if k == 12)
 
@@ -646,7 +647,7 @@ def financial_years(ctx: ProfileContext) -> SectionResult:
     from .measures import resident_population
     from .stats import rate
 
-    months = pd.Series([_financial_year(m) for m in ctx.months], index=ctx.months)
+    months = pd.Series(_financial_years(ctx.months), index=ctx.months)
     years = list(dict.fromkeys(months))
     n_months = months.value_counts()
     sel = ctx.selected
@@ -1764,7 +1765,7 @@ def under25(ctx: ProfileContext) -> SectionResult:
     if skip:
         return skip
     sel = ctx.selected
-    years = sorted(set(_financial_year(m) for m in ctx.months))
+    years = sorted(set(_financial_years(ctx.months)))
     u25 = under25_cohort(sel, ctx.population, min_age=0, csp_codes=ctx.csp_codes, financial_years=years)
     y1024 = under25_cohort(sel, ctx.population, csp_codes=ctx.csp_codes, financial_years=years)
     res = SectionResult(name="under25", data=pd.concat([u25, y1024], ignore_index=True))
@@ -2035,7 +2036,7 @@ def stl_trend(ctx: ProfileContext) -> SectionResult:
         alt,
         res,
     )
-    fy = pd.Series([_financial_year(m) for m in stl["month"]])
+    fy = pd.Series(_financial_years(stl["month"]))
     yearly = (
         pd.DataFrame({"Financial year": fy, "trend": stl["trend"], "sa": stl["seasonally_adjusted"]})
         .groupby("Financial year")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from svtools.ingest import financial_year
 from svtools import config, plots, report, sections
 from svtools.paths import NOTEBOOKS
 
@@ -301,7 +302,7 @@ def test_under25(ctx, shown):
     from svtools.cohorts import under25_cohort
 
     res = sections.under25(ctx)
-    years = sorted({sections._financial_year(m) for m in ctx.months})
+    years = sorted(set(financial_year(pd.Series(ctx.months)).tolist()))
     u = under25_cohort(ctx.selected, ctx.population, min_age=0, csp_codes=[CSP], financial_years=years)
     allyrs = u[u["financial_year"] == "all years"].iloc[0]
     assert res.values["under25"] == allyrs["offences"] and res.values["share"] == pytest.approx(
