@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", default="demo")
     args = p.parse_args(argv)
 
-    from svtools.data import csp_codes, dataset_dir
-    from svtools.report import check_template, default_kernel_name
+    from svtools.ingest.store import csp_codes, dataset_dir
+    from svtools.publish.render import check_template, default_kernel_name
 
     dataset_dir(args.dataset)  # clear error if the data are not there
     nb = ROOT / "notebooks" / f"{args.notebook}.ipynb"

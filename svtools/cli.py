@@ -12,14 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
-from .errors import SvtoolsError
+from svtools import __version__
+from svtools.errors import SvtoolsError
 
 __all__ = ["main", "build_parser"]
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:
-    from .demo import generate_demo_data
+    from svtools.ingest.demo import generate_demo_data
 
     t0 = time.perf_counter()
     summary = generate_demo_data(args.out, seed=args.seed, forces=args.forces, scale=args.scale,
@@ -31,7 +31,7 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from .ingest import ingest_demo, ingest_extract, ingest_police_uk
+    from svtools.ingest import ingest_demo, ingest_extract, ingest_police_uk
 
     on_invalid = "exclude" if args.lenient else "raise"
     if args.police_uk is not None or args.dataset == "police_uk":
@@ -49,7 +49,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from .build import run_build
+    from svtools.publish.batch import run_build
 
     result = run_build(
         notebooks=args.notebook or None,
@@ -67,7 +67,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_areas(args: argparse.Namespace) -> int:
-    from .data import load_table
+    from svtools.ingest.store import load_table
 
     areas = load_table("areas", "police_uk" if args.source == "police-uk" else "demo")
     for row in areas.itertuples(index=False):
@@ -76,7 +76,7 @@ def _cmd_areas(args: argparse.Namespace) -> int:
 
 
 def _cmd_definitions(args: argparse.Namespace) -> int:
-    from .definitions import list_definitions, load_definition
+    from svtools.ingest.definitions import list_definitions, load_definition
 
     for name in list_definitions():
         d = load_definition(name)

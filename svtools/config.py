@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
-from .paths import CONFIG
+from svtools.errors import ConfigError
+from svtools.paths import CONFIG
 
 __all__ = ["settings", "read_yaml", "palette", "disclosure_threshold"]
 

@@ -3,7 +3,7 @@
 Every test session works in its own temporary ``SVTOOLS_DATA`` and ``SVTOOLS_OUTPUTS`` (set for the whole
 session, and inherited by the kernels the build starts), so tests never touch ``data/`` or ``outputs/`` in the
 repository. ``demo_data`` builds a small processed demo dataset once per session: the synthetic generator
-(``svtools.demo``, Cleveland only, small scale) when it exists, else a tiny hand-made extract in the demo source
+(``svtools.ingest.demo``, Cleveland only, small scale) when it exists, else a tiny hand-made extract in the demo source
 layout, ingested by ``svtools.ingest`` like the real thing.
 """
 
@@ -37,7 +37,7 @@ def svtools_dirs(tmp_path_factory) -> Path:
 
 def write_tiny_extract(raw_dir: Path, csps=TINY_CSPS, seed: int = 7) -> Path:
     """A small synthetic police extract (demo source layout, April 2018 to March 2025) for ``csps``."""
-    from svtools.geography import lsoa_geography
+    from svtools.ingest.geography import lsoa_geography
 
     rng = np.random.default_rng(seed)
     geo = lsoa_geography()
@@ -78,7 +78,7 @@ def write_tiny_extract(raw_dir: Path, csps=TINY_CSPS, seed: int = 7) -> Path:
 def build_demo_data(raw: Path, processed: Path) -> Path:
     """Generate (or hand-make) a small Cleveland extract in ``raw`` and ingest it into ``processed``."""
     try:
-        from svtools.demo import generate_demo_data
+        from svtools.ingest.demo import generate_demo_data
     except ImportError:
         generate_demo_data = None
     if generate_demo_data is not None:

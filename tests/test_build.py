@@ -1,4 +1,4 @@
-"""svtools.build: planning, a small batch end to end, failure isolation, caching, atomic publishing."""
+"""svtools.publish.batch: planning, a small batch end to end, failure isolation, caching, atomic publishing."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ import pytest
 from bs4 import BeautifulSoup
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from svtools import build, config
+from svtools import config
+from svtools.publish import batch as build
 from svtools.errors import MissingAreaError, SvtoolsError
-from svtools.plots import RECORD_LEVEL_COLUMNS, TABLES_SIDECAR
-from svtools.report import TemplateError
+from svtools.publish.output import RECORD_LEVEL_COLUMNS, TABLES_SIDECAR
+from svtools.publish.render import TemplateError
 
 TWO_CSPS = ["E22000027", "E22000029"]  # Hartlepool, Middlesbrough (Cleveland)
 CODE_MARKERS = ("jp-InputArea", "input_area", "jp-CodeMirrorEditor", "In [", "In&nbsp;[", "Out[", "import ",
@@ -42,7 +43,7 @@ def write_notebook(path: Path, source: str, meta: dict, params: str = 'csp_code 
 def failing_notebook(folder: Path) -> Path:
     """A CSP page that works for Hartlepool and raises for Middlesbrough."""
     return write_notebook(folder / "failing_page.ipynb", (
-        "from svtools import report\n"
+        "from svtools.publish import render as report\n"
         "if csp_code == 'E22000029':\n"
         "    raise ValueError(f'deliberate failure for {csp_code}')\n"
         "report.say(f'All fine in {csp_code}.')"),
@@ -296,7 +297,7 @@ def test_interrupted_run_leaves_the_last_good_run_in_place(built, monkeypatch):
 
 @pytest.mark.slow
 def test_a_cell_timeout_fails_only_its_job_and_the_kernel_is_replaced(demo_data, tmp_path):
-    from svtools import report
+    from svtools.publish import render as report
 
     slow = write_notebook(tmp_path / "slow_page.ipynb", "import time\nif csp_code == 'E22000027':\n"
                           "    time.sleep(60)\nprint('quick')", {"level": "csp", "title": "Slow: {area_name}"})

@@ -11,7 +11,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from svtools import charts, config  # noqa: E402
+from svtools import config
+from svtools.publish import charts  # noqa: E402
 
 MONTHS = pd.date_range("2018-04-01", "2025-03-01", freq="MS")
 RNG = np.random.default_rng(7)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from svtools.cohorts import (
+from svtools.analysis.cohorts import (
     age_bands,
     age_sex_table,
     ethnicity_disproportionality,
@@ -208,7 +208,7 @@ class TestHarmConcentration:
     def test_css_weights_from_column_and_reference(self):
         recs = pd.DataFrame({"victim_id": ["a", "b", "c"], "ho_offence_code": ["1", "8N", "105A"],
                              "severity_weight": [np.nan, 100.0, np.nan]})
-        from svtools.reference import css_weights
+        from svtools.ingest.reference import css_weights
 
         w = css_weights().set_index("ho_offence_code")["severity_weight"]
         res = harm_concentration(recs)
@@ -247,7 +247,7 @@ class TestHarmConcentration:
 class TestDemoRecovery:
     def test_realised_repeat_figures(self, tmp_path_factory):
         """The generator's realised repeat-victim figures (truth.json) are recovered from its CSV."""
-        from svtools.demo import generate_demo_data, load_truth
+        from svtools.ingest.demo import generate_demo_data, load_truth
 
         out = tmp_path_factory.mktemp("demo_cohorts")
         generate_demo_data(out, forces=["cleveland"], scale=0.05, progress=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from svtools.definitions import apply_definition, definition_mask, list_definitions, load_definition
+from svtools.ingest.definitions import apply_definition, definition_mask, list_definitions, load_definition
 from svtools.errors import ConfigError, DataValidationError
 
 

@@ -21,7 +21,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from svtools.config import read_yaml, settings
-from svtools.demo import (
+from svtools.ingest.demo import (
     EXTRACT_COLUMNS,
     generate_demo_data,
     load_truth,
@@ -29,10 +29,10 @@ from svtools.demo import (
     real_counts,
     truth_from_config,
 )
-from svtools.geography import lsoa_geography
+from svtools.ingest.geography import lsoa_geography
 from svtools.ingest import ingest_demo
 from svtools.paths import CONFIG
-from svtools.reference import offence_codes
+from svtools.ingest.reference import offence_codes
 
 FORCES = ["cleveland", "warwickshire"]
 SCALE = 0.2

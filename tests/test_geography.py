@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from svtools import geography, reference
-from svtools.geography import assign_geography, areas, csp_population, lsoa_geography
+from svtools.ingest import geography
+from svtools.ingest import reference
+from svtools.ingest.geography import assign_geography, areas, csp_population, lsoa_geography
 
 
 @pytest.fixture(scope="module")

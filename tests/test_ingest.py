@@ -230,7 +230,7 @@ def test_impossible_dates_are_not_rolled_over(tmp_path):
 
 
 def test_parse_datetimes_is_exact():
-    from svtools.ingest import parse_datetimes
+    from svtools.ingest.extract import parse_datetimes
 
     s = pd.Series(["10/07/2019 23:15", "1/7/2019 04:05", "31/04/2019 10:00", "10/07/2019 24:00", None],
                   dtype="string")

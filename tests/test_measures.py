@@ -11,7 +11,7 @@ import pytest
 from scipy import stats as sps
 
 from svtools.errors import DataValidationError
-from svtools.measures import (
+from svtools.analysis.measures import (
     financial_year,
     hospital_measures,
     resident_population,

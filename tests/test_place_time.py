@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from svtools.errors import DataValidationError
-from svtools.place_time import (
+from svtools.analysis.place_time import (
     concentration_curve,
     deprivation_gradient,
     lsoa_counts,

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from svtools.quality import (completeness_by_month, completeness_summary, exclusions_table, location_quality,
+from svtools.analysis.quality import (completeness_by_month, completeness_summary, exclusions_table, location_quality,
                              reconciliation_table)
 
 

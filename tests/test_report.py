@@ -1,4 +1,4 @@
-"""svtools.report and svtools.plots: parameters, template checks, alt text, safe tables, no-code HTML, kernels."""
+"""svtools.publish.render and svtools.publish.output: parameters, template checks, alt text, safe tables, no-code HTML, kernels."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ import pytest
 from bs4 import BeautifulSoup
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from svtools import plots, report, stats
+from svtools.publish import output as plots
+from svtools.publish import render as report
+from svtools.analysis import stats
 from svtools.paths import NOTEBOOKS
 
 CSP_PROFILE = NOTEBOOKS / "csp_profile.ipynb"
@@ -317,7 +319,7 @@ def test_page_context_names_the_area(demo_data):
 def test_no_definition_is_claimed_for_police_uk_pages(monkeypatch):
     info = {"synthetic": False, "schema": "police_uk", "dataset": "police_uk", "sources": ["data.police.uk"],
             "period_start": "2022-01-01", "period_end": "2022-11-30"}
-    monkeypatch.setattr("svtools.data.dataset_info", lambda dataset="demo": info)
+    monkeypatch.setattr("svtools.ingest.store.dataset_info", lambda dataset="demo": info)
     ctx = report.run_context("police_uk", "knife_serious_violence")
     assert ctx["definition"]["name"] is None and "no local definition" in ctx["definition"]["title"]
     assert ctx["synthetic"] is False
@@ -348,7 +350,7 @@ def test_warm_kernel_types_isolation_and_recovery(tmp_path):
                       "import os\nassert 'SVTOOLS_PAGE_DIR' not in os.environ\nraise ValueError('on purpose')"),
     ])
     crash = write_nb(tmp_path / "crash.ipynb", [params_cell("n = 0"), new_code_cell("import os\nos._exit(1)")])
-    with report.WarmKernel(warm_modules=["svtools.plots"]) as kernel:
+    with report.WarmKernel(warm_modules=["svtools.publish.output"]) as kernel:
         kernel.reset({"SVTOOLS_PAGE_DIR": str(tmp_path)})
         nb = report.execute(typed, {"n": np.int64(7), "flag": np.bool_(True), "end": dt.date(2025, 3, 31)},
                             kernel=kernel)

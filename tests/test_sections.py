@@ -15,7 +15,10 @@ import pandas as pd
 import pytest
 
 from svtools.ingest import financial_year
-from svtools import config, plots, report, sections
+from svtools import config
+from svtools.publish import output as plots
+from svtools.publish import render as report
+from svtools.publish import sections
 from svtools.paths import NOTEBOOKS
 
 CSP = "E22000027"  # Hartlepool
@@ -88,7 +91,7 @@ def texts(calls) -> list[str]:
 
 def check_published(res: sections.SectionResult, page: Path | None = None) -> None:
     """The published table and every CSV written hold no record-level column and no count 1..threshold."""
-    from svtools.stats import assert_no_small_counts
+    from svtools.analysis.stats import assert_no_small_counts
 
     if res.table is not None:
         counts = res.table.attrs.get("count_columns")
@@ -128,7 +131,7 @@ def test_young_context_restricts_victim_ages(ctx):
 
 # --------------------------------------------------------------------------- CSP sections: numbers
 def test_headline(ctx, shown):
-    from svtools.measures import success_measures
+    from svtools.analysis.measures import success_measures
 
     res = sections.headline(ctx)
     years = ctx.complete_financial_years()
@@ -141,7 +144,7 @@ def test_headline(ctx, shown):
 
 
 def test_financial_years(ctx, shown):
-    from svtools.measures import success_measures
+    from svtools.analysis.measures import success_measures
 
     res = sections.financial_years(ctx)
     years = ctx.complete_financial_years()
@@ -157,7 +160,7 @@ def test_financial_years(ctx, shown):
 
 
 def test_success_measures(ctx, shown):
-    from svtools.measures import success_measures, success_table
+    from svtools.analysis.measures import success_measures, success_table
 
     res = sections.success_measures(ctx)
     years = ctx.complete_financial_years()
@@ -178,8 +181,8 @@ def test_success_measures(ctx, shown):
 
 
 def test_hospital_admissions_stay_suppressed(ctx, shown):
-    from svtools.data import load_table
-    from svtools.measures import hospital_measures
+    from svtools.ingest.store import load_table
+    from svtools.analysis.measures import hospital_measures
 
     res = sections.hospital_admissions(ctx)
     if not res.available:  # no admissions for the CSP in a small dataset: one line, no chart
@@ -195,7 +198,7 @@ def test_hospital_admissions_stay_suppressed(ctx, shown):
 
 
 def test_rate_comparison_matches_stats_rate(ctx, shown):
-    from svtools.stats import rate
+    from svtools.analysis.stats import rate
 
     res = sections.rate_comparison(ctx)
     counts = ctx.select_counts(ctx.monthly_table)
@@ -220,8 +223,8 @@ def test_rate_comparison_matches_stats_rate(ctx, shown):
 
 
 def test_monthly_spc_matches_stats_spc(ctx, shown):
-    from svtools.stats import spc
-    from svtools.trends import monthly_counts
+    from svtools.analysis.stats import spc
+    from svtools.analysis.trends import monthly_counts
 
     res = sections.monthly_spc(ctx)
     series = monthly_counts(ctx.selected, start=ctx.period_start, end=ctx.period_end)
@@ -237,7 +240,7 @@ def test_monthly_spc_matches_stats_spc(ctx, shown):
 
 
 def test_offence_mix(ctx, shown):
-    from svtools.definitions import apply_definition
+    from svtools.ingest.definitions import apply_definition
 
     res = sections.offence_mix(ctx)
     sel = apply_definition(ctx.records, DEFINITION)
@@ -249,7 +252,7 @@ def test_offence_mix(ctx, shown):
 
 
 def test_hotspots(ctx, shown):
-    from svtools.place_time import lsoa_counts, top_share
+    from svtools.analysis.place_time import lsoa_counts, top_share
 
     res = sections.hotspots(ctx)
     t = top_share(lsoa_counts(ctx.selected, ctx.lsoa, csp_codes=[CSP], years=ctx.years)).iloc[0]
@@ -260,7 +263,7 @@ def test_hotspots(ctx, shown):
 
 
 def test_deprivation(ctx, shown):
-    from svtools.place_time import deprivation_gradient
+    from svtools.analysis.place_time import deprivation_gradient
 
     res = sections.deprivation(ctx)
     g = deprivation_gradient(
@@ -275,7 +278,7 @@ def test_deprivation(ctx, shown):
 
 
 def test_when(ctx, shown):
-    from svtools.place_time import time_tables
+    from svtools.analysis.place_time import time_tables
 
     res = sections.when(ctx)
     tt = time_tables(ctx.selected)
@@ -287,7 +290,7 @@ def test_when(ctx, shown):
 
 
 def test_who(ctx, shown):
-    from svtools.cohorts import pyramid_data
+    from svtools.analysis.cohorts import pyramid_data
 
     res = sections.who(ctx)
     p = pyramid_data(ctx.selected, role="victim", bands=sections._PYRAMID_BANDS)
@@ -299,7 +302,7 @@ def test_who(ctx, shown):
 
 
 def test_under25(ctx, shown):
-    from svtools.cohorts import under25_cohort
+    from svtools.analysis.cohorts import under25_cohort
 
     res = sections.under25(ctx)
     years = sorted(set(financial_year(pd.Series(ctx.months)).tolist()))
@@ -313,7 +316,7 @@ def test_under25(ctx, shown):
 
 
 def test_repeat_victims_and_harm(ctx, shown):
-    from svtools.cohorts import harm_concentration, repeat_victims
+    from svtools.analysis.cohorts import harm_concentration, repeat_victims
 
     res = sections.repeat_victims(ctx)
     s = repeat_victims(ctx.selected).summary.iloc[0]
@@ -329,7 +332,7 @@ def test_repeat_victims_and_harm(ctx, shown):
 
 
 def test_trend_sections(ctx, shown):
-    from svtools.trends import fit_trend_model, interrupted_time_series, stl_decompose
+    from svtools.analysis.trends import fit_trend_model, interrupted_time_series, stl_decompose
 
     res = sections.stl_trend(ctx)
     stl = stl_decompose(ctx.monthly)
@@ -395,8 +398,8 @@ def test_force_sections(force_ctx, shown):
 
 
 def test_data_quality_sections(force_ctx, shown):
-    from svtools.data import reconciliation
-    from svtools.quality import completeness_summary
+    from svtools.ingest.store import reconciliation
+    from svtools.analysis.quality import completeness_summary
 
     res = sections.completeness(force_ctx)
     summ = completeness_summary(force_ctx.records).set_index("field")
@@ -525,7 +528,7 @@ def test_notebooks_execute_and_render(demo_data, police_uk_data, tmp_path):
         settings = report.notebook_settings(path)
         for dataset in settings["datasets"]:
             runs.append((path, dataset))
-    with report.WarmKernel(warm_modules=["svtools.sections"]) as kernel:
+    with report.WarmKernel(warm_modules=["svtools.publish.sections"]) as kernel:
         for path, dataset in runs:
             page = tmp_path / f"{path.stem}_{dataset}"
             kernel.reset(env={**os.environ, plots.PAGE_DIR_ENV: str(page)})

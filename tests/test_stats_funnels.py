@@ -1,4 +1,4 @@
-"""Tests for svtools.stats.funnels.
+"""Tests for svtools.analysis.stats.funnels.
 
 References: the PHEindicatormethods 2.1.0 funnel test data (``tests/testthat/testdata_funnel_*.csv``; rows
 copied below with the file named), and brute-force inversion of the Poisson and Wilson definitions with scipy.
@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
-import svtools.stats.funnels as funnels_module
-from svtools.stats import funnel_limits, funnel_significance, proportion
+import svtools.analysis.stats.funnels as funnels_module
+from svtools.analysis.stats import funnel_limits, funnel_significance, proportion
 
 LEVELS = {"95": 0.975, "998": 0.999}
 

@@ -1,4 +1,4 @@
-"""Tests for svtools.stats.rates and svtools.stats.intervals.
+"""Tests for svtools.analysis.stats.rates and svtools.analysis.stats.intervals.
 
 Reference values come from three independent places, named in each test:
 
@@ -20,10 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
-import svtools.stats.intervals as intervals_module
-import svtools.stats.rates as rates_module
-from svtools.stats import dsr, isr, proportion, rate
-from svtools.stats.intervals import byars_lower, byars_upper, confidence_z, poisson_limits
+import svtools.analysis.stats.intervals as intervals_module
+import svtools.analysis.stats.rates as rates_module
+from svtools.analysis.stats import dsr, isr, proportion, rate
+from svtools.analysis.stats.intervals import byars_lower, byars_upper, confidence_z, poisson_limits
 
 # European Standard Population 2013, 19 bands 0-4 ... 90+ (PHEindicatormethods esp2013; methods.md 1.8)
 ESP2013 = [5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500, 6000, 5500, 5000, 4000,

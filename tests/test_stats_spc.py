@@ -1,4 +1,4 @@
-"""Tests for svtools.stats.spc.
+"""Tests for svtools.analysis.stats.spc.
 
 References: NHSRplotthedots 0.2.2 test snapshots (``tests/testthat/_snaps/ptd_spc_standard.md``: R's
 ``set.seed(123); rnorm(20)`` with and without outlier screening) and unit-test vectors
@@ -19,11 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from svtools.stats import spc, spc_summary
-from svtools.stats.spc import _part_of_runs, _part_of_trends, _two_in_three
+from svtools.analysis.stats import spc, spc_summary
+from svtools.analysis.stats.spc import _part_of_runs, _part_of_trends, _two_in_three
 
 # the package re-exports the function spc, which shadows the submodule attribute of the same name
-spc_module = importlib.import_module("svtools.stats.spc")
+spc_module = importlib.import_module("svtools.analysis.stats.spc")
 
 # R 4.x: set.seed(123); rnorm(20) (the data of NHSRplotthedots' ptd_spc_standard snapshot test)
 RNORM20 = [-0.56047565, -0.23017749, 1.55870831, 0.07050839, 0.12928774, 1.71506499, 0.46091621,

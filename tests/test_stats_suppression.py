@@ -1,4 +1,4 @@
-"""Tests for svtools.stats.suppression.
+"""Tests for svtools.analysis.stats.suppression.
 
 Expected results follow from the rules themselves (primary: 1..threshold hidden, 0 shown; secondary: no
 single row or column with a published total may have exactly one hidden entry). The brute-force checker
@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from svtools.config import disclosure_threshold
-from svtools.stats import assert_no_small_counts, suppress, suppressed_mask
+from svtools.analysis.stats import assert_no_small_counts, suppress, suppressed_mask
 
-suppression_module = importlib.import_module("svtools.stats.suppression")
+suppression_module = importlib.import_module("svtools.analysis.stats.suppression")
 
 
 def with_totals(body: pd.DataFrame, total_label="Total", total_col="total") -> pd.DataFrame:

@@ -42,9 +42,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .config import settings
-from .definitions import Definition, definition_mask
-from .errors import DataValidationError
+from svtools.config import settings
+from svtools.ingest.definitions import Definition, definition_mask
+from svtools.errors import DataValidationError
 
 __all__ = [
     "ITSResult",

@@ -2,8 +2,8 @@
 deprivation gradients, Lorenz curves and bar charts.
 
 Every function takes tidy numbers (already computed by the tested svtools functions), builds one
-matplotlib figure in the house style of :mod:`svtools.plots` (7 in wide at 96 dpi, large fonts, the
-colour-blind-safe Okabe-Ito palette from ``config/settings.yaml``) and returns it; :func:`svtools.plots.show`
+matplotlib figure in the house style of :mod:`svtools.publish.output` (7 in wide at 96 dpi, large fonts, the
+colour-blind-safe Okabe-Ito palette from ``config/settings.yaml``) and returns it; :func:`svtools.publish.output.show`
 displays it with alt text. Nothing here computes statistics or reads data.
 
 Accessibility rules followed by every chart (WCAG 2.2 AA "use of colour"): colour is never the only cue. SPC
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from . import plots
-from .config import settings
+from svtools.publish import output
+from svtools.config import settings
 
 __all__ = [
     "SPC_STYLES",
@@ -54,15 +54,15 @@ _TITLE_WIDTH = 62  # characters per title line at 7 in and 13 pt
 
 
 def _pal() -> dict:
-    return plots.palette()
+    return output.palette()
 
 
 def _figure(height_in: float | None = None, nrows: int = 1, ncols: int = 1, **kwargs):
     """A house-style figure (theme applied, fixed width)."""
     import matplotlib.pyplot as plt
 
-    plots.set_theme()
-    fig = plots.figure_settings()
+    output.set_theme()
+    fig = output.figure_settings()
     return plt.subplots(
         nrows,
         ncols,
@@ -332,7 +332,7 @@ def trend_chart(
     ----------
     stl : DataFrame
         ``month, observed, trend`` and optionally ``seasonally_adjusted``
-        (:func:`svtools.trends.stl_decompose`).
+        (:func:`svtools.analysis.trends.stl_decompose`).
     """
     pal = _pal()
     fig, ax = _figure()
@@ -435,7 +435,7 @@ def forecast_chart(
     observed : Series
         Offences indexed by month.
     forecast : DataFrame
-        ``month, expected, lower, upper`` (:meth:`svtools.trends.TrendModelResult.forecast`).
+        ``month, expected, lower, upper`` (:meth:`svtools.analysis.trends.TrendModelResult.forecast`).
     fitted : DataFrame, optional
         ``month, fitted`` (the model's expected counts over the observed months).
     """
@@ -488,7 +488,7 @@ def its_chart(
     Parameters
     ----------
     fitted : DataFrame
-        ``month, observed, fitted, counterfactual`` (:class:`svtools.trends.ITSResult` ``.fitted``).
+        ``month, observed, fitted, counterfactual`` (:class:`svtools.analysis.trends.ITSResult` ``.fitted``).
     interruption : date-like
         First month after the interruption (a vertical line).
     """
@@ -907,7 +907,7 @@ def completeness_chart(
     Parameters
     ----------
     table : DataFrame
-        Indexed by month; one column per field with shares 0-1 (:func:`svtools.quality.completeness_by_month`
+        Indexed by month; one column per field with shares 0-1 (:func:`svtools.analysis.quality.completeness_by_month`
         without its ``records`` column).
     """
     pal = _pal()

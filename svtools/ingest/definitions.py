@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import read_yaml
-from .errors import ConfigError, DataValidationError
-from .paths import CONFIG
+from svtools.config import read_yaml
+from svtools.errors import ConfigError, DataValidationError
+from svtools.paths import CONFIG
 
 __all__ = ["Definition", "load_definition", "list_definitions", "apply_definition", "definition_mask"]
 
@@ -67,7 +67,7 @@ def load_definition(name: str | Path) -> Definition:
     unknown = set(conditions) - _ALLOWED_CONDITIONS
     if unknown:
         raise ConfigError(f"{path}: unknown condition(s) {sorted(unknown)}; allowed: {sorted(_ALLOWED_CONDITIONS)}")
-    from .reference import offence_codes
+    from svtools.ingest.reference import offence_codes
 
     known = set(offence_codes()["ho_offence_code"])
     codes = tuple(str(c) for c in raw["offence_codes"])

@@ -3,7 +3,7 @@ RII), and month, day-of-week and hour-of-day tables.
 
 Rates are per 1,000 residents (``rates.per_residents``) using ``lsoa.parquet`` (``lsoa_code, csp_code,
 imd_decile, population``: ONS mid-2020 estimates for 2011 LSOAs; IMD 2019 deciles in England and WIMD 2019 in
-Wales, 1 = most deprived), with PHE intervals from :mod:`svtools.stats`. Nothing here plots: the functions
+Wales, 1 = most deprived), with PHE intervals from :mod:`svtools.analysis.stats`. Nothing here plots: the functions
 return the tables a map, a gradient chart or a heatmap needs.
 """
 
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import settings
-from .errors import DataValidationError
-from .measures import _rate, _rate_column, _unique_index
+from svtools.config import settings
+from svtools.errors import DataValidationError
+from svtools.analysis.measures import _rate, _rate_column, _unique_index
 
 __all__ = [
     "DAY_NAMES",
@@ -60,7 +60,7 @@ def lsoa_counts(records: pd.DataFrame, lsoa_table: pd.DataFrame, csp_codes: Sequ
         Multiplier (default 1,000) and interval level (default 0.95).
     map_2021 : bool
         Map 2021 LSOA codes that are not in ``lsoa_table`` to their best-fit 2011 LSOA
-        (:func:`svtools.geography.lsoa_geography`).
+        (:func:`svtools.ingest.geography.lsoa_geography`).
 
     Returns
     -------
@@ -72,7 +72,7 @@ def lsoa_counts(records: pd.DataFrame, lsoa_table: pd.DataFrame, csp_codes: Sequ
     Notes
     -----
     Rate = offences / (population × years) × 1,000; exact Poisson limits below 10 offences, Byar's from 10
-    (PHE ``phe_rate`` via :func:`svtools.stats.rate`). LSOAs with no residents have no rate (NaN).
+    (PHE ``phe_rate`` via :func:`svtools.analysis.stats.rate`). LSOAs with no residents have no rate (NaN).
     """
     cfg = settings()
     per = float(per if per is not None else cfg["rates"]["per_residents"])
@@ -579,7 +579,7 @@ def _wls_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _to_2011(codes: pd.Series) -> pd.Series:
     """Best-fit 2011 parent of 2021 LSOA codes (unchanged where no parent is known)."""
-    from .geography import lsoa_geography
+    from svtools.ingest.geography import lsoa_geography
 
     geo = lsoa_geography()
     parent = geo.loc[geo["lsoa_vintage"] == "2021"].set_index("lsoa_code")["lsoa11_code"]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from svtools.stats.intervals import poisson_limits
+from svtools.analysis.stats.intervals import poisson_limits
 
 __all__ = ["funnel_limits", "funnel_significance"]
 

@@ -234,7 +234,7 @@ def spc_summary(spc_frame: pd.DataFrame) -> dict:
     needed = {"date", "value", "mean", "lower_limit", "upper_limit", "special_cause", "rule", "group",
               "trial_limits"}
     if not isinstance(spc_frame, pd.DataFrame) or not needed <= set(spc_frame.columns):
-        raise ValueError("spc_frame must be the DataFrame returned by svtools.stats.spc")
+        raise ValueError("spc_frame must be the DataFrame returned by svtools.analysis.stats.spc")
     if spc_frame.empty:
         raise ValueError("spc_frame has no rows")
     last = spc_frame.iloc[-1]

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataValidationError
-from .paths import real_data_dir
+from svtools.errors import DataValidationError
+from svtools.paths import real_data_dir
 
 __all__ = [
     "real_file",
@@ -93,7 +93,7 @@ def lad24_csp_pfa() -> pd.DataFrame:
     """LAD (2024) to CSP (2024) to police force area (2024): 332 LADs, 314 CSPs, 43 PFAs.
 
     Columns ``lad24_code, lad24_name, csp_code, csp_name, pfa_code, pfa_name``. One LAD can hold several
-    CSPs (e.g. Cumberland) and one CSP several LADs (e.g. Cwm Taf); see :mod:`svtools.geography`.
+    CSPs (e.g. Cumberland) and one CSP several LADs (e.g. Cwm Taf); see :mod:`svtools.ingest.geography`.
     """
     df = _read("lookups/lad24_csp24_pfa24_ew.csv", dtype=str)
     return df.rename(
@@ -257,8 +257,8 @@ def offence_codes() -> pd.DataFrame:
     ``config/offence_codes.yaml`` (historic and serious-violence codes from the Home Office Counting Rules that
     the open table lacks). The config wins where both have a code.
     """
-    from .config import read_yaml
-    from .paths import CONFIG
+    from svtools.config import read_yaml
+    from svtools.paths import CONFIG
 
     prc = prc_pfa_2019_20()
     table = (

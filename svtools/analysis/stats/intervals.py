@@ -1,6 +1,6 @@
 """Confidence-interval building blocks shared by the rate, ratio and funnel functions.
 
-These are internal helpers (the public API is re-exported by :mod:`svtools.stats`), written to match the
+These are internal helpers (the public API is re-exported by :mod:`svtools.analysis.stats`), written to match the
 helpers of the UKHSA R package PHEindicatormethods 2.1.0 (``R/utils.R``, ``R/Rates.R``):
 
 * :func:`confidence_z` - the confidence convention (0.95 or 95; anything below 90 % rejected) and the

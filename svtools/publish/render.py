@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__, config
-from .errors import SvtoolsError
-from .paths import ROOT
+from svtools import __version__, config
+from svtools.errors import SvtoolsError
+from svtools.paths import ROOT
 
 __all__ = [
     "TEMPLATES",
@@ -241,13 +241,13 @@ def _kernel_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 # Run inside the kernel (see _kernel_warmup/_kernel_reset below); no names are left in the user namespace.
-_WARMUP_CODE = "__import__('svtools.report', fromlist=['_'])._kernel_warmup({modules!r})\n"
-_RESET_CODE = "__import__('svtools.report', fromlist=['_'])._kernel_reset({env!r}, {cwd!r})\n"
+_WARMUP_CODE = "__import__('svtools.publish.render', fromlist=['_'])._kernel_warmup({modules!r})\n"
+_RESET_CODE = "__import__('svtools.publish.render', fromlist=['_'])._kernel_reset({env!r}, {cwd!r})\n"
 
 #: Modules a warm kernel imports at start-up besides those the notebooks import (see WarmKernel).
 WARM_MODULES = ("numpy", "pandas", "pyarrow.parquet", "pyarrow.dataset", "matplotlib.pyplot",
-                "matplotlib.backends.backend_agg", "seaborn", "svtools.data", "svtools.definitions",
-                "svtools.plots", "svtools.report")
+                "matplotlib.backends.backend_agg", "seaborn", "svtools.ingest.store", "svtools.ingest.definitions",
+                "svtools.publish.output", "svtools.publish.render")
 _KERNEL_STATE: dict[str, Any] = {}
 _OUTPUT_NAME = re.compile(r"_i{0,3}\d+")
 
@@ -538,7 +538,7 @@ def prepare_for_html(nb):
 
     Removes stderr streams (warnings), error outputs, bare object reprs (``<Figure size ...>``), scripts and
     widgets, the parameters and injected-parameters cells, cells tagged ``remove_cell`` and code cells left with
-    no output. Raises :class:`TemplateError` when an image has no alt text (use :func:`svtools.plots.show`).
+    no output. Raises :class:`TemplateError` when an image has no alt text (use :func:`svtools.publish.output.show`).
     """
     cells = []
     for index, cell in enumerate(nb.cells):
@@ -562,7 +562,7 @@ def prepare_for_html(nb):
                             alt = (out.get("metadata", {}).get(mime) or {}).get("alt")
                             if not alt or not str(alt).strip():
                                 raise TemplateError(f"cell {index} displays an image without alt text: use "
-                                                    "svtools.plots.show(fig, alt=...)")
+                                                    "svtools.publish.output.show(fig, alt=...)")
                     out["data"] = data
                 if kind == "stream" and not str(out.get("text", "")).strip():
                     continue
@@ -724,8 +724,8 @@ def _data_vintage(info: Mapping[str, Any]) -> dict[str, str]:
 
 def run_context(dataset: str = "demo", definition: str | None = None) -> dict[str, Any]:
     """The page context shared by every page of a run (computed once by the build)."""
-    from .data import dataset_info
-    from .definitions import load_definition
+    from svtools.ingest.store import dataset_info
+    from svtools.ingest.definitions import load_definition
 
     info = dataset_info(dataset)
     ctx: dict[str, Any] = {
@@ -760,8 +760,8 @@ def page_context(parameters: Mapping[str, Any], title: str, *, base: Mapping[str
     ``parameters`` are the notebook's (``csp_code``/``pfa_code``, ``dataset``, ``definition``,
     ``period_end``); names not given are looked up in the processed data.
     """
-    from .data import area_name as lookup_name
-    from .data import load_table
+    from svtools.ingest.store import area_name as lookup_name
+    from svtools.ingest.store import load_table
 
     params = plain_params(parameters)
     dataset = params.get("dataset", "demo")

@@ -33,13 +33,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from . import __version__
-from .config import read_yaml, settings
-from .errors import ConfigError, DataValidationError
-from .geography import LSOA_PATTERN, areas, assign_geography, csp_population, lsoa_geography
-from .paths import CONFIG, processed_dir, raw_dir, real_data_dir
-from .reference import AGE_COLUMNS, css_weights, offence_codes, population_lsoa11_wide
-from .schema import (
+from svtools import __version__
+from svtools.config import read_yaml, settings
+from svtools.errors import ConfigError, DataValidationError
+from svtools.ingest.geography import LSOA_PATTERN, areas, assign_geography, csp_population, lsoa_geography
+from svtools.paths import CONFIG, processed_dir, raw_dir, real_data_dir
+from svtools.ingest.reference import AGE_COLUMNS, css_weights, offence_codes, population_lsoa11_wide
+from svtools.ingest.schema import (
     ETHNICITY_CATEGORIES,
     OPTIONAL_EXTRACT_COLUMNS,
     REQUIRED_EXTRACT_COLUMNS,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import MissingAreaError, SvtoolsError
-from .paths import processed_dir
+from svtools.errors import MissingAreaError, SvtoolsError
+from svtools.paths import processed_dir
 
 __all__ = [
     "DATASETS",

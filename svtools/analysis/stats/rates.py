@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from svtools.stats.intervals import (
+from svtools.analysis.stats.intervals import (
     byars_lower,
     byars_upper,
     confidence_z,

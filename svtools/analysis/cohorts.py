@@ -3,11 +3,11 @@
 Every function takes processed records (``docs/data_model.md``: one row per offence and victim, with
 ``victim_age``/``victim_sex``/``victim_ethnicity``/``victim_id``, the suspect equivalents and
 ``severity_weight``) and returns tidy tables ready for display, or small dataclasses holding them (the data a
-population pyramid or a Lorenz curve needs; plotting is :mod:`svtools.plots`' job).
+population pyramid or a Lorenz curve needs; plotting is :mod:`svtools.publish.output`' job).
 
 Counts are of records (offences) unless a function says it counts people (distinct pseudonymised ids). Rates
 are per 1,000 residents (``rates.per_residents`` in ``config/settings.yaml``) with PHE intervals from
-:mod:`svtools.stats`; proportions have Wilson score intervals.
+:mod:`svtools.analysis.stats`; proportions have Wilson score intervals.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .config import settings
-from .errors import DataValidationError
-from .measures import _financial_years_of, _rate, _rate_column, _unique_index, resident_population
+from svtools.config import settings
+from svtools.errors import DataValidationError
+from svtools.analysis.measures import _financial_years_of, _rate, _rate_column, _unique_index, resident_population
 
 __all__ = [
     "ETHNIC_GROUPS",
@@ -191,8 +191,8 @@ def under25_cohort(records: pd.DataFrame, population: pd.DataFrame, min_age: int
     Notes
     -----
     Residents: ONS mid-year estimates, mid-2019 for 2019/20 and earlier, mid-2020 for later years (see
-    :func:`svtools.measures.resident_population`). Rate intervals: exact Poisson below 10 events, Byar's from
-    10 (``svtools.stats.rate``).
+    :func:`svtools.analysis.measures.resident_population`). Rate intervals: exact Poisson below 10 events, Byar's from
+    10 (``svtools.analysis.stats.rate``).
 
     References
     ----------
@@ -492,7 +492,7 @@ def harm_concentration(records: pd.DataFrame, weights: str | pd.Series | None = 
         Processed records (one row per offence and victim) with the id column.
     weights : "css", "count", None, column name or Series
         ``"css"`` (default): ONS Crime Severity Score weights (equivalent days of custody) from the
-        ``severity_weight`` column, filled from :func:`svtools.reference.css_weights` by ``ho_offence_code``
+        ``severity_weight`` column, filled from :func:`svtools.ingest.reference.css_weights` by ``ho_offence_code``
         where missing. ``"count"``/``None``: every offence weighs 1. Another column name, or a Series aligned
         to ``records``, gives the weights directly.
     id_column : str
@@ -594,8 +594,8 @@ def _person_rows(records: pd.DataFrame, role: str, unit: str, keep: Sequence[str
 
 
 def _proportion(events: pd.Series, total: pd.Series, confidence: float) -> pd.DataFrame:
-    """Wilson proportions via :func:`svtools.stats.proportion`; NaN where the total is 0."""
-    from .stats import proportion
+    """Wilson proportions via :func:`svtools.analysis.stats.proportion`; NaN where the total is 0."""
+    from svtools.analysis.stats import proportion
 
     events = np.asarray(events, dtype="float64")
     total = np.asarray(total, dtype="float64")
@@ -642,7 +642,7 @@ def _weights(records: pd.DataFrame, weights) -> tuple[np.ndarray, str]:
             if "ho_offence_code" not in records.columns:
                 raise DataValidationError("CSS weights need severity_weight or ho_offence_code",
                                           column="severity_weight")
-            from .reference import css_weights
+            from svtools.ingest.reference import css_weights
 
             table = css_weights().set_index("ho_offence_code")["severity_weight"]
             w = w.fillna(records["ho_offence_code"].astype(str).map(table))

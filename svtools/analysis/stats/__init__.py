@@ -9,10 +9,10 @@ Every rate/proportion/funnel function accepts scalars, numpy arrays or pandas Se
 :class:`pandas.DataFrame`.
 """
 
-from svtools.stats.funnels import funnel_limits, funnel_significance
-from svtools.stats.rates import dsr, isr, proportion, rate
-from svtools.stats.spc import spc, spc_summary
-from svtools.stats.suppression import assert_no_small_counts, suppress, suppressed_mask
+from svtools.analysis.stats.funnels import funnel_limits, funnel_significance
+from svtools.analysis.stats.rates import dsr, isr, proportion, rate
+from svtools.analysis.stats.spc import spc, spc_summary
+from svtools.analysis.stats.suppression import assert_no_small_counts, suppress, suppressed_mask
 
 __all__ = [
     "rate",

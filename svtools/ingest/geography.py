@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import reference as ref
-from .config import read_yaml
-from .errors import MissingAreaError, SvtoolsError
-from .paths import CONFIG
+from svtools.ingest import reference as ref
+from svtools.config import read_yaml
+from svtools.errors import MissingAreaError, SvtoolsError
+from svtools.paths import CONFIG
 
 __all__ = [
     "LSOA_PATTERN",

@@ -27,10 +27,10 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 import pandas as pd
 
-from .config import disclosure_threshold, settings
-from .definitions import Definition, definition_mask
-from .errors import DataValidationError
-from .ingest import financial_year
+from svtools.config import disclosure_threshold, settings
+from svtools.ingest.definitions import Definition, definition_mask
+from svtools.errors import DataValidationError
+from svtools.ingest import financial_year
 
 __all__ = [
     "COHORTS",
@@ -141,7 +141,7 @@ def success_measures(records: pd.DataFrame, population: pd.DataFrame, definition
     -----
     The under-25 cohort is offences whose victim was aged 24 or under (``age_bands.under_25_max_age``);
     offences with no victim or an unknown victim age count in "all ages" only. Rate intervals: exact Poisson
-    (chi-square) limits below 10 events, Byar's approximation from 10 (``svtools.stats.rate``, as ``phe_rate``
+    (chi-square) limits below 10 events, Byar's approximation from 10 (``svtools.analysis.stats.rate``, as ``phe_rate``
     in PHEindicatormethods). Denominators: see :func:`resident_population` (mid-2019 for 2019/20, mid-2020 for
     later years).
 
@@ -432,8 +432,8 @@ def _rate_column(per: float) -> str:
 
 
 def _rate(events, population, confidence: float, per: float) -> pd.DataFrame:
-    """Crude rates with PHE intervals via :func:`svtools.stats.rate`; NaN where the population is 0."""
-    from .stats import rate
+    """Crude rates with PHE intervals via :func:`svtools.analysis.stats.rate`; NaN where the population is 0."""
+    from svtools.analysis.stats import rate
 
     events = np.asarray(events, dtype="float64")
     population = np.asarray(population, dtype="float64")

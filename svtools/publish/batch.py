@@ -4,7 +4,7 @@
 (``"force"``) and per notebook (``"dataset"``), then:
 
 * **runs them fast**: a pool of ``jobs`` worker processes, each keeping one warm Jupyter kernel
-  (:class:`svtools.report.WarmKernel`) whose namespace is reset between notebooks, so kernel start-up and
+  (:class:`svtools.publish.render.WarmKernel`) whose namespace is reset between notebooks, so kernel start-up and
   imports are paid once per worker, not once per page. ``jobs=1`` runs everything in this process (debugging);
 * **isolates failures**: any exception of a job (a cell error, a dead kernel, a timeout, a refused table) gives
   that job an error page (name and message only) and keeps its executed notebook in ``_failed/``; every other
@@ -43,10 +43,10 @@ from typing import Any
 # builds a parser grammar at import time (~3 s per process). Nothing in a build validates IRIs: skip it.
 sys.modules.setdefault("rfc3987_syntax", None)
 
-from . import report  # noqa: E402
-from .errors import MissingAreaError, SvtoolsError  # noqa: E402
-from .paths import CONFIG, NOTEBOOKS, ROOT, outputs_dir  # noqa: E402
-from .plots import PAGE_DIR_ENV, TABLES_SIDECAR  # noqa: E402
+from svtools.publish import render  # noqa: E402
+from svtools.errors import MissingAreaError, SvtoolsError  # noqa: E402
+from svtools.paths import CONFIG, NOTEBOOKS, ROOT, outputs_dir  # noqa: E402
+from svtools.publish.output import PAGE_DIR_ENV, TABLES_SIDECAR  # noqa: E402
 
 __all__ = ["Job", "JobResult", "BuildResult", "discover_notebooks", "plan_jobs", "run_build", "KNOWN_PARAMETERS"]
 
@@ -166,7 +166,7 @@ def discover_notebooks(names: Sequence[str | Path] | None = None, folder: Path |
     """The batch notebooks: every ``notebooks/*.ipynb`` with a ``metadata.svtools`` block, or those named.
 
     ``names`` are notebook names (``csp_profile``) or paths. Each is checked with
-    :func:`svtools.report.check_template`; its parameters must be among :data:`KNOWN_PARAMETERS`.
+    :func:`svtools.publish.render.check_template`; its parameters must be among :data:`KNOWN_PARAMETERS`.
     """
     folder = Path(folder or NOTEBOOKS)
     if names:
@@ -183,19 +183,19 @@ def discover_notebooks(names: Sequence[str | Path] | None = None, folder: Path |
         paths = sorted(folder.glob("*.ipynb"))
     out = []
     for p in paths:
-        settings = report.notebook_settings(p)
+        settings = render.notebook_settings(p)
         if not settings:
             if names:
                 raise SvtoolsError(f"{p.name} has no metadata.svtools block, so it is not a batch notebook")
             continue
-        declared = list(report.check_template(p))
+        declared = list(render.check_template(p))
         unknown = sorted(set(declared) - set(KNOWN_PARAMETERS))
         if unknown:
-            raise report.TemplateError(f"{p.name}: parameter(s) {unknown} cannot be filled in by the build "
+            raise render.TemplateError(f"{p.name}: parameter(s) {unknown} cannot be filled in by the build "
                                        f"(known: {', '.join(KNOWN_PARAMETERS)})")
         need = {"csp": "csp_code", "force": "pfa_code"}.get(settings["level"])
         if need and need not in declared:
-            raise report.TemplateError(f"{p.name}: a {settings['level']}-level notebook must declare '{need}'")
+            raise render.TemplateError(f"{p.name}: a {settings['level']}-level notebook must declare '{need}'")
         out.append(Notebook(path=p.resolve(), name=p.stem, settings=settings, parameters=declared,
                             sha256=_sha256_bytes(p.read_bytes())))
     return sorted(out, key=lambda n: (n.settings["order"], n.name))
@@ -226,8 +226,8 @@ def plan_jobs(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
 
 
 def _plan(notebooks, csps, forces, dataset, definition, period_end) -> tuple[list[Job], list[Notebook]]:
-    from .data import dataset_dir, dataset_info, load_table
-    from .definitions import load_definition
+    from svtools.ingest.store import dataset_dir, dataset_info, load_table
+    from svtools.ingest.definitions import load_definition
 
     ddir = dataset_dir(dataset)
     load_definition(definition)  # unknown names fail here, before any kernel starts
@@ -273,7 +273,7 @@ def _plan(notebooks, csps, forces, dataset, definition, period_end) -> tuple[lis
         job_id = f"{nb.name}--{code}" if code else nb.name
         jobs.append(Job(job_id=job_id, notebook=str(nb.path), name=nb.name, level=level, area_code=code,
                         area_name=name, pfa_code=pfa, pfa_name=force_names.get(pfa) if pfa else None,
-                        params=report.plain_params(params), page=page, title=title, label=label,
+                        params=render.plain_params(params), page=page, title=title, label=label,
                         order=int(nb.settings["order"]), skip_reason=skip))
 
     for nb in supported:
@@ -331,7 +331,7 @@ def _code_digest() -> str:
 
 
 def _job_inputs(job: Job, nb_tables: list[str] | None, ddir: Path, force_csps: dict[str, list[str]]) -> list[Path]:
-    from .data import TABLES
+    from svtools.ingest.store import TABLES
 
     tables = nb_tables if nb_tables is not None else list(TABLES)
     files = [ddir / f"{t}.parquet" for t in dict.fromkeys(["areas", *tables])]
@@ -351,7 +351,7 @@ def _job_inputs(job: Job, nb_tables: list[str] | None, ddir: Path, force_csps: d
 
 
 def _assign_keys(jobs: list[Job], nbs: dict[str, Notebook], dataset: str) -> dict[str, str]:
-    from .data import dataset_dir, load_table
+    from svtools.ingest.store import dataset_dir, load_table
 
     ddir = dataset_dir(dataset)
     hasher = _Hasher(ddir)
@@ -361,7 +361,7 @@ def _assign_keys(jobs: list[Job], nbs: dict[str, Notebook], dataset: str) -> dic
         "cache_version": CACHE_VERSION,
         "code": _code_digest(),
         "dataset_json": _dataset_json_digest(ddir),
-        "versions": {k: v for k, v in report.package_versions().items() if k != "svtools"},
+        "versions": {k: v for k, v in render.package_versions().items() if k != "svtools"},
     }
     for job in jobs:
         nb = nbs[job.notebook]
@@ -469,7 +469,7 @@ def _error_fields(exc: BaseException) -> tuple[str, str, int | None]:
     return type(exc).__name__, _first_line(str(exc)), None
 
 
-def _execute_job(kernel: report.WarmKernel, job: Job, run_dir: Path, timeout: float | None) -> JobResult:
+def _execute_job(kernel: render.WarmKernel, job: Job, run_dir: Path, timeout: float | None) -> JobResult:
     """Run one job on a warm kernel and write its page (or its error page). Never raises for a job failure."""
     import nbformat
     from papermill.exceptions import PapermillExecutionError
@@ -482,8 +482,8 @@ def _execute_job(kernel: report.WarmKernel, job: Job, run_dir: Path, timeout: fl
     kernel.last_nb = None
     try:
         kernel.reset({PAGE_DIR_ENV: str(page_dir)})
-        nb = report.execute(job.notebook, job.params, kernel=kernel, timeout=timeout)
-        html = report.to_html(nb, job.title, job.context)
+        nb = render.execute(job.notebook, job.params, kernel=kernel, timeout=timeout)
+        html = render.to_html(nb, job.title, job.context)
         page.write_text(html, encoding="utf-8")
         nb_path = run_dir / "_notebooks" / f"{job.job_id}.ipynb"
         nb_path.parent.mkdir(parents=True, exist_ok=True)
@@ -507,7 +507,7 @@ def _execute_job(kernel: report.WarmKernel, job: Job, run_dir: Path, timeout: fl
                 log.warning("kernel restart failed: %s", restart_exc)
         shutil.rmtree(page_dir, ignore_errors=True)  # no half-written tables beside an error page
         page_dir.mkdir(parents=True, exist_ok=True)
-        page.write_text(report.error_html(job.context, job.title, result.ename, result.evalue, result.cell,
+        page.write_text(render.error_html(job.context, job.title, result.ename, result.evalue, result.cell,
                                           Path(job.notebook).name, job.job_id), encoding="utf-8")
     sidecar = page_dir / TABLES_SIDECAR
     if sidecar.is_file():  # the disclosure record of the page's downloads goes to the manifest, not online
@@ -533,12 +533,12 @@ def _worker_init(kernel_name: str, warm_modules: list[str], timeout: float | Non
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle (it stops the workers)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    kernel = report.WarmKernel(kernel_name, warm_modules=warm_modules)
+    kernel = render.WarmKernel(kernel_name, warm_modules=warm_modules)
     _WORKER.update(kernel=kernel, timeout=timeout)
     Finalize(kernel, kernel.shutdown, exitpriority=10)
     try:
         kernel.launch()
-        report.prepare()  # papermill and the nbconvert template, while the kernel boots
+        render.prepare()  # papermill and the nbconvert template, while the kernel boots
         kernel.ready()
     except Exception as exc:  # the first job retries and reports it as its failure
         log.warning("worker %s: kernel did not start: %s", os.getpid(), exc)
@@ -578,7 +578,7 @@ def _point_latest(out: Path, run_id: str) -> None:
 
 def _index_context(jobs: list[Job], results: dict[str, JobResult], base: dict, run_id: str, summary: str,
                    dataset: str) -> dict:
-    from .data import load_table
+    from svtools.ingest.store import load_table
 
     def entry(job: Job) -> dict:
         r = results[job.job_id]
@@ -603,7 +603,7 @@ def _index_context(jobs: list[Job], results: dict[str, JobResult], base: dict, r
     period = None
     if base.get("dataset_period_start"):
         end = next((j.params.get("period_end") for j in jobs if j.params.get("period_end")), None)
-        period = report.period_label(base["dataset_period_start"], end or base["dataset_period_end"])
+        period = render.period_label(base["dataset_period_start"], end or base["dataset_period_end"])
     return {
         **base,
         "summary": summary,
@@ -704,7 +704,7 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
     timeout : float, optional
         Seconds allowed per notebook cell (a cell that runs longer fails its job).
     kernel_name : str, optional
-        Jupyter kernel (default :func:`svtools.report.default_kernel_name`).
+        Jupyter kernel (default :func:`svtools.publish.render.default_kernel_name`).
 
     Returns
     -------
@@ -713,7 +713,7 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
     """
     from tqdm.auto import tqdm
 
-    from .data import dataset_dir, dataset_info
+    from svtools.ingest.store import dataset_dir, dataset_info
 
     t_start = time.perf_counter()
     started_at = _now_iso()
@@ -724,7 +724,7 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
                            "whole-dataset notebooks run without --csp)")
     nbs = {str(n.path): n for n in supported}
     input_hashes = _assign_keys(plan, nbs, dataset)
-    kernel_name = kernel_name or report.default_kernel_name()
+    kernel_name = kernel_name or render.default_kernel_name()
     n_jobs = max(1, int(jobs or os.cpu_count() or 1))
 
     out.mkdir(parents=True, exist_ok=True)
@@ -735,10 +735,10 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
     partial.mkdir()
     final = out / run_id
 
-    base = report.run_context(dataset, definition)
+    base = render.run_context(dataset, definition)
     for job in plan:
         href = os.path.relpath(_PAGE, start=Path(job.page).parent.as_posix())
-        job.context = report.page_context(job.params, job.title, base=base, area_name=job.area_name,
+        job.context = render.page_context(job.params, job.title, base=base, area_name=job.area_name,
                                           force_name=job.pfa_name, index_href=Path(href).as_posix())
 
     results: dict[str, JobResult] = {}
@@ -770,10 +770,10 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
         todo.sort(key=lambda j: -sum((ddir / f).stat().st_size for f in j.inputs if (ddir / f).is_file()))
         workers = min(n_jobs, len(todo))
         if workers == 1:
-            kernel = report.WarmKernel(kernel_name, warm_modules=_notebook_modules(list(nbs.values())))
+            kernel = render.WarmKernel(kernel_name, warm_modules=_notebook_modules(list(nbs.values())))
             try:
                 kernel.launch()
-                report.prepare()
+                render.prepare()
                 kernel.ready()
                 for job in todo:
                     record(job, _execute_job(kernel, job, partial, timeout))
@@ -798,7 +798,7 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
             dataset_info(dataset), input_hashes, dataset_dir(dataset), summary, nbs)
         result.manifest = manifest
         index_ctx = _index_context(plan, results, base, run_id, _partner_summary(plan, results), dataset)
-        (partial / _PAGE).write_text(report.render_page("run_index.html.j2", index_ctx,
+        (partial / _PAGE).write_text(render.render_page("run_index.html.j2", index_ctx,
                                                         f"{base['project_title']}: all pages"), encoding="utf-8")
         _write_reports(partial, plan, results, manifest)
         logfile.write(f"{_now_iso()} done: {summary}\n")
@@ -847,7 +847,7 @@ def _driver_failure(job: Job, run_dir: Path, exc: BaseException) -> JobResult:
     ename, evalue, _ = _error_fields(exc)
     page = run_dir / job.page
     page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(report.error_html(job.context, job.title, ename, evalue, None, Path(job.notebook).name,
+    page.write_text(render.error_html(job.context, job.title, ename, evalue, None, Path(job.notebook).name,
                                       job.job_id), encoding="utf-8")
     return JobResult(job_id=job.job_id, status="failed", ename=ename, evalue=evalue,
                      page_bytes=page.stat().st_size, files=[_PAGE], produced_at=_now_iso())
@@ -881,8 +881,8 @@ def _manifest(run_id: str, started_at: str, seconds: float, plan: list[Job], res
         "processed_dir": str(ddir),
         "input_hashes": dict(sorted(input_hashes.items())),
         "code_sha256": _code_digest(),
-        "versions": report.package_versions(),
-        "git_revision": report.git_revision(),
+        "versions": render.package_versions(),
+        "git_revision": render.git_revision(),
         "max_page_bytes": max((r.page_bytes for r in results.values()), default=0),
         "jobs": jobs,
     }

@@ -8,7 +8,7 @@ closes the figure, so a long batch does not leak memory. Alt text is written fro
 Tables are HTML, not images (:func:`show_table`), with a caption and header scopes for screen readers.
 :func:`publish_table` also writes the table as a CSV download beside the page. Both refuse a table that holds a
 count from 1 to the disclosure threshold or a record-level column (:func:`check_publishable`): pass tables
-through :func:`svtools.stats.suppress` first.
+through :func:`svtools.analysis.stats.suppress` first.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config
-from .errors import SvtoolsError
+from svtools import config
+from svtools.errors import SvtoolsError
 
 __all__ = [
     "PAGE_DIR_ENV",
@@ -48,7 +48,7 @@ __all__ = [
     "publish_table",
 ]
 
-#: Environment variable naming the folder of the page being built (``svtools.build`` sets it per job);
+#: Environment variable naming the folder of the page being built (``svtools.publish.batch`` sets it per job);
 #: :func:`publish_table` writes its CSV there. Unset in JupyterLab: tables are shown but not written.
 PAGE_DIR_ENV = "SVTOOLS_PAGE_DIR"
 
@@ -282,7 +282,7 @@ def check_publishable(frame: pd.DataFrame, threshold: int | None = None,
             raise DisclosureError(f"{what}: column '{col}' holds exact dates or times; publish months or years")
         if s.dtype == object and s.map(lambda v: isinstance(v, (pd.Timestamp, np.datetime64))).any():
             raise DisclosureError(f"{what}: column '{col}' holds date-times; publish months or years")
-    from .stats import assert_no_small_counts
+    from svtools.analysis.stats import assert_no_small_counts
 
     columns = list(count_columns) if count_columns is not None else list(frame.columns)
     counts = {}
@@ -301,7 +301,7 @@ def check_publishable(frame: pd.DataFrame, threshold: int | None = None,
         assert_no_small_counts(pd.DataFrame(counts, index=frame.index, columns=list(counts), dtype=object),
                                threshold)
     except AssertionError as exc:
-        raise DisclosureError(f"{what}: {exc}; suppress them first (svtools.stats.suppress), or name the count "
+        raise DisclosureError(f"{what}: {exc}; suppress them first (svtools.analysis.stats.suppress), or name the count "
                               "columns with count_columns=[...]") from None
     return [str(c) for c in counts]
 

@@ -8,12 +8,12 @@ A notebook is narrative plus calls::
 
 Each section
 
-* computes with the tested svtools functions (:mod:`svtools.measures`, :mod:`svtools.trends`,
-  :mod:`svtools.cohorts`, :mod:`svtools.place_time`, :mod:`svtools.quality`, :mod:`svtools.stats`);
-* shows an accessible HTML table with small counts suppressed (:func:`svtools.stats.suppress`: no count from
+* computes with the tested svtools functions (:mod:`svtools.analysis.measures`, :mod:`svtools.analysis.trends`,
+  :mod:`svtools.analysis.cohorts`, :mod:`svtools.analysis.place_time`, :mod:`svtools.analysis.quality`, :mod:`svtools.analysis.stats`);
+* shows an accessible HTML table with small counts suppressed (:func:`svtools.analysis.stats.suppress`: no count from
   1 to the disclosure threshold, no record-level field) and publishes it as a CSV download
-  (:func:`svtools.plots.publish_table`), and/or a chart (:mod:`svtools.charts`) through
-  :func:`svtools.plots.show` with alt text written from the data;
+  (:func:`svtools.publish.output.publish_table`), and/or a chart (:mod:`svtools.publish.charts`) through
+  :func:`svtools.publish.output.show` with alt text written from the data;
 * returns a :class:`SectionResult` holding the unsuppressed numbers, so tests can check them (they are never
   displayed).
 
@@ -33,9 +33,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import charts, config, plots
-from .errors import SvtoolsError
-from .ingest import financial_year
+from svtools.publish import charts
+
+from svtools import config
+
+from svtools.publish import output
+from svtools.errors import SvtoolsError
+from svtools.ingest import financial_year
 
 __all__ = [
     "POLICE_UK_VIOLENCE",
@@ -145,7 +149,7 @@ class ProfileContext:
         The area's code and name.
     dataset : str
         ``demo`` or ``police_uk``.
-    definition : svtools.definitions.Definition
+    definition : svtools.ingest.definitions.Definition
         The local definition (applied to record-level extracts; data.police.uk uses the violence crime types).
     period_start, period_end : Timestamp
         First and last month of the period (month starts).
@@ -186,7 +190,7 @@ class ProfileContext:
         period_end: str | None = None,
     ) -> ProfileContext:
         """Context for one CSP: its records from the data's start to ``period_end`` (cut to the data)."""
-        from .data import load_records, load_table
+        from svtools.ingest.store import load_records, load_table
 
         areas = load_table("areas", dataset)
         hit = areas[areas["csp_code"] == csp_code]
@@ -217,7 +221,7 @@ class ProfileContext:
         period_end: str | None = None,
     ) -> ProfileContext:
         """Context for a police force area: the records of all its CSPs."""
-        from .data import csp_codes, load_records, load_table
+        from svtools.ingest.store import csp_codes, load_records, load_table
 
         areas = load_table("areas", dataset)
         codes = csp_codes(dataset, force_code)  # raises MissingAreaError naming the known forces
@@ -241,8 +245,8 @@ class ProfileContext:
     def _build(
         cls, level, code, name, dataset, definition, period_end, codes, force_code, force_name, records, areas
     ) -> ProfileContext:
-        from .data import dataset_info
-        from .definitions import load_definition
+        from svtools.ingest.store import dataset_info
+        from svtools.ingest.definitions import load_definition
 
         info = dataset_info(dataset)
         start = _month_start(info["period_start"])
@@ -340,7 +344,7 @@ class ProfileContext:
     def selected(self) -> pd.DataFrame:
         """The records that meet the definition (data.police.uk: the violence crime types), within the period
         and, for a restricted context, against victims of the cohort's ages."""
-        from .definitions import apply_definition
+        from svtools.ingest.definitions import apply_definition
 
         if self.record_level:
             out = apply_definition(self.records, self.definition)
@@ -355,7 +359,7 @@ class ProfileContext:
 
     def select_counts(self, counts: pd.DataFrame) -> pd.DataFrame:
         """The rows of a ``monthly_counts`` table that meet the definition (or the violence crime types)."""
-        from .definitions import apply_definition
+        from svtools.ingest.definitions import apply_definition
 
         if "ho_offence_code" in counts.columns:
             return apply_definition(counts, self.definition)
@@ -363,20 +367,20 @@ class ProfileContext:
 
     @cached_property
     def population(self) -> pd.DataFrame:
-        from .data import load_table
+        from svtools.ingest.store import load_table
 
         return load_table("population", self.dataset)
 
     @cached_property
     def lsoa(self) -> pd.DataFrame:
-        from .data import load_table
+        from svtools.ingest.store import load_table
 
         return load_table("lsoa", self.dataset)
 
     @cached_property
     def monthly_table(self) -> pd.DataFrame:
         """The shared ``monthly_counts`` table (every CSP in the data) within the period."""
-        from .data import load_table
+        from svtools.ingest.store import load_table
 
         t = load_table("monthly_counts", self.dataset)
         return t[(t["month"] >= self.period_start) & (t["month"] <= self.period_end)]
@@ -384,7 +388,7 @@ class ProfileContext:
     @cached_property
     def monthly(self) -> pd.Series:
         """Offences per month of the area (every month of the period; 0 when none)."""
-        from .trends import monthly_counts
+        from svtools.analysis.trends import monthly_counts
 
         return monthly_counts(self.selected, start=self.period_start, end=self.period_end)
 
@@ -430,15 +434,15 @@ def _need_records(
 
 
 def _count(v) -> str:
-    return plots.format_count(v, _threshold())
+    return output.format_count(v, _threshold())
 
 
 def suppress(frame: pd.DataFrame, columns: Sequence[str], rates: Sequence[str] | dict = ()) -> pd.DataFrame:
-    """Counts from 1 to the threshold replaced by ``*`` (:func:`svtools.stats.suppress`); each column in
+    """Counts from 1 to the threshold replaced by ``*`` (:func:`svtools.analysis.stats.suppress`); each column in
     ``rates`` (a rate, share or interval computed from the first count column, or a dict rate -> count column)
     is hidden with its count. The count columns are remembered (``attrs["count_columns"]``) for the
     publication check."""
-    from .stats import suppress as _suppress
+    from svtools.analysis.stats import suppress as _suppress
 
     columns = list(columns)
     mapping = dict(rates) if isinstance(rates, dict) else {r: columns[0] for r in rates}
@@ -516,13 +520,13 @@ def _publish(
         counts = table.attrs.get("count_columns")
     text = _as_text(table, counts or [])
     if show_last is None or len(text) <= show_last:
-        return plots.publish_table(text, ctx.prefix + name, caption, note=note, count_columns=counts)
+        return output.publish_table(text, ctx.prefix + name, caption, note=note, count_columns=counts)
     from IPython.display import HTML, display
 
-    path = plots.publish_table(
+    path = output.publish_table(
         text, ctx.prefix + name, caption, note=note, count_columns=counts, display_table=False
     )
-    plots.show_table(
+    output.show_table(
         text.tail(show_last), f"{caption} (latest {show_last} rows)", note=note, count_columns=counts
     )
     if path is not None:
@@ -533,7 +537,7 @@ def _publish(
 
 
 def _show(fig, alt: str, result: SectionResult) -> None:
-    plots.show(fig, alt=alt)
+    output.show(fig, alt=alt)
     result.alts.append(alt)
     if not result.alt:
         result.alt = alt
@@ -571,7 +575,7 @@ def _extremes(series: pd.Series, fmt=None) -> tuple[str, str]:
 def headline(ctx: ProfileContext) -> SectionResult:
     """The headline numbers: the latest complete financial year (or the whole period), its rate per 1,000
     residents with its 95% interval, the change from 2019/20 and the share with a victim under 25."""
-    from .measures import success_measures as measures_fn
+    from svtools.analysis.measures import success_measures as measures_fn
 
     res = SectionResult(name="headline")
     for note in ctx.notes:
@@ -615,7 +619,7 @@ def headline(ctx: ProfileContext) -> SectionResult:
         }
         res.data = m
     else:
-        from .stats import rate
+        from svtools.analysis.stats import rate
 
         n = len(ctx.selected)
         pop = float(ctx.areas.loc[ctx.areas["csp_code"].isin(ctx.csp_codes), "population"].sum())
@@ -644,8 +648,8 @@ def financial_years(ctx: ProfileContext) -> SectionResult:
     """Offences by financial year (April to March), all ages and with a victim under 25, with rates per 1,000
     residents a year and 95% intervals; a year the period covers only in part is labelled and its rate
     annualised."""
-    from .measures import resident_population
-    from .stats import rate
+    from svtools.analysis.measures import resident_population
+    from svtools.analysis.stats import rate
 
     months = pd.Series(_financial_years(ctx.months), index=ctx.months)
     years = list(dict.fromkeys(months))
@@ -720,9 +724,9 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
     """The Home Office success-measure table (all ages and under 25, latest financial year against 2019/20),
     as partners report it (Leicester, Leicestershire and Rutland VRN 2024), and the chosen definition by year.
     """
-    from .data import load_table
-    from .measures import hospital_measures, success_table
-    from .measures import success_measures as measures_fn
+    from svtools.ingest.store import load_table
+    from svtools.analysis.measures import hospital_measures, success_table
+    from svtools.analysis.measures import success_measures as measures_fn
 
     title = "The Home Office success measures"
     skip = _need_records(
@@ -824,8 +828,8 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
 def hospital_admissions(ctx: ProfileContext) -> SectionResult:
     """Hospital admissions for assault with a knife or sharp object by financial year (HES-style, suppressed
     at source: suppressed cells stay suppressed and totals that include one are lower bounds)."""
-    from .data import load_table
-    from .measures import hospital_measures
+    from svtools.ingest.store import load_table
+    from svtools.analysis.measures import hospital_measures
 
     title = "Hospital admissions for assault with a sharp object"
     if not ctx.record_level:
@@ -910,7 +914,7 @@ def hospital_admissions(ctx: ProfileContext) -> SectionResult:
 def _area_rates(ctx: ProfileContext, months: int = 12) -> tuple[pd.DataFrame, dict]:
     """Rates per 1,000 residents a year for every CSP in the data over the last ``months`` months of the
     period (fewer when the period is shorter), with 95% intervals and funnel significance."""
-    from .stats import funnel_significance, rate
+    from svtools.analysis.stats import funnel_significance, rate
 
     counts = ctx.select_counts(ctx.monthly_table)
     window = ctx.months[-months:]
@@ -954,7 +958,7 @@ def _window_label(info: dict) -> str:
 
 
 def _funnel_figure(ctx: ProfileContext, points: pd.DataFrame, target: float, info: dict, highlight, title):
-    from .stats import funnel_limits
+    from svtools.analysis.stats import funnel_limits
 
     lo, hi = points["person_years"].min(), points["person_years"].max()
     grid = np.geomspace(max(lo * 0.5, 1000.0), hi * 1.1, 200)
@@ -992,7 +996,7 @@ def rate_comparison(ctx: ProfileContext) -> SectionResult:
         points = areas.assign(sig_998=areas["vs_all_998"])
         target, comparator = info["overall"], "all CSPs in the data"
         me = areas[areas["csp_code"] == ctx.code].iloc[0]
-        from .stats import rate
+        from svtools.analysis.stats import rate
 
         f = rate([info["force_offences"]], [info["force_population"] * info["years"]], multiplier=1000).iloc[
             0
@@ -1119,7 +1123,7 @@ def rate_comparison(ctx: ProfileContext) -> SectionResult:
 
 def funnel_significance_998(points: pd.DataFrame, target: float) -> np.ndarray:
     """99.8% funnel significance of each CSP's rate against ``target`` (per 1,000)."""
-    from .stats import funnel_significance
+    from svtools.analysis.stats import funnel_significance
 
     return funnel_significance(points["offences"], points["person_years"], target, multiplier=1000)[
         "significance_998"
@@ -1205,7 +1209,7 @@ def league_table(ctx: ProfileContext) -> SectionResult:
 def _spc_frame(series: pd.Series):
     import warnings
 
-    from .stats import spc
+    from svtools.analysis.stats import spc
 
     improvement = config.settings()["spc"].get("improvement", "decrease")
     with warnings.catch_warnings():
@@ -1242,13 +1246,13 @@ def monthly_spc(ctx: ProfileContext) -> SectionResult:
     n_imp, n_con = int(counts.get("improvement", 0)), int(counts.get("concern", 0))
     special = s[s["special_cause"].isin(["improvement", "concern"])]
     last = s.iloc[-1]
-    alt = plots.describe_series(series, f"{ctx.what} offences", ctx.name)
+    alt = output.describe_series(series, f"{ctx.what} offences", ctx.name)
     alt += (
         f" Mean {last['mean']:.1f} a month; process limits {max(last['lower_limit'], 0):.1f} to "
         f"{last['upper_limit']:.1f}{' (trial limits: fewer than 12 months)' if trial else ''}. "
         f"{n_imp} month(s) show special-cause improvement and {n_con} special-cause concern"
         + (
-            f"; the latest special cause is in {plots.month_label(special['date'].iloc[-1])} "
+            f"; the latest special cause is in {output.month_label(special['date'].iloc[-1])} "
             f"({special['rule'].iloc[-1]})."
             if len(special)
             else "."
@@ -1263,7 +1267,7 @@ def monthly_spc(ctx: ProfileContext) -> SectionResult:
     _show(fig, alt, res)
     latest = last["special_cause"]
     sentence = (
-        f"The latest month ({plots.month_label(last['date'])}) shows "
+        f"The latest month ({output.month_label(last['date'])}) shows "
         f"{'common-cause variation' if latest == 'common cause' else 'special-cause ' + latest}. "
         f"Across the period, {n_imp} month(s) show special-cause improvement and {n_con} concern."
     )
@@ -1304,7 +1308,7 @@ def monthly_spc(ctx: ProfileContext) -> SectionResult:
 
 def special_cause_by_csp(ctx: ProfileContext, recent: int = 6) -> SectionResult:
     """For every CSP of the force: does its SPC chart show special-cause variation in the latest months?"""
-    from .trends import monthly_counts
+    from svtools.analysis.trends import monthly_counts
 
     counts = ctx.select_counts(ctx.monthly_table)
     rows = []
@@ -1437,7 +1441,7 @@ def offence_mix(ctx: ProfileContext) -> SectionResult:
 def hotspots(ctx: ProfileContext) -> SectionResult:
     """Concentration in neighbourhoods: the share of offences in the top 5% of LSOAs, a Lorenz curve and the
     busiest LSOAs with rates per 1,000 residents a year."""
-    from .place_time import concentration_curve, lsoa_counts, top_share
+    from svtools.analysis.place_time import concentration_curve, lsoa_counts, top_share
 
     title = "Neighbourhood hotspots"
     sel = ctx.selected
@@ -1513,7 +1517,7 @@ def hotspots(ctx: ProfileContext) -> SectionResult:
 def deprivation(ctx: ProfileContext) -> SectionResult:
     """Rate per 1,000 residents a year by national IMD decile with 95% intervals, and the slope (SII) and
     relative (RII) indices of inequality."""
-    from .place_time import deprivation_gradient
+    from svtools.analysis.place_time import deprivation_gradient
 
     title = "The deprivation gradient"
     sel = ctx.selected
@@ -1621,7 +1625,7 @@ def deprivation(ctx: ProfileContext) -> SectionResult:
 # =========================================================================== when
 def when(ctx: ProfileContext) -> SectionResult:
     """Day of week by hour of day (heatmap, cividis) from the recorded occurrence time."""
-    from .place_time import time_tables
+    from svtools.analysis.place_time import time_tables
 
     title = "Day of week and time of day"
     skip = _need_records(ctx, "when", title, "only the month of each crime: no day or time")
@@ -1688,7 +1692,7 @@ _PYRAMID_BANDS = [0, 10, 15, 18, 25, 35, 45, 55, 65]
 
 def who(ctx: ProfileContext) -> SectionResult:
     """Victims' and suspects' age and sex (population pyramids of offences)."""
-    from .cohorts import pyramid_data
+    from svtools.analysis.cohorts import pyramid_data
 
     title = "Victims' and suspects' age and sex"
     skip = _need_records(ctx, "who", title, "no victim or suspect ages or sex")
@@ -1758,7 +1762,7 @@ def who(ctx: ProfileContext) -> SectionResult:
 def under25(ctx: ProfileContext) -> SectionResult:
     """Offences against victims under 25 and aged 10-24 by financial year: counts, share of victims of known
     age (Wilson interval) and rate per 1,000 residents of the same ages."""
-    from .cohorts import under25_cohort
+    from svtools.analysis.cohorts import under25_cohort
 
     title = "Victims under 25"
     skip = _need_records(ctx, "under25", title, "no victim ages")
@@ -1837,7 +1841,7 @@ def under25(ctx: ProfileContext) -> SectionResult:
 
 def repeat_victims(ctx: ProfileContext) -> SectionResult:
     """Repeat victimisation: people who were victims of two or more offences, and their share of offences."""
-    from .cohorts import repeat_victims as repeat_fn
+    from svtools.analysis.cohorts import repeat_victims as repeat_fn
 
     title = "Repeat victims"
     skip = _need_records(ctx, "repeat_victims", title, "no victim identifiers")
@@ -1901,7 +1905,7 @@ def repeat_victims(ctx: ProfileContext) -> SectionResult:
 def harm_concentration(ctx: ProfileContext) -> SectionResult:
     """How concentrated harm is among victims (Crime Severity Score weights): Lorenz curve, Gini coefficient,
     the share of harm experienced by the top 5% of victims and how many victims experienced 20% of it."""
-    from .cohorts import harm_concentration as harm_fn
+    from svtools.analysis.cohorts import harm_concentration as harm_fn
 
     title = "Concentration of harm"
     skip = _need_records(
@@ -1992,7 +1996,7 @@ def _enough_months(ctx: ProfileContext, name: str, title: str, need: int = 24) -
 def _trend_fit(ctx: ProfileContext, interruption=None):
     """Fit the trend model (negative binomial), falling back to quasi-Poisson when the NB2 fit fails
     numerically (very small counts); returns (result, note)."""
-    from .trends import fit_trend_model, interrupted_time_series
+    from svtools.analysis.trends import fit_trend_model, interrupted_time_series
 
     def fit(family):
         if interruption is None:
@@ -2012,7 +2016,7 @@ def _trend_fit(ctx: ProfileContext, interruption=None):
 def stl_trend(ctx: ProfileContext) -> SectionResult:
     """Seasonal-trend decomposition (STL): the monthly series, its trend and the seasonally adjusted
     series."""
-    from .trends import stl_decompose
+    from svtools.analysis.trends import stl_decompose
 
     title = "The trend"
     skip = _enough_months(ctx, "stl_trend", title)
@@ -2026,10 +2030,10 @@ def stl_trend(ctx: ProfileContext) -> SectionResult:
     alt = (
         f"Line chart of monthly {ctx.what} offences in {ctx.name}, {ctx.period}, with the STL trend and the "
         f"seasonally adjusted series. The trend moves from {first:.1f} a month in "
-        f"{plots.month_label(t.index[0])} to {last:.1f} in {plots.month_label(t.index[-1])}"
+        f"{output.month_label(t.index[0])} to {last:.1f} in {output.month_label(t.index[-1])}"
         + (f" ({change:+.0%})" if np.isfinite(change) else "")
-        + f"; its highest point is {t.max():.1f} in {plots.month_label(t.idxmax())} and its lowest "
-        f"{t.min():.1f} in {plots.month_label(t.idxmin())}."
+        + f"; its highest point is {t.max():.1f} in {output.month_label(t.idxmax())} and its lowest "
+        f"{t.min():.1f} in {output.month_label(t.idxmin())}."
     )
     _show(
         charts.trend_chart(stl, title=f"{ctx.what_short.capitalize()} per month and its trend, {ctx.name}"),
@@ -2072,7 +2076,7 @@ def stl_trend(ctx: ProfileContext) -> SectionResult:
 def seasonality(ctx: ProfileContext) -> SectionResult:
     """The seasonal pattern: the average STL seasonal component by calendar month, with the trend model's
     seasonal curve, its peak month and amplitude."""
-    from .trends import stl_decompose
+    from svtools.analysis.trends import stl_decompose
 
     title = "The seasonal pattern"
     skip = _enough_months(ctx, "seasonality", title)
@@ -2170,7 +2174,7 @@ def trend_model(ctx: ProfileContext, horizon: int = 12) -> SectionResult:
     alt = (
         f"Line chart of monthly {ctx.what} offences in {ctx.name}, {ctx.period}, with the fitted trend model "
         f"and a {horizon}-month forecast. Annual rate ratio {rr:.3f} ({_ci(lo, hi, 3)}). The forecast for "
-        f"{plots.month_label(fc['month'].iloc[0])} to {plots.month_label(fc['month'].iloc[-1])} ranges from "
+        f"{output.month_label(fc['month'].iloc[0])} to {output.month_label(fc['month'].iloc[-1])} ranges from "
         f"{fc['expected'].min():.1f} to {fc['expected'].max():.1f} offences a month, with 95% prediction "
         f"limits from {fc['lower'].min():.0f} to {fc['upper'].max():.0f}."
     )
@@ -2310,7 +2314,7 @@ def young_people(ctx: ProfileContext) -> SectionResult:
     skip = _need_records(ctx, "young_people", title, "no victim or suspect ages")
     if skip:
         return skip
-    from .stats import proportion
+    from svtools.analysis.stats import proportion
 
     sel = ctx.selected
     u25_max = int(config.settings()["age_bands"]["under_25_max_age"])
@@ -2413,7 +2417,7 @@ def young_people(ctx: ProfileContext) -> SectionResult:
 
 def young_ages(ctx: ProfileContext) -> SectionResult:
     """Ages 10 to 24 year by year: victims and suspects of each single year of age."""
-    from .cohorts import age_sex_table
+    from svtools.analysis.cohorts import age_sex_table
 
     title = "Ages 10 to 24 in detail"
     skip = _need_records(ctx, "young_ages", title, "no victim or suspect ages")
@@ -2479,7 +2483,7 @@ def young_ages(ctx: ProfileContext) -> SectionResult:
 
 def young_sex(ctx: ProfileContext) -> SectionResult:
     """Sex of victims and suspects aged 10 to 24."""
-    from .cohorts import age_sex_table
+    from svtools.analysis.cohorts import age_sex_table
 
     title = "Sex of young victims and suspects"
     skip = _need_records(ctx, "young_sex", title, "no victim or suspect ages or sex")
@@ -2530,8 +2534,8 @@ def _population_ethnicity(ctx: ProfileContext) -> pd.Series | None:
     if not ctx.synthetic:
         return None
     try:
-        from .demo import demo_config
-        from .geography import geography_settings
+        from svtools.ingest.demo import demo_config
+        from svtools.ingest.geography import geography_settings
 
         slugs = {v: k for k, v in geography_settings()["demo_forces"].items()}
         pct = demo_config()["victims"]["population_ethnicity_pct"][slugs[ctx.force_code]]
@@ -2543,7 +2547,7 @@ def _population_ethnicity(ctx: ProfileContext) -> pd.Series | None:
 def young_ethnicity(ctx: ProfileContext) -> SectionResult:
     """Ethnicity of victims aged 10 to 24 against the resident population: shares and rate ratios relative
     to White residents, with 95% intervals."""
-    from .cohorts import ethnicity_disproportionality
+    from svtools.analysis.cohorts import ethnicity_disproportionality
 
     title = "Ethnicity of young victims against the population"
     skip = _need_records(ctx, "young_ethnicity", title, "no victim ages or ethnicity")
@@ -2641,7 +2645,7 @@ def knife_involvement(ctx: ProfileContext) -> SectionResult:
     """Knife involvement: of the offences in the definition's offence codes (knife flag or not), the share
     with the Home Office knife or sharp-instrument flag, for victims aged 10-24 and 25 and over, by financial
     year."""
-    from .stats import proportion
+    from svtools.analysis.stats import proportion
 
     title = "Knife involvement"
     skip = _need_records(ctx, "knife_involvement", title, "no knife flags or victim ages")
@@ -2742,7 +2746,7 @@ def knife_involvement(ctx: ProfileContext) -> SectionResult:
 def _force_rows(ctx: ProfileContext) -> pd.DataFrame:
     """Every kept record reported by the force (including those placed in other forces' CSPs), in the
     period."""
-    from .data import dataset_dir
+    from svtools.ingest.store import dataset_dir
 
     path = dataset_dir(ctx.dataset) / "records"
     frame = pd.read_parquet(path, filters=[("reporting_force", "==", ctx.force_code)])
@@ -2751,7 +2755,7 @@ def _force_rows(ctx: ProfileContext) -> pd.DataFrame:
 
 
 def _force_excluded(ctx: ProfileContext) -> pd.DataFrame:
-    from .data import load_table
+    from svtools.ingest.store import load_table
 
     ex = load_table("excluded", ctx.dataset)
     if "reporting_force" in ex.columns:
@@ -2766,7 +2770,7 @@ _POLICE_UK_FIELDS = {"last_outcome": "Outcome recorded", "lsoa_code": "LSOA reco
 
 def completeness(ctx: ProfileContext) -> SectionResult:
     """Completeness of each field by month (share of records with it filled in)."""
-    from .quality import QUALITY_FIELDS, completeness_by_month, completeness_summary
+    from svtools.analysis.quality import QUALITY_FIELDS, completeness_by_month, completeness_summary
 
     recs = ctx.records
     fields = QUALITY_FIELDS if ctx.record_level else _POLICE_UK_FIELDS
@@ -2784,7 +2788,7 @@ def completeness(ctx: ProfileContext) -> SectionResult:
         f"Line chart of the share of records with each field filled in, by month, {ctx.name}, {ctx.period}: "
         f"{len(fields)} fields. Least complete overall: {worst['field']} ({worst['share_known']:.0%}); most "
         f"complete: {best['field']} ({best['share_known']:.0%}). The lowest monthly value of any field is "
-        f"{month_min.min():.0%} in {plots.month_label(month_min.idxmin())}."
+        f"{month_min.min():.0%} in {output.month_label(month_min.idxmin())}."
     )
     _show(
         charts.completeness_chart(shares, title=f"Completeness of each field by month, {ctx.name}"), alt, res
@@ -2825,8 +2829,8 @@ def completeness(ctx: ProfileContext) -> SectionResult:
 def location_quality(ctx: ProfileContext) -> SectionResult:
     """How well records could be placed: in the force, outside it, unlocated, unknown LSOA; exclusions by
     month."""
-    from .quality import exclusions_table
-    from .quality import location_quality as location_fn
+    from svtools.analysis.quality import exclusions_table
+    from svtools.analysis.quality import location_quality as location_fn
 
     rows = _force_rows(ctx)
     ex = _force_excluded(ctx)
@@ -2923,8 +2927,8 @@ def unknown_ages(ctx: ProfileContext) -> SectionResult:
 def reconciliation(ctx: ProfileContext) -> SectionResult:
     """The ingest reconciliation: rows read = rows kept + rows excluded, for the whole dataset and for each of
     the force's input files."""
-    from .data import reconciliation as load_reconciliation
-    from .quality import reconciliation_table
+    from svtools.ingest.store import reconciliation as load_reconciliation
+    from svtools.analysis.quality import reconciliation_table
 
     report = load_reconciliation(ctx.dataset)
     full = reconciliation_table(report)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
-from .errors import DataValidationError
+from svtools.errors import DataValidationError
 
 __all__ = [
     "SEX_CATEGORIES",
