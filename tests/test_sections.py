@@ -19,6 +19,7 @@ from svtools import config
 from svtools.publish import output as plots
 from svtools.publish import render as report
 from svtools.publish import sections
+from svtools.publish.sections import profile_place_people
 from svtools.paths import NOTEBOOKS
 
 CSP = "E22000027"  # Hartlepool
@@ -293,7 +294,7 @@ def test_who(ctx, shown):
     from svtools.analysis.cohorts import pyramid_data
 
     res = sections.who(ctx)
-    p = pyramid_data(ctx.selected, role="victim", bands=sections._PYRAMID_BANDS)
+    p = pyramid_data(ctx.selected, role="victim", bands=profile_place_people._PYRAMID_BANDS)
     assert res.values["victim_male_share"] == pytest.approx(
         p["male"].sum() / (p["male"].sum() + p["female"].sum())
     )

@@ -1,0 +1,117 @@
+"""Report sections: one call per notebook cell, each computing, showing and publishing one part of a profile.
+
+A notebook is narrative plus calls::
+
+    ctx = sections.ProfileContext.load(csp_code, dataset, definition, period_end)
+    sections.success_measures(ctx)
+    sections.monthly_spc(ctx)
+
+Each section
+
+* computes with the tested svtools functions (:mod:`svtools.analysis.measures`, :mod:`svtools.analysis.trends`,
+  :mod:`svtools.analysis.cohorts`, :mod:`svtools.analysis.place_time`, :mod:`svtools.analysis.quality`,
+  :mod:`svtools.analysis.stats`);
+* shows an accessible HTML table with small counts suppressed (:func:`svtools.analysis.stats.suppress`: no
+  count from 1 to the disclosure threshold, no record-level field) and publishes it as a CSV download
+  (:func:`svtools.publish.output.publish_table`), and/or a chart (:mod:`svtools.publish.charts`) through
+  :func:`svtools.publish.output.show` with alt text written from the data;
+* returns a :class:`~svtools.publish.sections.context.SectionResult` holding the unsuppressed numbers, so
+  tests can check them (they are never displayed).
+
+When the dataset lacks what a section needs (data.police.uk has no ages, offence codes, knife flags or times
+of day), the section shows one line saying why it is left out, never an empty chart.
+
+The sections live in one module per notebook page; this package re-exports every one of them, so a notebook
+calls ``sections.<name>(ctx)`` whichever module the section lives in:
+
+* :mod:`~svtools.publish.sections.context` - :class:`~svtools.publish.sections.context.SectionResult`,
+  :class:`~svtools.publish.sections.context.ProfileContext`, :data:`POLICE_UK_VIOLENCE` and the small helpers
+  every page module shares (suppression, one-line notices, number formatting, publishing tables and charts,
+  the area rates and SPC frame used by both the CSP profile and the force overview);
+* :mod:`~svtools.publish.sections.profile_volume` - ``csp_profile.ipynb``, how much and compared with what:
+  ``headline``, ``financial_years``, ``success_measures``, ``hospital_admissions``, ``rate_comparison``,
+  ``monthly_spc``, ``offence_mix``;
+* :mod:`~svtools.publish.sections.profile_place_people` - ``csp_profile.ipynb``, where, when and who:
+  ``hotspots``, ``deprivation``, ``when``, ``who``, ``under25``, ``repeat_victims``, ``harm_concentration``;
+* :mod:`~svtools.publish.sections.force` - ``force_overview.ipynb``: ``league_table``,
+  ``special_cause_by_csp`` (the page also calls CSP-profile sections on a force context);
+* :mod:`~svtools.publish.sections.trend` - ``trend_seasonality.ipynb``: ``stl_trend``, ``seasonality``,
+  ``trend_model``, ``covid_interruption``;
+* :mod:`~svtools.publish.sections.cohort` - ``cohort_under25.ipynb``: ``young_people``, ``young_ages``,
+  ``young_sex``, ``young_ethnicity``, ``knife_involvement`` (the page also calls ``under25``, ``hotspots``,
+  ``deprivation`` and ``when`` on the young-victim context);
+* :mod:`~svtools.publish.sections.quality` - ``data_quality.ipynb``: ``completeness``, ``location_quality``,
+  ``unknown_ages``, ``reconciliation``.
+
+Page modules import from :mod:`~svtools.publish.sections.context` and never from each other.
+"""
+
+from __future__ import annotations
+
+from svtools.publish.sections.cohort import (
+    knife_involvement,
+    young_ages,
+    young_ethnicity,
+    young_people,
+    young_sex,
+)
+from svtools.publish.sections.context import POLICE_UK_VIOLENCE, ProfileContext, SectionResult
+# suppress and funnel_significance_998 are public but not in __all__: still reachable as sections.<name>.
+from svtools.publish.sections.context import suppress as suppress
+from svtools.publish.sections.force import league_table, special_cause_by_csp
+from svtools.publish.sections.profile_place_people import (
+    deprivation,
+    harm_concentration,
+    hotspots,
+    repeat_victims,
+    under25,
+    when,
+    who,
+)
+from svtools.publish.sections.profile_volume import (
+    financial_years,
+    headline,
+    hospital_admissions,
+    monthly_spc,
+    offence_mix,
+    rate_comparison,
+    success_measures,
+)
+from svtools.publish.sections.profile_volume import funnel_significance_998 as funnel_significance_998
+from svtools.publish.sections.quality import completeness, location_quality, reconciliation, unknown_ages
+from svtools.publish.sections.trend import covid_interruption, seasonality, stl_trend, trend_model
+
+__all__ = [
+    "POLICE_UK_VIOLENCE",
+    "SectionResult",
+    "ProfileContext",
+    "headline",
+    "financial_years",
+    "success_measures",
+    "hospital_admissions",
+    "rate_comparison",
+    "league_table",
+    "monthly_spc",
+    "special_cause_by_csp",
+    "offence_mix",
+    "hotspots",
+    "deprivation",
+    "when",
+    "who",
+    "under25",
+    "repeat_victims",
+    "harm_concentration",
+    "stl_trend",
+    "seasonality",
+    "trend_model",
+    "covid_interruption",
+    "young_people",
+    "young_ages",
+    "young_sex",
+    "young_ethnicity",
+    "knife_involvement",
+    "completeness",
+    "location_quality",
+    "unknown_ages",
+    "reconciliation",
+]

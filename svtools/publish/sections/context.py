@@ -1,0 +1,590 @@
+"""What every section shares: the result, the context, and the small helpers.
+
+* :class:`SectionResult` - what a section showed, with the (unsuppressed) numbers behind it;
+* :class:`ProfileContext` - one area (a CSP or a police force area), one dataset, one definition and one
+  period, read once and cached;
+* the small helpers every page module uses: the disclosure threshold and :func:`suppress`, one-line notices
+  (``_say``, ``_skip``, ``_need_records``), number formatting (``_count``, ``_fmt``, ``_ci``, ``_r``,
+  ``_masked``, ``_extremes``), publishing a table (``_publish``) or a chart (``_show``), and the area rates
+  and SPC frame shared by the CSP profile and the force overview.
+
+Every page module of :mod:`svtools.publish.sections` imports from here; this module imports none of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from svtools import config
+from svtools.errors import SvtoolsError
+from svtools.ingest import financial_year
+from svtools.publish import output
+
+__all__ = [
+    "POLICE_UK_VIOLENCE",
+    "SectionResult",
+    "ProfileContext",
+    "suppress",
+]
+
+
+#: data.police.uk crime types used in place of a local definition (the street files have no offence codes):
+#: the violence-related categories.
+POLICE_UK_VIOLENCE = ("Violence and sexual offences", "Robbery", "Possession of weapons")
+
+_NO_RECORD_FIELDS = (
+    "no victim or suspect ages, sex or ethnicity, no Home Office offence codes or knife flags "
+    "and no times of day"
+)
+
+
+# =========================================================================== results and context
+@dataclass
+class SectionResult:
+    """What a section showed, with the numbers behind it.
+
+    Attributes
+    ----------
+    name : str
+        Section name (also the stem of its CSV download).
+    available : bool
+        False when the section was left out; ``message`` says why.
+    message : str
+        The one line shown instead of the section, or the section's headline sentence.
+    table : DataFrame or None
+        The table as published (suppressed).
+    data : DataFrame or None
+        The unsuppressed numbers (for tests and further analysis; never displayed).
+    alt : str
+        Alt text of the section's (first) chart; ``alts`` holds every chart's.
+    values : dict
+        Headline numbers (counts, rates, indices) computed by the section.
+    """
+
+    name: str
+    available: bool = True
+    message: str = ""
+    table: pd.DataFrame | None = None
+    data: pd.DataFrame | None = None
+    alt: str = ""
+    alts: list[str] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+    csv: Any = None
+
+    def _ipython_display_(self) -> None:
+        """A section has already shown its output: its result, left at the end of a cell, shows nothing."""
+
+    def __repr__(self) -> str:
+        return f"SectionResult({self.name!r}, available={self.available})"
+
+
+def _month_start(value) -> pd.Timestamp:
+    return pd.Timestamp(value).to_period("M").to_timestamp()
+
+
+def _financial_years(months) -> list[str]:
+    """Financial-year labels of months, from the one tested implementation (:func:`svtools.ingest.financial_year`)."""
+    return financial_year(pd.Series(pd.to_datetime(list(months)))).tolist()
+
+
+@dataclass
+class ProfileContext:
+    """One area (a CSP or a police force area), one dataset, one definition and one period.
+
+    Build it with :meth:`load` (a CSP) or :meth:`load_force` (a force). Everything a section needs is read
+    once and cached here.
+
+    Attributes
+    ----------
+    level : {"csp", "force"}
+    code, name : str
+        The area's code and name.
+    dataset : str
+        ``demo`` or ``police_uk``.
+    definition : svtools.ingest.definitions.Definition
+        The local definition (applied to record-level extracts; data.police.uk uses the violence crime types).
+    period_start, period_end : Timestamp
+        First and last month of the period (month starts).
+    csp_codes : list of str
+        CSPs of the area (one for a CSP).
+    force_code, force_name : str
+    records : DataFrame
+        Every record of the area's CSPs within the period (any offence).
+    victim_ages : (int, int) or None
+        When set, sections look only at offences against victims of these ages (see :meth:`young`).
+    notes : list of str
+        Caveats found while loading (e.g. the period was cut to the data).
+    """
+
+    level: str
+    code: str
+    name: str
+    dataset: str
+    definition: Any
+    period_start: pd.Timestamp
+    period_end: pd.Timestamp
+    csp_codes: list
+    force_code: str
+    force_name: str
+    records: pd.DataFrame
+    info: dict
+    areas: pd.DataFrame
+    victim_ages: tuple | None = None
+    notes: list = field(default_factory=list)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def load(
+        cls,
+        csp_code: str,
+        dataset: str = "demo",
+        definition: str = "knife_serious_violence",
+        period_end: str | None = None,
+    ) -> ProfileContext:
+        """Context for one CSP: its records from the data's start to ``period_end`` (cut to the data)."""
+        from svtools.ingest.store import load_records, load_table
+
+        areas = load_table("areas", dataset)
+        hit = areas[areas["csp_code"] == csp_code]
+        records = load_records(csp_code, dataset)  # raises MissingAreaError naming the known codes
+        if hit.empty:
+            raise SvtoolsError(f"CSP {csp_code} is not one of the areas of the '{dataset}' data")
+        row = hit.iloc[0]
+        return cls._build(
+            "csp",
+            csp_code,
+            str(row["csp_name"]),
+            dataset,
+            definition,
+            period_end,
+            [csp_code],
+            str(row["pfa_code"]),
+            str(row["pfa_name"]),
+            records,
+            areas,
+        )
+
+    @classmethod
+    def load_force(
+        cls,
+        force_code: str,
+        dataset: str = "demo",
+        definition: str = "knife_serious_violence",
+        period_end: str | None = None,
+    ) -> ProfileContext:
+        """Context for a police force area: the records of all its CSPs."""
+        from svtools.ingest.store import csp_codes, load_records, load_table
+
+        areas = load_table("areas", dataset)
+        codes = csp_codes(dataset, force_code)  # raises MissingAreaError naming the known forces
+        row = areas[areas["csp_code"].isin(codes)].iloc[0]
+        records = pd.concat([load_records(c, dataset) for c in codes], ignore_index=True)
+        return cls._build(
+            "force",
+            str(row["pfa_code"]),
+            str(row["pfa_name"]),
+            dataset,
+            definition,
+            period_end,
+            list(codes),
+            str(row["pfa_code"]),
+            str(row["pfa_name"]),
+            records,
+            areas,
+        )
+
+    @classmethod
+    def _build(
+        cls, level, code, name, dataset, definition, period_end, codes, force_code, force_name, records, areas
+    ) -> ProfileContext:
+        from svtools.ingest.store import dataset_info
+        from svtools.ingest.definitions import load_definition
+
+        info = dataset_info(dataset)
+        start = _month_start(info["period_start"])
+        data_end = _month_start(info["period_end"])
+        notes = []
+        end = data_end
+        if period_end:
+            try:
+                end = _month_start(period_end)
+            except (ValueError, TypeError):
+                raise SvtoolsError(f"period_end must be a date like 2025-03-31, not {period_end!r}") from None
+            if end > data_end:
+                notes.append(
+                    f"The data end in {data_end:%B %Y}, so the period ends there (not "
+                    f"{pd.Timestamp(period_end):%B %Y})."
+                )
+                end = data_end
+        if end < start:
+            raise SvtoolsError(f"period_end {period_end} is before the data start ({info['period_start']})")
+        d = load_definition(definition)
+        records = records.loc[(records["month"] >= start) & (records["month"] <= end)].reset_index(drop=True)
+        return cls(
+            level=level,
+            code=code,
+            name=name,
+            dataset=dataset,
+            definition=d,
+            period_start=start,
+            period_end=end,
+            csp_codes=list(codes),
+            force_code=force_code,
+            force_name=force_name,
+            records=records,
+            info=info,
+            areas=areas,
+            notes=notes,
+        )
+
+    def young(self, min_age: int | None = None, max_age: int | None = None) -> ProfileContext:
+        """The same context restricted to offences against victims aged ``min_age``-``max_age`` (default
+        10-24, ``age_bands`` in ``config/settings.yaml``)."""
+        cfg = config.settings()["age_bands"]
+        lo = int(cfg["young_people_min_age"] if min_age is None else min_age)
+        hi = int(cfg["under_25_max_age"] if max_age is None else max_age)
+        new = dataclasses.replace(self, victim_ages=(lo, hi), notes=list(self.notes))
+        return new
+
+    # ------------------------------------------------------------------ derived data
+    @property
+    def record_level(self) -> bool:
+        """True for a record-level extract (ages, offence codes, times); False for data.police.uk."""
+        return "ho_offence_code" in self.records.columns
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.info.get("synthetic"))
+
+    @property
+    def cohort_label(self) -> str:
+        return f"victims aged {self.victim_ages[0]} to {self.victim_ages[1]}" if self.victim_ages else ""
+
+    @property
+    def what(self) -> str:
+        """What is counted, in words (for text and alt text)."""
+        base = (
+            self.definition.short_title
+            if self.record_level
+            else "violence, robbery and weapons possession (data.police.uk crime types)"
+        )
+        return f"{base} against {self.cohort_label}" if self.victim_ages else base
+
+    @property
+    def what_short(self) -> str:
+        return self.definition.short_title if self.record_level else "violence, robbery and weapons offences"
+
+    @property
+    def prefix(self) -> str:
+        """Stem prefix of CSV downloads, so a restricted context does not overwrite the main tables."""
+        return f"age_{self.victim_ages[0]}_{self.victim_ages[1]}_" if self.victim_ages else ""
+
+    @property
+    def months(self) -> pd.DatetimeIndex:
+        return pd.date_range(self.period_start, self.period_end, freq="MS", name="month")
+
+    @property
+    def years(self) -> float:
+        """Length of the period in years (rates per year)."""
+        return len(self.months) / 12.0
+
+    @property
+    def period(self) -> str:
+        return f"{self.period_start:%B %Y} to {self.period_end:%B %Y}"
+
+    @cached_property
+    def selected(self) -> pd.DataFrame:
+        """The records that meet the definition (data.police.uk: the violence crime types), within the period
+        and, for a restricted context, against victims of the cohort's ages."""
+        from svtools.ingest.definitions import apply_definition
+
+        if self.record_level:
+            out = apply_definition(self.records, self.definition)
+        else:
+            out = self.records[self.records["crime_type"].isin(POLICE_UK_VIOLENCE)]
+        if self.victim_ages is not None:
+            age = out["victim_age"].astype("Float64")
+            out = out[
+                ((age >= self.victim_ages[0]) & (age <= self.victim_ages[1])).fillna(False).to_numpy(bool)
+            ]
+        return out
+
+    def select_counts(self, counts: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a ``monthly_counts`` table that meet the definition (or the violence crime types)."""
+        from svtools.ingest.definitions import apply_definition
+
+        if "ho_offence_code" in counts.columns:
+            return apply_definition(counts, self.definition)
+        return counts[counts["crime_type"].isin(POLICE_UK_VIOLENCE)]
+
+    @cached_property
+    def population(self) -> pd.DataFrame:
+        from svtools.ingest.store import load_table
+
+        return load_table("population", self.dataset)
+
+    @cached_property
+    def lsoa(self) -> pd.DataFrame:
+        from svtools.ingest.store import load_table
+
+        return load_table("lsoa", self.dataset)
+
+    @cached_property
+    def monthly_table(self) -> pd.DataFrame:
+        """The shared ``monthly_counts`` table (every CSP in the data) within the period."""
+        from svtools.ingest.store import load_table
+
+        t = load_table("monthly_counts", self.dataset)
+        return t[(t["month"] >= self.period_start) & (t["month"] <= self.period_end)]
+
+    @cached_property
+    def monthly(self) -> pd.Series:
+        """Offences per month of the area (every month of the period; 0 when none)."""
+        from svtools.analysis.trends import monthly_counts
+
+        return monthly_counts(self.selected, start=self.period_start, end=self.period_end)
+
+    def complete_financial_years(self) -> list[str]:
+        """Financial years (April-March) wholly inside the period, oldest first."""
+        months = self.months
+        fy = pd.Series(_financial_years(months))
+        n = fy.value_counts()
+        return sorted(y for y, k in n.items() if k == 12)
+
+    def csp_name(self, code: str) -> str:
+        hit = self.areas.loc[self.areas["csp_code"] == code, "csp_name"]
+        return str(hit.iloc[0]) if len(hit) else code
+
+
+# =========================================================================== small helpers
+def _threshold() -> int:
+    return config.disclosure_threshold("police")
+
+
+def _say(text: str) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def _skip(ctx: ProfileContext | None, name: str, title: str, reason: str) -> SectionResult:
+    """Show one line saying why a section is left out, and return the result saying so."""
+    text = f"**{title}**: not shown, because {reason}."
+    _say(text)
+    return SectionResult(name=name, available=False, message=text)
+
+
+def _need_records(
+    ctx: ProfileContext, name: str, title: str, lacks: str | None = None
+) -> SectionResult | None:
+    """One line instead of the section when the data are data.police.uk (``lacks``: what they do not have)."""
+    if not ctx.record_level:
+        text = f"**{title}**: not available in data.police.uk, which has {lacks or _NO_RECORD_FIELDS}."
+        _say(text)
+        return SectionResult(name=name, available=False, message=text)
+    return None
+
+
+def _count(v) -> str:
+    return output.format_count(v, _threshold())
+
+
+def suppress(frame: pd.DataFrame, columns: Sequence[str], rates: Sequence[str] | dict = ()) -> pd.DataFrame:
+    """Counts from 1 to the threshold replaced by ``*`` (:func:`svtools.analysis.stats.suppress`); each column in
+    ``rates`` (a rate, share or interval computed from the first count column, or a dict rate -> count column)
+    is hidden with its count. The count columns are remembered (``attrs["count_columns"]``) for the
+    publication check."""
+    from svtools.analysis.stats import suppress as _suppress
+
+    columns = list(columns)
+    mapping = dict(rates) if isinstance(rates, dict) else {r: columns[0] for r in rates}
+    out = _suppress(frame, count_columns=columns, rate_columns=mapping or None)
+    out.attrs["count_columns"] = columns
+    return out
+
+
+def _is_small(v, threshold: int | None = None) -> bool:
+    threshold = _threshold() if threshold is None else threshold
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return False
+    return 1 <= f <= threshold
+
+
+def _blank_where_small(
+    table: pd.DataFrame, count_col: str, dependent: Sequence[str], source: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Blank the columns a hidden count could be recovered from (rates of known populations, changes)."""
+    src = table if source is None else source
+    small = src[count_col].map(_is_small).to_numpy(dtype=bool)
+    out = table.copy()
+    for c in dependent:
+        if c in out.columns:
+            col = out[c].astype(object)
+            col[small] = ""
+            out[c] = col
+    return out
+
+
+def _decimals(values: pd.Series) -> int:
+    """Fewest decimals (0-3) that show every value of a rounded float column exactly."""
+    v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    for nd in range(4):
+        if np.allclose(v, np.round(v, nd), rtol=0, atol=1e-9):
+            return nd
+    return 3
+
+
+def _as_text(table: pd.DataFrame, counts: Sequence[str]) -> pd.DataFrame:
+    """Non-count numeric columns as text with a fixed number of decimals (0.30, not 0.3), NaN as blank."""
+    out = table.copy()
+    for col in out.columns:
+        if col in counts:
+            continue
+        s = out[col]
+        is_num = s.map(lambda v: isinstance(v, (float, np.floating)) and not isinstance(v, bool))
+        if not is_num.any() or pd.api.types.is_integer_dtype(s):
+            continue
+        nd = _decimals(s[is_num])
+        if nd == 0 and not pd.api.types.is_float_dtype(s):
+            continue
+        out[col] = [("" if not np.isfinite(v) else f"{v:,.{nd}f}") if f else v for v, f in zip(s, is_num)]
+    out.attrs = dict(table.attrs)
+    return out
+
+
+def _publish(
+    ctx: ProfileContext,
+    table: pd.DataFrame,
+    name: str,
+    caption: str,
+    note: str | None = None,
+    counts: Sequence[str] | None = None,
+    show_last: int | None = None,
+):
+    """Show ``table`` and write it as a CSV download; refused if a count column holds 1 to the threshold.
+
+    ``counts`` names the count columns (default: those :func:`suppress` was told about, else every column).
+    With ``show_last``, a long table is written in full but only its last rows are shown, with a link to the
+    full CSV."""
+    if counts is None:
+        counts = table.attrs.get("count_columns")
+    text = _as_text(table, counts or [])
+    if show_last is None or len(text) <= show_last:
+        return output.publish_table(text, ctx.prefix + name, caption, note=note, count_columns=counts)
+    from IPython.display import HTML, display
+
+    path = output.publish_table(
+        text, ctx.prefix + name, caption, note=note, count_columns=counts, display_table=False
+    )
+    output.show_table(
+        text.tail(show_last), f"{caption} (latest {show_last} rows)", note=note, count_columns=counts
+    )
+    if path is not None:
+        display(
+            HTML(f'<p><a href="{path.name}" download>Download the full table, {len(text)} rows (CSV)</a></p>')
+        )
+    return path
+
+
+def _show(fig, alt: str, result: SectionResult) -> None:
+    output.show(fig, alt=alt)
+    result.alts.append(alt)
+    if not result.alt:
+        result.alt = alt
+
+
+def _r(x, nd: int = 2):
+    return "" if x is None or (isinstance(x, float) and not math.isfinite(x)) else round(float(x), nd)
+
+
+def _fmt(x, nd: int = 2) -> str:
+    return "unknown" if x is None or not np.isfinite(x) else f"{x:,.{nd}f}"
+
+
+def _ci(lo, hi, nd: int = 2) -> str:
+    return f"95% CI {_fmt(lo, nd)} to {_fmt(hi, nd)}"
+
+
+def _masked(values: pd.Series) -> pd.Series:
+    """Counts for a chart's value labels, with small counts hidden (NaN shows as "*")."""
+    v = pd.to_numeric(values, errors="coerce").astype("float64")
+    return v.where(~v.between(1, _threshold()))
+
+
+def _extremes(series: pd.Series, fmt=None) -> tuple[str, str]:
+    """("label (value)" of the largest, "label (value)" of the smallest) of a labelled series."""
+    fmt = fmt or _count
+    s = pd.to_numeric(series, errors="coerce").dropna()
+    if s.empty:
+        return "none", "none"
+    hi, lo = s.idxmax(), s.idxmin()
+    return f"{hi} ({fmt(s[hi])})", f"{lo} ({fmt(s[lo])})"
+
+
+# =========================================================================== area rates (profile and force)
+def _area_rates(ctx: ProfileContext, months: int = 12) -> tuple[pd.DataFrame, dict]:
+    """Rates per 1,000 residents a year for every CSP in the data over the last ``months`` months of the
+    period (fewer when the period is shorter), with 95% intervals and funnel significance."""
+    from svtools.analysis.stats import funnel_significance, rate
+
+    counts = ctx.select_counts(ctx.monthly_table)
+    window = ctx.months[-months:]
+    counts = counts[counts["month"].isin(window)]
+    n = counts.groupby("csp_code")["offences"].sum()
+    areas = ctx.areas.copy()
+    areas["offences"] = areas["csp_code"].map(n).fillna(0).astype("int64")
+    years = len(window) / 12.0
+    areas["person_years"] = areas["population"].astype(float) * years
+    r = rate(areas["offences"], areas["person_years"], multiplier=1000)
+    areas["rate"], areas["lower"], areas["upper"] = (
+        r["value"].to_numpy(),
+        r["lower"].to_numpy(),
+        r["upper"].to_numpy(),
+    )
+    overall = areas["offences"].sum() / areas["person_years"].sum() * 1000
+    force = areas[areas["pfa_code"] == ctx.force_code]
+    force_rate = force["offences"].sum() / force["person_years"].sum() * 1000
+    sig = funnel_significance(areas["offences"], areas["person_years"], overall, multiplier=1000)
+    areas["vs_all_95"] = sig["significance_95"].to_numpy()
+    areas["vs_all_998"] = sig["significance_998"].to_numpy()
+    sig_f = funnel_significance(areas["offences"], areas["person_years"], force_rate, multiplier=1000)
+    areas["vs_force_95"] = sig_f["significance_95"].to_numpy()
+    info = {
+        "window_start": window[0],
+        "window_end": window[-1],
+        "years": years,
+        "overall": float(overall),
+        "force_rate": float(force_rate),
+        "force_offences": int(force["offences"].sum()),
+        "force_population": float(force["population"].sum()),
+        "all_offences": int(areas["offences"].sum()),
+        "all_population": float(areas["population"].sum()),
+        "n_months": len(window),
+    }
+    return areas, info
+
+
+def _window_label(info: dict) -> str:
+    return f"{info['window_start']:%B %Y} to {info['window_end']:%B %Y}"
+
+
+# =========================================================================== SPC frame (profile and force)
+def _spc_frame(series: pd.Series):
+    import warnings
+
+    from svtools.analysis.stats import spc
+
+    improvement = config.settings()["spc"].get("improvement", "decrease")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # trial limits: said in the text instead
+        return spc(series, improvement=improvement)
