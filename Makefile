@@ -63,5 +63,5 @@ bench: data ## speed and memory benchmarks (prints figures)
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_build.py
 
-clean: ## remove generated data and outputs (keeps .venv)
-	rm -rf data/raw/demo data/processed/demo data/processed/police_uk outputs/[0-9]* outputs/latest outputs/.cache
+clean: ## remove generated data and outputs, published and analysts' (keeps .venv)
+	rm -rf data/raw/demo data/processed/demo data/processed/police_uk outputs/[0-9]* outputs/latest outputs/.cache outputs/_analyst

@@ -1,4 +1,5 @@
-"""svtools.publish.batch: planning, a small batch end to end, failure isolation, caching, atomic publishing."""
+"""svtools.publish.batch: planning, a small batch end to end, failure isolation, caching, atomic publishing,
+and the split between the published folder and the analysts' folder."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +22,7 @@ from svtools import config
 from svtools.publish import batch as build
 from svtools.errors import MissingAreaError, SvtoolsError
 from svtools.publish.output import RECORD_LEVEL_COLUMNS, TABLES_SIDECAR
+from svtools.paths import ROOT, data_dir
 from svtools.publish.render import TemplateError
 
 TWO_CSPS = ["E22000027", "E22000029"]  # Hartlepool, Middlesbrough (Cleveland)
@@ -141,7 +144,8 @@ def built(demo_data, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(build, "_code_digest", lambda: frozen)
         result = build.run_build(notebooks=["csp_profile", nb], csps=TWO_CSPS, jobs=2, out=out, progress=False)
-        yield SimpleNamespace(out=out, result=result, failing=nb, run=out / result.run_id)
+        yield SimpleNamespace(out=out, result=result, failing=nb, run=out / result.run_id,
+                              analyst=out / "_analyst" / result.run_id)
 
 
 def html_files(run: Path) -> list[Path]:
@@ -158,10 +162,13 @@ def test_failure_is_isolated(built):
     assert "4 pages: 3 ok, 1 failed, 0 skipped" in r.summary()
     failed = next(x for x in r.results if x.status == "failed")
     assert failed.ename == "ValueError" and "deliberate failure" in failed.evalue
-    assert (built.run / "_failed" / "failing_page--E22000029.ipynb").is_file()
+    assert failed.failed_notebook == "_failed/failing_page--E22000029.ipynb"
+    assert (built.analyst / failed.failed_notebook).is_file() and not (built.run / "_failed").exists()
     error_page = (built.run / "csp/E22000029/failing_page/index.html").read_text()
     assert "Page not available" in error_page and "deliberate failure for E22000029" in error_page
     assert "Traceback" not in error_page and "raise ValueError" not in error_page
+    where = f"{built.out.name}/_analyst/{r.run_id}/_failed/failing_page--E22000029.ipynb"
+    assert where in error_page and str(built.out) not in error_page  # named, without a machine path
     index = (built.run / "index.html").read_text()
     assert 'href="csp/E22000029/failing_page/index.html"' in index and "Pages that failed" in index
 
@@ -195,7 +202,7 @@ def test_published_tables_hold_no_small_counts_or_records(built):
     for job in manifest["jobs"]:
         for t in job["tables"]:
             recorded[(Path(job["page"]).parent / t["file"]).as_posix()] = t
-    csvs = {p.relative_to(built.run).as_posix() for p in built.run.rglob("*.csv")} - {"run_summary.csv"}
+    csvs = {p.relative_to(built.run).as_posix() for p in built.run.rglob("*.csv")}
     assert csvs and csvs == set(recorded)  # nothing published without a disclosure check on record
     assert not list(built.run.rglob(TABLES_SIDECAR))  # the record lives in the manifest, not online
     captions = {}
@@ -235,9 +242,19 @@ def test_manifest_summary_and_index(built):
                 "worker_peak_rss_mb", "kernel_peak_rss_mb"):
         assert key in job, key
     assert job["parameters"]["csp_code"] == "E22000027" and job["seconds"] > 0 and job["page_bytes"] > 0
-    with (built.run / "run_summary.csv").open() as fh:
+    assert manifest["analyst_folder"] == f"{built.out.name}/_analyst/{built.result.run_id}"
+    assert manifest["processed_dir"] == "data/processed/demo"
+    assert manifest["parameters"]["notebooks"] == ["csp_profile", "failing_page.ipynb"]
+    assert manifest["notebooks"]["csp_profile"]["path"] == "notebooks/csp_profile.ipynb"
+    assert manifest["summary"].endswith("→ index.html")
+    full = json.loads((built.analyst / "manifest.json").read_text())  # the analysts' copy keeps the paths
+    assert Path(full["processed_dir"]) == Path(data_dir()) / "processed" / "demo"
+    assert full["input_hashes"] == manifest["input_hashes"] and len(full["jobs"]) == len(manifest["jobs"])
+    assert built.result.manifest == full
+    with (built.analyst / "run_summary.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 4 and {r["status"] for r in rows} == {"ok", "failed"}
+    assert "done:" in (built.analyst / "build.log").read_text()
     soup = BeautifulSoup((built.run / "index.html").read_text(), "html.parser")
     assert [h.get_text() for h in soup.find_all("h2")][:2] == ["Pages that failed", "Cleveland"]
     for a in soup.find_all("a"):
@@ -255,8 +272,44 @@ def test_manifest_summary_and_index(built):
 def test_latest_points_at_the_finished_run(built):
     latest = built.out / "latest"
     assert latest.is_symlink() and os.readlink(latest) == built.result.run_id
-    assert not list(built.out.glob("*.partial"))
-    assert built.result.index == built.run / "index.html"
+    assert not list(built.out.glob("*.partial")) and not list((built.out / "_analyst").glob("*.partial"))
+    assert built.result.index == built.run / "index.html" and built.result.analyst_dir == built.analyst
+    analyst_latest = built.out / "_analyst" / "latest"
+    assert analyst_latest.is_symlink() and os.readlink(analyst_latest) == built.result.run_id
+
+
+def _machine_paths(out: Path) -> set[str]:
+    """Absolute folders of this machine that no published file may contain."""
+    paths = {str(ROOT), str(out), str(out.resolve()), os.environ["SVTOOLS_DATA"], str(Path.home()),
+             tempfile.gettempdir() + "/", "/tmp/", "/root/", "/home/"}
+    return {p for p in paths if len(p) > 2}
+
+
+@pytest.mark.slow
+def test_published_folder_holds_only_publishable_files(built):
+    """Pages, CSVs, index.html and manifest.json only: no notebook, no log, no machine path anywhere."""
+    files = [p for p in built.run.rglob("*") if p.is_file()]
+    assert not [p for p in files if p.suffix == ".ipynb"]
+    assert not [p for p in built.run.rglob("*") if p.name in ("_notebooks", "_failed", "_analyst")]
+    top = {p.name for p in built.run.iterdir()}
+    assert top == {"index.html", "manifest.json", "csp"}, top
+    assert {p.suffix for p in files} <= {".html", ".csv", ".json"}
+    assert [p.name for p in files if p.suffix == ".json"] == ["manifest.json"]
+    machine = _machine_paths(built.out)
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        text = re.sub(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+", "", text)  # embedded images: not paths
+        for root in machine:
+            assert root not in text, (path.relative_to(built.run), root)
+    # the analysts' folder has what was taken out: every executed notebook, the failed one, the logs
+    executed = {p.name for p in (built.analyst / "_notebooks").glob("*.ipynb")}
+    assert executed == {"csp_profile--E22000027.ipynb", "csp_profile--E22000029.ipynb",
+                        "failing_page--E22000027.ipynb"}
+    assert [p.name for p in (built.analyst / "_failed").iterdir()] == ["failing_page--E22000029.ipynb"]
+    failed_nb = nbformat.read(str(built.analyst / "_failed" / "failing_page--E22000029.ipynb"), as_version=4)
+    assert any("deliberate failure" in str(c.get("outputs", "")) for c in failed_nb.cells)
+    for name in ("manifest.json", "run_summary.csv", "build.log"):
+        assert (built.analyst / name).is_file(), name
 
 
 @pytest.mark.slow
@@ -269,7 +322,12 @@ def test_rerun_with_nothing_changed_executes_nothing(built):
         page = again.run_dir / again.jobs[0].page
         assert page.is_file() and "Serious violence profile" in page.read_text()
     assert os.readlink(built.out / "latest") == again.run_id
+    assert os.readlink(built.out / "_analyst" / "latest") == again.run_id
     assert (again.run_dir / "csp/E22000029/csp_profile/offences_by_financial_year.csv").is_file()
+    # the cache restores the executed notebooks into the analysts' folder, never into the published one
+    assert {p.name for p in (again.analyst_dir / "_notebooks").iterdir()} == {
+        "csp_profile--E22000027.ipynb", "csp_profile--E22000029.ipynb"}
+    assert not list(again.run_dir.rglob("*.ipynb"))
 
 
 @pytest.mark.slow
@@ -282,7 +340,9 @@ def test_force_all_reruns_on_one_worker(built):
 @pytest.mark.slow
 def test_interrupted_run_leaves_the_last_good_run_in_place(built, monkeypatch):
     before = os.readlink(built.out / "latest")
+    before_analyst = os.readlink(built.out / "_analyst" / "latest")
     runs = {p.name for p in built.out.iterdir()}
+    analyst_runs = {p.name for p in (built.out / "_analyst").iterdir()}
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
@@ -292,6 +352,10 @@ def test_interrupted_run_leaves_the_last_good_run_in_place(built, monkeypatch):
         build.run_build(notebooks=["csp_profile"], csps=TWO_CSPS, jobs=2, out=built.out, progress=False)
     assert os.readlink(built.out / "latest") == before and (built.out / "latest" / "index.html").is_file()
     new = {p.name for p in built.out.iterdir()} - runs
+    assert len(new) == 1 and new.pop().endswith(".partial")
+    assert os.readlink(built.out / "_analyst" / "latest") == before_analyst
+    assert (built.out / "_analyst" / "latest" / "_notebooks").is_dir()
+    new = {p.name for p in (built.out / "_analyst").iterdir()} - analyst_runs
     assert len(new) == 1 and new.pop().endswith(".partial")
 
 
@@ -305,9 +369,43 @@ def test_a_cell_timeout_fails_only_its_job_and_the_kernel_is_replaced(demo_data,
     for job in jobs:
         job.context = report.page_context(job.params, job.title)
     with report.WarmKernel() as kernel:
-        first = build._execute_job(kernel, jobs[0], tmp_path / "run", timeout=2)
-        second = build._execute_job(kernel, jobs[1], tmp_path / "run", timeout=30)
+        first = build._execute_job(kernel, jobs[0], tmp_path / "run", timeout=2, analyst_dir=tmp_path / "a")
+        second = build._execute_job(kernel, jobs[1], tmp_path / "run", timeout=30, analyst_dir=tmp_path / "a")
         assert kernel.starts == 2  # restarted after the timeout
     assert first.status == "failed" and first.ename == "CellTimeoutError"
     assert "Page not available" in (tmp_path / "run" / jobs[0].page).read_text()
     assert second.status == "ok" and "quick" in (tmp_path / "run" / jobs[1].page).read_text()
+    assert (tmp_path / "a" / "_failed" / f"{jobs[0].job_id}.ipynb").is_file()
+    assert (tmp_path / "a" / "_notebooks" / f"{jobs[1].job_id}.ipynb").is_file()
+    assert not list((tmp_path / "run").rglob("*.ipynb"))
+
+
+def test_published_manifest_has_relative_paths_only(monkeypatch, tmp_path):
+    """Error messages quoting a path, the summary and every path field lose the machine's folders."""
+    out = tmp_path / "outputs"
+    monkeypatch.setenv("SVTOOLS_OUTPUTS", str(out))
+    index = out / "20250101-000000" / "index.html"
+    manifest = {
+        "summary": f"1 CSPs, 1 pages: 0 ok, 1 failed, 0 skipped in 1.0s → {index}",
+        "processed_dir": str(data_dir() / "processed" / "demo"),
+        "dataset": {"source": str(ROOT / "data" / "raw" / "demo")},
+        "parameters": {"notebooks": ["csp_profile", str(tmp_path / "mine.ipynb")]},
+        "notebooks": {"mine": {"path": str(tmp_path / "mine.ipynb")},
+                      "csp_profile": {"path": str(ROOT / "notebooks" / "csp_profile.ipynb")}},
+        "jobs": [{"failed_notebook": "_failed/mine--E1.ipynb",
+                  "evalue": f"[Errno 2] No such file: '{data_dir()}/processed/demo/x.parquet' "
+                            f"(or {Path.home()}/x, {ROOT}/y, {tmp_path}/z)"}],
+    }
+    result = SimpleNamespace(index=index, run_id="20250101-000000")
+    pub = build._published_manifest(manifest, result, out)
+    assert pub["summary"].endswith("→ index.html") and pub["processed_dir"] == "data/processed/demo"
+    assert pub["dataset"]["source"] == "data/raw/demo"
+    assert pub["parameters"]["notebooks"] == ["csp_profile", "mine.ipynb"]
+    assert pub["notebooks"]["csp_profile"]["path"] == "notebooks/csp_profile.ipynb"
+    assert pub["notebooks"]["mine"]["path"] == "mine.ipynb"
+    assert pub["jobs"][0]["failed_notebook"] == "outputs/_analyst/20250101-000000/_failed/mine--E1.ipynb"
+    text = json.dumps(pub, ensure_ascii=False)
+    for root in _machine_paths(out) | {str(tmp_path)}:
+        assert root not in text, root
+    assert "<data>/processed/demo/x.parquet" in pub["jobs"][0]["evalue"]
+    assert manifest["processed_dir"].startswith("/")  # the analysts' copy is left as it was

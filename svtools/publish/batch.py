@@ -1,5 +1,13 @@
 """The batch build: every notebook for every CSP (and force) -> HTML pages in ``outputs/<run-id>/``.
 
+Each run has two folders:
+
+* ``outputs/<run-id>/``, **the published folder**, holds only what a partner may get: ``index.html``, one folder
+  per page (its ``index.html`` and CSV downloads) and ``manifest.json`` (relative paths only);
+* ``outputs/_analyst/<run-id>/``, **the analysts' folder**, holds what is never published: the executed notebooks
+  (``_notebooks/``, with code and every output), the failed ones (``_failed/``), ``run_summary.csv``,
+  ``build.log`` and the full ``manifest.json`` (with the machine's paths).
+
 ``run_build`` plans one job per notebook × CSP (``metadata.svtools.level = "csp"``), per notebook × force
 (``"force"``) and per notebook (``"dataset"``), then:
 
@@ -7,16 +15,19 @@
   (:class:`svtools.publish.render.WarmKernel`) whose namespace is reset between notebooks, so kernel start-up and
   imports are paid once per worker, not once per page. ``jobs=1`` runs everything in this process (debugging);
 * **isolates failures**: any exception of a job (a cell error, a dead kernel, a timeout, a refused table) gives
-  that job an error page (name and message only) and keeps its executed notebook in ``_failed/``; every other
-  job completes and :attr:`BuildResult.ok` is False;
-* **publishes atomically**: it writes into ``outputs/<run-id>.partial/``, renames it to ``outputs/<run-id>/``
-  when complete and only then repoints ``outputs/latest``; an interrupted run leaves the last good run in place;
+  that job an error page (name and message only) and keeps its executed notebook in the analysts' ``_failed/``;
+  every other job completes and :attr:`BuildResult.ok` is False;
+* **publishes atomically**: it writes into ``outputs/<run-id>.partial/`` and ``outputs/_analyst/<run-id>.partial/``,
+  renames both when complete and only then repoints ``outputs/latest`` (and ``outputs/_analyst/latest``); an
+  interrupted run leaves the last good run in place;
 * **is incremental**: a job whose notebook, parameters, input data (its CSP's parquet files, the shared tables
   it reads, ``dataset.json``), svtools code, config and package versions are unchanged reuses its page from
-  ``outputs/.cache/`` (hard links) instead of running again (``force_all=True`` re-runs everything);
+  ``outputs/.cache/`` (hard links, with its executed notebook) instead of running again (``force_all=True``
+  re-runs everything);
 * **records everything**: ``manifest.json`` (parameters, input hashes, versions, git revision, per-job status,
-  seconds, page sizes and memory), ``run_summary.csv``, ``build.log`` and an ``index.html`` listing every page
-  by force and CSP with relative links only, so the folder can be copied anywhere and read offline.
+  seconds, page sizes and memory; the published copy without machine paths), ``run_summary.csv`` and
+  ``build.log`` (analysts' folder only) and an ``index.html`` listing every page
+  by force and CSP with relative links only, so the published folder can be copied anywhere and read offline.
 """
 
 from __future__ import annotations
@@ -28,9 +39,11 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import re
 import resource
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -45,7 +58,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 from svtools.publish import render  # noqa: E402
 from svtools.errors import MissingAreaError, SvtoolsError  # noqa: E402
-from svtools.paths import CONFIG, NOTEBOOKS, ROOT, outputs_dir  # noqa: E402
+from svtools.paths import CONFIG, NOTEBOOKS, ROOT, data_dir, outputs_dir  # noqa: E402
 from svtools.publish.output import PAGE_DIR_ENV, TABLES_SIDECAR  # noqa: E402
 
 __all__ = ["Job", "JobResult", "BuildResult", "discover_notebooks", "plan_jobs", "run_build", "KNOWN_PARAMETERS"]
@@ -58,6 +71,8 @@ KNOWN_PARAMETERS = ("csp_code", "pfa_code", "dataset", "definition", "period_end
 CACHE_VERSION = 1
 CACHE_MAX_AGE_DAYS = 30
 _PAGE = "index.html"
+#: The analysts' folder inside the outputs folder: ``outputs/_analyst/<run-id>/`` (never published).
+ANALYST_DIR = "_analyst"
 
 
 # --------------------------------------------------------------------------- data classes
@@ -127,7 +142,8 @@ class BuildResult:
     jobs: list[Job]
     results: list[JobResult]
     seconds: float
-    manifest: dict
+    manifest: dict  # the full manifest (the analysts' copy); the published one has relative paths only
+    analyst_dir: Path | None = None  # outputs/_analyst/<run-id>/: executed and failed notebooks, logs
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -384,7 +400,7 @@ def _link(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def _cache_restore(cache: Path, job: Job, run_dir: Path) -> JobResult | None:
+def _cache_restore(cache: Path, job: Job, run_dir: Path, analyst_dir: Path) -> JobResult | None:
     entry = cache / job.key
     meta_path = entry / "entry.json"
     if not meta_path.is_file():
@@ -397,7 +413,7 @@ def _cache_restore(cache: Path, job: Job, run_dir: Path) -> JobResult | None:
             _link(entry / "page" / f, page_dir / f)
         nb = entry / "notebook.ipynb"
         if nb.is_file():
-            _link(nb, run_dir / "_notebooks" / f"{job.job_id}.ipynb")
+            _link(nb, analyst_dir / "_notebooks" / f"{job.job_id}.ipynb")
         os.utime(meta_path)
     except (OSError, ValueError, KeyError) as exc:  # a damaged entry is a miss: run the job again
         log.warning("cache entry for %s unusable (%s): running it again", job.job_id, exc)
@@ -409,7 +425,7 @@ def _cache_restore(cache: Path, job: Job, run_dir: Path) -> JobResult | None:
                      produced_seconds=meta["seconds"], tables=meta.get("tables", []))
 
 
-def _cache_store(cache: Path, job: Job, result: JobResult, run_dir: Path) -> None:
+def _cache_store(cache: Path, job: Job, result: JobResult, run_dir: Path, analyst_dir: Path) -> None:
     entry = cache / job.key
     if (entry / "entry.json").is_file():
         return
@@ -419,7 +435,7 @@ def _cache_store(cache: Path, job: Job, result: JobResult, run_dir: Path) -> Non
         page_dir = (run_dir / job.page).parent
         for f in result.files:
             _link(page_dir / f, tmp / "page" / f)
-        nb = run_dir / "_notebooks" / f"{job.job_id}.ipynb"
+        nb = analyst_dir / "_notebooks" / f"{job.job_id}.ipynb"
         if nb.is_file():
             _link(nb, tmp / "notebook.ipynb")
         meta = {"job_id": job.job_id, "files": result.files, "page_bytes": result.page_bytes,
@@ -469,12 +485,24 @@ def _error_fields(exc: BaseException) -> tuple[str, str, int | None]:
     return type(exc).__name__, _first_line(str(exc)), None
 
 
-def _execute_job(kernel: render.WarmKernel, job: Job, run_dir: Path, timeout: float | None) -> JobResult:
-    """Run one job on a warm kernel and write its page (or its error page). Never raises for a job failure."""
+def _analyst_label(analyst_dir: Path) -> str:
+    """The analysts' folder as the error pages name it: ``outputs/_analyst/<run-id>`` (no machine path)."""
+    run_id = analyst_dir.name.removesuffix(".partial")
+    return f"{analyst_dir.parent.parent.name}/{analyst_dir.parent.name}/{run_id}"
+
+
+def _execute_job(kernel: render.WarmKernel, job: Job, run_dir: Path, timeout: float | None,
+                 analyst_dir: Path | None = None) -> JobResult:
+    """Run one job on a warm kernel and write its page (or its error page). Never raises for a job failure.
+
+    The page goes to ``run_dir`` (published); the executed notebook to ``analyst_dir/_notebooks/`` or, when the
+    job fails, ``analyst_dir/_failed/`` (default: ``_analyst/<run_dir name>`` beside ``run_dir``).
+    """
     import nbformat
     from papermill.exceptions import PapermillExecutionError
 
     t0 = time.perf_counter()
+    analyst_dir = analyst_dir or run_dir.parent / ANALYST_DIR / run_dir.name
     page = run_dir / job.page
     page_dir = page.parent
     page_dir.mkdir(parents=True, exist_ok=True)
@@ -485,7 +513,7 @@ def _execute_job(kernel: render.WarmKernel, job: Job, run_dir: Path, timeout: fl
         nb = render.execute(job.notebook, job.params, kernel=kernel, timeout=timeout)
         html = render.to_html(nb, job.title, job.context)
         page.write_text(html, encoding="utf-8")
-        nb_path = run_dir / "_notebooks" / f"{job.job_id}.ipynb"
+        nb_path = analyst_dir / "_notebooks" / f"{job.job_id}.ipynb"
         nb_path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, str(nb_path))
     except Exception as exc:  # every failure of this job stays with this job (KeyboardInterrupt still stops)
@@ -493,11 +521,11 @@ def _execute_job(kernel: render.WarmKernel, job: Job, run_dir: Path, timeout: fl
         result.ename, result.evalue, result.cell = _error_fields(exc)
         log.info("%s failed: %s: %s", job.job_id, result.ename, result.evalue)
         if kernel.last_nb is not None:
-            failed = run_dir / "_failed" / f"{job.job_id}.ipynb"
+            failed = analyst_dir / "_failed" / f"{job.job_id}.ipynb"
             failed.parent.mkdir(parents=True, exist_ok=True)
             try:
                 nbformat.write(kernel.last_nb, str(failed))
-                result.failed_notebook = failed.relative_to(run_dir).as_posix()
+                result.failed_notebook = failed.relative_to(analyst_dir).as_posix()
             except Exception:  # pragma: no cover - an unwritable notebook must not hide the error itself
                 pass
         if not isinstance(exc, (PapermillExecutionError, SvtoolsError)):
@@ -507,8 +535,9 @@ def _execute_job(kernel: render.WarmKernel, job: Job, run_dir: Path, timeout: fl
                 log.warning("kernel restart failed: %s", restart_exc)
         shutil.rmtree(page_dir, ignore_errors=True)  # no half-written tables beside an error page
         page_dir.mkdir(parents=True, exist_ok=True)
-        page.write_text(render.error_html(job.context, job.title, result.ename, result.evalue, result.cell,
-                                          Path(job.notebook).name, job.job_id), encoding="utf-8")
+        page.write_text(render.error_html(job.context, job.title, result.ename, _scrub_paths(result.evalue),
+                                          result.cell, Path(job.notebook).name, job.job_id,
+                                          _analyst_label(analyst_dir)), encoding="utf-8")
     sidecar = page_dir / TABLES_SIDECAR
     if sidecar.is_file():  # the disclosure record of the page's downloads goes to the manifest, not online
         if result.status == "ok":
@@ -544,8 +573,8 @@ def _worker_init(kernel_name: str, warm_modules: list[str], timeout: float | Non
         log.warning("worker %s: kernel did not start: %s", os.getpid(), exc)
 
 
-def _worker_run(job: dict, run_dir: str) -> dict:
-    result = _execute_job(_WORKER["kernel"], Job(**job), Path(run_dir), _WORKER["timeout"])
+def _worker_run(job: dict, run_dir: str, analyst_dir: str) -> dict:
+    result = _execute_job(_WORKER["kernel"], Job(**job), Path(run_dir), _WORKER["timeout"], Path(analyst_dir))
     return dataclasses.asdict(result)
 
 
@@ -553,14 +582,18 @@ def _worker_run(job: dict, run_dir: str) -> dict:
 def _new_run_id(out: Path) -> str:
     base = datetime.now().strftime("%Y%m%d-%H%M%S")
     run_id, n = base, 1
-    while (out / run_id).exists() or (out / f"{run_id}.partial").exists():
+    while any((folder / name).exists() for folder in (out, out / ANALYST_DIR)
+              for name in (run_id, f"{run_id}.partial")):
         n += 1
         run_id = f"{base}-{n}"
     return run_id
 
 
 def _point_latest(out: Path, run_id: str) -> None:
-    """Atomically repoint ``outputs/latest`` at the run (a symlink swapped with ``os.replace``)."""
+    """Atomically repoint ``<out>/latest`` at the run (a symlink swapped with ``os.replace``).
+
+    Used for ``outputs/latest`` (the published run) and ``outputs/_analyst/latest`` (its analysts' folder).
+    """
     link = out / "latest"
     if link.exists() and not link.is_symlink():
         log.warning("%s is not a symlink: left alone", link)
@@ -632,11 +665,15 @@ def _partner_summary(jobs: list[Job], results: dict[str, JobResult]) -> str:
     return text + "."
 
 
-def _write_reports(run_dir: Path, jobs: list[Job], results: dict[str, JobResult], manifest: dict) -> None:
-    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+def _write_reports(run_dir: Path, analyst_dir: Path, jobs: list[Job], results: dict[str, JobResult],
+                   manifest: dict, published: dict) -> None:
+    """The full ``manifest.json`` and ``run_summary.csv`` (timings, failed notebooks) go to the analysts' folder;
+    the published folder gets ``published``, the manifest with relative paths only."""
+    (run_dir / "manifest.json").write_text(json.dumps(published, indent=2, default=str), encoding="utf-8")
+    (analyst_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
     cols = ["job_id", "notebook", "level", "area_code", "area_name", "force", "status", "seconds", "page",
             "page_bytes", "ename", "evalue", "failed_notebook"]
-    with (run_dir / "run_summary.csv").open("w", newline="", encoding="utf-8") as fh:
+    with (analyst_dir / "run_summary.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=cols)
         w.writeheader()
         for j in jobs:
@@ -679,6 +716,10 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
               definition: str = "knife_serious_violence", period_end: str | None = None, progress: bool = True,
               *, timeout: float | None = 600, kernel_name: str | None = None) -> BuildResult:
     """Run the batch notebooks and publish their pages into ``<out>/<run-id>/``.
+
+    Only partner-facing files go there (pages, CSVs, ``index.html``, ``manifest.json`` with relative paths);
+    the executed and failed notebooks, ``run_summary.csv``, ``build.log`` and the full manifest go to the
+    analysts' folder ``<out>/_analyst/<run-id>/``.
 
     Parameters
     ----------
@@ -730,10 +771,15 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
     out.mkdir(parents=True, exist_ok=True)
     cache = out / ".cache" / "pages"
     cache.mkdir(parents=True, exist_ok=True)
+    analyst_root = out / ANALYST_DIR
+    analyst_root.mkdir(exist_ok=True)
     run_id = _new_run_id(out)
     partial = out / f"{run_id}.partial"
     partial.mkdir()
     final = out / run_id
+    analyst_partial = analyst_root / f"{run_id}.partial"
+    analyst_partial.mkdir()
+    analyst_final = analyst_root / run_id
 
     base = render.run_context(dataset, definition)
     for job in plan:
@@ -742,7 +788,7 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
                                           force_name=job.pfa_name, index_href=Path(href).as_posix())
 
     results: dict[str, JobResult] = {}
-    logfile = (partial / "build.log").open("a", encoding="utf-8")
+    logfile = (analyst_partial / "build.log").open("a", encoding="utf-8")
 
     def record(job: Job, result: JobResult) -> None:
         results[job.job_id] = result
@@ -750,7 +796,7 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
                       + (f" {result.ename}: {result.evalue}" if result.status == "failed" else "") + "\n")
         logfile.flush()
         if result.status == "ok":
-            _cache_store(cache, job, result, partial)
+            _cache_store(cache, job, result, partial, analyst_partial)
 
     bar = tqdm(total=len(plan), desc="svtools build", unit="page", disable=not progress, file=sys.stderr,
                dynamic_ncols=True, leave=False)
@@ -759,7 +805,7 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
         for job in plan:
             if job.skip_reason:
                 record(job, JobResult(job_id=job.job_id, status="skipped", reason=job.skip_reason))
-            elif not force_all and (hit := _cache_restore(cache, job, partial)) is not None:
+            elif not force_all and (hit := _cache_restore(cache, job, partial, analyst_partial)) is not None:
                 record(job, hit)
             else:
                 todo.append(job)
@@ -776,19 +822,19 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
                 render.prepare()
                 kernel.ready()
                 for job in todo:
-                    record(job, _execute_job(kernel, job, partial, timeout))
+                    record(job, _execute_job(kernel, job, partial, timeout, analyst_partial))
                     bar.update(1)
             finally:
                 kernel.shutdown()
         elif workers > 1:
-            _run_pool(todo, workers, partial, kernel_name, _notebook_modules(list(nbs.values())), timeout,
-                      record, bar)
+            _run_pool(todo, workers, partial, analyst_partial, kernel_name,
+                      _notebook_modules(list(nbs.values())), timeout, record, bar)
         bar.close()
 
         seconds = time.perf_counter() - t_start
         ordered = [results[j.job_id] for j in plan]
         result = BuildResult(run_id=run_id, run_dir=final, index=final / _PAGE, jobs=plan, results=ordered,
-                             seconds=seconds, manifest={})
+                             seconds=seconds, manifest={}, analyst_dir=analyst_final)
         summary = result.summary()
         manifest = _manifest(run_id, started_at, seconds, plan, results, dict(
             notebooks=[str(n) for n in notebooks] if notebooks else None, csps=list(csps) if csps else None,
@@ -800,11 +846,14 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
         index_ctx = _index_context(plan, results, base, run_id, _partner_summary(plan, results), dataset)
         (partial / _PAGE).write_text(render.render_page("run_index.html.j2", index_ctx,
                                                         f"{base['project_title']}: all pages"), encoding="utf-8")
-        _write_reports(partial, plan, results, manifest)
+        published = _published_manifest(manifest, result, out)
+        _write_reports(partial, analyst_partial, plan, results, manifest, published)
         logfile.write(f"{_now_iso()} done: {summary}\n")
         logfile.close()
+        os.rename(analyst_partial, analyst_final)  # both renames, then both links: latest never sees half a run
         os.rename(partial, final)
         _point_latest(out, run_id)
+        _point_latest(analyst_root, run_id)
         _cache_prune(cache, {j.key for j in plan})
     finally:
         bar.close()
@@ -818,21 +867,22 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
     return result
 
 
-def _run_pool(todo: list[Job], workers: int, run_dir: Path, kernel_name: str, warm_modules: list[str],
-              timeout: float | None, record, bar) -> None:
+def _run_pool(todo: list[Job], workers: int, run_dir: Path, analyst_dir: Path, kernel_name: str,
+              warm_modules: list[str], timeout: float | None, record, bar) -> None:
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")  # no fork of a process holding threads and zmq sockets
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
                              initargs=(kernel_name, warm_modules, timeout)) as pool:
-        futures = {pool.submit(_worker_run, dataclasses.asdict(job), str(run_dir)): job for job in todo}
+        futures = {pool.submit(_worker_run, dataclasses.asdict(job), str(run_dir), str(analyst_dir)): job
+                   for job in todo}
         try:
             for fut in as_completed(futures):
                 job = futures[fut]
                 try:
                     result = JobResult(**fut.result())
                 except (BrokenProcessPool, Exception) as exc:  # the worker process itself died
-                    result = _driver_failure(job, run_dir, exc)
+                    result = _driver_failure(job, run_dir, exc, analyst_dir)
                 record(job, result)
                 bar.update(1)
         except BaseException:  # Ctrl-C: stop now; the partial run folder is left and latest is untouched
@@ -843,12 +893,13 @@ def _run_pool(todo: list[Job], workers: int, run_dir: Path, kernel_name: str, wa
             raise
 
 
-def _driver_failure(job: Job, run_dir: Path, exc: BaseException) -> JobResult:
+def _driver_failure(job: Job, run_dir: Path, exc: BaseException, analyst_dir: Path) -> JobResult:
     ename, evalue, _ = _error_fields(exc)
     page = run_dir / job.page
     page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(render.error_html(job.context, job.title, ename, evalue, None, Path(job.notebook).name,
-                                      job.job_id), encoding="utf-8")
+    page.write_text(render.error_html(job.context, job.title, ename, _scrub_paths(evalue), None,
+                                      Path(job.notebook).name, job.job_id, _analyst_label(analyst_dir)),
+                    encoding="utf-8")
     return JobResult(job_id=job.job_id, status="failed", ename=ename, evalue=evalue,
                      page_bytes=page.stat().st_size, files=[_PAGE], produced_at=_now_iso())
 
@@ -887,3 +938,73 @@ def _manifest(run_id: str, started_at: str, seconds: float, plan: list[Job], res
         "jobs": jobs,
     }
 
+
+# --------------------------------------------------------------------------- the published manifest
+def _machine_roots(*extra: Path) -> list[tuple[str, str]]:
+    """Absolute folders of this machine and the placeholder each becomes in published text, longest first."""
+    pairs = [(ROOT, "<repo>"), (data_dir(), "<data>"), (outputs_dir(), "<outputs>"),
+             (Path(tempfile.gettempdir()), "<tmp>"), (Path.home(), "~"), *((p, "<outputs>") for p in extra)]
+    out: dict[str, str] = {}
+    for path, label in pairs:
+        for variant in {str(path), str(Path(path).resolve())}:
+            if len(variant) > 1:  # never "/"
+                out.setdefault(variant, label)
+    return sorted(out.items(), key=lambda kv: -len(kv[0]))
+
+
+def _scrub_paths(text: str, *extra: Path) -> str:
+    """``text`` with every absolute folder of this machine (repo, data, outputs, temp, home) replaced by a
+    placeholder (``<repo>``, ``<data>``, ``<outputs>``, ``<tmp>``, ``~``): error messages may quote paths."""
+    for root, label in _machine_roots(*extra):
+        text = re.sub(re.escape(root) + r"(?![\w.-])", lambda _m, label=label: label, text)
+    return text
+
+
+def _public_path(path: str | Path | None) -> str | None:
+    """A path as the published manifest gives it: relative to the repository (``notebooks/x.ipynb``) or the
+    data folder (``data/processed/demo``), else only its name; never absolute."""
+    if path in (None, ""):
+        return None if path is None else ""
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    for root, prefix in ((ROOT, ""), (data_dir(), "data/")):
+        for base in {root, root.resolve()}:
+            if p.is_relative_to(base):
+                return prefix + p.relative_to(base).as_posix()
+    return p.name
+
+
+def _published_manifest(manifest: dict, result: BuildResult, out: Path) -> dict:
+    """The manifest a partner may get: the same record with relative paths only.
+
+    Paths become relative (:func:`_public_path`), the summary points at ``index.html``, ``failed_notebook`` names
+    the notebook in the analysts' folder (``outputs/_analyst/<run-id>/_failed/...``), and any other absolute
+    folder of the machine left in a string (an error message, say) is replaced by a placeholder.
+    """
+    pub = json.loads(json.dumps(manifest, default=str))
+    pub["summary"] = pub["summary"].replace(str(result.index), _PAGE)
+    pub["processed_dir"] = _public_path(pub.get("processed_dir"))
+    if isinstance(pub.get("dataset"), dict) and "source" in pub["dataset"]:
+        pub["dataset"]["source"] = _public_path(pub["dataset"]["source"])
+    if pub["parameters"].get("notebooks"):
+        pub["parameters"]["notebooks"] = [n if Path(n).suffix != ".ipynb" else _public_path(n)
+                                          for n in pub["parameters"]["notebooks"]]
+    for nb in pub["notebooks"].values():
+        nb["path"] = _public_path(nb["path"])
+    analyst = f"{out.name}/{ANALYST_DIR}/{result.run_id}"
+    pub["analyst_folder"] = analyst
+    for job in pub["jobs"]:
+        if job.get("failed_notebook"):
+            job["failed_notebook"] = f"{analyst}/{job['failed_notebook']}"
+
+    def scrub(value):
+        if isinstance(value, str):
+            return _scrub_paths(value, out)
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        if isinstance(value, dict):
+            return {k: scrub(v) for k, v in value.items()}
+        return value
+
+    return scrub(pub)

@@ -665,13 +665,18 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def error_html(context: Mapping[str, Any], title: str, ename: str, evalue: str, cell: int | None = None,
-               notebook: str = "", job_id: str = "") -> str:
-    """The page shown in place of a failed one: the error's name and message only (never a traceback)."""
+               notebook: str = "", job_id: str = "", analyst_folder: str = "") -> str:
+    """The page shown in place of a failed one: the error's name and message only (never a traceback).
+
+    ``analyst_folder`` is the run's analysts' folder as a relative path (``outputs/_analyst/<run-id>``), where
+    the executed notebook of the failed job is kept; the page names it but never links to it.
+    """
     message = _ANSI.sub("", str(evalue or "")).strip().splitlines()
     message = message[0] if message else ""
     if len(message) > 300:
         message = message[:297] + "..."
-    ctx = {**context, "ename": ename, "evalue": message, "cell": cell, "notebook": notebook, "job_id": job_id}
+    ctx = {**context, "ename": ename, "evalue": message, "cell": cell, "notebook": notebook, "job_id": job_id,
+           "analyst_folder": analyst_folder}
     return render_page("error_page.html.j2", ctx, title)
 
 
