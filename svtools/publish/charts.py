@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from svtools.publish import output
+from svtools.publish.disclosure import require_gate_frame
 from svtools.config import settings
 
 __all__ = [
@@ -190,6 +191,7 @@ def spc_chart(
     trial_limits : bool
         Label the limits as trial limits (fewer than ``spc.min_points`` months).
     """
+    require_gate_frame(data, "spc_chart")
     pal = _pal()
     fig, ax = _figure()
     months = _months(data["month"])
@@ -254,6 +256,7 @@ def funnel_plot(
         Label every point (default: when there are at most 15 points; otherwise only the highlighted area and
         areas outside the 99.8% limits).
     """
+    require_gate_frame(points, "funnel_plot")
     pal = _pal()
     fig, ax = _figure(4.4)
     lim = limits.sort_values("denominator")
@@ -334,6 +337,7 @@ def trend_chart(
         ``month, observed, trend`` and optionally ``seasonally_adjusted``
         (:func:`svtools.analysis.trends.stl_decompose`).
     """
+    require_gate_frame(stl, "trend_chart")
     pal = _pal()
     fig, ax = _figure()
     months = _months(stl["month"])
@@ -377,6 +381,7 @@ def seasonal_chart(
     model : DataFrame, optional
         ``month_of_year, value`` of a fitted seasonal curve drawn as a line on the same scale.
     """
+    require_gate_frame(profile, "seasonal_chart")
     pal = _pal()
     fig, ax = _figure()
     prof = profile.sort_values("month_of_year")
@@ -439,6 +444,7 @@ def forecast_chart(
     fitted : DataFrame, optional
         ``month, fitted`` (the model's expected counts over the observed months).
     """
+    require_gate_frame(observed, "forecast_chart")
     pal = _pal()
     fig, ax = _figure()
     months = _months(observed.index)
@@ -492,6 +498,7 @@ def its_chart(
     interruption : date-like
         First month after the interruption (a vertical line).
     """
+    require_gate_frame(fitted, "its_chart")
     pal = _pal()
     fig, ax = _figure()
     months = _months(fitted["month"])
@@ -545,6 +552,7 @@ def yearly_chart(
     series : sequence of str, optional
         Columns to draw (default: every column but ``financial_year``).
     """
+    require_gate_frame(table, "yearly_chart")
     pal = _pal()
     fig, ax = _figure()
     baseline = baseline or settings()["periods"]["baseline_financial_year"]
@@ -587,6 +595,7 @@ def pyramid_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Victims", yl
     data : DataFrame
         ``age_band, male, female`` (counts or shares; NaN = suppressed, labelled "*"), youngest band first.
     """
+    require_gate_frame(data, "pyramid_chart")
     pal = _pal()
     n = len(data)
     fig, ax = _figure(max(3.6, 0.34 * n + 1.6))
@@ -646,6 +655,7 @@ def day_hour_heatmap(
         7 rows (days, Monday first; the index gives the labels) x 24 columns (hours 0-23). NaN cells (e.g.
         suppressed) are left blank.
     """
+    require_gate_frame(table, "day_hour_heatmap")
     import matplotlib.patches as mpatches
 
     cmap = _pal()["heatmap"]
@@ -705,6 +715,7 @@ def gradient_chart(
     note : str, optional
         Text in the top-right corner (e.g. "SII 2.1, RII 3.4").
     """
+    require_gate_frame(data, "gradient_chart")
     pal = _pal()
     fig, ax = _figure()
     d = data.sort_values("imd_decile")
@@ -768,6 +779,7 @@ def lorenz_chart(
     curve_label : str
         Legend label of the curve (e.g. "Harm").
     """
+    require_gate_frame(data, "lorenz_chart")
     pal = _pal()
     fig, ax = _figure(4.4)
     d = data.sort_values("area_share")
@@ -838,6 +850,7 @@ def bar_chart(
     reference : float, optional
         A vertical reference line (e.g. the force rate).
     """
+    require_gate_frame(data, "bar_chart")
     pal = _pal()
     d = data.copy()
     if sort:

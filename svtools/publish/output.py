@@ -380,7 +380,8 @@ def _record_table(folder: Path, entry: dict) -> None:
 
 def publish_table(frame: pd.DataFrame, name: str, caption: str, *, threshold: int | None = None,
                   count_columns: Sequence[str] | None = None, note: str | None = None,
-                  page_dir: str | Path | None = None, display_table: bool = True) -> Path | None:
+                  page_dir: str | Path | None = None, display_table: bool = True,
+                  gate: dict | None = None) -> Path | None:
     """Show ``frame`` on the page and write it as ``<name>.csv`` beside the page, with a download link.
 
     Refuses (raises :class:`DisclosureError`) a table holding a count from 1 to the threshold or a
@@ -405,7 +406,8 @@ def publish_table(frame: pd.DataFrame, name: str, caption: str, *, threshold: in
         flat.to_csv(path, index=False, encoding="utf-8")
         _record_table(path.parent, {
             "file": path.name, "caption": str(caption), "rows": int(len(flat)), "count_columns": counted,
-            "threshold": config.disclosure_threshold("police") if threshold is None else int(threshold)})
+            "threshold": config.disclosure_threshold("police") if threshold is None else int(threshold),
+            **({"gate": gate} if gate else {})})
         size_kb = max(1, round(path.stat().st_size / 1024))
         link = (f'<p><a href="{html.escape(path.name)}" download>Download this table '
                 f'(CSV, {size_kb} KB)</a></p>')

@@ -588,3 +588,69 @@ def _spc_frame(series: pd.Series):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # trial limits: said in the text instead
         return spc(series, improvement=improvement)
+
+
+# =========================================================================== publishing through the gate
+def gated_rates(counts: pd.Series, population, multiplier: int = 1000, years: float = 1.0) -> pd.DataFrame:
+    """Rates with 95% CIs from *published* counts only: hidden counts give hidden rates.
+
+    ``population`` is a scalar or a Series aligned with ``counts``; the rate is per ``multiplier`` residents a
+    year (``years`` long period). Returns columns ``rate``, ``lower_95_ci``, ``upper_95_ci`` (floats, NaN
+    where the count is hidden).
+    """
+    from svtools.analysis.stats import rate
+
+    pop = pd.Series(population, index=counts.index) if np.isscalar(population) else pd.Series(
+        population, index=counts.index)
+    out = pd.DataFrame(index=counts.index, columns=["rate", "lower_95_ci", "upper_95_ci"], dtype=float)
+    ok = counts.notna() & (pop > 0)
+    if ok.any():
+        r = rate(events=counts[ok].astype(float).to_numpy(), population=(pop[ok] * years).to_numpy(float),
+                 multiplier=multiplier)
+        out.loc[ok, "rate"] = r["value"].to_numpy()
+        out.loc[ok, "lower_95_ci"] = r["lower"].to_numpy()
+        out.loc[ok, "upper_95_ci"] = r["upper"].to_numpy()
+    return out
+
+
+def fmt_or_hidden(values: pd.Series, nd: int = 2) -> pd.Series:
+    """Numbers with fixed decimals, the marker where hidden (NaN)."""
+    mk = str(config.settings()["disclosure"]["suppressed_marker"])
+    return values.map(lambda v: mk if pd.isna(v) else f"{float(v):,.{nd}f}").astype(object)
+
+
+def publish_gated(ctx: ProfileContext, table, caption: str, *, name: str | None = None,
+                  extra: pd.DataFrame | None = None, note: str | None = None, show_last: int | None = None):
+    """Show a :class:`~svtools.publish.disclosure.PublishedTable` (plus derived text columns) and write its CSV.
+
+    ``extra`` holds columns already formatted as text (rates, shares) derived from the table's published
+    counts; they are appended after the counts. The CSV's disclosure record names the table's gate family.
+    """
+    from svtools.publish.disclosure import require_published
+
+    require_published(table, "a published table")
+    text = table.text()
+    counts = [str(c) for c in text.columns]
+    text.columns = counts
+    if extra is not None:
+        for c in extra.columns:
+            text[str(c)] = extra[c].to_numpy()
+    stem = ctx.prefix + (name or table.name)
+    gate = {**table.meta, "area_code": ctx.code, "area_level": ctx.level}
+    if show_last is None or len(text) <= show_last:
+        return output.publish_table(text, stem, caption, note=note, count_columns=counts, gate=gate)
+    from IPython.display import HTML, display
+
+    path = output.publish_table(text, stem, caption, note=note, count_columns=counts, display_table=False,
+                                gate=gate)
+    output.show_table(text.tail(show_last), f"{caption} (latest {show_last} rows)", note=note,
+                      count_columns=counts)
+    if path is not None:
+        display(HTML(f'<p><a href="{path.name}" download>Download the full table, {len(text)} rows (CSV)</a></p>'))
+    return path
+
+
+def hidden_note() -> str:
+    t = _threshold()
+    return (f"Counts from 1 to {t} are shown as *, and so are other cells that would let a hidden count be "
+            f"worked out from totals or other tables.")

@@ -1,0 +1,630 @@
+"""The disclosure gate: the one place where counts become publishable numbers.
+
+Every number that leaves the building - an HTML table, a CSV download, a chart, its alt text, a headline or a
+sentence, the manifest - comes from a :class:`PublishedTable`, and only this module can make one
+(:meth:`ProtectedCube.table`). Charts and sentences refuse anything else (:func:`require_published`).
+
+How the protection works (``docs/disclosure.md`` gives the reasons and sources; the rules are data in
+``config/disclosure.yaml``):
+
+1. **Linked tables are one cube.** A family of published tables - a CSP's table, its force's, its sibling
+   CSPs', their totals, every coarser period or band - are all margins of one cube of *base cells* (e.g.
+   CSP x offence group). :class:`Cube` holds the true base counts and, per dimension, the *nodes* that may be
+   published (a base label, a band such as "Under 25", a force = its CSPs, "Total").
+2. **Primary suppression**: a published cell with a count from 1 to the threshold (police 4, hospital 7) is
+   hidden; 0 stays 0.
+3. **The audit** (:func:`audit_ranges`): for every hidden cell, and every unpublished base cell with a small
+   count, the gate solves the integer programme an attacker holding every published number of the cube can
+   set up - base cells are integers >= 0, each visible cell fixes the sum of its base cells, each hidden cell
+   is at least 1 (and, for a primary cell, at most the threshold: the attacker is even told which cells are
+   primary) - and finds the smallest and largest value the cell can take (``scipy.optimize.milp``, HiGHS).
+4. **Repair** (secondary suppression): while some cell can be narrowed below the suppression band (a primary
+   cell must keep the whole band 1..threshold; any other hidden cell a range of at least threshold - 1), the
+   gate hides one more visible cell - the smallest non-zero sibling of the exposed cell inside a visible
+   margin that pins it - and audits again.
+
+The result is deterministic (same inputs, same cells hidden), so the CSP page and the force page, built in
+different jobs, publish the same cube consistently.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse.csgraph import connected_components
+
+from svtools.config import read_yaml
+from svtools.errors import SvtoolsError
+from svtools.paths import CONFIG
+
+__all__ = [
+    "DisclosureError",
+    "rules",
+    "threshold",
+    "Dim",
+    "Cube",
+    "ProtectedCube",
+    "PublishedTable",
+    "audit_ranges",
+    "require_published",
+]
+
+
+class DisclosureError(SvtoolsError):
+    """Something would publish a number that did not come through the gate, or the gate cannot protect it."""
+
+
+@functools.lru_cache(maxsize=1)
+def rules() -> dict:
+    """The disclosure rules (``config/disclosure.yaml``)."""
+    return read_yaml(CONFIG / "disclosure.yaml")
+
+
+def threshold(source: str = "police") -> int:
+    """Largest count hidden in published tables of ``source`` (``police``: 4, ``hospital``: 7)."""
+    try:
+        return int(rules()["thresholds"][source])
+    except KeyError:
+        raise DisclosureError(f"config/disclosure.yaml: no threshold for source {source!r}") from None
+
+
+# =========================================================================== the audit
+@dataclass
+class _Cell:
+    idx: np.ndarray  # flat indices of base cells
+    value: int
+    hidden: bool = False
+    primary: bool = False
+
+
+def audit_ranges(
+    n_base: int,
+    visible: Sequence[tuple[np.ndarray, int]],
+    hidden: Sequence[tuple[np.ndarray, int, int | None]],
+    targets: Sequence[np.ndarray],
+    upper: np.ndarray | None = None,
+) -> list[tuple[float, float]]:
+    """Smallest and largest value an attacker can give each target, from every published relation.
+
+    Parameters
+    ----------
+    n_base : int
+        Number of base cells (the attacker's unknowns: integers >= 0).
+    visible : sequence of (indices, value)
+        Published visible cells: the base cells in ``indices`` sum to ``value``.
+    hidden : sequence of (indices, lower, upper)
+        Published hidden cells: their sum lies in ``[lower, upper]`` (``upper`` None: no upper bound).
+    targets : sequence of indices
+        The sums whose range is wanted.
+    upper : ndarray, optional
+        Known upper bounds per base cell (default: derived from the visible cells that contain it).
+
+    Returns
+    -------
+    list of (min, max)
+        One pair per target; ``max`` is ``inf`` when nothing bounds it.
+
+    Notes
+    -----
+    The programme is split into independent components (base cells linked through a hidden or visible cell
+    that is not yet fixed), and each target is solved on its own component(s) with ``scipy.optimize.milp``
+    (HiGHS branch and bound, integrality on every base cell). This is the attack of the issue's self-test and
+    the check the gate runs before it publishes.
+    """
+    n = int(n_base)
+    ub = np.full(n, np.inf) if upper is None else np.asarray(upper, float).copy()
+    fixed = np.full(n, np.nan)
+    for idx, v in visible:
+        idx = np.asarray(idx)
+        if idx.size == 0:
+            continue
+        ub[idx] = np.minimum(ub[idx], v)
+        if idx.size == 1:
+            fixed[idx[0]] = v
+    zero = np.isfinite(ub) & (ub <= 0)
+    fixed[zero] = 0
+    # Propagate: a visible cell whose other members are all fixed fixes the last one (cheap presolve).
+    changed = True
+    vis = [(np.asarray(i), int(v)) for i, v in visible if len(i)]
+    while changed:
+        changed = False
+        for idx, v in vis:
+            free = idx[np.isnan(fixed[idx])]
+            if free.size == 1:
+                fixed[free[0]] = v - np.nansum(fixed[idx[~np.isnan(fixed[idx])]])
+                changed = True
+            elif free.size == 0:
+                continue
+    free_mask = np.isnan(fixed)
+    pos = -np.ones(n, dtype=np.int64)
+    free_idx = np.flatnonzero(free_mask)
+    pos[free_idx] = np.arange(free_idx.size)
+    m = free_idx.size
+
+    rows, cols, lo, hi = [], [], [], []
+    for idx, v in vis:
+        f = pos[idx]
+        f = f[f >= 0]
+        if f.size == 0:
+            continue
+        const = np.nansum(fixed[idx])
+        r = len(lo)
+        rows.extend([r] * f.size)
+        cols.extend(f.tolist())
+        lo.append(v - const)
+        hi.append(v - const)
+    for idx, a, b in hidden:
+        idx = np.asarray(idx)
+        f = pos[idx]
+        f = f[f >= 0]
+        if f.size == 0:
+            continue
+        const = np.nansum(fixed[idx])
+        r = len(lo)
+        rows.extend([r] * f.size)
+        cols.extend(f.tolist())
+        lo.append(a - const)
+        hi.append(np.inf if b is None else b - const)
+    A = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(lo), m)) if m else None
+    lo_a, hi_a = np.asarray(lo, float), np.asarray(hi, float)
+
+    # Components of the free base cells (linked through any constraint).
+    if m:
+        inc = sp.csr_array((np.ones(len(rows)), (cols, rows)), shape=(m, len(lo)))
+        adj = (inc @ inc.T)
+        ncomp, label = connected_components(adj, directed=False)
+    else:
+        ncomp, label = 0, np.zeros(0, dtype=int)
+
+    out = []
+    cache: dict[tuple, tuple] = {}
+    for t in targets:
+        t = np.asarray(t)
+        const = float(np.nansum(fixed[t]))
+        f = pos[t]
+        f = f[f >= 0]
+        if f.size == 0:
+            out.append((const, const))
+            continue
+        comps = tuple(sorted(set(label[f].tolist())))
+        if comps not in cache:
+            keep = np.flatnonzero(np.isin(label, comps))
+            sub_rows = np.unique(A[:, keep].nonzero()[0]) if A is not None else np.array([], int)
+            cache[comps] = (keep, sub_rows)
+        keep, sub_rows = cache[comps]
+        local = -np.ones(m, dtype=np.int64)
+        local[keep] = np.arange(keep.size)
+        c = np.zeros(keep.size)
+        np.add.at(c, local[f], 1.0)
+        bounds = Bounds(np.zeros(keep.size), ub[free_idx[keep]])
+        cons = [LinearConstraint(A[sub_rows][:, keep], lo_a[sub_rows], hi_a[sub_rows])] if sub_rows.size else []
+        integ = np.ones(keep.size)
+        res_min = milp(c, constraints=cons, integrality=integ, bounds=bounds)
+        vmin = res_min.fun if res_min.status == 0 else np.nan
+        if np.isinf(bounds.ub[local[f]]).any():
+            res_max = milp(-c, constraints=cons, integrality=integ,
+                           bounds=Bounds(np.zeros(keep.size), np.minimum(ub[free_idx[keep]], 1e7)))
+            vmax = -res_max.fun if res_max.status == 0 else np.inf
+            if vmax >= 1e6:
+                vmax = np.inf
+        else:
+            res_max = milp(-c, constraints=cons, integrality=integ, bounds=bounds)
+            vmax = -res_max.fun if res_max.status == 0 else np.nan
+        out.append((const + round(vmin), const + (round(vmax) if np.isfinite(vmax) else np.inf)))
+    return out
+
+
+# =========================================================================== cubes
+@dataclass(frozen=True)
+class Dim:
+    """One dimension of a cube: its base labels and the nodes (sets of base labels) that may be published.
+
+    Parameters
+    ----------
+    name : str
+        Field name (``csp_code``, ``offence_group``, ``financial_year`` ...).
+    base : sequence of str
+        The finest labels, in display order.
+    nodes : mapping of str to sequence of str, optional
+        Coarser nodes: a force -> its CSPs, "Under 25" -> its age bands, "Total" -> every base label.
+        A base label is always a node of itself.
+    """
+
+    name: str
+    base: tuple
+    nodes: Mapping[str, tuple] = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "base", tuple(str(b) for b in self.base))
+        known = set(self.base)
+        nodes = {}
+        for k, members in dict(self.nodes).items():
+            members = tuple(str(x) for x in members)
+            bad = [x for x in members if x not in known]
+            if bad:
+                raise DisclosureError(f"dimension {self.name}: node {k!r} names unknown labels {bad[:3]}")
+            nodes[str(k)] = members
+        object.__setattr__(self, "nodes", nodes)
+
+    def members(self, node: str) -> tuple:
+        node = str(node)
+        if node in self.nodes:
+            return self.nodes[node]
+        if node in self.base:
+            return (node,)
+        raise DisclosureError(f"dimension {self.name}: {node!r} is neither a label nor a node")
+
+    def positions(self, node: str) -> np.ndarray:
+        order = {b: i for i, b in enumerate(self.base)}
+        return np.array([order[m] for m in self.members(node)], dtype=np.int64)
+
+
+class Cube:
+    """True base counts of one family of linked tables, and the cells of it that will be published.
+
+    Parameters
+    ----------
+    name : str
+        Family name (also the stem of its published tables).
+    dims : sequence of Dim
+    counts : DataFrame
+        One row per base cell that is not zero: a column per dimension (labels as in ``Dim.base``) and
+        ``count``. Missing combinations are 0.
+    source : {"police", "hospital"}
+        Which threshold applies.
+    unit : str
+        What a count counts ("offences", "victims").
+    """
+
+    def __init__(self, name: str, dims: Sequence[Dim], counts: pd.DataFrame, source: str = "police",
+                 unit: str = "offences"):
+        self.name = name
+        self.dims = list(dims)
+        self.source = source
+        self.unit = unit
+        self.shape = tuple(len(d.base) for d in self.dims)
+        truth = np.zeros(self.shape, dtype=np.int64)
+        if len(counts):
+            pos = []
+            for d in self.dims:
+                order = {b: i for i, b in enumerate(d.base)}
+                labels = counts[d.name].astype(str)
+                p = labels.map(order)
+                if p.isna().any():
+                    bad = sorted(set(labels[p.isna()]))[:3]
+                    raise DisclosureError(f"cube {name}: {d.name} has labels {bad} outside the dimension")
+                pos.append(p.to_numpy(np.int64))
+            np.add.at(truth, tuple(pos), counts["count"].to_numpy(np.int64))
+        if (truth < 0).any():
+            raise DisclosureError(f"cube {name}: negative counts")
+        self.truth = truth
+        self._cells: dict[tuple, _Cell] = {}
+        self._keep: set = set()
+        self.audit_log: list = []
+
+    def dim(self, name: str) -> Dim:
+        for d in self.dims:
+            if d.name == name:
+                return d
+        raise DisclosureError(f"cube {self.name} has no dimension {name!r}")
+
+    def _index(self, key: tuple) -> np.ndarray:
+        grids = [d.positions(k) for d, k in zip(self.dims, key)]
+        mesh = np.meshgrid(*grids, indexing="ij")
+        return np.ravel_multi_index([g.ravel() for g in mesh], self.shape)
+
+    def _key(self, key) -> tuple:
+        if isinstance(key, Mapping):
+            key = tuple(str(key[d.name]) for d in self.dims)
+        key = tuple(str(k) for k in key)
+        if len(key) != len(self.dims):
+            raise DisclosureError(f"cube {self.name}: a key needs {len(self.dims)} parts, got {key}")
+        return key
+
+    def publish(self, keys: Iterable) -> None:
+        """Register cells (tuples of nodes, one per dimension, or mappings) that some page will publish."""
+        flat = self.truth.ravel()
+        for key in keys:
+            key = self._key(key)
+            if key not in self._cells:
+                idx = self._index(key)
+                self._cells[key] = _Cell(idx=idx, value=int(flat[idx].sum()))
+
+    def publish_grid(self, **nodes: Sequence[str]) -> None:
+        """Register the cross product of node lists, e.g. ``publish_grid(csp_code=[...], offence_group=[...])``."""
+        lists = [list(nodes[d.name]) for d in self.dims]
+        self.publish(itertools.product(*lists))
+
+    def protect(self, *, extra_hidden: Mapping[tuple, tuple] | None = None,
+                keep_visible: Iterable | None = None) -> ProtectedCube:
+        """Primary suppression, then audit and repair until no hidden cell can be narrowed (see module notes).
+
+        Parameters
+        ----------
+        extra_hidden : mapping, optional
+            Cells hidden because another family hides them (a shared margin), with the attacker's bounds there.
+        keep_visible : iterable, optional
+            Cells another family publishes visibly (a shared margin): never chosen as complements here.
+        """
+        t = threshold(self.source)
+        cfg = rules()["audit"]
+        cells = self._cells
+        for key, c in cells.items():
+            if 1 <= c.value <= t:
+                c.hidden = c.primary = True
+        for key in (extra_hidden or {}):
+            key = self._key(key)
+            if key in cells and cells[key].value > 0:
+                cells[key].hidden = True
+        self._keep = {self._key(k) for k in (keep_visible or ())}
+        keys = list(cells)
+        rounds = 0
+        exposed = self._exposed(t)
+        while exposed:
+            rounds += 1
+            if rounds > int(cfg["max_repair_rounds"]):
+                raise DisclosureError(f"cube {self.name}: no safe suppression pattern after {rounds - 1} rounds "
+                                      f"({len(exposed)} cells still exposed, e.g. {exposed[0]})")
+            # One complement for every exposed cell (in a fixed order), then audit again.
+            progress = [self._hide_complement(key, t) for key in exposed]
+            if not any(progress):
+                raise DisclosureError(f"cube {self.name}: cannot protect cell {exposed[0]}")
+            exposed = self._exposed(t)
+        return ProtectedCube(self, {k: (None if cells[k].hidden else cells[k].value) for k in keys},
+                             {k for k in keys if cells[k].primary}, t)
+
+    # ------------------------------------------------------------------ audit helpers
+    def _published_idx(self) -> np.ndarray:
+        covered = np.zeros(self.truth.size, bool)
+        for c in self._cells.values():
+            if len(c.idx) == 1:
+                covered[c.idx] = True
+        return covered
+
+    def _targets(self, t: int) -> list[tuple[Any, np.ndarray, bool, int]]:
+        """Hidden published cells, and unpublished base cells with a small count (key, idx, primary, value)."""
+        out = [(k, c.idx, c.primary, c.value) for k, c in self._cells.items() if c.hidden]
+        flat = self.truth.ravel()
+        single = self._published_idx()
+        small = np.flatnonzero((flat >= 1) & (flat <= t) & ~single)
+        # An unpublished small base cell matters only if some published cell covers it.
+        if small.size:
+            covering = np.zeros(flat.size, bool)
+            for c in self._cells.values():
+                covering[c.idx] = True
+            for i in small[covering[small]]:
+                out.append((("base", int(i)), np.array([i]), False, int(flat[i])))
+        return out
+
+    def _exposed(self, t: int) -> list:
+        import time as _time
+
+        _t0 = _time.perf_counter()
+        targets = self._targets(t)
+        if not targets:
+            return []
+        visible = [(c.idx, c.value) for c in self._cells.values() if not c.hidden]
+        hidden = [(c.idx, 1, None) for c in self._cells.values() if c.hidden]
+        ranges = audit_ranges(self.truth.size, visible, hidden, [x[1] for x in targets])
+        bad = []
+        for (key, _, primary, value), (lo, hi) in zip(targets, ranges):
+            ok = (hi - lo) >= t - 1  # at least `t` possible values: never pinned, never narrowed below the band
+            if not ok:
+                bad.append(key)
+        self.audit_log.append((len(targets), len(bad), round(_time.perf_counter() - _t0, 3)))
+        return bad
+
+    def _hide_complement(self, key, t: int) -> bool:
+        """Hide one more cell so that the exposed cell ``key`` gains slack.
+
+        First choice: a visible cell that *pins* it by differencing - a visible margin whose other base cells are
+        exactly covered by visible published cells - and, inside it, the best of those covering cells (the
+        finest, then one of at least the preferred size, then the smallest). Otherwise (narrowed by several
+        relations at once) the best sibling inside the smallest visible margin.
+        """
+        if key and key[0] == "base":
+            idx = np.array([key[1]])
+        else:
+            idx = self._cells[key].idx
+        s_idx = set(idx.tolist())
+        vis = [(k, c, set(c.idx.tolist())) for k, c in self._cells.items() if not c.hidden]
+        parents = [(k, c, cs) for k, c, cs in vis if len(cs) > len(s_idx) and s_idx <= cs]
+        parents.sort(key=lambda x: (len(x[2]), x[0]))
+        pref = float(rules()["audit"]["prefer_complement_at_least"]) * t
+
+        def rank(kc):
+            k, c = kc
+            return (len(c.idx), c.value < pref, c.value, k)
+
+        fallback = None
+        for pk, pc, pset in parents:
+            rest = pset - s_idx
+            inside = [(k, c, cs) for k, c, cs in vis if k != pk and cs <= rest]
+            if not inside:
+                continue
+            # Greedy exact cover of the rest of the margin by visible cells, largest first.
+            inside.sort(key=lambda x: (-len(x[2]), x[0]))
+            covered: set = set()
+            cover = []
+            for k, c, cs in inside:
+                if not (cs & covered):
+                    covered |= cs
+                    cover.append((k, c))
+            cand = [(k, c) for k, c in cover if c.value > 0 and k not in self._keep]
+            if covered == rest and cand:
+                # Hide the finest cell of the cover, or a finer visible cell inside it.
+                best = min(cand, key=rank)
+                finer = [(k, c) for k, c, cs in inside if c.value > 0 and k not in self._keep
+                         and cs <= set(best[1].idx.tolist())]
+                best = min(finer or [best], key=rank)
+                best[1].hidden = True
+                return True
+            if fallback is None:
+                sibs = [(k, c) for k, c, cs in inside if c.value > 0 and k not in self._keep]
+                if sibs:
+                    fallback = min(sibs, key=rank)
+        if fallback is not None:
+            fallback[1].hidden = True
+            return True
+        for pk, pc, pset in parents:
+            if pc.value > 0 and pk not in self._keep:
+                pc.hidden = True
+                return True
+        # Last resort: hide every visible non-zero cell inside any margin (visible or hidden) of the cell.
+        supersets = [set(c.idx.tolist()) for c in self._cells.values() if s_idx < set(c.idx.tolist())]
+        done = False
+        for k, c, cs in vis:
+            if c.value > 0 and k not in self._keep and not (cs & s_idx) and any(cs <= sup for sup in supersets):
+                c.hidden = True
+                done = True
+        return done
+
+
+class ProtectedCube:
+    """The published values of a cube after the gate: visible counts, ``None`` for hidden ones."""
+
+    def __init__(self, cube: Cube, values: dict, primary: set, t: int):
+        self.cube = cube
+        self.name = cube.name
+        self.values = values
+        self.primary = primary
+        self.threshold = t
+
+    def value(self, key) -> int | None:
+        key = self.cube._key(key)
+        try:
+            return self.values[key]
+        except KeyError:
+            raise DisclosureError(f"{self.name}: {key} was not registered for publication") from None
+
+    def hidden_count(self) -> int:
+        return sum(v is None for v in self.values.values())
+
+    def table(self, rows: str, columns: str | None = None, *, fixed: Mapping[str, str] | None = None,
+              row_nodes: Sequence[str] | None = None, column_nodes: Sequence[str] | None = None,
+              name: str | None = None, row_title: str | None = None,
+              column_titles: Mapping[str, str] | None = None) -> PublishedTable:
+        """A 1- or 2-way view of the published cells (every other dimension fixed to a node)."""
+        fixed = dict(fixed or {})
+        rdim = self.cube.dim(rows)
+        rnodes = list(row_nodes) if row_nodes is not None else list(rdim.base)
+        cdim = self.cube.dim(columns) if columns else None
+        cnodes = (list(column_nodes) if column_nodes is not None else list(cdim.base)) if cdim else [None]
+        data = {}
+        for cn in cnodes:
+            col = []
+            for rn in rnodes:
+                key = {**fixed, rows: rn}
+                if cdim:
+                    key[columns] = cn
+                col.append(self.value(key))
+            data[cn if cdim else self.cube.unit] = col
+        frame = pd.DataFrame(data, index=pd.Index(rnodes, name=row_title or rows), dtype="Int64")
+        if column_titles:
+            frame = frame.rename(columns=dict(column_titles))
+        meta = {"family": self.name, "rows": rows, "columns": columns, "fixed": fixed,
+                "source": self.cube.source, "threshold": self.threshold, "unit": self.cube.unit}
+        return PublishedTable(_GATE, name or self.name, frame, meta)
+
+
+_GATE = object()
+
+
+class PublishedTable:
+    """Counts as published: visible integers and ``<NA>`` where hidden. Only the gate makes one.
+
+    Attributes
+    ----------
+    name : str
+    counts : DataFrame
+        Nullable integer counts (``<NA>`` = hidden).
+    meta : dict
+        Family, dimensions, source and threshold (recorded in the manifest).
+    """
+
+    def __init__(self, token, name: str, counts: pd.DataFrame, meta: dict):
+        if token is not _GATE:
+            raise DisclosureError("a PublishedTable can only be made by the disclosure gate "
+                                  "(svtools.publish.disclosure.ProtectedCube.table)")
+        self.name = name
+        self.counts = counts
+        self.meta = dict(meta)
+
+    @property
+    def hidden(self) -> pd.DataFrame:
+        return self.counts.isna()
+
+    def text(self, marker: str | None = None) -> pd.DataFrame:
+        """Display strings: counts with thousands separators, the marker where hidden."""
+        mk = marker or rules()["marker"]
+        return self.counts.apply(lambda s: s.map(lambda v: mk if pd.isna(v) else f"{int(v):,}")).astype(object)
+
+    def column(self, name) -> pd.Series:
+        return self.counts[name]
+
+    def __repr__(self) -> str:
+        return f"PublishedTable({self.name!r}, {self.counts.shape[0]}x{self.counts.shape[1]}, hidden={int(self.hidden.sum().sum())})"
+
+
+def require_published(obj, what: str = "a chart") -> PublishedTable:
+    """Raise unless ``obj`` came from the gate (charts and sentences call this on their data)."""
+    if not isinstance(obj, PublishedTable):
+        raise DisclosureError(f"{what} must be drawn from a PublishedTable made by the disclosure gate, "
+                              f"not from {type(obj).__name__}")
+    return obj
+
+
+def share(numerator, denominator, decimals: int = 0) -> str | None:
+    """A percentage from two published counts; None (not shown) when either is hidden or the base is 0."""
+    if numerator is None or denominator is None or pd.isna(numerator) or pd.isna(denominator):
+        return None
+    if float(denominator) <= 0:
+        return None
+    return f"{100.0 * float(numerator) / float(denominator):.{decimals}f}%"
+
+
+def none_if_na(v):
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA else v
+
+
+_GATE_ATTR = "published_by_gate"
+
+
+def _mark(frame, name: str):
+    frame = frame.copy()
+    frame.attrs[_GATE_ATTR] = name
+    return frame
+
+
+def frame_of(table: PublishedTable) -> pd.DataFrame:
+    """The table's counts as a DataFrame marked as published (what charts accept)."""
+    require_published(table, "a chart's data")
+    return _mark(table.counts, table.name)
+
+
+def derived(frame, *tables: PublishedTable):
+    """Mark ``frame`` (e.g. SPC limits computed from a published series) as derived from published tables only.
+
+    The caller vouches that every number in ``frame`` was computed from the published (visible) counts of
+    ``tables`` - never from the records - so that it reveals nothing the tables do not.
+    """
+    for t in tables:
+        require_published(t, "derived data")
+    return _mark(frame, "+".join(t.name for t in tables))
+
+
+def require_gate_frame(frame, what: str = "a chart"):
+    """Raise unless ``frame`` came from :func:`frame_of` or :func:`derived` (charts call this on their data)."""
+    if not isinstance(frame, (pd.DataFrame, pd.Series)) or not frame.attrs.get(_GATE_ATTR):
+        raise DisclosureError(f"{what} must be drawn from numbers published by the disclosure gate "
+                              f"(svtools.publish.disclosure.frame_of / derived), not from raw counts")
+    return frame

@@ -1,0 +1,435 @@
+"""The published tables every page reads: one protected cube per family of linked tables.
+
+Pages never count records themselves for publication. They ask this module for a family - built from the whole
+force (or the whole dataset) so that a CSP's page, its siblings' pages and its force's page publish the same
+protected numbers - and read their cells from it:
+
+* :func:`series_cube` - offences by area (every CSP, force and the whole data) and period (month, quarter,
+  financial year, the whole period, the latest 12 months), from the shared ``monthly_counts`` table. Each
+  area's time series is published at the finest resolution with no hidden point (:func:`series_resolution`);
+  a force's series only at a resolution all its CSPs are published at.
+* :func:`age_year_cube` - the same areas by financial year and victim age group (under 25, 25 and over, age
+  not recorded), linked to :func:`series_cube` through the all-ages cells.
+* :func:`breakdown_cube` - a force's CSPs by one category (offence type, day and time, age and sex ...):
+  CSP rows, the force row and every category group are margins of one cube.
+* :func:`lsoa_cube` - neighbourhoods (LSOAs) of a force, with CSP, deprivation-decile and "top 5%" nodes.
+
+Every cube is protected by :mod:`svtools.publish.disclosure` once per process and cached, keyed on the
+dataset's content digest, the definition, the period and the cohort.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from svtools.ingest.definitions import apply_definition, load_definition
+from svtools.ingest.extract import financial_year
+from svtools.ingest.store import csp_codes, dataset_dir, load_records, load_table
+from svtools.publish.disclosure import Cube, Dim, ProtectedCube, rules, threshold
+
+__all__ = [
+    "ALL_AREAS",
+    "TOTAL",
+    "LATEST_12",
+    "AGE_GROUPS",
+    "Breakdown",
+    "series_cube",
+    "series_resolution",
+    "age_year_cube",
+    "breakdown_cube",
+    "lsoa_cube",
+    "quarter_label",
+]
+
+#: Node of the area dimension that holds every CSP of the dataset.
+ALL_AREAS = "ALL"
+#: Node of a period or category dimension that holds everything.
+TOTAL = "Total"
+LATEST_12 = "Latest 12 months"
+AGE_GROUPS = ("Under 25", "25 and over", "Age not recorded")
+ALL_AGES = "All ages"
+RESOLUTIONS = ("month", "quarter", "financial_year")
+
+#: data.police.uk crime types used in place of a local definition (the street files have no offence codes).
+POLICE_UK_VIOLENCE = ("Violence and sexual offences", "Robbery", "Possession of weapons")
+
+
+# =========================================================================== shared inputs
+@functools.lru_cache(maxsize=8)
+def _digest(dataset: str) -> str:
+    p = dataset_dir(dataset) / "dataset.json"
+    return hashlib.sha256(p.read_bytes()).hexdigest()[:16] if p.is_file() else "none"
+
+
+def month_label(ts) -> str:
+    return pd.Timestamp(ts).strftime("%Y-%m")
+
+
+def quarter_label(ts) -> str:
+    """Financial-year quarter of a month: ``2023/24 Q1`` (April-June) ... ``2023/24 Q4`` (January-March)."""
+    ts = pd.Timestamp(ts)
+    fy = financial_year(pd.Series([ts])).iloc[0]
+    q = ((ts.month - 4) % 12) // 3 + 1
+    return f"{fy} Q{q}"
+
+
+@functools.lru_cache(maxsize=16)
+def _areas(dataset: str, digest: str) -> pd.DataFrame:
+    return load_table("areas", dataset)
+
+
+def _select_counts(counts: pd.DataFrame, definition: str) -> pd.DataFrame:
+    if "ho_offence_code" in counts.columns and counts["ho_offence_code"].notna().any():
+        return apply_definition(counts, load_definition(definition))
+    return counts[counts["crime_type"].isin(POLICE_UK_VIOLENCE)] if "crime_type" in counts.columns else counts
+
+
+@functools.lru_cache(maxsize=16)
+def _monthly(dataset: str, definition: str, start: str, end: str, digest: str) -> pd.DataFrame:
+    t = load_table("monthly_counts", dataset)
+    t = t[(t["month"] >= pd.Timestamp(start)) & (t["month"] <= pd.Timestamp(end))]
+    return _select_counts(t, definition)
+
+
+def _area_dim(areas: pd.DataFrame, codes: Sequence[str] | None = None, with_all: bool = True) -> Dim:
+    a = areas if codes is None else areas[areas["csp_code"].isin(list(codes))]
+    a = a.sort_values(["pfa_code", "csp_code"])
+    nodes = {str(f): tuple(g["csp_code"].astype(str)) for f, g in a.groupby("pfa_code", sort=True)}
+    if with_all:
+        nodes[ALL_AREAS] = tuple(a["csp_code"].astype(str))
+    return Dim("area_code", tuple(a["csp_code"].astype(str)), nodes)
+
+
+def _months(start: str, end: str) -> list[pd.Timestamp]:
+    return list(pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="MS"))
+
+
+def _complete(groups: dict[str, list]) -> dict[str, tuple]:
+    """Nodes (quarters, financial years) whose every month is inside the period."""
+    want = {"Q": 3, "FY": 12}
+    out = {}
+    for k, months in groups.items():
+        kind = "Q" if " Q" in k else "FY"
+        if len(months) == want[kind]:
+            out[k] = tuple(months)
+    return out
+
+
+def _time_dim(start: str, end: str) -> tuple[Dim, dict[str, list[str]]]:
+    months = _months(start, end)
+    labels = [month_label(m) for m in months]
+    quarters: dict[str, list] = {}
+    years: dict[str, list] = {}
+    for m, lab in zip(months, labels):
+        quarters.setdefault(quarter_label(m), []).append(lab)
+        years.setdefault(financial_year(pd.Series([m])).iloc[0], []).append(lab)
+    q = _complete(quarters)
+    y = _complete(years)
+    nodes = {**q, **y, TOTAL: tuple(labels)}
+    if len(labels) >= 12:
+        nodes[LATEST_12] = tuple(labels[-12:])
+    levels = {"month": labels, "quarter": list(q), "financial_year": list(y)}
+    return Dim("period", tuple(labels), nodes), levels
+
+
+# =========================================================================== area x period
+def series_resolution(values: Sequence[int], t: int) -> bool:
+    """True when a series can be published as it is: none of its points is a count from 1 to ``t``."""
+    v = np.asarray(list(values), dtype=np.int64)
+    return v.size > 0 and not ((v >= 1) & (v <= t)).any()
+
+
+@dataclass
+class SeriesFamily:
+    """A protected area x period cube with the resolution each area's series is published at."""
+
+    cube: ProtectedCube
+    levels: dict[str, list[str]]
+    resolution: dict[str, str | None]
+    definition: str
+
+    def series(self, area: str) -> pd.Series | None:
+        """The area's published series at its resolution (index: period labels), or None."""
+        r = self.resolution.get(area)
+        if r is None:
+            return None
+        labels = self.levels[r]
+        vals = [self.cube.value((area, lab)) for lab in labels]
+        return pd.Series(vals, index=pd.Index(labels, name=r), dtype="Int64")
+
+    def value(self, area: str, period: str):
+        return self.cube.value((area, period))
+
+
+@functools.lru_cache(maxsize=64)
+def _series_family(dataset: str, force: str, definition: str, start: str, end: str, digest: str) -> SeriesFamily:
+    t = threshold("police")
+    areas = _areas(dataset, digest)
+    adim = _area_dim(areas, csp_codes(dataset, force), with_all=False)
+    tdim, levels = _time_dim(start, end)
+    m = _monthly(dataset, definition, start, end, digest)
+    g = m.groupby(["csp_code", "month"], observed=True)["offences"].sum().reset_index()
+    g = g[g["csp_code"].isin(adim.base)]
+    counts = pd.DataFrame({"area_code": g["csp_code"].astype(str), "period": g["month"].map(month_label),
+                           "count": g["offences"].astype("int64")})
+    cube = Cube(f"offences_by_period_{definition}", [adim, tdim], counts)
+    # Each CSP's series: the finest resolution none of whose points is small.
+    truth = {}
+    flat = cube.truth
+    aidx = {a: i for i, a in enumerate(adim.base)}
+    tidx = {p: i for i, p in enumerate(tdim.base)}
+
+    def value(area_nodes, period_nodes):
+        rows = [aidx[x] for x in area_nodes]
+        cols = [tidx[x] for x in period_nodes]
+        return int(flat[np.ix_(rows, cols)].sum())
+
+    resolution: dict[str, str | None] = {}
+    for a in adim.base:
+        resolution[a] = None
+        for r in RESOLUTIONS:
+            pts = [value([a], tdim.members(p)) for p in levels[r]]
+            if len(pts) and series_resolution(pts, t):
+                resolution[a] = r
+                break
+    order = {r: i for i, r in enumerate(RESOLUTIONS)}
+    for f, members in adim.nodes.items():
+        if f == ALL_AREAS:
+            continue
+        rs = [resolution[c] for c in members]
+        if any(r is None for r in rs):
+            resolution[f] = None
+        else:
+            worst = max(rs, key=lambda r: order[r])
+            own = None
+            for r in RESOLUTIONS[order[worst]:]:
+                pts = [value(members, tdim.members(p)) for p in levels[r]]
+                if series_resolution(pts, t):
+                    own = r
+                    break
+            resolution[f] = own
+    periods = list(levels["financial_year"]) + [TOTAL] + ([LATEST_12] if LATEST_12 in tdim.nodes else [])
+    area_nodes = list(adim.base) + [k for k in adim.nodes]
+    cube.publish((a, p) for a in area_nodes for p in periods)
+    for a, r in resolution.items():
+        if r is not None:
+            cube.publish((a, p) for p in levels[r])
+    protected = cube.protect()
+    return SeriesFamily(protected, levels, resolution, definition)
+
+
+def series_cube(dataset: str, force: str, definition: str, start, end) -> SeriesFamily:
+    """The protected area x period family of ``definition`` for a force: its CSPs and the force (cached)."""
+    s, e = str(pd.Timestamp(start).date()), str(pd.Timestamp(end).date())
+    return _series_family(dataset, force, definition, s, e, _digest(dataset))
+
+
+# =========================================================================== area x year x age group
+@functools.lru_cache(maxsize=64)
+def _age_year(dataset: str, force: str, definition: str, start: str, end: str, digest: str) -> ProtectedCube | None:
+    m = _monthly(dataset, definition, start, end, digest)
+    if "victim_under_25" not in m.columns or m["victim_under_25"].isna().all():
+        return None
+    fam = _series_family(dataset, force, definition, start, end, digest)
+    areas = _areas(dataset, digest)
+    adim = _area_dim(areas, csp_codes(dataset, force), with_all=False)
+    _, levels = _time_dim(start, end)
+    years = levels["financial_year"]
+    if not years:
+        return None
+    ydim = Dim("financial_year", tuple(years), {TOTAL: tuple(years)})
+    gdim = Dim("age_group", AGE_GROUPS, {ALL_AGES: AGE_GROUPS})
+    m = m[m["financial_year"].isin(years)]
+    u = m["victim_under_25"]
+    grp = np.where(u.isna(), AGE_GROUPS[2], np.where(u.fillna(False).astype(bool), AGE_GROUPS[0], AGE_GROUPS[1]))
+    g = (m.assign(age_group=grp).groupby(["csp_code", "financial_year", "age_group"], observed=True)["offences"]
+         .sum().reset_index())
+    g = g[g["csp_code"].isin(adim.base)]
+    counts = pd.DataFrame({"area_code": g["csp_code"].astype(str), "financial_year": g["financial_year"].astype(str),
+                           "age_group": g["age_group"].astype(str), "count": g["offences"].astype("int64")})
+    cube = Cube(f"offences_by_year_and_age_{definition}", [adim, ydim, gdim], counts)
+    area_nodes = list(adim.base) + list(adim.nodes)
+    cube.publish((a, y, grp) for a in area_nodes for y in years + [TOTAL]
+                 for grp in (ALL_AGES, AGE_GROUPS[0], AGE_GROUPS[2]))
+    # All-ages cells are the series family's cells: hidden there -> hidden here; visible there -> kept visible.
+    hidden = {}
+    keep = set()
+    for a in area_nodes:
+        for y in years + [TOTAL]:
+            key = (a, y, ALL_AGES)
+            if fam.value(a, y) is None:
+                hidden[key] = (1, None)
+            else:
+                keep.add(key)
+    return cube.protect(extra_hidden=hidden, keep_visible=keep)
+
+
+def age_year_cube(dataset: str, force: str, definition: str, start, end) -> ProtectedCube | None:
+    """A force's CSPs and the force by financial year and victim age group (None when no ages are recorded)."""
+    s, e = str(pd.Timestamp(start).date()), str(pd.Timestamp(end).date())
+    return _age_year(dataset, force, definition, s, e, _digest(dataset))
+
+
+# =========================================================================== a force's CSPs by a category
+@dataclass(frozen=True)
+class Breakdown:
+    """How to break a force's records down by one category.
+
+    Parameters
+    ----------
+    name : str
+        Family name and CSV stem (``offence_mix``, ``day_time``, ``victim_age_sex`` ...).
+    label : callable
+        ``records -> Series`` of category labels (str; missing values become ``not_recorded``).
+    categories : tuple, optional
+        Base categories in display order (default: by the force's count, largest first).
+    groups : tuple of (node, members)
+        Coarser nodes that are also published (e.g. ``("Under 25", ("0-9", "10-17", "18-24"))``).
+    unit : str
+        What is counted: ``offences`` (records) or ``victims`` (with ``per`` the id column).
+    per : str, optional
+        Count distinct values of this column per category instead of records.
+    not_recorded : str
+        Label of records whose category is unknown (published as its own category: unknown is never zero).
+    """
+
+    name: str
+    label: Callable[[pd.DataFrame], pd.Series]
+    categories: tuple | None = None
+    groups: tuple = ()
+    unit: str = "offences"
+    per: str | None = None
+    not_recorded: str = "Not recorded"
+    columns: tuple = ()
+
+
+def _force_records(dataset: str, force: str, definition: str, start: str, end: str, ages, digest: str,
+                   columns: tuple) -> pd.DataFrame:
+    return _force_records_cached(dataset, force, definition, start, end, ages, digest)
+
+
+@functools.lru_cache(maxsize=8)
+def _force_records_cached(dataset, force, definition, start, end, ages, digest) -> pd.DataFrame:
+    frames = [load_records(c, dataset) for c in csp_codes(dataset, force)]
+    r = pd.concat(frames, ignore_index=True)
+    r = r[(r["month"] >= pd.Timestamp(start)) & (r["month"] <= pd.Timestamp(end))]
+    if "ho_offence_code" in r.columns:
+        r = apply_definition(r, load_definition(definition))
+    else:
+        r = r[r["crime_type"].isin(POLICE_UK_VIOLENCE)]
+    if ages is not None:
+        age = r["victim_age"].astype("Float64")
+        r = r[((age >= ages[0]) & (age <= ages[1])).fillna(False).to_numpy(bool)]
+    return r.reset_index(drop=True)
+
+
+def force_records(dataset: str, force: str, definition: str, start, end, ages=None) -> pd.DataFrame:
+    """Every record of the force's CSPs in the period that meets the definition (and cohort ages)."""
+    s, e = str(pd.Timestamp(start).date()), str(pd.Timestamp(end).date())
+    return _force_records_cached(dataset, force, definition, s, e, tuple(ages) if ages else None,
+                                 _digest(dataset))
+
+
+@functools.lru_cache(maxsize=64)
+def _breakdown(dataset, force, definition, start, end, ages, spec: Breakdown, digest) -> ProtectedCube:
+    t = threshold("police")
+    records = _force_records_cached(dataset, force, definition, start, end, ages, digest)
+    codes = csp_codes(dataset, force)
+    adim = Dim("area_code", tuple(codes), {force: tuple(codes)})
+    lab = spec.label(records).astype("string").fillna(spec.not_recorded).astype(str)
+    frame = pd.DataFrame({"area_code": records["csp_code"].astype(str).to_numpy(), "category": lab.to_numpy()})
+    if spec.per:
+        frame["id"] = records[spec.per].astype("string").to_numpy()
+        frame = frame.dropna(subset=["id"]).drop_duplicates()
+    g = frame.groupby(["area_code", "category"]).size().rename("count").reset_index()
+    if spec.categories is not None:
+        cats = list(spec.categories)
+        extra = sorted(set(g["category"]) - set(cats))
+        cats = cats + extra
+    else:
+        order = g.groupby("category")["count"].sum().sort_values(ascending=False, kind="stable")
+        cats = [c for c in order.index if c != spec.not_recorded]
+        if spec.not_recorded in order.index:
+            cats.append(spec.not_recorded)
+    if not cats:
+        cats = [spec.not_recorded]
+    groups = {k: tuple(x for x in v if x in cats) for k, v in spec.groups}
+    groups = {k: v for k, v in groups.items() if v}
+    cdim = Dim("category", tuple(cats), {**groups, TOTAL: tuple(cats)})
+    cube = Cube(spec.name, [adim, cdim], g, unit=spec.unit)
+    totals = g.groupby("area_code")["count"].sum()
+    min_total = int(rules()["breakdown"]["min_total"])
+    cat_nodes = list(cats) + list(groups) + [TOTAL]
+    for a in list(codes) + [force]:
+        tot = int(totals.reindex(list(adim.members(a))).fillna(0).sum())
+        if tot >= min_total and tot > t:
+            cube.publish((a, c) for c in cat_nodes)
+        else:
+            cube.publish([(a, TOTAL)])
+    return cube.protect()
+
+
+def breakdown_cube(ctx, spec: Breakdown) -> ProtectedCube:
+    """The protected table of the context's force (every CSP and the force) broken down by ``spec``."""
+    s, e = str(ctx.period_start.date()), str(ctx.period_end.date())
+    return _breakdown(ctx.dataset, ctx.force_code, ctx.definition.name, s, e,
+                      tuple(ctx.victim_ages) if ctx.victim_ages else None, spec, _digest(ctx.dataset))
+
+
+def published_categories(cube: ProtectedCube, area: str) -> list[str] | None:
+    """Categories published for an area (None: the area's breakdown is withheld as too small)."""
+    cats = list(cube.cube.dim("category").base)
+    try:
+        cube.value((area, cats[0]))
+    except Exception:
+        return None
+    return cats
+
+
+# =========================================================================== neighbourhoods
+@functools.lru_cache(maxsize=32)
+def _lsoa(dataset, force, definition, start, end, ages, top_n: int, digest) -> tuple[ProtectedCube, dict]:
+    records = _force_records_cached(dataset, force, definition, start, end, ages, digest)
+    lsoa = load_table("lsoa", dataset)
+    codes = csp_codes(dataset, force)
+    lk = lsoa[lsoa["csp_code"].isin(codes)].copy()
+    code_col = "lsoa_code" if "lsoa_code" in lk.columns else lk.columns[0]
+    lk[code_col] = lk[code_col].astype(str)
+    base = tuple(sorted(set(lk[code_col])))
+    r = records.dropna(subset=["lsoa_code"])
+    r = r[r["lsoa_code"].astype(str).isin(base)]
+    g = r.groupby(r["lsoa_code"].astype(str)).size().rename("count").reset_index().rename(
+        columns={"lsoa_code": "lsoa_code"})
+    nodes: dict[str, tuple] = {}
+    for c, sub in lk.groupby("csp_code"):
+        nodes[str(c)] = tuple(sorted(sub[code_col]))
+        if "imd_decile" in sub.columns:
+            for d, s2 in sub.dropna(subset=["imd_decile"]).groupby("imd_decile"):
+                nodes[f"{c}|decile {int(d)}"] = tuple(sorted(s2[code_col]))
+    nodes[force] = base
+    counts = g.set_index("lsoa_code")["count"].reindex(list(base)).fillna(0).astype(int)
+    dim = Dim("lsoa_code", base, nodes)
+    cube = Cube("neighbourhoods", [dim], pd.DataFrame({"lsoa_code": counts.index, "count": counts.to_numpy()}))
+    top: dict[str, list[str]] = {}
+    for c in codes:
+        members = list(nodes.get(str(c), ()))
+        cnt = counts.reindex(members).sort_values(ascending=False, kind="stable")
+        top[str(c)] = list(cnt.index[:top_n])
+        cube.publish([(x,) for x in top[str(c)]])
+        cube.publish([(str(c),)])
+        cube.publish([(k,) for k in nodes if k.startswith(f"{c}|decile ")])
+    cube.publish([(force,)])
+    return cube.protect(), top
+
+
+def lsoa_cube(ctx, top_n: int = 10) -> tuple[ProtectedCube, dict]:
+    s, e = str(ctx.period_start.date()), str(ctx.period_end.date())
+    return _lsoa(ctx.dataset, ctx.force_code, ctx.definition.name, s, e,
+                 tuple(ctx.victim_ages) if ctx.victim_ages else None, top_n, _digest(ctx.dataset))
