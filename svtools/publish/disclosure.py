@@ -417,7 +417,10 @@ class Cube:
         ranges = audit_ranges(self.truth.size, visible, hidden, [x[1] for x in targets])
         bad = []
         for (key, _, primary, value), (lo, hi) in zip(targets, ranges):
-            ok = (hi - lo) >= t - 1  # at least `t` possible values: never pinned, never narrowed below the band
+            if isinstance(key, tuple) and key and key[0] == "base":
+                ok = (hi - lo) >= 1  # an unpublished small base cell must not be pinned (exact differencing)
+            else:
+                ok = (hi - lo) >= t - 1  # at least `t` possible values: never pinned, never narrowed below the band
             if not ok:
                 bad.append(key)
         self.audit_log.append((len(targets), len(bad), round(_time.perf_counter() - _t0, 3)))

@@ -298,6 +298,9 @@ class Breakdown:
         Count distinct values of this column per category instead of records.
     not_recorded : str
         Label of records whose category is unknown (published as its own category: unknown is never zero).
+    publish : tuple, optional
+        The category nodes pages publish (default: every base category and group). Only these are protected
+        and shown; finer base categories still link them in the audit.
     """
 
     name: str
@@ -308,6 +311,7 @@ class Breakdown:
     per: str | None = None
     not_recorded: str = "Not recorded"
     columns: tuple = ()
+    publish: tuple | None = None
 
 
 def _force_records(dataset: str, force: str, definition: str, start: str, end: str, ages, digest: str,
@@ -366,7 +370,8 @@ def _breakdown(dataset, force, definition, start, end, ages, spec: Breakdown, di
     cube = Cube(spec.name, [adim, cdim], g, unit=spec.unit)
     totals = g.groupby("area_code")["count"].sum()
     min_total = int(rules()["breakdown"]["min_total"])
-    cat_nodes = list(cats) + list(groups) + [TOTAL]
+    cat_nodes = (list(cats) + list(groups) + [TOTAL]) if spec.publish is None else \
+        [c for c in spec.publish if c in cats or c in groups] + [TOTAL]
     for a in list(codes) + [force]:
         tot = int(totals.reindex(list(adim.members(a))).fillna(0).sum())
         if tot >= min_total and tot > t:
@@ -414,6 +419,9 @@ def _lsoa(dataset, force, definition, start, end, ages, top_n: int, digest) -> t
             for d, s2 in sub.dropna(subset=["imd_decile"]).groupby("imd_decile"):
                 nodes[f"{c}|decile {int(d)}"] = tuple(sorted(s2[code_col]))
     nodes[force] = base
+    if "imd_decile" in lk.columns:
+        for d, s2 in lk.dropna(subset=["imd_decile"]).groupby("imd_decile"):
+            nodes[f"{force}|decile {int(d)}"] = tuple(sorted(s2[code_col]))
     counts = g.set_index("lsoa_code")["count"].reindex(list(base)).fillna(0).astype(int)
     dim = Dim("lsoa_code", base, nodes)
     cube = Cube("neighbourhoods", [dim], pd.DataFrame({"lsoa_code": counts.index, "count": counts.to_numpy()}))
@@ -425,6 +433,11 @@ def _lsoa(dataset, force, definition, start, end, ages, top_n: int, digest) -> t
         cube.publish([(x,) for x in top[str(c)]])
         cube.publish([(str(c),)])
         cube.publish([(k,) for k in nodes if k.startswith(f"{c}|decile ")])
+    # The force: its own top list and deciles (margins of the same cube, so protected with the CSPs').
+    cnt = counts.sort_values(ascending=False, kind="stable")
+    top[str(force)] = list(cnt.index[:top_n])
+    cube.publish([(x,) for x in top[str(force)]])
+    cube.publish([(k,) for k in nodes if k.startswith(f"{force}|decile ")])
     cube.publish([(force,)])
     return cube.protect(), top
 
@@ -433,3 +446,94 @@ def lsoa_cube(ctx, top_n: int = 10) -> tuple[ProtectedCube, dict]:
     s, e = str(ctx.period_start.date()), str(ctx.period_end.date())
     return _lsoa(ctx.dataset, ctx.force_code, ctx.definition.name, s, e,
                  tuple(ctx.victim_ages) if ctx.victim_ages else None, top_n, _digest(ctx.dataset))
+
+
+# =========================================================================== shared breakdown specs
+#: Age labels of the age-and-sex family: single years 10-24 (the Duty's young people), bands elsewhere.
+AGE_LABELS = ("0-9",) + tuple(str(a) for a in range(10, 25)) + ("25-34", "35-44", "45-54", "55-64", "65+")
+SEX_LABELS = ("F", "M", "X")
+AGE_NOT_RECORDED = "Age not recorded"
+SEX_NOT_RECORDED = "Sex not recorded"
+#: Bands published on the profile page (each a group of AGE_LABELS).
+AGE_BANDS = {
+    "0-9": ("0-9",),
+    "10-17": tuple(str(a) for a in range(10, 18)),
+    "18-24": tuple(str(a) for a in range(18, 25)),
+    "25-34": ("25-34",), "35-44": ("35-44",), "45-54": ("45-54",), "55-64": ("55-64",), "65+": ("65+",),
+}
+AGE_GROUP_NODES = {
+    "Under 25": ("0-9",) + tuple(str(a) for a in range(10, 25)),
+    "10-24": tuple(str(a) for a in range(10, 25)),
+    "25 and over": ("25-34", "35-44", "45-54", "55-64", "65+"),
+}
+
+
+def _age_label(age: pd.Series) -> pd.Series:
+    a = age.astype("Float64")
+    out = pd.Series(pd.NA, index=age.index, dtype="string")
+    bins = [(0, 9, "0-9"), (25, 34, "25-34"), (35, 44, "35-44"), (45, 54, "45-54"), (55, 64, "55-64"),
+            (65, 200, "65+")]
+    for lo, hi, lab in bins:
+        out[((a >= lo) & (a <= hi)).fillna(False).to_numpy(bool)] = lab
+    young = ((a >= 10) & (a <= 24)).fillna(False).to_numpy(bool)
+    out[young] = a[young].astype("Int64").astype("string")
+    return out.fillna(AGE_NOT_RECORDED)
+
+
+def _age_sex_label(prefix: str):
+    def label(records: pd.DataFrame) -> pd.Series:
+        if f"{prefix}_age" not in records.columns:
+            return pd.Series(f"{AGE_NOT_RECORDED}|{SEX_NOT_RECORDED}", index=records.index, dtype="string")
+        age = _age_label(records[f"{prefix}_age"])
+        sex = records[f"{prefix}_sex"].astype("string").fillna(SEX_NOT_RECORDED) if f"{prefix}_sex" in \
+            records.columns else pd.Series(SEX_NOT_RECORDED, index=records.index, dtype="string")
+        sex = sex.where(sex.isin(SEX_LABELS), SEX_NOT_RECORDED)
+        return age + "|" + sex
+    label.__name__ = f"{prefix}_age_sex_label"
+    return label
+
+
+def _age_sex_categories() -> tuple:
+    ages = AGE_LABELS + (AGE_NOT_RECORDED,)
+    sexes = SEX_LABELS + (SEX_NOT_RECORDED,)
+    return tuple(f"{a}|{s}" for a in ages for s in sexes)
+
+
+def _age_sex_published() -> tuple:
+    """What pages show: age bands (all sexes), sex (all ages), single ages 10-24 and the age groups.
+
+    Age is not crossed with sex on the pages: the "other" and "not recorded" sexes are so small in every band
+    that a cross-table would have to hide most of its cells.
+    """
+    out = [f"{b}|All" for b in AGE_BANDS] + [f"{AGE_NOT_RECORDED}|All"]
+    out += ["All ages|F", "All ages|M", "All ages|Other or not recorded"]
+    out += [f"{a}|All" for a in range(10, 25)]
+    out += ["Under 25|All", "10-24|All", "25 and over|All"]
+    return tuple(dict.fromkeys(out))
+
+
+def _age_sex_groups() -> tuple:
+    """Nodes: every band, age group and 'All ages' by sex ('<node>|<sex>'), and by age for all sexes."""
+    ages = AGE_LABELS + (AGE_NOT_RECORDED,)
+    sexes = SEX_LABELS + (SEX_NOT_RECORDED,)
+    groups = []
+    age_nodes = {**{k: v for k, v in AGE_BANDS.items() if len(v) > 1}, **AGE_GROUP_NODES, "All ages": ages}
+    for node, members in age_nodes.items():
+        for s in sexes:
+            groups.append((f"{node}|{s}", tuple(f"{a}|{s}" for a in members)))
+        groups.append((f"{node}|All", tuple(f"{a}|{s}" for a in members for s in sexes)))
+    for a in ages:
+        groups.append((f"{a}|All", tuple(f"{a}|{s}" for s in sexes)))
+    groups.append(("All ages|Other or not recorded", tuple(f"{a}|{s}" for a in ages for s in ("X", SEX_NOT_RECORDED))))
+    return tuple(groups)
+
+
+#: Victims (offences, one per crime x victim) by age and sex: ONE family for the profile's age-sex table, the
+#: under-25 section and the young people's single ages 10-24, so the three can never be differenced.
+VICTIM_AGE_SEX = Breakdown("victim_age_sex", _age_sex_label("victim"), categories=_age_sex_categories(),
+                           groups=_age_sex_groups(), not_recorded=f"{AGE_NOT_RECORDED}|{SEX_NOT_RECORDED}",
+                           publish=_age_sex_published())
+#: Suspects by age and sex (records with a suspect).
+SUSPECT_AGE_SEX = Breakdown("suspect_age_sex", _age_sex_label("suspect"), categories=_age_sex_categories(),
+                            groups=_age_sex_groups(), not_recorded=f"{AGE_NOT_RECORDED}|{SEX_NOT_RECORDED}",
+                            publish=_age_sex_published())

@@ -537,20 +537,32 @@ def _area_rates(ctx: ProfileContext, months: int = 12) -> tuple[pd.DataFrame, di
     period (fewer when the period is shorter), with 95% intervals and funnel significance."""
     from svtools.analysis.stats import funnel_significance, rate
 
-    counts = ctx.select_counts(ctx.monthly_table)
+    from svtools.ingest.store import force_codes
+    from svtools.publish import tables
+
     window = ctx.months[-months:]
-    counts = counts[counts["month"].isin(window)]
-    n = counts.groupby("csp_code")["offences"].sum()
+    # Counts published by the gate: each force's protected family (hidden counts stay hidden: NaN).
+    n: dict = {}
+    for f in force_codes(ctx.dataset):
+        fam = tables.series_cube(ctx.dataset, f, ctx.definition.name, ctx.period_start, ctx.period_end)
+        node = tables.LATEST_12 if len(window) == 12 and tables.LATEST_12 in fam.cube.cube.dim("period").nodes \
+            else tables.TOTAL
+        for c in fam.cube.cube.dim("area_code").base:
+            v = fam.value(c, node)
+            n[c] = np.nan if v is None else float(v)
     areas = ctx.areas.copy()
-    areas["offences"] = areas["csp_code"].map(n).fillna(0).astype("int64")
+    areas["offences"] = areas["csp_code"].map(n).astype(float)
     years = len(window) / 12.0
     areas["person_years"] = areas["population"].astype(float) * years
-    r = rate(areas["offences"], areas["person_years"], multiplier=1000)
-    areas["rate"], areas["lower"], areas["upper"] = (
-        r["value"].to_numpy(),
-        r["lower"].to_numpy(),
-        r["upper"].to_numpy(),
-    )
+    areas["rate"] = np.nan
+    areas["lower"] = np.nan
+    areas["upper"] = np.nan
+    ok = areas["offences"].notna()
+    r = rate(areas.loc[ok, "offences"], areas.loc[ok, "person_years"], multiplier=1000)
+    areas.loc[ok, "rate"] = r["value"].to_numpy()
+    areas.loc[ok, "lower"] = r["lower"].to_numpy()
+    areas.loc[ok, "upper"] = r["upper"].to_numpy()
+    areas = areas[ok].reset_index(drop=True)  # only areas whose count is published take part
     overall = areas["offences"].sum() / areas["person_years"].sum() * 1000
     force = areas[areas["pfa_code"] == ctx.force_code]
     force_rate = force["offences"].sum() / force["person_years"].sum() * 1000

@@ -60,6 +60,12 @@ def league_table(ctx: ProfileContext) -> SectionResult:
         f"Significantly above the force rate: {', '.join(above) or 'none'}; below: "
         f"{', '.join(below) or 'none'}."
     )
+    from svtools.publish import disclosure, tables
+
+    src = tables.series_cube(ctx.dataset, ctx.force_code, ctx.definition.name, ctx.period_start,
+                             ctx.period_end).cube.table("period", None, fixed={"area_code": ctx.code},
+                                                        row_nodes=[tables.TOTAL], name="area_rates")
+    chart_d = disclosure.derived(chart_d, src)  # rates of published counts only (see _area_rates)
     fig = charts.bar_chart(
         chart_d,
         label="csp_name",
@@ -109,27 +115,23 @@ def league_table(ctx: ProfileContext) -> SectionResult:
 # =========================================================================== month by month
 def special_cause_by_csp(ctx: ProfileContext, recent: int = 6) -> SectionResult:
     """For every CSP of the force: does its SPC chart show special-cause variation in the latest months?"""
-    from svtools.analysis.trends import monthly_counts
+    from svtools.publish import tables
 
-    counts = ctx.select_counts(ctx.monthly_table)
+    fam = tables.series_cube(ctx.dataset, ctx.force_code, ctx.definition.name, ctx.period_start, ctx.period_end)
+    cfg = tables.rules()["time_series"]
     rows = []
     for code in ctx.csp_codes:
-        series = monthly_counts(
-            counts[counts["csp_code"] == code], start=ctx.period_start, end=ctx.period_end
-        )
+        published = fam.series(code)  # the CSP's published series (no hidden point), at its resolution
         name = ctx.csp_name(code)
-        if series.sum() == 0:
-            rows.append(
-                {
-                    "CSP": name,
-                    "Mean per month": 0.0,
-                    "Special cause in the latest months": "no offences",
-                    "Rule": "",
-                    "Improvement points": 0,
-                    "Concern points": 0,
-                }
-            )
+        ok = published is not None and len(published) >= int(cfg["spc_min_points"]) and \
+            float(published.astype(float).mean()) >= float(cfg["spc_min_mean_per_point"])
+        if not ok:
+            rows.append({"CSP": name, "Published series": "none" if published is None else published.index.name,
+                         "Mean per point": "", "Special cause in the latest points": "no SPC chart (too few)",
+                         "Rule": "", "Improvement points": "", "Concern points": ""})
             continue
+        series = pd.Series(published.astype(float).to_numpy(),
+                           index=pd.date_range("2000-01-01", periods=len(published), freq="MS"))
         s = _spc_frame(series)
         tail = s.tail(recent)
         kinds = [k for k in ("concern", "improvement") if (tail["special_cause"] == k).any()]
@@ -137,8 +139,9 @@ def special_cause_by_csp(ctx: ProfileContext, recent: int = 6) -> SectionResult:
         rows.append(
             {
                 "CSP": name,
-                "Mean per month": round(float(s["mean"].iloc[-1]), 1),
-                "Special cause in the latest months": " and ".join(kinds) or "none",
+                "Published series": published.index.name,
+                "Mean per point": round(float(s["mean"].iloc[-1]), 1),
+                "Special cause in the latest points": " and ".join(kinds) or "none",
                 "Rule": "; ".join(rules),
                 "Improvement points": int((s["special_cause"] == "improvement").sum()),
                 "Concern points": int((s["special_cause"] == "concern").sum()),
@@ -148,14 +151,14 @@ def special_cause_by_csp(ctx: ProfileContext, recent: int = 6) -> SectionResult:
     table.attrs["count_columns"] = []  # point counts are months, not offences or people
     res = SectionResult(name="special_cause_by_csp", data=table, table=table)
     start = ctx.months[-recent] if len(ctx.months) >= recent else ctx.months[0]
-    flagged = table[~table["Special cause in the latest months"].isin(["none", "no offences"])]
+    flagged = table[~table["Special cause in the latest points"].isin(["none", "no SPC chart (too few)"])]
     sentence = (
         f"Between {start:%B %Y} and {ctx.period_end:%B %Y}, {len(flagged)} of {len(table)} CSPs show "
         "special-cause variation"
         + (
             ": "
             + "; ".join(
-                f"{r['CSP']} ({r['Special cause in the latest months']})" for _, r in flagged.iterrows()
+                f"{r['CSP']} ({r['Special cause in the latest points']})" for _, r in flagged.iterrows()
             )
             if len(flagged)
             else ""

@@ -12,7 +12,7 @@ import pandas as pd
 
 from svtools import config
 from svtools.errors import SvtoolsError
-from svtools.publish import charts, output
+from svtools.publish import charts, disclosure, output, tables
 from svtools.publish.sections.context import (
     ProfileContext,
     SectionResult,
@@ -33,6 +33,10 @@ from svtools.publish.sections.context import (
     _spc_frame,
     _threshold,
     _window_label,
+    fmt_or_hidden,
+    gated_rates,
+    hidden_note,
+    publish_gated,
     suppress,
 )
 
@@ -48,145 +52,130 @@ __all__ = [
 
 
 # =========================================================================== headline and success measures
+def _family(ctx: ProfileContext, definition: str | None = None):
+    return tables.series_cube(ctx.dataset, ctx.force_code, definition or ctx.definition.name, ctx.period_start,
+                              ctx.period_end)
+
+
+def _ages(ctx: ProfileContext, definition: str | None = None):
+    return tables.age_year_cube(ctx.dataset, ctx.force_code, definition or ctx.definition.name,
+                                ctx.period_start, ctx.period_end)
+
+
+def _cohort_skip(ctx: ProfileContext, name: str, title: str) -> SectionResult | None:
+    if ctx.victim_ages is not None:
+        return _skip(ctx, name, title, "it is published for all victims only (see the profile page)")
+    return None
+
+
+def _signed(v, fmt: str) -> str:
+    if isinstance(v, str) or v is None or pd.isna(v):
+        return v if isinstance(v, str) else ""
+    return fmt.format(int(v) if "d}" in fmt else float(v))
+
+
+def _num(v) -> str:
+    return config.settings()["disclosure"]["suppressed_marker"] if v is None else f"{int(v):,}"
+
+
 def headline(ctx: ProfileContext) -> SectionResult:
-    """The headline numbers: the latest complete financial year (or the whole period), its rate per 1,000
-    residents with its 95% interval, the change from 2019/20 and the share with a victim under 25."""
-    from svtools.analysis.measures import success_measures as measures_fn
+    """The headline numbers from the published (gated) tables: the latest complete financial year, its rate per
+    1,000 residents with its 95% interval, the baseline year and the share with a victim under 25."""
+    from svtools.analysis.measures import resident_population
+    from svtools.analysis.stats import rate
 
     res = SectionResult(name="headline")
+    skip = _cohort_skip(ctx, "headline", "The headline")
+    if skip:
+        return skip
     for note in ctx.notes:
         _say(note)
-    years = ctx.complete_financial_years()
+    fam = _family(ctx)
+    years = [y for y in fam.levels["financial_year"]]
     baseline = config.settings()["periods"]["baseline_financial_year"]
-    if ctx.record_level and years:
+    lines = []
+    if years:
         latest = years[-1]
-        m = measures_fn(
-            ctx.records, ctx.population, ctx.definition, csp_codes=ctx.csp_codes, financial_years=years
-        )
-        row = m[(m["cohort"] == "all ages") & (m["financial_year"] == latest)].iloc[0]
-        u25 = m[(m["cohort"] == "under 25") & (m["financial_year"] == latest)].iloc[0]
-        rate_col = [c for c in m.columns if c.startswith("rate_per_")][0]
-        lines = [
-            f"In {latest}, **{_count(row['offences'])}** offences of {ctx.what} were recorded in "
-            f"{ctx.name}: **{_fmt(row[rate_col])} per 1,000 residents** ({_ci(row['lower'], row['upper'])})."
-        ]
-        if baseline in set(m["financial_year"]) and baseline != latest:
-            base_n = int(row["baseline_offences"])
-            if _is_small(base_n) or _is_small(row["offences"]):
-                lines.append(f"In {baseline}, the baseline year, {_count(base_n)} were recorded.")
-            else:
-                change = (
-                    "no change"
-                    if int(row["change"]) == 0
-                    else f"{int(row['change']):+,d} ({row['pct_change']:+.1f}%)"
-                )
-                lines.append(
-                    f"That is {change} compared with {baseline} ({base_n:,}), the Home Office baseline year."
-                )
-        lines.append(f"{_count(u25['offences'])} of them had a victim under 25.")
-        res.values = {
-            "financial_year": latest,
-            "offences": int(row["offences"]),
-            "rate": float(row[rate_col]),
-            "lower": float(row["lower"]),
-            "upper": float(row["upper"]),
-            "change": int(row["change"]),
-            "under_25": int(u25["offences"]),
-        }
-        res.data = m
+        n = fam.value(ctx.code, latest)
+        pop = resident_population(ctx.population, [latest], ctx.csp_codes)[latest]
+        if n is None:
+            lines.append(f"In {latest}, too few offences of {ctx.what} were recorded in {ctx.name} to show "
+                         f"(1 to {_threshold()}, or hidden so that such a count cannot be worked out).")
+        else:
+            r = rate([n], [pop], multiplier=1000).iloc[0]
+            lines.append(f"In {latest}, **{n:,}** offences of {ctx.what} were recorded in {ctx.name}: "
+                         f"**{_fmt(r['value'])} per 1,000 residents** ({_ci(r['lower'], r['upper'])}).")
+        if baseline in years and baseline != latest:
+            b = fam.value(ctx.code, baseline)
+            lines.append(f"In {baseline}, the Home Office baseline year, {_num(b)} were recorded"
+                         + (" (the success-measure table gives the change with its interval)." if b is not None
+                            and n is not None else "."))
+        ages = _ages(ctx)
+        if ages is None:
+            lines.append("Victims' ages are not recorded in these data, so the number with a victim under 25 "
+                         "is not known.")
+        else:
+            u = ages.value((ctx.code, latest, tables.AGE_GROUPS[0]))
+            unk = ages.value((ctx.code, latest, tables.AGE_GROUPS[2]))
+            share = disclosure.share(unk, n) if unk not in (None, 0) else ("0%" if unk == 0 else None)
+            lines.append(f"{_num(u)} of them had a victim under 25"
+                         + (f" (age not recorded for {share})." if share and unk else "."))
+        res.values = {"financial_year": latest, "offences": n}
     else:
-        from svtools.analysis.stats import rate
-
-        n = len(ctx.selected)
-        pop = float(ctx.areas.loc[ctx.areas["csp_code"].isin(ctx.csp_codes), "population"].sum())
-        r = rate([n], [pop * ctx.years], multiplier=1000).iloc[0]
-        lines = [
-            f"From {ctx.period}, **{_count(n)}** offences of {ctx.what} were recorded in {ctx.name}: "
-            f"**{_fmt(r['value'])} per 1,000 residents a year** ({_ci(r['lower'], r['upper'])})."
-        ]
-        if not ctx.record_level:
-            lines.append(
-                "data.police.uk has no offence codes, so the local definition cannot be applied: "
-                "the violence-related crime types are used instead, and there are no ages."
-            )
-        res.values = {
-            "offences": n,
-            "rate": float(r["value"]),
-            "lower": float(r["lower"]),
-            "upper": float(r["upper"]),
-        }
+        n = fam.value(ctx.code, tables.TOTAL)
+        lines.append(f"From {ctx.period}, {_num(n)} offences of {ctx.what} were recorded in {ctx.name}.")
+        res.values = {"offences": n}
+    if not ctx.record_level:
+        lines.append("data.police.uk has no offence codes, so the local definition cannot be applied: the "
+                     "violence-related crime types are used instead, and there are no ages.")
     res.message = " ".join(lines)
     _say("\n".join(f"* {line}" for line in lines))
     return res
 
 
 def financial_years(ctx: ProfileContext) -> SectionResult:
-    """Offences by financial year (April to March), all ages and with a victim under 25, with rates per 1,000
-    residents a year and 95% intervals; a year the period covers only in part is labelled and its rate
-    annualised."""
+    """Offences by financial year (April to March) from the gated tables, all ages and with a victim under 25
+    (and with no recorded age), with rates per 1,000 residents a year and 95% intervals from published counts.
+    Complete financial years only (part years are not published)."""
     from svtools.analysis.measures import resident_population
-    from svtools.analysis.stats import rate
 
-    months = pd.Series(_financial_years(ctx.months), index=ctx.months)
-    years = list(dict.fromkeys(months))
-    n_months = months.value_counts()
-    sel = ctx.selected
-    fy = sel["financial_year"].astype(str)
-    counts = fy.value_counts()
+    skip = _cohort_skip(ctx, "financial_years", "Offences by financial year")
+    if skip:
+        return skip
+    fam = _family(ctx)
+    years = list(fam.levels["financial_year"])
+    if not years:
+        return _skip(ctx, "financial_years", "Offences by financial year",
+                     f"the period ({ctx.period}) holds no complete financial year")
+    t = fam.cube.table("period", None, fixed={"area_code": ctx.code}, row_nodes=years,
+                       name="offences_by_financial_year", row_title="Financial year")
+    t.counts.columns = ["Offences"]
     pop = resident_population(ctx.population, years, ctx.csp_codes)
-    person_years = np.array([pop[y] * n_months[y] / 12 for y in years])
-    n = np.array([int(counts.get(y, 0)) for y in years])
-    r = rate(n, person_years, multiplier=1000)
-    labels = [
-        y
-        if n_months[y] == 12
-        else f"{y} ({months[months == y].index.min():%b %Y} to {months[months == y].index.max():%b %Y} only)"
-        for y in years
-    ]
-    raw = pd.DataFrame(
-        {
-            "Financial year": labels,
-            "Offences": n,
-            "Rate per 1,000 residents a year": r["value"].round(2).to_numpy(),
-            "Lower 95% CI": r["lower"].round(2).to_numpy(),
-            "Upper 95% CI": r["upper"].round(2).to_numpy(),
-        }
-    )
-    rates = {
-        "Rate per 1,000 residents a year": "Offences",
-        "Lower 95% CI": "Offences",
-        "Upper 95% CI": "Offences",
-    }
-    count_cols = ["Offences"]
-    if ctx.record_level:
+    r = gated_rates(t.counts["Offences"], pop.reindex(years).to_numpy(float))
+    extra = pd.DataFrame({"Rate per 1,000 residents a year": fmt_or_hidden(r["rate"]),
+                          "Lower 95% CI": fmt_or_hidden(r["lower_95_ci"]),
+                          "Upper 95% CI": fmt_or_hidden(r["upper_95_ci"])})
+    ages = _ages(ctx)
+    tables_out = [t]
+    if ages is not None:
         u25_max = int(config.settings()["age_bands"]["under_25_max_age"])
-        young = (sel["victim_age"].astype("Float64") <= u25_max).fillna(False).to_numpy(bool)
-        cu = fy[young].value_counts()
+        tu = ages.table("financial_year", "age_group", fixed={"area_code": ctx.code}, row_nodes=years,
+                        column_nodes=[tables.AGE_GROUPS[0], tables.AGE_GROUPS[2]], name="age")
         pop_u = resident_population(ctx.population, years, ctx.csp_codes, 0, u25_max)
-        nu = np.array([int(cu.get(y, 0)) for y in years])
-        ru = rate(nu, np.array([pop_u[y] * n_months[y] / 12 for y in years]), multiplier=1000)
-        raw["Offences with a victim under 25"] = nu
-        raw["Under-25 rate per 1,000 residents aged 0-24"] = ru["value"].round(2).to_numpy()
-        rates["Under-25 rate per 1,000 residents aged 0-24"] = "Offences with a victim under 25"
-        count_cols.append("Offences with a victim under 25")
-    res = SectionResult(name="financial_years", data=raw.assign(financial_year=years))
-    shown = suppress(raw, count_cols, rates=rates)
-    res.table = shown
-    res.csv = _publish(
-        ctx,
-        shown,
-        "offences_by_financial_year",
-        f"Offences by financial year, {ctx.name}: {ctx.what}",
-        note="Rates per 1,000 residents a year (ONS mid-year estimates; part years annualised), 95% "
-        "confidence intervals. "
-        + ("An offence with two victims counts once per victim. " if ctx.record_level else "")
-        + f"Counts from 1 to {_threshold()} are shown as * with their rates.",
-    )
-    res.values = {
-        "years": years,
-        "offences": dict(zip(years, n.tolist())),
-        "rates": dict(zip(years, r["value"].to_numpy().tolist())),
-    }
+        ru = gated_rates(tu.counts[tables.AGE_GROUPS[0]], pop_u.reindex(years).to_numpy(float))
+        extra["Offences with a victim under 25"] = tu.text()[tables.AGE_GROUPS[0]].to_numpy()
+        extra["Under-25 rate per 1,000 residents aged 0-24"] = fmt_or_hidden(ru["rate"]).to_numpy()
+        extra["Offences with no victim age recorded"] = tu.text()[tables.AGE_GROUPS[2]].to_numpy()
+        tables_out.append(tu)
+    res = SectionResult(name="financial_years", data=t.counts)
+    res.csv = publish_gated(ctx, t, f"Offences by financial year, {ctx.name}: {ctx.what}", extra=extra,
+                            note="Rates per 1,000 residents a year (ONS mid-year estimates), 95% confidence "
+                            "intervals, computed from the published counts. "
+                            + ("An offence with two victims counts once per victim. " if ctx.record_level else "")
+                            + hidden_note())
+    res.table = t.text()
+    res.values = {"years": years, "offences": dict(zip(years, t.counts["Offences"].tolist())),
+                  "rates": dict(zip(years, r["rate"].tolist()))}
     return res
 
 
@@ -198,36 +187,41 @@ _MEASURES = (
 
 def success_measures(ctx: ProfileContext) -> SectionResult:
     """The Home Office success-measure table (all ages and under 25, latest financial year against 2019/20),
-    as partners report it (Leicester, Leicestershire and Rutland VRN 2024), and the chosen definition by year.
+    as partners report it (Leicester, Leicestershire and Rutland VRN 2024). Police counts come from the gated
+    year x age tables of each measure's definition; a change is given only when both counts are published.
     """
-    from svtools.ingest.store import load_table
     from svtools.analysis.measures import hospital_measures, success_table
-    from svtools.analysis.measures import success_measures as measures_fn
+    from svtools.ingest.store import load_table
 
     title = "The Home Office success measures"
-    skip = _need_records(
-        ctx, "success_measures", title, "no Home Office offence codes, knife flags or victim ages"
-    )
+    skip = _need_records(ctx, "success_measures", title, "no Home Office offence codes, knife flags or victim ages"
+                         ) or _cohort_skip(ctx, "success_measures", title)
     if skip:
         return skip
     baseline = config.settings()["periods"]["baseline_financial_year"]
-    years = ctx.complete_financial_years()
+    years = list(_family(ctx).levels["financial_year"])
     if baseline not in years or years[-1] == baseline:
-        return _skip(
-            ctx,
-            "success_measures",
-            title,
-            f"the period ({ctx.period}) does not hold both the {baseline} baseline and a later complete "
-            "financial year",
-        )
+        return _skip(ctx, "success_measures", title,
+                     f"the period ({ctx.period}) does not hold both the {baseline} baseline and a later complete "
+                     "financial year")
     latest = years[-1]
-    rows, raw = [], []
+    mk = config.settings()["disclosure"]["suppressed_marker"]
+    rows = []
+    tabs = []
     for source, name, label in _MEASURES:
-        m = measures_fn(ctx.records, ctx.population, name, csp_codes=ctx.csp_codes, financial_years=years)
-        raw.append(m.assign(measure=label))
-        t = success_table(m, latest=latest, measure=label)
-        t.insert(0, "source", source)
-        rows.append(t)
+        ages = _ages(ctx, name)
+        if ages is None:
+            continue
+        for cohort, node in (("All ages", tables.ALL_AGES), ("Victim under 25", tables.AGE_GROUPS[0])):
+            b = ages.value((ctx.code, baseline, node))
+            n = ages.value((ctx.code, latest, node))
+            change = "" if b is None or n is None else f"{n - b:+d}"
+            pct = "" if b is None or n is None or b == 0 else f"{100.0 * (n - b) / b:+.1f}%"
+            rows.append({"Source": source, "Measure": label, "Cohort": cohort, baseline: _num(b), latest: _num(n),
+                         f"Change from {baseline}": change, f"% change from {baseline}": pct})
+        tabs.append(ages.table("financial_year", "age_group", fixed={"area_code": ctx.code},
+                               row_nodes=[baseline, latest], column_nodes=[tables.ALL_AGES, tables.AGE_GROUPS[0]],
+                               name=f"success_{name}"))
     try:
         hospital = load_table("hospital_admissions", ctx.dataset)
     except SvtoolsError:
@@ -235,69 +229,37 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
     if hospital is not None and len(hospital):
         hm = hospital_measures(hospital, csp_codes=ctx.csp_codes, financial_years=years)
         t = success_table(hm, latest=latest, measure="Hospital admissions for assault with a sharp object")
-        t.insert(0, "source", "Health")
-        rows.append(t)
-        raw.append(hm.assign(measure="Hospital admissions for assault with a sharp object"))
-    table = pd.concat(rows, ignore_index=True)
-    table["cohort"] = table["cohort"].astype(str).map({"all ages": "All ages", "under 25": "Victim under 25"})
-    # Police counts: hide 1..threshold; a change computed from a hidden count is hidden too.
-    police = table["source"] == "Police"
-    shown = table.astype(object)
-    for col in (baseline, latest):
-        small = police & table[col].map(_is_small)
-        shown.loc[small, col] = config.settings()["disclosure"]["suppressed_marker"]
-    hidden = police & (table[baseline].map(_is_small) | table[latest].map(_is_small))
-    shown.loc[hidden, ["change", "pct_change"]] = ""
-    shown["pct_change"] = [
-        v if isinstance(v, str) else ("" if pd.isna(v) else f"{v:+.1f}%") for v in shown["pct_change"]
-    ]
-    shown["change"] = [v if isinstance(v, str) else f"{int(v):+d}" for v in shown["change"]]
-    shown = shown.rename(
-        columns={
-            "source": "Source",
-            "measure": "Measure",
-            "cohort": "Cohort",
-            "change": f"Change from {baseline}",
-            "pct_change": f"% change from {baseline}",
-        }
-    )
-    note = (
-        f"Counts from 1 to {_threshold()} are shown as *, and their changes are left blank. Hospital "
-        "admissions (HES, ICD-10 X99) are suppressed at source when 1 to "
-        f"{config.disclosure_threshold('hes')}; a total that includes a suppressed cell is shown as a lower "
-        "bound (>=) and has no change."
-    )
-    res = SectionResult(name="success_measures", table=shown, data=pd.concat(raw, ignore_index=True))
-    res.csv = _publish(
-        ctx,
-        shown,
-        "success_measures",
-        f"Home Office success measures, {ctx.name}: {baseline} and {latest}",
-        note,
-    )
-    m = measures_fn(
-        ctx.records, ctx.population, ctx.definition, csp_codes=ctx.csp_codes, financial_years=years
-    )
-    row = m[(m["cohort"] == "all ages") & (m["financial_year"] == latest)].iloc[0]
-    knife = table[(table["measure"] == _MEASURES[0][2]) & (table["cohort"] == "All ages")].iloc[0]
-    sentence = (
-        f"Knife or sharp-object enabled serious violence in {ctx.name}: {_count(knife[latest])} offences in "
-        f"{latest} against {_count(knife[baseline])} in {baseline}"
-        + (
-            "."
-            if _is_small(knife[latest]) or _is_small(knife[baseline]) or pd.isna(knife["pct_change"])
-            else f" ({knife['pct_change']:+.1f}%)."
-        )
-    )
-    _say(sentence)
-    res.message = sentence
-    res.values = {
-        "baseline": baseline,
-        "latest": latest,
-        "offences": int(row["offences"]),
-        "baseline_offences": int(row["baseline_offences"]),
-        "change": int(row["change"]),
-    }
+        for _, row in t.iterrows():
+            def hv(v):
+                return v if isinstance(v, str) else ("" if pd.isna(v) else f"{int(v):,}")
+            rows.append({"Source": "Health", "Measure": row["measure"],
+                         "Cohort": {"all ages": "All ages", "under 25": "Victim under 25"}.get(str(row["cohort"]),
+                                                                                             str(row["cohort"])),
+                         baseline: hv(row[baseline]), latest: hv(row[latest]),
+                         f"Change from {baseline}": _signed(row["change"], "{:+d}"),
+                         f"% change from {baseline}": _signed(row["pct_change"], "{:+.1f}%")})
+    shown = pd.DataFrame(rows)
+    for c in (baseline, latest):
+        shown[c] = shown[c].replace({"": mk})
+    note = (hidden_note() + " A change is shown only when both years are published. Hospital admissions (HES, "
+            f"ICD-10 X99) are suppressed at source when 1 to {config.disclosure_threshold('hes')}; a total that "
+            "includes a suppressed cell is shown as a lower bound (>=) and has no change.")
+    res = SectionResult(name="success_measures", table=shown)
+    from svtools.publish.output import publish_table
+
+    res.csv = publish_table(shown, ctx.prefix + "success_measures",
+                            f"Home Office success measures, {ctx.name}: {baseline} and {latest}", note=note,
+                            count_columns=[baseline, latest],
+                            gate={"families": [t.meta for t in tabs], "area_code": ctx.code, "area_level": ctx.level})
+    knife = shown[(shown["Measure"] == _MEASURES[0][2]) & (shown["Cohort"] == "All ages")]
+    if len(knife):
+        k = knife.iloc[0]
+        sentence = (f"Knife or sharp-object enabled serious violence in {ctx.name}: {k[latest]} offences in {latest} "
+                    f"against {k[baseline]} in {baseline}" + (f" ({k[f'% change from {baseline}']})."
+                                                             if k[f"% change from {baseline}"] else "."))
+        _say(sentence)
+        res.message = sentence
+    res.values = {"baseline": baseline, "latest": latest}
     return res
 
 
@@ -404,6 +366,9 @@ def _funnel_figure(ctx: ProfileContext, points: pd.DataFrame, target: float, inf
             ),
         }
     )
+    src = _family(ctx).cube.table("period", None, fixed={"area_code": ctx.code}, row_nodes=[tables.TOTAL],
+                                  name="area_rates")
+    pts = disclosure.derived(pts, src)  # every rate here comes from a published count (see _area_rates)
     return charts.funnel_plot(
         pts,
         limits,
@@ -561,150 +526,138 @@ def funnel_significance_998(points: pd.DataFrame, target: float) -> np.ndarray:
 
 
 # =========================================================================== month by month
+_RES_WORDS = {"month": "month", "quarter": "quarter", "financial_year": "financial year"}
+
+
+def _period_start(label: str, resolution: str) -> pd.Timestamp:
+    if resolution == "month":
+        return pd.Timestamp(label + "-01")
+    fy = int(label[:4])
+    if resolution == "quarter":
+        q = int(label[-1])
+        return pd.Timestamp(year=fy + (1 if q == 4 else 0), month={1: 4, 2: 7, 3: 10, 4: 1}[q], day=1)
+    return pd.Timestamp(year=fy, month=4, day=1)
+
+
 def monthly_spc(ctx: ProfileContext) -> SectionResult:
-    """Monthly counts on an NHS "Making Data Count" XmR chart: mean, process limits and special-cause
-    variation (improvement or concern)."""
-    series = ctx.monthly
+    """The published series on an NHS "Making Data Count" XmR chart: by month where no month holds a hidden
+    count, else by quarter, else by financial year (``config/disclosure.yaml`` time_series; the chart and its
+    limits are computed from the published points only). A force's series uses a resolution all its CSPs
+    are published at, so no CSP's points can be had by subtraction."""
+    skip = _cohort_skip(ctx, "monthly_spc", "The SPC chart")
+    if skip:
+        return skip
     res = SectionResult(name="monthly_spc")
-    if len(series) < 2 or series.sum() == 0:
-        return _skip(
-            ctx,
-            "monthly_spc",
-            "The monthly SPC chart",
-            f"there are too few months or no offences of {ctx.what} in {ctx.name} in {ctx.period}",
-        )
+    fam = _family(ctx)
+    r = fam.resolution.get(ctx.code)
+    cfg = tables.rules()["time_series"]
+    if r is None:
+        return _skip(ctx, "monthly_spc", "The SPC chart",
+                     f"even by financial year some of {ctx.name}'s counts (or those of another CSP of "
+                     f"{ctx.force_name}) are 1 to {_threshold()}, so no series can be published")
+    word = _RES_WORDS[r]
+    labels = fam.levels[r]
+    t = fam.cube.table("period", None, fixed={"area_code": ctx.code}, row_nodes=labels, name="spc_series",
+                       row_title=word.capitalize())
+    series = pd.Series(t.counts.iloc[:, 0].astype(float).to_numpy(),
+                       index=pd.DatetimeIndex([_period_start(x, r) for x in labels]))
+    mean = float(series.mean()) if len(series) else 0.0
+    if len(series) < int(cfg["spc_min_points"]) or mean < float(cfg["spc_min_mean_per_point"]):
+        reason = (f"there are {len(series)} published {word}s" if len(series) < int(cfg["spc_min_points"])
+                  else f"the mean count is {mean:.1f} a {word}, below the {cfg['spc_min_mean_per_point']} needed "
+                  "for informative process limits")
+        publish_gated(ctx, t, f"Offences per {word}, {ctx.name}", note="Published counts; " + hidden_note())
+        _say(f"**SPC chart**: not drawn, because {reason}; the counts are in the table above.")
+        res.values = {"resolution": r, "points": len(series)}
+        res.message = reason
+        return res
     s = _spc_frame(series)
     res.data = s
     trial = bool(s["trial_limits"].any())
-    chart_data = pd.DataFrame(
-        {
-            "month": s["date"],
-            "value": s["value"],
-            "mean": s["mean"],
-            "lower": s["lower_limit"].clip(lower=0),
-            "upper": s["upper_limit"],
-            "variation": s["special_cause"],
-        }
-    )
+    chart_data = disclosure.derived(pd.DataFrame({
+        "month": s["date"], "value": s["value"], "mean": s["mean"], "lower": s["lower_limit"],
+        "upper": s["upper_limit"], "variation": s["special_cause"]}), t)
     counts = s["special_cause"].value_counts()
     n_imp, n_con = int(counts.get("improvement", 0)), int(counts.get("concern", 0))
-    special = s[s["special_cause"].isin(["improvement", "concern"])]
     last = s.iloc[-1]
-    alt = output.describe_series(series, f"{ctx.what} offences", ctx.name)
-    alt += (
-        f" Mean {last['mean']:.1f} a month; process limits {max(last['lower_limit'], 0):.1f} to "
-        f"{last['upper_limit']:.1f}{' (trial limits: fewer than 12 months)' if trial else ''}. "
-        f"{n_imp} month(s) show special-cause improvement and {n_con} special-cause concern"
-        + (
-            f"; the latest special cause is in {output.month_label(special['date'].iloc[-1])} "
-            f"({special['rule'].iloc[-1]})."
-            if len(special)
-            else "."
-        )
-    )
-    fig = charts.spc_chart(
-        chart_data,
-        title=f"{ctx.what_short.capitalize()} per month, {ctx.name}: SPC chart",
-        ylabel="Offences per month",
-        trial_limits=trial,
-    )
+    alt = (f"SPC chart of {ctx.what} offences per {word} in {ctx.name}, {labels[0]} to {labels[-1]} "
+           f"({len(labels)} {word}s, published counts). Mean {last['mean']:.1f} a {word}; process limits "
+           f"{last['lower_limit']:.1f} to {last['upper_limit']:.1f}"
+           + (" (a lower limit below 0 means no low point can be a signal)" if last["lower_limit"] < 0 else "")
+           + f". {n_imp} {word}(s) show special-cause improvement and {n_con} special-cause concern.")
+    fig = charts.spc_chart(chart_data, title=f"{ctx.what_short.capitalize()} per {word}, {ctx.name}: SPC chart",
+                           ylabel=f"Offences per {word}", trial_limits=trial)
     _show(fig, alt, res)
     latest = last["special_cause"]
-    sentence = (
-        f"The latest month ({output.month_label(last['date'])}) shows "
-        f"{'common-cause variation' if latest == 'common cause' else 'special-cause ' + latest}. "
-        f"Across the period, {n_imp} month(s) show special-cause improvement and {n_con} concern."
-    )
+    sentence = (f"The latest {word} ({labels[-1]}) shows "
+                f"{'common-cause variation' if latest == 'common cause' else 'special-cause ' + latest}. "
+                f"Across the period, {n_imp} {word}(s) show special-cause improvement and {n_con} concern."
+                + ("" if r == "month" else f" The chart is by {word} because some months hold 1 to {_threshold()} "
+                   f"offences in {ctx.name} or another CSP of {ctx.force_name}."))
     _say(sentence)
     res.message = sentence
-    table = pd.DataFrame(
-        {
-            "Month": pd.DatetimeIndex(s["date"]).strftime("%b %Y"),
-            "Offences": s["value"].astype("int64").to_numpy(),
-            "Mean": s["mean"].round(1).to_numpy(),
-            "Lower process limit": s["lower_limit"].clip(lower=0).round(1).to_numpy(),
-            "Upper process limit": s["upper_limit"].round(1).to_numpy(),
-            "Variation": s["special_cause"].to_numpy(),
-            "Rule": s["rule"].to_numpy(),
-        }
-    )
-    res.table = suppress(table, ["Offences"])
-    res.csv = _publish(
-        ctx,
-        res.table,
-        "monthly_spc",
-        f"Offences per month and SPC signals, {ctx.name}",
-        note=f"Counts from 1 to {_threshold()} are shown as *.",
-        show_last=12,
-    )
-    res.values = {
-        "mean": float(last["mean"]),
-        "upper": float(last["upper_limit"]),
-        "lower": float(last["lower_limit"]),
-        "improvement": n_imp,
-        "concern": n_con,
-        "latest": latest,
-        "trial_limits": trial,
-        "months": len(s),
-    }
+    rules_text = {"Common Cause": "", "Above UCL": "above the upper limit", "Below LCL": "below the lower limit"}
+    extra = pd.DataFrame({
+        "Mean": s["mean"].round(1).map(lambda v: f"{v:.1f}").to_numpy(),
+        "Lower process limit": s["lower_limit"].round(1).map(lambda v: f"{v:.1f}").to_numpy(),
+        "Upper process limit": s["upper_limit"].round(1).map(lambda v: f"{v:.1f}").to_numpy(),
+        "Variation": s["special_cause"].to_numpy(),
+        "Rule": [rules_text.get(x, str(x).lower()) for x in s["rule"]],
+    })
+    t.counts.columns = ["Offences"]
+    res.csv = publish_gated(ctx, t, f"Offences per {word} and SPC signals, {ctx.name}", name="monthly_spc",
+                            extra=extra, note="Limits from the published counts. " + hidden_note(),
+                            show_last=12)
+    res.table = t.text()
+    res.values = {"resolution": r, "mean": float(last["mean"]), "upper": float(last["upper_limit"]),
+                  "lower": float(last["lower_limit"]), "improvement": n_imp, "concern": n_con, "latest": latest,
+                  "trial_limits": trial, "months": len(s)}
     return res
 
 
 # =========================================================================== what
+def _offence_label(records: pd.DataFrame) -> pd.Series:
+    col = "offence_subgroup" if "offence_subgroup" in records.columns else "crime_type"
+    return records[col].astype("string")
+
+
+OFFENCE_MIX = tables.Breakdown("offence_mix", _offence_label)
+
+
 def offence_mix(ctx: ProfileContext) -> SectionResult:
-    """Offences by ONS offence subgroup (record-level data) or every data.police.uk crime type."""
+    """Offences by ONS offence subgroup (record-level data) or data.police.uk crime type, from the force's gated
+    CSP x offence table (a CSP's row, its siblings' rows and the force row are protected together)."""
     res = SectionResult(name="offence_mix")
-    if ctx.record_level:
-        sel = ctx.selected
-        counts = sel.groupby(sel["offence_subgroup"].astype(str)).size().sort_values(ascending=False)
-        label, what, highlight = "Offence type", f"offences of {ctx.what}", None
-    else:
-        counts = (
-            ctx.records.groupby(ctx.records["crime_type"].astype(str)).size().sort_values(ascending=False)
-        )
-        label, what, highlight = (
-            "Crime type",
-            "crimes of every type (data.police.uk)",
-            "Violence and sexual offences",
-        )
-    if counts.sum() == 0:
-        return _skip(ctx, "offence_mix", "The offence mix", f"no {what} were recorded in {ctx.name}")
-    total = int(counts.sum())
-    raw = pd.DataFrame(
-        {
-            label: counts.index,
-            "Offences": counts.to_numpy(dtype="int64"),
-            "Share (%)": (100 * counts / total).round(1).to_numpy(),
-        }
-    )
-    res.data = raw
-    shown = suppress(raw, ["Offences"], rates=["Share (%)"])
-    res.table = shown
-    res.csv = _publish(
-        ctx,
-        shown,
-        "offence_mix",
-        f"{label}s, {ctx.name}, {ctx.period}",
-        note=f"Counts from 1 to {_threshold()} are shown as * and their shares left blank.",
-    )
-    top = raw.head(12).assign(shown=_masked(raw["Offences"].head(12)))
-    hi = raw.iloc[0]
-    alt = (
-        f"Horizontal bar chart of {what} in {ctx.name}, {ctx.period}, by {label.lower()}: "
-        f"{len(raw)} types, {_count(total)} in all. Largest: {hi[label]} ({_count(hi['Offences'])}, "
-        f"{hi['Share (%)']:.0f}%)"
-        + (f"; then {raw.iloc[1][label]} ({_count(raw.iloc[1]['Offences'])})" if len(raw) > 1 else "")
-        + "."
-    )
-    fig = charts.bar_chart(
-        top,
-        label=label,
-        value="shown",
-        title=f"{label}s, {ctx.name}, {ctx.period}",
-        xlabel="Offences",
-        ylabel=label,
-        highlight=highlight,
-    )
-    _show(fig, alt, res)
-    res.values = {"total": total, "largest": str(hi[label]), "largest_count": int(hi["Offences"])}
+    label = "Offence type" if ctx.record_level else "Crime type"
+    cube = tables.breakdown_cube(ctx, OFFENCE_MIX)
+    cats = tables.published_categories(cube, ctx.code)
+    if cats is None:
+        return _skip(ctx, "offence_mix", "The offence mix",
+                     f"fewer than {tables.rules()['breakdown']['min_total']} offences of {ctx.what} were recorded in "
+                     f"{ctx.name}, too few to break down")
+    t = cube.table("category", None, fixed={"area_code": ctx.code}, row_nodes=cats + [tables.TOTAL],
+                   name="offence_mix", row_title=label)
+    t.counts.columns = ["Offences"]
+    total = t.counts.loc[tables.TOTAL, "Offences"]
+    body = t.counts["Offences"].drop(tables.TOTAL)
+    shares = body.map(lambda v: disclosure.share(None if pd.isna(v) else v, None if pd.isna(total) else total))
+    extra = pd.DataFrame({"Share of all": list(shares.fillna(config.settings()["disclosure"]["suppressed_marker"]))
+                          + ["100%" if not pd.isna(total) else ""]})
+    res.csv = publish_gated(ctx, t, f"{label}s, {ctx.name}, {ctx.period}", extra=extra, note=hidden_note())
+    res.table = t.text()
+    res.data = t.counts
+    vis = body.dropna().sort_values(ascending=False)
+    chart = disclosure.derived(pd.DataFrame({label: vis.index[:12], "shown": vis.to_numpy()[:12]}), t)
+    if len(vis):
+        hidden = int(body.isna().sum())
+        alt = (f"Horizontal bar chart of offences of {ctx.what} in {ctx.name}, {ctx.period}, by {label.lower()}: "
+               f"{_num(None if pd.isna(total) else int(total))} in all. Largest: {vis.index[0]} ({int(vis.iloc[0]):,})"
+               + (f"; then {vis.index[1]} ({int(vis.iloc[1]):,})" if len(vis) > 1 else "")
+               + (f". {hidden} type(s) with too few to show are left out." if hidden else "."))
+        fig = charts.bar_chart(chart, label=label, value="shown", title=f"{label}s, {ctx.name}, {ctx.period}",
+                               xlabel="Offences", ylabel=label,
+                               highlight=None if ctx.record_level else "Violence and sexual offences")
+        _show(fig, alt, res)
+        res.values = {"total": None if pd.isna(total) else int(total), "largest": str(vis.index[0]),
+                      "largest_count": int(vis.iloc[0])}
     return res
