@@ -338,7 +338,9 @@ def hospital_admissions(ctx: ProfileContext) -> SectionResult:
     )
     _show(
         charts.yearly_chart(
-            chart_table,
+            # HES aggregates arrive suppressed at source (1-7 hidden, NHS Digital rule) and stay suppressed:
+            # the chart shows exactly the published table above.
+            disclosure._mark(chart_table, "hospital_admissions_hes"),
             title=f"Hospital admissions for assault with a sharp object, {ctx.name}",
             ylabel="Admissions",
         ),
