@@ -13,6 +13,12 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from svtools import config
 from svtools.publish import charts  # noqa: E402
+from svtools.publish.disclosure import DisclosureError, _mark  # noqa: E402
+
+
+def gated(frame):
+    """Mark a test frame as published by the gate (charts refuse anything else)."""
+    return _mark(frame, "test")
 
 MONTHS = pd.date_range("2018-04-01", "2025-03-01", freq="MS")
 RNG = np.random.default_rng(7)
@@ -88,14 +94,14 @@ def test_spc_chart_uses_making_data_count_colours_and_shapes():
             "variation": ["common cause"] * (len(MONTHS) - 2) + ["improvement", "concern"],
         }
     )
-    fig = charts.spc_chart(data, title="SPC in Hartlepool")
+    fig = charts.spc_chart(gated(data), title="SPC in Hartlepool")
     markers = {c.get_paths()[0].vertices.round(2).tobytes() for c in fig.axes[0].collections}
     assert len(markers) == 3  # three point shapes, not colour alone
     _check(fig, ["common_cause", "improvement", "concern"], "SPC in Hartlepool")
 
 
 def test_funnel_plot_labels_points_and_limits():
-    fig = charts.funnel_plot(POINTS, _limits(), target=0.5, title="Funnel", highlight="Hartlepool")
+    fig = charts.funnel_plot(gated(POINTS), _limits(), target=0.5, title="Funnel", highlight="Hartlepool")
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert set(POINTS["label"]) <= set(texts)
     labels = [h.get_label() for h in fig.legends[0].legend_handles]
@@ -107,9 +113,9 @@ def test_trend_seasonal_forecast_and_its_charts():
     stl = pd.DataFrame(
         {"month": MONTHS, "observed": VALUES, "trend": 20.0, "seasonally_adjusted": VALUES - 1.0}
     )
-    _check(charts.trend_chart(stl, title="Trend"), ["primary", "neutral", "secondary"], "Trend")
+    _check(charts.trend_chart(gated(stl), title="Trend"), ["primary", "neutral", "secondary"], "Trend")
     prof = pd.DataFrame({"month_of_year": range(1, 13), "value": np.sin(np.arange(12) + 0.5)})
-    _check(charts.seasonal_chart(prof, title="Seasonal"), ["primary", "highlight"], "Seasonal")
+    _check(charts.seasonal_chart(gated(prof), title="Seasonal"), ["primary", "highlight"], "Seasonal")
     fc = pd.DataFrame(
         {
             "month": pd.date_range("2025-04-01", periods=12, freq="MS"),
@@ -120,19 +126,19 @@ def test_trend_seasonal_forecast_and_its_charts():
     )
     fitted = pd.DataFrame({"month": MONTHS, "fitted": 20.0})
     _check(
-        charts.forecast_chart(pd.Series(VALUES, index=MONTHS), fc, fitted=fitted, title="Forecast"),
+        charts.forecast_chart(gated(pd.Series(VALUES, index=MONTHS)), fc, fitted=fitted, title="Forecast"),
         ["primary", "highlight", "secondary"],
         "Forecast",
     )
     its = pd.DataFrame({"month": MONTHS, "observed": VALUES, "fitted": 20.0, "counterfactual": 22.0})
-    _check(charts.its_chart(its, "2020-04-01", title="Lockdown"), ["primary", "highlight"], "Lockdown")
+    _check(charts.its_chart(gated(its), "2020-04-01", title="Lockdown"), ["primary", "highlight"], "Lockdown")
 
 
 def test_yearly_chart_marks_suppressed_values():
     table = pd.DataFrame(
         {"financial_year": ["2019/20", "2020/21"], "All ages": [100, np.nan], "Under 25": [40, 30]}
     )
-    fig = charts.yearly_chart(table, title="Yearly")
+    fig = charts.yearly_chart(gated(table), title="Yearly")
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "*" in texts and "100" in texts
     assert any("baseline" in t.get_text() for t in fig.axes[0].get_xticklabels())
@@ -147,7 +153,7 @@ def test_pyramid_chart():
             "female": [5, 10, 30, 25, 20],
         }
     )
-    fig = charts.pyramid_chart(data, title="Age and sex")
+    fig = charts.pyramid_chart(gated(data), title="Age and sex")
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "Male" in texts and "Female" in texts
     _check(fig, ["primary", "secondary"], "Age and sex")
@@ -156,7 +162,7 @@ def test_pyramid_chart():
 def test_day_hour_heatmap_is_cividis_and_names_the_busiest_hour():
     table = pd.DataFrame(RNG.poisson(5, (7, 24)), index=charts.DAY_NAMES, columns=range(24))
     table.iloc[5, 22] = 40
-    fig = charts.day_hour_heatmap(table, title="When")
+    fig = charts.day_hour_heatmap(gated(table), title="When")
     mesh = fig.axes[0].collections[0]
     assert mesh.get_cmap().name == config.palette()["heatmap"]
     assert "Saturday 22:00" in fig.axes[0].get_xlabel()
@@ -167,13 +173,13 @@ def test_gradient_and_lorenz_charts():
     g = pd.DataFrame({"imd_decile": range(1, 11), "value": np.linspace(2, 0.5, 10)})
     g["lower"], g["upper"] = g["value"] * 0.8, g["value"] * 1.2
     _check(
-        charts.gradient_chart(g, title="Deprivation", line=g[["imd_decile", "value"]], note="SII 1.7"),
+        charts.gradient_chart(gated(g), title="Deprivation", line=g[["imd_decile", "value"]], note="SII 1.7"),
         ["primary", "highlight"],
         "Deprivation",
     )
     x = np.linspace(0.01, 1, 50)
     fig = charts.lorenz_chart(
-        pd.DataFrame({"area_share": x, "offence_share": x**0.4}),
+        gated(pd.DataFrame({"area_share": x, "offence_share": x**0.4})),
         title="Lorenz",
         top_share=0.05,
         top_value=0.3,
@@ -185,7 +191,7 @@ def test_gradient_and_lorenz_charts():
 def test_bar_chart_with_cis_highlight_and_reference():
     d = POINTS.assign(lo=POINTS["value"] * 0.8, hi=POINTS["value"] * 1.2)
     fig = charts.bar_chart(
-        d,
+        gated(d),
         label="label",
         value="value",
         lower="lo",
@@ -204,7 +210,7 @@ def test_bar_chart_with_cis_highlight_and_reference():
 
 def test_bar_chart_marks_suppressed_bars():
     d = pd.DataFrame({"offence": ["A", "B"], "n": [10, np.nan]})
-    fig = charts.bar_chart(d, label="offence", value="n", title="Mix", xlabel="Offences")
+    fig = charts.bar_chart(gated(d), label="offence", value="n", title="Mix", xlabel="Offences")
     assert "*" in [t.get_text() for t in fig.axes[0].texts]
     _check(fig, ["primary"], "Mix")
 
@@ -217,11 +223,28 @@ def test_completeness_chart_uses_distinct_markers():
         },
         index=MONTHS,
     )
-    fig = charts.completeness_chart(t, title="Completeness")
+    fig = charts.completeness_chart(gated(t), title="Completeness")
     assert len({line.get_marker() for line in fig.axes[0].get_lines()}) == 2
     _check(fig, ["primary", "secondary"], "Completeness")
 
 
 def test_chart_without_title_is_refused():
     with pytest.raises(ValueError):
-        charts.trend_chart(pd.DataFrame({"month": MONTHS, "observed": VALUES, "trend": 20.0}), title="")
+        charts.trend_chart(gated(pd.DataFrame({"month": MONTHS, "observed": VALUES, "trend": 20.0})), title="")
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda f: charts.trend_chart(f, title="Trend"),
+        lambda f: charts.bar_chart(f, label="month", value="observed", title="Bars", xlabel="Offences"),
+        lambda f: charts.day_hour_heatmap(f, title="When"),
+    ],
+    ids=["trend_chart", "bar_chart", "day_hour_heatmap"],
+)
+def test_chart_refuses_data_not_published_by_the_gate(draw):
+    raw = pd.DataFrame({"month": MONTHS, "observed": VALUES, "trend": 20.0})
+    with pytest.raises(DisclosureError):
+        draw(raw)
+    with pytest.raises(DisclosureError):  # a copy that lost the mark is refused too
+        draw(pd.DataFrame(gated(raw).to_dict()))

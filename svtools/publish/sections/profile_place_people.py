@@ -1,34 +1,33 @@
 """CSP profile (``csp_profile.ipynb``), where, when and who: hotspots, deprivation, time of day and week,
-victims and suspects, under-25s, repeat victims and harm concentration.
+victims and suspects, under-25s. Repeat victims and harm concentration are withheld in this version.
 
+Every number shown - table, CSV, chart, alt text, sentence - comes from a
+:class:`~svtools.publish.disclosure.PublishedTable` made by the disclosure gate (:mod:`svtools.publish.tables`).
 The force overview and the under-25 cohort page (``cohort_under25.ipynb``) show several of these too.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
-from svtools.publish import charts
+from svtools.publish import charts, disclosure, tables
 from svtools.publish.sections.context import (
     ProfileContext,
     SectionResult,
-    _blank_where_small,
     _ci,
     _count,
-    _extremes,
-    _financial_years,
-    _fmt,
-    _is_small,
-    _masked,
     _need_records,
-    _publish,
-    _r,
     _say,
     _show,
     _skip,
     _threshold,
-    suppress,
+    fmt_or_hidden,
+    gated_rates,
+    hidden_note,
+    publish_gated,
 )
 
 __all__ = [
@@ -41,544 +40,490 @@ __all__ = [
     "harm_concentration",
 ]
 
+#: Said instead of the per-victim sections (repeat victims, harm concentration).
+PER_VICTIM_WITHHELD = (
+    "it is not published in this version: the per-victim figures cannot yet be protected against differencing"
+)
+
+
+# =========================================================================== shared
+def _pct(num, den) -> str:
+    """A whole-number percentage from two published counts ('' when either is hidden or the base is 0)."""
+    return disclosure.share(num, den, 0) or ""
+
+
+def _areas_population(ctx: ProfileContext) -> pd.DataFrame:
+    """Residents by single year of age of the context's CSPs, averaged over the years of the period."""
+    pop = ctx.population
+    pop = pop[pop["csp_code"].isin(ctx.csp_codes)]
+    years = set(range(ctx.period_start.year, ctx.period_end.year + 1))
+    inside = pop[pop["year"].isin(years)]
+    if inside.empty and len(pop):
+        inside = pop[pop["year"] == pop["year"].max()]
+    return inside.groupby(["year", "age"])["population"].sum().groupby("age").mean()
+
+
+def _broken_down(cube, area: str, node: str) -> bool:
+    """True when the area's breakdown is published (registered) in ``cube`` (``node``: a published category)."""
+    try:
+        cube.value((area, node))
+    except disclosure.DisclosureError:
+        return False
+    return True
+
 
 # =========================================================================== where
 def hotspots(ctx: ProfileContext) -> SectionResult:
-    """Concentration in neighbourhoods: the share of offences in the top 5% of LSOAs, a Lorenz curve and the
-    busiest LSOAs with rates per 1,000 residents a year."""
-    from svtools.analysis.place_time import concentration_curve, lsoa_counts, top_share
-
+    """The busiest ten neighbourhoods (LSOAs) with rates per 1,000 residents a year, from the force's
+    protected neighbourhood family (:func:`svtools.publish.tables.lsoa_cube`), and one sentence on how many of
+    the area's offences they hold (published cells only)."""
     title = "Neighbourhood hotspots"
-    sel = ctx.selected
-    if len(sel) == 0:
-        return _skip(ctx, "hotspots", title, f"no offences of {ctx.what} were recorded in {ctx.name}")
-    counts = lsoa_counts(sel, ctx.lsoa, csp_codes=ctx.csp_codes, years=ctx.years)
-    ts = top_share(counts)
-    t = ts.iloc[0].to_dict()
-    t["top_lsoas"], t["lsoas"] = int(t["top_lsoas"]), int(t["lsoas"])
-    res = SectionResult(name="hotspots", data=counts)
-    lorenz = concentration_curve(counts)
-    ordered = counts.set_index("lsoa_code").loc[lorenz["lsoa_code"]].reset_index()
-    n = len(ordered)
-    pop_share = t.get("population_share", float("nan"))
-    sentence = (
-        f"The busiest {t['top_lsoas']} of {ctx.name}'s {t['lsoas']} neighbourhoods (LSOAs, the top "
-        f"{t['lsoa_share']:.0%}) had **{t['offence_share']:.0%}** of the offences of {ctx.what} in "
-        f"{ctx.period}" + (f", and {pop_share:.0%} of the residents." if np.isfinite(pop_share) else ".")
-    )
-    _say(sentence)
-    res.message = sentence
-    none = int((counts["offences"] == 0).sum())
-    alt = (
-        f"Lorenz curve of {ctx.what} across the {n} LSOAs of {ctx.name}, {ctx.period}, busiest first. "
-        "The top "
-        f"{t['lsoa_share']:.0%} of LSOAs ({t['top_lsoas']}) had {t['offence_share']:.0%} of offences; "
-        f"{none} LSOAs had none. The busiest LSOA had {_count(ordered['offences'].iloc[0])} offences."
-    )
-    _show(
-        charts.lorenz_chart(
-            lorenz,
-            title=f"How concentrated {ctx.what_short} is in {ctx.name}'s neighbourhoods",
-            top_share=float(t["lsoa_share"]),
-            top_value=float(t["offence_share"]),
-        ),
-        alt,
-        res,
-    )
-    top = ordered.head(max(10, int(t["top_lsoas"]))).head(15)
-    rate_col = [c for c in counts.columns if c.startswith("rate_per_")][0]
-    raw = pd.DataFrame(
+    cube, top = tables.lsoa_cube(ctx, top_n=10)
+    codes = top.get(str(ctx.code), [])
+    total = cube.value((ctx.code,))
+    if not codes or total == 0:
+        return _skip(ctx, "hotspots", title, f"no offences of {ctx.what} with a neighbourhood were recorded in "
+                     f"{ctx.name}")
+    t = cube.table("lsoa_code", None, row_nodes=codes + [ctx.code], name="neighbourhoods", row_title="LSOA")
+    counts = t.counts.iloc[:, 0]
+    top_counts = counts.iloc[:-1]
+    lk = ctx.lsoa.set_index(ctx.lsoa["lsoa_code"].astype(str))
+    pop = lk["population"].reindex(top_counts.index).astype(float)
+    rates = gated_rates(top_counts.astype("Float64"), pop.fillna(0).to_numpy(), multiplier=1000, years=ctx.years)
+    extra = pd.DataFrame(
         {
-            "LSOA": top["lsoa_code"].to_numpy(),
-            "Name": top["lsoa_name"].to_numpy() if "lsoa_name" in top else "",
-            "IMD decile": top["imd_decile"].astype("Int64").to_numpy(),
-            "Offences": top["offences"].to_numpy(),
-            "Rate per 1,000 a year": top[rate_col].round(2),
-            "Lower 95% CI": top["lower"].round(2).to_numpy(),
-            "Upper 95% CI": top["upper"].round(2),
+            "Name": list(lk["lsoa_name"].reindex(top_counts.index).fillna("").astype(str)) + [f"All of {ctx.name}"],
+            "IMD decile": [("" if pd.isna(d) else str(int(d))) for d in lk["imd_decile"].reindex(top_counts.index)]
+            + [""],
+            "Rate per 1,000 a year": list(fmt_or_hidden(rates["rate"])) + [""],
+            "Lower 95% CI": list(fmt_or_hidden(rates["lower_95_ci"])) + [""],
+            "Upper 95% CI": list(fmt_or_hidden(rates["upper_95_ci"])) + [""],
         }
     )
-    raw = raw.reset_index(drop=True)
-    shown = suppress(raw, ["Offences"], rates=["Rate per 1,000 a year", "Lower 95% CI", "Upper 95% CI"])
-    shown["IMD decile"] = shown["IMD decile"].astype(object).where(shown["IMD decile"].notna(), "")
-    res.table = shown
-    res.csv = _publish(
+    res = SectionResult(name="hotspots", data=disclosure.frame_of(t))
+    visible = top_counts.dropna()
+    n_top = len(codes)
+    held = int(visible.sum())
+    total_txt = _count(total) if total is not None else disclosure.rules()["marker"]
+    if len(visible) == n_top and total is not None:
+        sentence = (
+            f"The {n_top} busiest neighbourhoods (LSOAs) of {ctx.name} hold **{held:,}** of the area's "
+            f"{total:,} offences of {ctx.what} with a recorded neighbourhood in {ctx.period}"
+            + (f" ({_pct(held, total)})." if _pct(held, total) else ".")
+        )
+    else:
+        sentence = (
+            f"The {n_top} busiest neighbourhoods (LSOAs) of {ctx.name} hold at least {held:,} of the area's "
+            f"{total_txt} offences of {ctx.what} with a recorded neighbourhood in {ctx.period} (some of their "
+            "counts are too small to show)."
+        )
+    _say(sentence)
+    res.message = sentence
+    res.table = t.text()
+    res.csv = publish_gated(
         ctx,
-        shown,
-        "hotspot_lsoas",
+        t,
         f"Busiest neighbourhoods (LSOAs), {ctx.name}, {ctx.period}",
-        note=f"IMD decile 1 = most deprived 10% nationally. Counts from 1 to {_threshold()} are "
-        "shown as * and their rates left blank.",
+        name="hotspot_lsoas",
+        extra=extra,
+        note="IMD decile 1 = most deprived 10% nationally. Rates per 1,000 residents a year. " + hidden_note(),
     )
     res.values = {
-        "top_lsoas": int(t["top_lsoas"]),
-        "lsoas": int(t["lsoas"]),
-        "offence_share": float(t["offence_share"]),
-        "top_codes": ts.attrs.get("top_codes", []),
+        "top_lsoas": n_top,
+        "top_codes": list(codes),
+        "top_offences": held,
+        "top_all_visible": len(visible) == n_top,
+        "total": None if total is None else int(total),
+        "counts": {k: (None if pd.isna(v) else int(v)) for k, v in top_counts.items()},
     }
     return res
 
 
 def deprivation(ctx: ProfileContext) -> SectionResult:
-    """Rate per 1,000 residents a year by national IMD decile with 95% intervals, and the slope (SII) and
-    relative (RII) indices of inequality."""
-    from svtools.analysis.place_time import deprivation_gradient
+    """Offences and rates per 1,000 residents a year by national IMD decile from the protected neighbourhood
+    family; the slope (SII) and relative (RII) indices of inequality only when every decile count is visible."""
+    from svtools.analysis.place_time import sii
 
     title = "The deprivation gradient"
-    sel = ctx.selected
-    if len(sel) == 0:
+    cube, _ = tables.lsoa_cube(ctx, top_n=10)
+    lk = ctx.lsoa[ctx.lsoa["csp_code"].isin(ctx.csp_codes)].dropna(subset=["imd_decile"])
+    deciles = sorted(int(d) for d in lk["imd_decile"].unique())
+    if not deciles:
+        return _skip(ctx, "deprivation", title, f"no neighbourhood of {ctx.name} has an IMD decile")
+    nodes = [f"{ctx.code}|decile {d}" for d in deciles]
+    t = cube.table("lsoa_code", None, row_nodes=nodes, name="deprivation", row_title="IMD decile")
+    counts = t.counts.iloc[:, 0]
+    if counts.fillna(0).sum() == 0 and counts.notna().all():
         return _skip(ctx, "deprivation", title, f"no offences of {ctx.what} were recorded in {ctx.name}")
-    # the log-linear fit (PHE transform = TRUE, recommended for rates) when every decile has offences
-    g = deprivation_gradient(sel, ctx.lsoa, csp_codes=ctx.csp_codes, years=ctx.years, transform=True)
-    if not np.isfinite(g.sii):
-        g = deprivation_gradient(sel, ctx.lsoa, csp_codes=ctx.csp_codes, years=ctx.years)
-    tab = g.table
-    rate_col = [c for c in tab.columns if c.startswith("rate_per_")][0]
-    res = SectionResult(name="deprivation", data=tab)
-    present = tab[tab["population"] > 0]
-    line = g.line if len(g.line) else None
-    note = f"SII {g.sii:.2f}, RII {g.rii:.2f}" if np.isfinite(g.sii) else None
-    # a rate of a decile with 1 to threshold offences would reveal the count: not drawn, not described
-    shown_deciles = present[~present["offences"].map(_is_small)]
-    hidden_deciles = present.loc[present["offences"].map(_is_small), "imd_decile"].astype(int).tolist()
-    if shown_deciles.empty:
-        return _skip(
-            ctx,
-            "deprivation",
-            title,
-            f"every decile of {ctx.name} has fewer than {_threshold() + 1} "
-            f"offences of {ctx.what}, too few to show",
+    pop = lk.groupby(lk["imd_decile"].astype(int))["population"].sum().reindex(deciles).astype(float)
+    nl = lk.groupby(lk["imd_decile"].astype(int)).size().reindex(deciles)
+    rates = gated_rates(counts.astype("Float64"), pop.to_numpy(), multiplier=1000, years=ctx.years)
+    rates.index = deciles
+    hidden_deciles = [d for d, v in zip(deciles, counts) if pd.isna(v)]
+    res = SectionResult(name="deprivation")
+    if len(hidden_deciles) == 0 and len(deciles) >= 5 and (counts > 0).all():
+        s = sii(rates["rate"].to_numpy(), pop.to_numpy(), rates["lower_95_ci"].to_numpy(),
+                rates["upper_95_ci"].to_numpy(), transform=True)
+        sii_v, rii_v = float(s["sii"]), float(s["rii"])
+        direction = ("higher in more deprived neighbourhoods" if sii_v < 0 else
+                     "higher in less deprived neighbourhoods" if sii_v > 0 else "flat")
+        sii_text = (
+            f"Slope index of inequality {sii_v:.2f} per 1,000 ({_ci(s['sii_lower'], s['sii_upper'])}); "
+            f"relative index {rii_v:.2f} ({_ci(s['rii_lower'], s['rii_upper'])}; log-linear fit): rates are "
+            f"{direction}."
         )
-    chart_data = shown_deciles.rename(columns={rate_col: "value"})[["imd_decile", "value", "lower", "upper"]]
-    chart_data = chart_data.astype(float)
-    hi = shown_deciles.loc[shown_deciles[rate_col].idxmax()]
-    lo = shown_deciles.loc[shown_deciles[rate_col].idxmin()]
-    direction = (
-        "higher in more deprived neighbourhoods"
-        if g.sii < 0
-        else "higher in less deprived neighbourhoods"
-        if g.sii > 0
-        else "flat"
-    )
-    fit = "log-linear fit" if g.transform else "linear fit"
-    sii_text = (
-        f"Slope index of inequality {g.sii:.2f} per 1,000 ({_ci(g.sii_lower, g.sii_upper)}); relative "
-        f"index {g.rii:.2f} ({_ci(g.rii_lower, g.rii_upper)}; {fit}): rates are {direction}."
-        if np.isfinite(g.sii)
-        else f"No SII/RII: {g.note}."
-    )
-    alt = (
-        f"Dot plot of {ctx.what} rates per 1,000 residents a year in {ctx.name}, {ctx.period}, by "
-        "national IMD "
-        "decile (1 = most deprived), with 95% confidence intervals. Highest in decile "
-        f"{int(hi['imd_decile'])} "
-        f"({_fmt(hi[rate_col])}), lowest in decile {int(lo['imd_decile'])} ({_fmt(lo[rate_col])}). {sii_text}"
-        + (
-            f" Deciles with 1 to {_threshold()} offences are not drawn: "
-            f"{', '.join(map(str, hidden_deciles))}."
-            if hidden_deciles
-            else ""
+        res.values.update({"sii": sii_v, "rii": rii_v, "sii_lower": float(s["sii_lower"]),
+                           "sii_upper": float(s["sii_upper"])})
+    else:
+        why = (f"deciles {', '.join(map(str, hidden_deciles))} have counts too small to show"
+               if hidden_deciles else "it needs offences in at least five deciles")
+        sii_text = f"No slope or relative index of inequality: {why}."
+        res.values.update({"sii": None, "rii": None})
+    chart = pd.DataFrame({"imd_decile": deciles, "value": rates["rate"].to_numpy(),
+                          "lower": rates["lower_95_ci"].to_numpy(), "upper": rates["upper_95_ci"].to_numpy()})
+    chart = chart[chart["value"].notna()]
+    res.data = disclosure.derived(chart.reset_index(drop=True), t)
+    if len(chart):
+        hi = chart.loc[chart["value"].idxmax()]
+        lo = chart.loc[chart["value"].idxmin()]
+        alt = (
+            f"Dot plot of {ctx.what} rates per 1,000 residents a year in {ctx.name}, {ctx.period}, by national "
+            f"IMD decile (1 = most deprived), with 95% confidence intervals. Highest in decile "
+            f"{int(hi['imd_decile'])} ({hi['value']:,.2f}), lowest in decile {int(lo['imd_decile'])} "
+            f"({lo['value']:,.2f}). {sii_text}"
+            + (f" Deciles with counts too small to show are not drawn: {', '.join(map(str, hidden_deciles))}."
+               if hidden_deciles else "")
         )
-    )
-    _show(
-        charts.gradient_chart(
-            chart_data,
-            title=f"{ctx.what_short.capitalize()} by deprivation, {ctx.name}",
-            ylabel="Rate per 1,000 residents a year",
-            line=line,
-            note=note,
-        ),
-        alt,
-        res,
-    )
-    _say(sii_text + (f" ({g.note})" if g.note and np.isfinite(g.sii) else ""))
-    raw = pd.DataFrame(
+        _show(
+            charts.gradient_chart(
+                res.data,
+                title=f"{ctx.what_short.capitalize()} by deprivation, {ctx.name}",
+                ylabel="Rate per 1,000 residents a year",
+            ),
+            alt,
+            res,
+        )
+    _say(sii_text)
+    extra = pd.DataFrame(
         {
-            "IMD decile": tab["imd_decile"].astype(int).to_numpy(),
-            "LSOAs": tab["lsoas"].to_numpy(),
-            "Residents": tab["population"].round(-1).astype("int64").to_numpy(),
-            "Offences": tab["offences"].astype("int64").to_numpy(),
-            "Rate per 1,000 a year": tab[rate_col].round(2).to_numpy(),
-            "Lower 95% CI": tab["lower"].round(2).to_numpy(),
-            "Upper 95% CI": tab["upper"].round(2),
+            "LSOAs": nl.astype(int).astype(str).to_numpy(),
+            "Residents": pop.round(-1).astype("int64").map("{:,}".format).to_numpy(),
+            "Rate per 1,000 a year": fmt_or_hidden(rates["rate"]).to_numpy(),
+            "Lower 95% CI": fmt_or_hidden(rates["lower_95_ci"]).to_numpy(),
+            "Upper 95% CI": fmt_or_hidden(rates["upper_95_ci"]).to_numpy(),
         }
     )
-    shown = suppress(raw, ["Offences"], rates=["Rate per 1,000 a year", "Lower 95% CI", "Upper 95% CI"])
-    # LSOAs counts areas, not people; residents are rounded
-    res.table = shown
-    res.csv = _publish(
-        ctx,
-        shown,
-        "deprivation",
-        f"Rates by IMD decile, {ctx.name}, {ctx.period}",
-        note=f"{sii_text} Counts from 1 to {_threshold()} are shown as * and their rates left blank.",
+    res.table = t.text()
+    res.csv = publish_gated(
+        ctx, t, f"Rates by IMD decile, {ctx.name}, {ctx.period}", name="deprivation", extra=extra,
+        note=f"{sii_text} Residents rounded to 10. " + hidden_note(),
     )
-    res.values = {
-        "sii": g.sii,
-        "sii_lower": g.sii_lower,
-        "sii_upper": g.sii_upper,
-        "rii": g.rii,
-        "rii_lower": g.rii_lower,
-        "rii_upper": g.rii_upper,
-        "transform": g.transform,
+    res.values.update({
         "hidden_deciles": hidden_deciles,
-    }
+        "counts": {d: (None if pd.isna(v) else int(v)) for d, v in zip(deciles, counts)},
+    })
     res.message = sii_text
     return res
 
 
 # =========================================================================== when
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+TIME_NOT_RECORDED = "Time not recorded"
+
+
+def _hour_block() -> int:
+    return int(disclosure.rules().get("when", {}).get("hour_block", 3))
+
+
+def _blocks() -> list[str]:
+    b = _hour_block()
+    return [f"{h:02d}-{h + b:02d}" for h in range(0, 24, b)]
+
+
+def _day_block_label(records: pd.DataFrame) -> pd.Series:
+    """'<weekday>|<block>' of the occurrence time; 'Time not recorded' without a date or an hour."""
+    b = _hour_block()
+    when = pd.to_datetime(records["occurred_at"], errors="coerce") if "occurred_at" in records.columns else \
+        pd.Series(pd.NaT, index=records.index)
+    if "occurred_hour" in records.columns:
+        hour = records["occurred_hour"].astype("Float64")
+    else:
+        hour = when.dt.hour.astype("Float64")
+    ok = (when.notna() & hour.notna().fillna(False).astype(bool)).to_numpy(bool)
+    out = pd.Series(TIME_NOT_RECORDED, index=records.index, dtype="string")
+    if ok.any():
+        h = hour[ok].astype("int64").to_numpy()
+        start = (h // b) * b
+        day = when[ok].dt.day_of_week.to_numpy()
+        out[ok] = [f"{DAY_NAMES[d]}|{s:02d}-{s + b:02d}" for d, s in zip(day, start)]
+    return out
+
+
+def _day_block_categories() -> tuple:
+    return tuple(f"{d}|{blk}" for d in DAY_NAMES for blk in _blocks()) + (TIME_NOT_RECORDED,)
+
+
+#: Day of week x hour block (config/disclosure.yaml when.hour_block): one family per force.
+DAY_TIME = tables.Breakdown(
+    "day_time",
+    _day_block_label,
+    categories=_day_block_categories(),
+    groups=tuple((f"{d}|All", tuple(f"{d}|{blk}" for blk in _blocks())) for d in DAY_NAMES),
+    not_recorded=TIME_NOT_RECORDED,
+)
+
+
+def _heat_frame(t) -> pd.DataFrame:
+    """7 days x blocks grid of published counts (NaN where hidden), marked as derived from ``t``."""
+    c = t.counts.iloc[:, 0]
+    blocks = _blocks()
+    grid = pd.DataFrame(np.nan, index=pd.Index(DAY_NAMES, name="day_name"), columns=blocks, dtype=float)
+    for d in DAY_NAMES:
+        for blk in blocks:
+            v = c.get(f"{d}|{blk}")
+            grid.loc[d, blk] = np.nan if v is None or pd.isna(v) else float(v)
+    return grid
+
+
 def when(ctx: ProfileContext) -> SectionResult:
-    """Day of week by hour of day (heatmap, cividis) from the recorded occurrence time."""
-    from svtools.analysis.place_time import time_tables
+    """Day of week by 3-hour block of the recorded occurrence time (heatmap, cividis); cells the gate hides are
+    drawn in one hatched 'too few to show' grey, never at their value."""
+    import matplotlib.patches as mpatches
 
     title = "Day of week and time of day"
     skip = _need_records(ctx, "when", title, "only the month of each crime: no day or time")
     if skip:
         return skip
-    sel = ctx.selected
-    if len(sel) == 0 or "occurred_at" not in sel.columns:
+    if "occurred_at" not in ctx.selected.columns:
         return _skip(ctx, "when", title, f"no offences of {ctx.what} with a recorded time in {ctx.name}")
-    tt = time_tables(sel)
-    heat = tt.heatmap
-    known = int(heat.to_numpy().sum())
-    if known == 0:
-        return _skip(ctx, "when", title, f"no offences of {ctx.what} in {ctx.name} have a recorded hour")
-    res = SectionResult(name="when", data=tt.counts)
-    hours = tt.hour.set_index("hour")["offences"]
-    days = tt.day_of_week.set_index("day_name")["offences"]
-    top3 = hours.sort_values(ascending=False, kind="mergesort").head(3)
-    r, c = np.unravel_index(np.argmax(heat.to_numpy()), heat.shape)
+    cube = tables.breakdown_cube(ctx, DAY_TIME)
+    if not _broken_down(cube, ctx.code, TIME_NOT_RECORDED):
+        return _skip(ctx, "when", title, f"{ctx.name} has too few offences of {ctx.what} to break down by day "
+                     "and time")
+    cats = [f"{d}|{blk}" for d in DAY_NAMES for blk in _blocks()]
+    rows = cats + [f"{d}|All" for d in DAY_NAMES] + [TIME_NOT_RECORDED, tables.TOTAL]
+    t = cube.table("category", None, fixed={"area_code": ctx.code}, row_nodes=rows, name="day_time",
+                   row_title="Day and time")
+    c = t.counts.iloc[:, 0]
+    grid = _heat_frame(t)
+    known = grid.stack().dropna()
+    if known.empty or known.max() <= 0:
+        return _skip(ctx, "when", title, f"no day-and-time cell of {ctx.name} is large enough to show")
+    data = disclosure.derived(grid, t)
+    res = SectionResult(name="when", data=data)
+    (bday, bblock) = known.idxmax()
+    days = c[[f"{d}|All" for d in DAY_NAMES]]
+    days.index = list(DAY_NAMES)
+    vis_days = days.dropna()
+    unknown = c[TIME_NOT_RECORDED]
+    n_hidden = int(grid.isna().sum().sum())
+    chart = grid.copy()
+    chart.columns = [int(b.split("-")[0]) for b in grid.columns]  # the chart wants start hours
+    fig = charts.day_hour_heatmap(disclosure.derived(chart, t), title=f"When {ctx.what_short} happens, {ctx.name}",
+                                  xlabel="Time of day", colorbar_label="Offences")
+    ax = fig.axes[0]
+    blocks = list(grid.columns)
+    ax.set_xticks(np.arange(len(blocks)) + 0.5, [b.replace("-", "-\n") if len(blocks) > 8 else b for b in blocks])
+    for r, d in enumerate(grid.index):
+        for k, blk in enumerate(blocks):
+            if np.isnan(grid.iloc[r, k]):
+                ax.add_patch(mpatches.Rectangle((k, r), 1, 1, facecolor="#D9D9D9", edgecolor="#7F7F7F",
+                                                hatch="///", linewidth=0.4, label="_hidden"))
+    handles = [mpatches.Patch(facecolor="#D9D9D9", edgecolor="#7F7F7F", hatch="///", label="Too few to show")]
+    if n_hidden:
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.32), frameon=False, fontsize=10)
+    ax.set_xlabel(f"Time of day (hours)\nX = busiest block: {bday} {bblock.replace('-', ':00 to ')}:00")
     alt = (
-        f"Heatmap of {ctx.what} in {ctx.name}, {ctx.period}, by day of week and hour of day ({_count(known)} "
-        f"offences with a known hour). Busiest single hour: {heat.index[r]} {int(heat.columns[c]):02d}:00. "
-        f"Busiest hours over the week: {', '.join(f'{h:02d}:00' for h in top3.index)}; busiest day "
-        f"{days.idxmax()} ({_count(days.max())}), quietest {days.idxmin()} ({_count(days.min())})."
+        f"Heatmap of {ctx.what} in {ctx.name}, {ctx.period}, by day of week and {_hour_block()}-hour block of "
+        f"the day. Busiest block shown: {bday} {bblock}, {int(known.max()):,} offences."
+        + (f" Busiest day {vis_days.idxmax()} ({int(vis_days.max()):,}), quietest {vis_days.idxmin()} "
+           f"({int(vis_days.min()):,})." if len(vis_days) else "")
+        + (f" {n_hidden} cells have too few offences to show and are drawn hatched grey." if n_hidden else "")
     )
-    _show(
-        charts.day_hour_heatmap(
-            heat, title=f"When {ctx.what_short} happens, {ctx.name}", colorbar_label="Offences"
-        ),
-        alt,
-        res,
-    )
-    unknown = tt.unknown.set_index("item")["records"]
+    _show(fig, alt, res)
+    unk_txt = disclosure.rules()["marker"] if pd.isna(unknown) else f"{int(unknown):,}"
     sentence = (
-        f"The busiest hours are {', '.join(f'{h:02d}:00 to {h:02d}:59' for h in top3.index)}. "
-        f"{_count(int(unknown.iloc[0]) + int(unknown.iloc[1]))} offences have no recorded hour and are "
-        "left out."
+        f"The busiest {_hour_block()}-hour block is {bday} {bblock.replace('-', ':00 to ')}:00 "
+        f"({int(known.max()):,} offences). Time not recorded: {unk_txt} offences (shown as their own row, "
+        "not left out)."
     )
     _say(sentence)
     res.message = sentence
-    by_hour = pd.DataFrame({"Hour": [f"{h:02d}:00" for h in hours.index], "Offences": hours.to_numpy()})
-    by_day = pd.DataFrame({"Day": days.index, "Offences": days.to_numpy()})
-    res.table = suppress(by_hour, ["Offences"])
-    res.csv = _publish(
-        ctx,
-        res.table,
-        "by_hour",
-        f"Offences by hour of day, {ctx.name}, {ctx.period}",
-        note=f"Counts from 1 to {_threshold()} are shown as *.",
-    )
-    _publish(
-        ctx, suppress(by_day, ["Offences"]), "by_day", f"Offences by day of week, {ctx.name}, {ctx.period}"
-    )
+    res.table = t.text()
+    res.csv = publish_gated(ctx, t, f"Offences by day of week and time of day, {ctx.name}, {ctx.period}",
+                            name="day_time", note=hidden_note())
     res.values = {
-        "busiest_hours": [int(h) for h in top3.index],
-        "busiest_day": str(days.idxmax()),
-        "known": known,
+        "busiest_block": (str(bday), str(bblock)),
+        "busiest_count": int(known.max()),
+        "busiest_day": str(vis_days.idxmax()) if len(vis_days) else None,
+        "time_not_recorded": None if pd.isna(unknown) else int(unknown),
+        "hidden_cells": n_hidden,
     }
     return res
 
 
 # =========================================================================== who
-_PYRAMID_BANDS = [0, 10, 15, 18, 25, 35, 45, 55, 65]
+_BAND_ROWS = [f"{b}|All" for b in tables.AGE_BANDS] + [f"{tables.AGE_NOT_RECORDED}|All"]
+_SEX_ROWS = ["All ages|F", "All ages|M", "All ages|Other or not recorded"]
+_SEX_NAMES = {"All ages|F": "Female", "All ages|M": "Male", "All ages|Other or not recorded": "Other or not recorded"}
+
+
+def _shares(counts: pd.Series, total) -> list[str]:
+    return [_pct(v, total) if not pd.isna(v) else "" for v in counts]
 
 
 def who(ctx: ProfileContext) -> SectionResult:
-    """Victims' and suspects' age and sex (population pyramids of offences)."""
-    from svtools.analysis.cohorts import pyramid_data
-
+    """Victims' and suspects' age bands and sex (not crossed), from the protected age-and-sex families
+    (:data:`svtools.publish.tables.VICTIM_AGE_SEX`, ``SUSPECT_AGE_SEX``): one bar chart of age bands per role
+    and a table of age bands and sex with percentages of the (visible) total."""
     title = "Victims' and suspects' age and sex"
     skip = _need_records(ctx, "who", title, "no victim or suspect ages or sex")
     if skip:
         return skip
-    sel = ctx.selected
+    full = dataclasses.replace(ctx, victim_ages=None) if ctx.victim_ages else ctx
     res = SectionResult(name="who")
-    tables = []
-    for role in ("victim", "suspect"):
-        if f"{role}_id" not in sel.columns or sel[f"{role}_id"].notna().sum() == 0:
-            _say(f"No {role}s are recorded for these offences.")
+    shown_any = False
+    for role, spec in (("victim", tables.VICTIM_AGE_SEX), ("suspect", tables.SUSPECT_AGE_SEX)):
+        cube = tables.breakdown_cube(full, spec)
+        if not _broken_down(cube, ctx.code, "Under 25|All"):
+            _say(f"{role.capitalize()}s' age and sex: {ctx.name} has too few records to break down.")
             continue
-        p = pyramid_data(sel, role=role, bands=_PYRAMID_BANDS)
-        total = int(p["male"].sum() + p["female"].sum())
-        if total == 0:
-            _say(f"No {role} has a recorded age and sex.")
-            continue
-        male_share = p["male"].sum() / total
-        peak = p.set_index("age_band")[["male", "female"]].stack()
-        (band, sex), peak_n = peak.idxmax(), peak.max()
-        alt = (
-            f"Population pyramid of {role}s of {ctx.what} in {ctx.name}, {ctx.period}, by age group and sex "
-            f"({_count(total)} records with known age and sex). {male_share:.0%} were male. Largest group: "
-            f"{sex} aged {band} ({_count(peak_n)}). {p.attrs.get('excluded', 0):,} records with unknown "
-            "age or "
-            "sex are left out."
-        )
-        chart_d = pd.DataFrame(
-            {
-                "age_band": p["age_band"].astype(str),
-                "male": _masked(p["male"]),
-                "female": _masked(p["female"]),
-            }
-        )
-        _show(
-            charts.pyramid_chart(
-                chart_d,
-                title=f"{role.capitalize()}s by age and sex, {ctx.name}",
-                xlabel=f"{role.capitalize()} records",
-            ),
-            alt,
-            res,
-        )
-        t = pd.DataFrame(
-            {"Role": role, "Age group": p["age_band"].astype(str), "Male": p["male"], "Female": p["female"]}
-        )
-        tables.append(t)
-        res.values[f"{role}_male_share"] = float(male_share)
-        res.values[f"{role}_total"] = total
-        res.values[f"{role}_largest"] = f"{sex} {band}"
-    if not tables:
-        return _skip(ctx, "who", title, "no victim or suspect has a recorded age and sex")
-    raw = pd.concat(tables, ignore_index=True)
-    res.data = raw
-    res.table = suppress(raw, ["Male", "Female"])
-    res.csv = _publish(
-        ctx,
-        res.table,
-        "age_sex",
-        f"Victims and suspects by age and sex, {ctx.name}, {ctx.period}",
-        note=f"Offence records with a known age and sex F or M. Counts from 1 to {_threshold()} "
-        "are shown as *.",
-    )
+        rows = _BAND_ROWS + _SEX_ROWS + [tables.TOTAL]
+        t = cube.table("category", None, fixed={"area_code": ctx.code}, row_nodes=rows, name=spec.name,
+                       row_title="Group")
+        c = t.counts.iloc[:, 0]
+        total = c[tables.TOTAL]
+        labels = [r.split("|")[0] for r in _BAND_ROWS] + [_SEX_NAMES[r] for r in _SEX_ROWS] + ["All records"]
+        bars = pd.DataFrame({"label": [r.split("|")[0] for r in _BAND_ROWS],
+                             "value": c[_BAND_ROWS].astype("Float64").astype(float).to_numpy()})
+        data = disclosure.derived(bars, t)
+        vis = bars.dropna()
+        vis = vis[vis["label"] != tables.AGE_NOT_RECORDED]
+        if len(vis):
+            big = vis.loc[vis["value"].idxmax()]
+            m, f = c["All ages|M"], c["All ages|F"]
+            unk = c[f"{tables.AGE_NOT_RECORDED}|All"]
+            alt = (
+                f"Bar chart of {role} records of {ctx.what} in {ctx.name}, {ctx.period}, by age band"
+                f" (of {_count(total) if not pd.isna(total) else '*'} records). Largest band: {big['label']} "
+                f"({int(big['value']):,}). Age not recorded: {'*' if pd.isna(unk) else f'{int(unk):,}'}"
+                + (" (including offences with no suspect identified)." if role == "suspect" else ".")
+                + (f" Male {_pct(m, total)}, female {_pct(f, total)} of all records." if _pct(m, total) and
+                   _pct(f, total) else "")
+            )
+            _show(
+                charts.bar_chart(data, label="label", value="value", sort=False,
+                                 title=f"{role.capitalize()}s by age band, {ctx.name}",
+                                 xlabel=f"{role.capitalize()} records", ylabel="Age band"),
+                alt,
+                res,
+            )
+            shown_any = True
+        extra = pd.DataFrame({"Age band or sex": labels, f"% of all {total if pd.isna(total) else int(total):,} records"
+                              if not pd.isna(total) else "% of all records": _shares(c, total)})
+        publish_gated(ctx, t, f"{role.capitalize()}s by age band and by sex, {ctx.name}, {ctx.period}",
+                      name=f"{role}_age_sex", extra=extra,
+                      note="Age bands and sex are shown separately (not crossed). Percentages are of all "
+                      f"{role} records, including those with age or sex not recorded. " + hidden_note())
+        res.values[f"{role}_counts"] = {k: (None if pd.isna(v) else int(v)) for k, v in c.items()}
+        res.values[f"{role}_total"] = None if pd.isna(total) else int(total)
+        if res.table is None:
+            res.table = t.text()
+            res.data = data
+    if not shown_any and res.table is None:
+        return _skip(ctx, "who", title, f"{ctx.name} has too few records to break down by age and sex")
     return res
 
 
-def under25(ctx: ProfileContext) -> SectionResult:
-    """Offences against victims under 25 and aged 10-24 by financial year: counts, share of victims of known
-    age (Wilson interval) and rate per 1,000 residents of the same ages."""
-    from svtools.analysis.cohorts import under25_cohort
+# =========================================================================== under-25s
+_U25_ROWS = ["Under 25|All", "10-24|All", f"{tables.AGE_NOT_RECORDED}|All", tables.TOTAL]
 
+
+def under25(ctx: ProfileContext) -> SectionResult:
+    """Offences against victims under 25 and aged 10-24 over the period, from the victims' age-and-sex family
+    (the same family as the profile's and the cohort page's tables): counts, share of victims of known age
+    (visible counts only) and rates per 1,000 residents of the same ages a year."""
     title = "Victims under 25"
     skip = _need_records(ctx, "under25", title, "no victim ages")
     if skip:
         return skip
-    sel = ctx.selected
-    years = sorted(set(_financial_years(ctx.months)))
-    u25 = under25_cohort(sel, ctx.population, min_age=0, csp_codes=ctx.csp_codes, financial_years=years)
-    y1024 = under25_cohort(sel, ctx.population, csp_codes=ctx.csp_codes, financial_years=years)
-    res = SectionResult(name="under25", data=pd.concat([u25, y1024], ignore_index=True))
-    rate_col = [c for c in u25.columns if c.startswith("rate_per_")][0]
-    rows = []
-    for frame in (u25, y1024):
-        for _, r in frame.iterrows():
-            rows.append(
-                {
-                    "Financial year": r["financial_year"],
-                    "Victim age": r["age_group"],
-                    "Offences": int(r["offences"]),
-                    "Victims of known age": int(r["known_age"]),
-                    "Share of known ages (%)": round(100 * r["share"], 1) if np.isfinite(r["share"]) else "",
-                    "Rate per 1,000 residents of these ages": _r(r[rate_col]),
-                    "Lower 95% CI": _r(r["lower"]),
-                    "Upper 95% CI": _r(r["upper"]),
-                }
-            )
-    raw = pd.DataFrame(rows)
-    shown = _blank_where_small(
-        suppress(raw, ["Offences", "Victims of known age"]),
-        "Offences",
-        ["Share of known ages (%)", "Rate per 1,000 residents of these ages", "Lower 95% CI", "Upper 95% CI"],
-        source=raw,
-    )
-    res.table = shown
-    res.csv = _publish(
-        ctx,
-        shown,
-        "under25",
-        f"Offences against young victims by financial year, {ctx.name}",
-        note="Rates per 1,000 residents of the same ages a year (ONS mid-year estimates); the "
-        f"share is of records with a known victim age. Counts from 1 to {_threshold()} are "
-        "shown as * and the figures computed from them left blank.",
-    )
-    allyrs = u25[u25["financial_year"] == "all years"].iloc[0]
-    chart_t = pd.DataFrame(
+    full = dataclasses.replace(ctx, victim_ages=None) if ctx.victim_ages else ctx
+    cube = tables.breakdown_cube(full, tables.VICTIM_AGE_SEX)
+    if not _broken_down(cube, ctx.code, "Under 25|All"):
+        return _skip(ctx, "under25", title, f"{ctx.name} has too few offences of {full.what} to break down by "
+                     "victim age")
+    t = cube.table("category", None, fixed={"area_code": ctx.code}, row_nodes=_U25_ROWS, name="under25",
+                   row_title="Victim age")
+    c = t.counts.iloc[:, 0]
+    u25, y1024, unk, total = (c[r] for r in _U25_ROWS)
+    known = None if pd.isna(total) or pd.isna(unk) else int(total) - int(unk)
+    pop = _areas_population(ctx)
+    pops = [float(pop[(pop.index >= 0) & (pop.index <= 24)].sum()), float(pop[(pop.index >= 10) &
+                                                                             (pop.index <= 24)].sum())]
+    rates = gated_rates(c.iloc[:2].astype("Float64"), np.array(pops), multiplier=1000, years=ctx.years)
+    extra = pd.DataFrame(
         {
-            "financial_year": u25["financial_year"].iloc[:-1].to_numpy(),
-            "Under 25": _masked(u25["offences"].iloc[:-1]).to_numpy(),
-            "Aged 10-24": _masked(y1024["offences"].iloc[:-1]).to_numpy(),
+            "Label": ["Under 25", "Aged 10 to 24", "Age not recorded", "All victims"],
+            "Share of victims of known age (%)": [_pct(u25, known), _pct(y1024, known), "", ""],
+            "Rate per 1,000 residents of these ages a year": list(fmt_or_hidden(rates["rate"])) + ["", ""],
+            "Lower 95% CI": list(fmt_or_hidden(rates["lower_95_ci"])) + ["", ""],
+            "Upper 95% CI": list(fmt_or_hidden(rates["upper_95_ci"])) + ["", ""],
         }
     )
-    hi, lo = _extremes(u25.iloc[:-1].set_index("financial_year")["offences"])
+    res = SectionResult(name="under25", data=disclosure.frame_of(t))
+    res.table = t.text()
+    res.csv = publish_gated(
+        ctx, t, f"Offences against young victims, {ctx.name}, {ctx.period}", name="under25", extra=extra,
+        note="Rates per 1,000 residents of the same ages a year (ONS mid-year estimates); shares are of victims "
+        "with a recorded age (all victims minus age not recorded). " + hidden_note(),
+    )
+    bars = pd.DataFrame({"label": ["Under 25", "Aged 10 to 24", "Age not recorded"],
+                         "value": c.iloc[:3].astype("Float64").astype(float).to_numpy()})
+    data = disclosure.derived(bars, t)
+    fmt = lambda v: disclosure.rules()["marker"] if pd.isna(v) else f"{int(v):,}"  # noqa: E731
+    share = _pct(u25, known)
     alt = (
-        f"Bar chart of {ctx.what} offences against victims under 25 and aged 10 to 24 in {ctx.name} by "
-        f"financial year. Under 25: highest {hi}, lowest {lo}. Over the period {allyrs['share']:.0%} of "
-        "victims of known age were under 25."
+        f"Bar chart of {full.what} offences in {ctx.name}, {ctx.period}, by victim age: under 25 {fmt(u25)}, "
+        f"aged 10 to 24 {fmt(y1024)}, age not recorded {fmt(unk)}."
+        + (f" {share} of victims of known age were under 25." if share else "")
     )
-    _show(
-        charts.yearly_chart(chart_t, title=f"Offences against young victims, {ctx.name}", ylabel="Offences"),
-        alt,
-        res,
-    )
+    _show(charts.bar_chart(data, label="label", value="value", sort=False,
+                           title=f"Offences against young victims, {ctx.name}", xlabel="Offences",
+                           ylabel="Victim age"), alt, res)
     sentence = (
-        f"Over {ctx.period}, {_count(allyrs['offences'])} offences of {ctx.what} had a victim under 25: "
-        f"{allyrs['share']:.0%} of those with a known victim age."
+        f"Over {ctx.period}, {fmt(u25)} offences of {full.what} had a victim under 25"
+        + (f": {share} of the {known:,} with a recorded victim age" if share else "")
+        + f". Victim age not recorded: {fmt(unk)}."
     )
     _say(sentence)
     res.message = sentence
     res.values = {
-        "under25": int(allyrs["offences"]),
-        "share": float(allyrs["share"]),
-        "aged_10_24": int(y1024[y1024["financial_year"] == "all years"]["offences"].iloc[0]),
+        "under25": None if pd.isna(u25) else int(u25),
+        "aged_10_24": None if pd.isna(y1024) else int(y1024),
+        "age_not_recorded": None if pd.isna(unk) else int(unk),
+        "total": None if pd.isna(total) else int(total),
+        "share": (int(u25) / known) if share else None,
+        "rate": None if pd.isna(rates["rate"].iloc[0]) else float(rates["rate"].iloc[0]),
     }
     return res
 
 
+# =========================================================================== per victim (withheld)
 def repeat_victims(ctx: ProfileContext) -> SectionResult:
-    """Repeat victimisation: people who were victims of two or more offences, and their share of offences."""
-    from svtools.analysis.cohorts import repeat_victims as repeat_fn
-
+    """Repeat victimisation: withheld in this version (one line saying why)."""
     title = "Repeat victims"
     skip = _need_records(ctx, "repeat_victims", title, "no victim identifiers")
     if skip:
         return skip
-    sel = ctx.selected
-    if "victim_id" not in sel.columns or sel["victim_id"].notna().sum() == 0:
-        return _skip(ctx, "repeat_victims", title, "no victims with a pseudonymised id are recorded")
-    rv = repeat_fn(sel)
-    s = rv.summary.iloc[0]
-    res = SectionResult(name="repeat_victims", data=rv.distribution)
-    sentence = (
-        f"Of {_count(s['people'])} victims of {ctx.what} in {ctx.name} in {ctx.period}, "
-        f"{_count(s['repeat_people'])} were victims more than once"
-        + (
-            f" ({s['repeat_share']:.0%}, "
-            f"{_ci(100 * s['repeat_share_lower'], 100 * s['repeat_share_upper'], 0)}%)"
-            if not _is_small(s["repeat_people"])
-            else ""
-        )
-        + (
-            f"; they account for {s['repeat_offence_share']:.0%} of the offences with a victim."
-            if not _is_small(s["repeat_people"]) and s["repeat_people"] > 0
-            else "."
-        )
-    )
-    _say(sentence)
-    res.message = sentence
-    d = rv.distribution
-    raw = pd.DataFrame(
-        {
-            "Offences per victim": d["offences_per_person"],
-            "Victims": d["people"],
-            "Offences": d["offences"],
-            "Share of victims (%)": (100 * d["people_share"]).round(1),
-            "Share of offences (%)": (100 * d["offence_share"]).round(1),
-        }
-    )
-    shown = suppress(raw, ["Victims", "Offences"])
-    shown = _blank_where_small(
-        shown, "Victims", ["Share of victims (%)", "Share of offences (%)", "Offences"], source=raw
-    )
-    res.table = shown
-    res.csv = _publish(
-        ctx,
-        shown,
-        "repeat_victims",
-        f"Victims by number of offences, {ctx.name}, {ctx.period}",
-        note=f"Victims are pseudonymised ids. Counts from 1 to {_threshold()} are shown as * and "
-        "the figures computed from them left blank.",
-    )
-    res.values = {
-        "people": int(s["people"]),
-        "repeat_people": int(s["repeat_people"]),
-        "repeat_share": float(s["repeat_share"]),
-        "repeat_offence_share": float(s["repeat_offence_share"]),
-    }
-    return res
+    return _skip(ctx, "repeat_victims", title, PER_VICTIM_WITHHELD)
 
 
 def harm_concentration(ctx: ProfileContext) -> SectionResult:
-    """How concentrated harm is among victims (Crime Severity Score weights): Lorenz curve, Gini coefficient,
-    the share of harm experienced by the top 5% of victims and how many victims experienced 20% of it."""
-    from svtools.analysis.cohorts import harm_concentration as harm_fn
-
+    """Concentration of harm among victims: withheld in this version (one line saying why)."""
     title = "Concentration of harm"
     skip = _need_records(
         ctx, "harm_concentration", title, "no victim identifiers or offence codes for severity weights"
     )
     if skip:
         return skip
-    sel = ctx.selected
-    if "victim_id" not in sel.columns or sel["victim_id"].notna().sum() == 0:
-        return _skip(ctx, "harm_concentration", title, "no victims with a pseudonymised id are recorded")
-    h = harm_fn(sel)
-    res = SectionResult(name="harm_concentration")
-    n20 = h.people_for_share(0.2)
-    sentence = (
-        f"The most-harmed {100 * h.top:g}% of victims ({_count(h.top_people)}) experienced "
-        f"**{h.top_harm_share:.0%}** of the harm (Crime Severity Score), and {_count(n20)} victims "
-        f"experienced 20% of it (Gini coefficient {h.gini:.2f})."
-    )
-    _say(sentence)
-    res.message = sentence
-    lor = h.lorenz
-    busiest = pd.DataFrame(
-        {
-            "area_share": 1 - lor["people_share"].to_numpy()[::-1],
-            "offence_share": 1 - lor["harm_share"].to_numpy()[::-1],
-        }
-    ).iloc[1:]
-    alt = (
-        f"Lorenz curve of harm (Crime Severity Score weights) across the {_count(h.people)} victims of "
-        f"{ctx.what} in {ctx.name}, {ctx.period}, most harmed first. The top {100 * h.top:g}% of victims had "
-        f"{h.top_harm_share:.0%} of the harm; Gini coefficient {h.gini:.2f}."
-    )
-    fig = charts.lorenz_chart(
-        busiest,
-        title=f"How concentrated harm is among victims, {ctx.name}",
-        xlabel="Share of victims, most harmed first",
-        ylabel="Share of harm",
-        top_share=h.top,
-        top_value=h.top_harm_share,
-        curve_label="Harm",
-    )
-    _show(fig, alt, res)
-    table = pd.DataFrame(
-        [
-            ("Victims", _count(h.people)),
-            (f"Most-harmed {100 * h.top:g}% of victims", _count(h.top_people)),
-            ("Their share of harm (%)", round(100 * h.top_harm_share, 1)),
-            ("Victims who experienced 20% of the harm", _count(n20)),
-            ("Gini coefficient (0 = equal)", round(h.gini, 3)),
-        ],
-        columns=["Measure", "Value"],
-    )
-    table["Value"] = table["Value"].astype(str)
-    res.table = table
-    res.data = h.summary()
-    res.csv = _publish(
-        ctx,
-        table,
-        "harm_concentration",
-        f"Concentration of harm among victims, {ctx.name}",
-        note="Harm = sum of ONS Crime Severity Score weights (equivalent days of custody) of each "
-        "victim's offences.",
-    )
-    res.values = {
-        "gini": h.gini,
-        "top_harm_share": h.top_harm_share,
-        "top_people": h.top_people,
-        "people_for_20pct": n20,
-        "people": h.people,
-    }
-    return res
+    return _skip(ctx, "harm_concentration", title, PER_VICTIM_WITHHELD)

@@ -1,5 +1,9 @@
 """Trend and seasonality (``trend_seasonality.ipynb``): STL trend, seasonality, the trend model with its
 forecast and the COVID-19 interrupted time series. Each needs at least 24 months of data.
+
+Every section runs only on the monthly series the disclosure gate publishes for the area
+(:func:`svtools.publish.tables.series_cube`: published monthly only when no month has 1 to 4 offences), so
+every model output derives from published counts; otherwise the section is one line saying why.
 """
 
 from __future__ import annotations
@@ -8,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from svtools import config
-from svtools.publish import charts, output
+from svtools.publish import charts, disclosure, output, tables
 from svtools.publish.sections.context import (
     ProfileContext,
     SectionResult,
@@ -28,29 +32,58 @@ __all__ = [
 ]
 
 
-# =========================================================================== trend and seasonality
-def _enough_months(ctx: ProfileContext, name: str, title: str, need: int = 24) -> SectionResult | None:
-    if len(ctx.monthly) < need:
-        return _skip(
-            ctx,
-            name,
-            title,
-            f"it needs at least {need} months of data and {ctx.period} has {len(ctx.monthly)}",
-        )
-    if ctx.monthly.sum() == 0:
-        return _skip(ctx, name, title, f"no offences of {ctx.what} were recorded in {ctx.name}")
-    return None
+# =========================================================================== the published monthly series
+_NOT_MONTHLY = (
+    "the monthly series is not published for this area: some months have 1 to {t} offences (see the "
+    "profile page's chart by quarter or year)"
+)
 
 
-def _trend_fit(ctx: ProfileContext, interruption=None):
-    """Fit the trend model (negative binomial), falling back to quasi-Poisson when the NB2 fit fails
-    numerically (very small counts); returns (result, note)."""
+def _published_monthly(ctx: ProfileContext):
+    """(monthly series indexed by month-start Timestamps, its PublishedTable), or None when the gate does not
+    publish the area's series by month."""
+    if ctx.victim_ages:
+        return None
+    fam = tables.series_cube(ctx.dataset, ctx.force_code, ctx.definition.name, ctx.period_start, ctx.period_end)
+    if fam.resolution.get(ctx.code) != "month":
+        return None
+    s = fam.series(ctx.code)
+    if s is None or s.isna().any():
+        return None
+    table = fam.cube.table("period", None, fixed={"area_code": ctx.code}, row_nodes=fam.levels["month"],
+                           name=f"monthly_{ctx.definition.name}")
+    series = pd.Series(s.astype("int64").to_numpy(), index=pd.DatetimeIndex(pd.to_datetime(list(s.index),
+                       format="%Y-%m"), name="month"), name="offences")
+    return series, table
+
+
+def _monthly_or_skip(ctx: ProfileContext, name: str, title: str, need: int = 24):
+    """((series, table), None) for the published monthly series, or (None, one-line result)."""
+    from svtools.publish.sections.context import _threshold
+
+    if ctx.victim_ages:
+        return None, _skip(ctx, name, title, "the monthly series is published for victims of all ages only")
+    got = _published_monthly(ctx)
+    if got is None:
+        return None, _skip(ctx, name, title, _NOT_MONTHLY.format(t=_threshold()))
+    monthly, _ = got
+    if len(monthly) < need:
+        return None, _skip(ctx, name, title,
+                           f"it needs at least {need} months of data and {ctx.period} has {len(monthly)}")
+    if monthly.sum() == 0:
+        return None, _skip(ctx, name, title, f"no offences of {ctx.what} were recorded in {ctx.name}")
+    return got, None
+
+
+def _trend_fit(monthly: pd.Series, interruption=None):
+    """Fit the trend model (negative binomial) to a published monthly series, falling back to quasi-Poisson
+    when the NB2 fit fails numerically (very small counts); returns (result, note)."""
     from svtools.analysis.trends import fit_trend_model, interrupted_time_series
 
     def fit(family):
         if interruption is None:
-            return fit_trend_model(ctx.monthly, family=family)
-        return interrupted_time_series(ctx.monthly, interruption, covid=False, family=family)
+            return fit_trend_model(monthly, family=family)
+        return interrupted_time_series(monthly, interruption, covid=False, family=family)
 
     try:
         return fit("negbin"), ""
@@ -68,10 +101,11 @@ def stl_trend(ctx: ProfileContext) -> SectionResult:
     from svtools.analysis.trends import stl_decompose
 
     title = "The trend"
-    skip = _enough_months(ctx, "stl_trend", title)
+    got, skip = _monthly_or_skip(ctx, "stl_trend", title)
     if skip:
         return skip
-    stl = stl_decompose(ctx.monthly)
+    monthly, pub = got
+    stl = stl_decompose(monthly)
     res = SectionResult(name="stl_trend", data=stl)
     t = stl.set_index("month")["trend"]
     first, last = t.iloc[0], t.iloc[-1]
@@ -85,7 +119,7 @@ def stl_trend(ctx: ProfileContext) -> SectionResult:
         f"{t.min():.1f} in {output.month_label(t.idxmin())}."
     )
     _show(
-        charts.trend_chart(stl, title=f"{ctx.what_short.capitalize()} per month and its trend, {ctx.name}"),
+        charts.trend_chart(disclosure.derived(stl, pub), title=f"{ctx.what_short.capitalize()} per month and its trend, {ctx.name}"),
         alt,
         res,
     )
@@ -128,17 +162,18 @@ def seasonality(ctx: ProfileContext) -> SectionResult:
     from svtools.analysis.trends import stl_decompose
 
     title = "The seasonal pattern"
-    skip = _enough_months(ctx, "seasonality", title)
+    got, skip = _monthly_or_skip(ctx, "seasonality", title)
     if skip:
         return skip
-    stl = stl_decompose(ctx.monthly)
+    monthly, pub = got
+    stl = stl_decompose(monthly)
     prof = stl.groupby(pd.DatetimeIndex(stl["month"]).month)["seasonal"].mean()
     profile = pd.DataFrame({"month_of_year": prof.index.astype(int), "value": prof.to_numpy()})
-    model, fit_note = _trend_fit(ctx)
+    model, fit_note = _trend_fit(monthly)
     if fit_note:
         _say(fit_note)
     res = SectionResult(name="seasonality", data=profile)
-    mean_level = float(ctx.monthly.mean())
+    mean_level = float(monthly.mean())
     m = np.arange(1, 13)
     curve = None
     # the model's seasonal curve relative to its mean, in offences a month at the average level
@@ -160,7 +195,7 @@ def seasonality(ctx: ProfileContext) -> SectionResult:
     )
     _show(
         charts.seasonal_chart(
-            profile, title=f"Seasonal pattern of {ctx.what_short}, {ctx.name}", model=curve
+            disclosure.derived(profile, pub), title=f"Seasonal pattern of {ctx.what_short}, {ctx.name}", model=curve
         ),
         alt,
         res,
@@ -198,10 +233,11 @@ def trend_model(ctx: ProfileContext, horizon: int = 12) -> SectionResult:
     """The log-linear trend model (negative binomial): annual rate ratio with its interval, the COVID-19
     lockdown rate ratio, and a 12-month forecast with its 95% prediction band."""
     title = "The trend model and forecast"
-    skip = _enough_months(ctx, "trend_model", title)
+    got, skip = _monthly_or_skip(ctx, "trend_model", title)
     if skip:
         return skip
-    model, fit_note = _trend_fit(ctx)
+    monthly, pub = got
+    model, fit_note = _trend_fit(monthly)
     if fit_note:
         _say(fit_note)
     fc = model.forecast(horizon)
@@ -229,7 +265,7 @@ def trend_model(ctx: ProfileContext, horizon: int = 12) -> SectionResult:
     )
     _show(
         charts.forecast_chart(
-            ctx.monthly,
+            disclosure.derived(monthly, pub),
             fc,
             fitted=model.fitted,
             title=f"Trend model and {horizon}-month forecast, {ctx.name}",
@@ -286,11 +322,12 @@ def covid_interruption(ctx: ProfileContext) -> SectionResult:
     """The COVID-19 interruption as an interrupted time series: level change at the first lockdown and the
     change in trend after it."""
     title = "The COVID-19 interruption"
-    skip = _enough_months(ctx, "covid_interruption", title)
+    got, skip = _monthly_or_skip(ctx, "covid_interruption", title)
     if skip:
         return skip
+    monthly, pub = got
     start = pd.Timestamp(config.settings()["periods"]["covid_start"])
-    months = ctx.monthly.index
+    months = monthly.index
     if (months < start).sum() < 6 or (months >= start).sum() < 6:
         return _skip(
             ctx,
@@ -298,7 +335,7 @@ def covid_interruption(ctx: ProfileContext) -> SectionResult:
             title,
             f"the period ({ctx.period}) needs at least 6 months before and after {start:%B %Y}",
         )
-    its, fit_note = _trend_fit(ctx, interruption=start)
+    its, fit_note = _trend_fit(monthly, interruption=start)
     if fit_note:
         _say(fit_note)
     res = SectionResult(name="covid_interruption", data=its.table)
@@ -320,7 +357,7 @@ def covid_interruption(ctx: ProfileContext) -> SectionResult:
     )
     _show(
         charts.its_chart(
-            its.fitted,
+            disclosure.derived(its.fitted, pub),
             its.interruption,
             title=f"The COVID-19 interruption, {ctx.name}",
             interruption_label="First lockdown",
