@@ -25,6 +25,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -62,10 +63,17 @@ POLICE_UK_VIOLENCE = ("Violence and sexual offences", "Robbery", "Possession of 
 
 
 # =========================================================================== shared inputs
-@functools.lru_cache(maxsize=8)
 def _digest(dataset: str) -> str:
+    """Content key of a dataset (its folder and ``dataset.json``): caches never mix two datasets' tables."""
     p = dataset_dir(dataset) / "dataset.json"
-    return hashlib.sha256(p.read_bytes()).hexdigest()[:16] if p.is_file() else "none"
+    if not p.is_file():
+        return f"{p.parent}:none"
+    return _digest_file(str(p), p.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _digest_file(path: str, mtime_ns: int) -> str:
+    return path + ":" + hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 def month_label(ts) -> str:
@@ -389,13 +397,16 @@ def breakdown_cube(ctx, spec: Breakdown) -> ProtectedCube:
 
 
 def published_categories(cube: ProtectedCube, area: str) -> list[str] | None:
-    """Categories published for an area (None: the area's breakdown is withheld as too small)."""
-    cats = list(cube.cube.dim("category").base)
-    try:
-        cube.value((area, cats[0]))
-    except Exception:
+    """Category nodes published for an area, in display order (None: its breakdown is withheld as too small).
+
+    Base categories come first in their order when they are published; a family that publishes only groups
+    (e.g. the age-and-sex family) gives its published nodes in the order they were registered.
+    """
+    registered = [k[1] for k in cube.values if k[0] == str(area) and k[1] != TOTAL]
+    if not registered:
         return None
-    return cats
+    base = [c for c in cube.cube.dim("category").base if c in set(registered)]
+    return base if base else registered
 
 
 # =========================================================================== neighbourhoods

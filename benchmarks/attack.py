@@ -1,0 +1,321 @@
+"""Attack a published run as a partner holding every file would: recover the cells shown as ``*``.
+
+Reads only what a partner receives - the CSVs of ``outputs/<run-id>/``, the structural part of its
+``manifest.json`` (which family, area and dimensions each CSV shows) - plus public lookups (which CSPs make a
+force, which LSOAs make a CSP and an IMD decile). It does not use the disclosure gate's code or state.
+
+For each family of linked tables it sets up what an attacker can derive from the labels: a force is the sum
+of its CSPs; "Total" is the sum of the rows; a quarter, a financial year, "Total" and "Latest 12 months" are sums
+of months; "Under 25" is the sum of its ages, "All ages|F" of the female cells, a day of its time blocks, a
+CSP and a decile of their neighbourhoods; the same cell shown in two files is one unknown. Unknowns are the
+finest cells (area x month x age group, area x category, ...), integers >= 0; a visible cell fixes its sum, a
+hidden one is at least 1 (zeros are never hidden). For every hidden cell it solves for the smallest and
+largest value (``scipy.optimize.milp``).
+
+Usage::
+
+    python benchmarks/attack.py [RUN_DIR] [--dataset demo]
+
+prints, per family and in all: hidden cells, exactly recovered, within +-1, narrower than the suppression band.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+SINGLE_AGES = [str(a) for a in range(10, 25)]
+AGE_ATOMS = ["0-9"] + SINGLE_AGES + ["25-34", "35-44", "45-54", "55-64", "65+", "Age not recorded"]
+AGE_NODES = {
+    "10-17": [str(a) for a in range(10, 18)],
+    "18-24": [str(a) for a in range(18, 25)],
+    "Under 25": ["0-9"] + SINGLE_AGES,
+    "10-24": SINGLE_AGES,
+    "25 and over": ["25-34", "35-44", "45-54", "55-64", "65+"],
+    "All ages": AGE_ATOMS,
+}
+SEX_NODES = {"F": ["F"], "M": ["M"], "Other or not recorded": ["O"], "All": ["F", "M", "O"]}
+AGE_GROUP = {"Offences": ["U25", "O25", "UNK"], "Offences with a victim under 25": ["U25"],
+             "Offences with no victim age recorded": ["UNK"], "All ages": ["U25", "O25", "UNK"],
+             "Victim under 25": ["U25"]}
+MEASURES = {"Knife or sharp-object enabled serious violence": "knife_serious_violence", "Homicide": "homicide"}
+
+
+def _fy_months(fy: str) -> list[str]:
+    y = int(fy[:4])
+    return [f"{y}-{m:02d}" for m in range(4, 13)] + [f"{y + 1}-{m:02d}" for m in range(1, 4)]
+
+
+def _period_atoms(label: str, all_months: list[str]) -> list[str] | None:
+    label = str(label)
+    if len(label) == 7 and label[4] == "-":
+        return [label]
+    if " Q" in label:
+        fy, q = label.split(" Q")
+        return _fy_months(fy)[(int(q) - 1) * 3:int(q) * 3]
+    if len(label) == 7 and label[4] == "/":
+        return _fy_months(label)
+    if label == "Total":
+        return list(all_months)
+    if label == "Latest 12 months":
+        return list(all_months[-12:])
+    return None
+
+
+def _age_sex_atoms(label: str):
+    if label == "Total":
+        return AGE_ATOMS, ["F", "M", "O"]
+    age, _, sex = str(label).partition("|")
+    ages = AGE_NODES.get(age, [age] if age in AGE_ATOMS else None)
+    sexes = SEX_NODES.get(sex)
+    if ages is None or sexes is None:
+        return None
+    return ages, sexes
+
+
+def _value(v):
+    s = str(v).strip().replace(",", "")
+    if s in ("*", "", "nan"):
+        return None
+    try:
+        return int(float(s))
+    except ValueError:
+        return "skip"
+
+
+class Attack:
+    """Cells by universe: ``cells[universe]`` is a list of (dims -> atoms, value or None, where)."""
+
+    def __init__(self, run: Path, areas: pd.DataFrame, lsoa: pd.DataFrame, threshold: int = 4):
+        self.run = Path(run)
+        self.threshold = threshold
+        self.force_csps = {str(f): list(g["csp_code"].astype(str)) for f, g in areas.groupby("pfa_code")}
+        self.lsoa = lsoa
+        self.cells: dict[str, list] = defaultdict(list)
+        self.skipped: dict[str, int] = defaultdict(int)
+        self.all_months: dict[str, set] = defaultdict(set)
+
+    def area(self, code: str) -> list[str]:
+        return self.force_csps.get(code, [code])
+
+    # ------------------------------------------------------------------ reading the files
+    def read(self):
+        manifest = json.loads((self.run / "manifest.json").read_text())
+        entries = []
+        for job in manifest.get("jobs", []):
+            page = job.get("page")
+            if not page:
+                continue
+            for t in job.get("tables") or []:
+                entries.append((self.run / Path(page).parent / t["file"], t))
+        # months of each definition's universe, from the financial years seen
+        frames = [(p, t, pd.read_csv(p, dtype=str)) for p, t in entries if p.is_file()]
+        for p, t, df in frames:
+            fam = (t.get("gate") or {}).get("family", "")
+            if fam.startswith("offences_by_period_"):
+                for lab in df.iloc[:, 0]:
+                    if len(str(lab)) == 7 and str(lab)[4] == "/":
+                        self.all_months[fam.removeprefix("offences_by_period_")].update(_fy_months(lab))
+        for p, t, df in frames:
+            self.add(p, t, df)
+        return self
+
+    def add(self, path: Path, meta: dict, df: pd.DataFrame):
+        gate = meta.get("gate") or {}
+        area = gate.get("area_code")
+        labels = df.iloc[:, 0].astype(str)
+        fam = gate.get("family")
+        where = f"{path.parent.name}/{path.name}"
+        if gate.get("families"):  # the success-measure table: measure x cohort x year
+            for _, row in df.iterrows():
+                d = MEASURES.get(str(row.get("Measure")))
+                if d is None or row.get("Source") != "Police":
+                    continue
+                for year in meta["count_columns"]:
+                    v = _value(row[year])
+                    self._period(d, area, year, AGE_GROUP[str(row["Cohort"])], v, where)
+            return
+        if not fam:
+            self.skipped[path.name] += 1
+            return
+        if fam.startswith("offences_by_period_"):
+            d = fam.removeprefix("offences_by_period_")
+            for col in meta["count_columns"] + [c for c in AGE_GROUP if c in df.columns and c != "Offences"]:
+                if col not in df.columns:
+                    continue
+                groups = AGE_GROUP.get(col, AGE_GROUP["Offences"])
+                for lab, v in zip(labels, df[col]):
+                    self._period(d, area, lab, groups, _value(v), where)
+            return
+        counts = meta["count_columns"][0]
+        for lab, v in zip(labels, df[counts]):
+            v = _value(v)
+            if v == "skip":
+                continue
+            if fam in ("victim_age_sex", "suspect_age_sex"):
+                a = _age_sex_atoms(lab)
+                if a is None:
+                    self.skipped[fam] += 1
+                    continue
+                self.cells[fam].append(({"area": self.area(area), "age": a[0], "sex": a[1]}, v, where))
+            elif fam == "neighbourhoods":
+                self.cells[fam].append(({"lsoa": self._lsoas(lab)}, v, where))
+            elif fam in ("offence_mix", "day_time"):
+                self.cells[fam].append(({"area": self.area(area), "category": [lab]}, v, where))
+            else:
+                self.skipped[fam] += 1
+
+    def _period(self, definition, area, label, groups, v, where):
+        if v == "skip":
+            return
+        months = _period_atoms(label, sorted(self.all_months[definition]))
+        if months is None:
+            self.skipped[f"period:{label}"] += 1
+            return
+        self.cells[f"period_{definition}"].append(
+            ({"area": self.area(area), "month": months, "age": list(groups)}, v, where))
+
+    def _lsoas(self, label: str) -> list[str]:
+        lk = self.lsoa
+        code_col = "lsoa_code" if "lsoa_code" in lk.columns else lk.columns[0]
+        if "|decile " in label:
+            csp, d = label.split("|decile ")
+            sub = lk[(lk["csp_code"].astype(str) == csp) & (lk["imd_decile"].astype("Int64") == int(d))]
+            return list(sub[code_col].astype(str))
+        if label in self.force_csps:
+            return list(lk[lk["csp_code"].astype(str).isin(self.force_csps[label])][code_col].astype(str))
+        if label.startswith(("E22", "W15", "E23", "W14")) or label in set(lk["csp_code"].astype(str)):
+            return list(lk[lk["csp_code"].astype(str) == label][code_col].astype(str))
+        return [label]
+
+    # ------------------------------------------------------------------ solving
+    def _expand_categories(self, fam, cells):
+        """'Total' = every row label; 'Monday|All' = Monday's blocks (labels are the attacker's knowledge)."""
+        cats = set()
+        for dims, _, _ in cells:
+            for c in dims["category"]:
+                if c != "Total" and not c.endswith("|All"):
+                    cats.add(c)
+        out = []
+        for dims, v, w in cells:
+            c = dims["category"][0]
+            if c == "Total":
+                members = sorted(cats)
+            elif c.endswith("|All"):
+                members = sorted(x for x in cats if x.startswith(c[:-3]))
+            else:
+                members = [c]
+            out.append(({**dims, "category": members}, v, w))
+        return out
+
+    def solve(self) -> dict:
+        results = {}
+        for fam, cells in self.cells.items():
+            if fam in ("offence_mix", "day_time"):
+                cells = self._expand_categories(fam, cells)
+            results[fam] = self._solve(cells)
+        return results
+
+    def _solve(self, cells) -> dict:
+        dims = sorted({d for c, _, _ in cells for d in c})
+        atoms = {d: sorted({a for c, _, _ in cells for a in c.get(d, [])}) for d in dims}
+        pos = {d: {a: i for i, a in enumerate(atoms[d])} for d in dims}
+        shape = tuple(len(atoms[d]) for d in dims)
+        n = int(np.prod(shape))
+        rows, cols, lo, hi, vis = [], [], [], [], {}
+        hidden = []
+        conflicts = 0
+        for c, v, w in cells:
+            grids = [[pos[d][a] for a in c[d]] for d in dims]
+            idx = np.ravel_multi_index([g.ravel() for g in np.meshgrid(*grids, indexing="ij")], shape)
+            key = tuple(sorted(idx.tolist()))
+            if v is None:
+                hidden.append((key, idx, w))
+                r = len(lo)
+                rows += [r] * len(idx)
+                cols += idx.tolist()
+                lo.append(1)
+                hi.append(np.inf)
+            else:
+                if key in vis and vis[key] != v:
+                    conflicts += 1
+                vis[key] = v
+                r = len(lo)
+                rows += [r] * len(idx)
+                cols += idx.tolist()
+                lo.append(v)
+                hi.append(v)
+        A = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(lo), n))
+        cons = LinearConstraint(A, np.array(lo, float), np.array(hi, float))
+        ub = np.full(n, np.inf)
+        for key, v in vis.items():
+            ub[list(key)] = np.minimum(ub[list(key)], v)
+        ub = np.minimum(ub, 1e6)
+        seen = {}
+        out = {"hidden": 0, "exact": 0, "within_1": 0, "narrower_than_band": 0, "conflicts": conflicts,
+               "shown_elsewhere": 0, "examples": []}
+        for key, idx, w in hidden:
+            if key in vis:  # the same cell is visible in another file
+                out["shown_elsewhere"] += 1
+            if key in seen:
+                continue
+            c = np.zeros(n)
+            c[idx] = 1
+            a = milp(c, constraints=cons, integrality=np.ones(n), bounds=Bounds(0, ub))
+            b = milp(-c, constraints=cons, integrality=np.ones(n), bounds=Bounds(0, ub))
+            lo_v = a.fun if a.status == 0 else np.nan
+            hi_v = -b.fun if b.status == 0 else np.nan
+            if hi_v >= 1e5:
+                hi_v = np.inf
+            seen[key] = (lo_v, hi_v, w)
+        for key, (lo_v, hi_v, w) in seen.items():
+            out["hidden"] += 1
+            width = hi_v - lo_v
+            if width == 0:
+                out["exact"] += 1
+            if width <= 2:
+                out["within_1"] += 1
+            if width < self.threshold - 1:
+                out["narrower_than_band"] += 1
+                if len(out["examples"]) < 5:
+                    out["examples"].append((w, lo_v, hi_v))
+        return out
+
+
+def attack(run: Path, dataset: str = "demo") -> dict:
+    from svtools.ingest.store import load_table  # public lookups only (areas, LSOA -> CSP, IMD decile)
+
+    a = Attack(run, load_table("areas", dataset), load_table("lsoa", dataset)).read()
+    res = a.solve()
+    total = {k: sum(r[k] for r in res.values()) for k in ("hidden", "exact", "within_1", "narrower_than_band",
+                                                           "conflicts", "shown_elsewhere")}
+    return {"families": res, "total": total, "not_attacked": dict(a.skipped)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run", nargs="?", default="outputs/latest")
+    p.add_argument("--dataset", default="demo")
+    args = p.parse_args(argv)
+    r = attack(Path(args.run).resolve(), args.dataset)
+    print(f"{'family':45s} {'hidden':>7s} {'exact':>6s} {'±1':>5s} {'narrow':>7s}")
+    for fam, x in sorted(r["families"].items()):
+        print(f"{fam:45s} {x['hidden']:7d} {x['exact']:6d} {x['within_1']:5d} {x['narrower_than_band']:7d}")
+    t = r["total"]
+    print(f"{'ALL':45s} {t['hidden']:7d} {t['exact']:6d} {t['within_1']:5d} {t['narrower_than_band']:7d}")
+    print(f"hidden cells shown elsewhere: {t['shown_elsewhere']}; inconsistent duplicates: {t['conflicts']}")
+    print("tables not attacked (no family, or labels the attacker cannot place):", r["not_attacked"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
