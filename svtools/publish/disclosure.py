@@ -207,20 +207,29 @@ def audit_ranges(
         np.add.at(c, local[f], 1.0)
         bounds = Bounds(np.zeros(keep.size), ub[free_idx[keep]])
         cons = [LinearConstraint(A[sub_rows][:, keep], lo_a[sub_rows], hi_a[sub_rows])] if sub_rows.size else []
-        integ = np.ones(keep.size)
-        res_min = milp(c, constraints=cons, integrality=integ, bounds=bounds)
-        vmin = res_min.fun if res_min.status == 0 else np.nan
-        if np.isinf(bounds.ub[local[f]]).any():
-            res_max = milp(-c, constraints=cons, integrality=integ,
-                           bounds=Bounds(np.zeros(keep.size), np.minimum(ub[free_idx[keep]], 1e7)))
-            vmax = -res_max.fun if res_max.status == 0 else np.inf
-            if vmax >= 1e6:
-                vmax = np.inf
-        else:
-            res_max = milp(-c, constraints=cons, integrality=integ, bounds=bounds)
-            vmax = -res_max.fun if res_max.status == 0 else np.nan
+        ub_k = np.minimum(ub[free_idx[keep]], 1e7)
+        vmin = _optimum(c, cons, Bounds(np.zeros(keep.size), ub_k))
+        vmax = -_optimum(-c, cons, Bounds(np.zeros(keep.size), ub_k))
+        if vmax >= 1e6:
+            vmax = np.inf
         out.append((const + round(vmin), const + (round(vmax) if np.isfinite(vmax) else np.inf)))
     return out
+
+
+def _optimum(c, cons, bounds, time_limit: float = 20.0) -> float:
+    """Minimum of ``c @ x`` over the integer points: the LP vertex when it is integral, else branch and bound.
+
+    On a time-out the best integer solution found is used: for the minimum it is above the true minimum and
+    for the maximum below the true maximum, so the range is under-estimated (the safe side for the gate).
+    """
+    lp = milp(c, constraints=cons, integrality=np.zeros(c.size), bounds=bounds)
+    if lp.status == 0 and lp.x is not None and np.allclose(lp.x, np.round(lp.x), atol=1e-7):
+        return float(np.round(lp.fun))
+    res = milp(c, constraints=cons, integrality=np.ones(c.size), bounds=bounds,
+               options={"time_limit": time_limit})
+    if res.x is not None:
+        return float(np.round(c @ np.round(res.x)))
+    return float(np.round(lp.fun)) if lp.status == 0 else np.nan
 
 
 # =========================================================================== cubes
@@ -375,10 +384,14 @@ class Cube:
                 raise DisclosureError(f"cube {self.name}: no safe suppression pattern after {rounds - 1} rounds "
                                       f"({len(exposed)} cells still exposed, e.g. {exposed[0]})")
             # One complement for every exposed cell (in a fixed order), then audit again.
+            before = {k for k, c in cells.items() if c.hidden}
             progress = [self._hide_complement(key, t) for key in exposed]
             if not any(progress):
                 raise DisclosureError(f"cube {self.name}: cannot protect cell {exposed[0]}")
-            exposed = self._exposed(t)
+            # Hiding a cell only relaxes the attacker's programme (an equality becomes ">= 1"), so a cell that
+            # passed still passes: audit again only what was exposed and what was just hidden.
+            newly = {k for k, c in cells.items() if c.hidden} - before
+            exposed = self._exposed(t, only=set(exposed) | newly)
         return ProtectedCube(self, {k: (None if cells[k].hidden else cells[k].value) for k in keys},
                              {k for k in keys if cells[k].primary}, t)
 
@@ -405,11 +418,13 @@ class Cube:
                 out.append((("base", int(i)), np.array([i]), False, int(flat[i])))
         return out
 
-    def _exposed(self, t: int) -> list:
+    def _exposed(self, t: int, only: set | None = None) -> list:
         import time as _time
 
         _t0 = _time.perf_counter()
         targets = self._targets(t)
+        if only is not None:
+            targets = [x for x in targets if x[0] in only]
         if not targets:
             return []
         visible = [(c.idx, c.value) for c in self._cells.values() if not c.hidden]
