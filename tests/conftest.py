@@ -105,3 +105,57 @@ def demo_data(svtools_dirs) -> Path:
         build_demo_data(raw_dir() / "demo", processed)
     assert Path(os.environ["SVTOOLS_DATA"]) in processed.parents
     return processed
+
+
+# --------------------------------------------------------------------------- section fixtures (tests/section_helpers.py)
+import shutil  # noqa: E402
+
+from section_helpers import CSP, DEFINITION, FORCE  # noqa: E402
+
+from svtools.publish import output as plots  # noqa: E402
+from svtools.publish import sections  # noqa: E402
+
+@pytest.fixture(scope="module")
+def ctx(demo_data):
+    return sections.ProfileContext.load(CSP, "demo", DEFINITION, "2025-03-31")
+
+
+@pytest.fixture(scope="module")
+def force_ctx(demo_data):
+    return sections.ProfileContext.load_force(FORCE, "demo", DEFINITION, "2025-03-31")
+
+
+@pytest.fixture(scope="session")
+def police_uk_data(svtools_dirs):
+    """Processed data.police.uk files of Cleveland and Durham in the session's SVTOOLS_DATA (about 2 s)."""
+    from svtools.ingest import ingest_police_uk
+    from svtools.paths import processed_dir, real_data_dir
+
+    out = processed_dir() / "police_uk"
+    if not (out / "dataset.json").is_file():
+        src = real_data_dir() / "police_uk" / "forces_2022-01_to_2022-11"
+        raw = svtools_dirs / "police_uk_raw"
+        for f in sorted(src.rglob("*-street.csv*")):
+            if "cleveland" in f.name or "durham" in f.name:
+                dest = raw / f.relative_to(src)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, dest)
+        ingest_police_uk(raw, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def police_ctx(police_uk_data):
+    return sections.ProfileContext.load(CSP, "police_uk", DEFINITION, "2025-03-31")
+
+
+@pytest.fixture
+def shown(monkeypatch, tmp_path):
+    """Every display call a section makes, with published CSVs written to a temporary page folder."""
+    import IPython.display
+
+    calls: list = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: calls.append((objs, kw)))
+    page = tmp_path / "page"
+    monkeypatch.setenv(plots.PAGE_DIR_ENV, str(page))
+    return calls

@@ -22,93 +22,10 @@ from svtools.publish import sections
 from svtools.publish.sections import profile_place_people
 from svtools.paths import NOTEBOOKS
 
-CSP = "E22000027"  # Hartlepool
-FORCE = "E23000013"  # Cleveland
-DEFINITION = "knife_serious_violence"
-THRESHOLD = config.disclosure_threshold("police")
+from section_helpers import CSP, DEFINITION, FORCE, THRESHOLD, alts, check_published, page_dir, texts  # noqa: E402,F401
 
 
 # --------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def ctx(demo_data):
-    return sections.ProfileContext.load(CSP, "demo", DEFINITION, "2025-03-31")
-
-
-@pytest.fixture(scope="module")
-def force_ctx(demo_data):
-    return sections.ProfileContext.load_force(FORCE, "demo", DEFINITION, "2025-03-31")
-
-
-@pytest.fixture(scope="session")
-def police_uk_data(svtools_dirs):
-    """Processed data.police.uk files of Cleveland and Durham in the session's SVTOOLS_DATA (about 2 s)."""
-    from svtools.ingest import ingest_police_uk
-    from svtools.paths import processed_dir, real_data_dir
-
-    out = processed_dir() / "police_uk"
-    if not (out / "dataset.json").is_file():
-        src = real_data_dir() / "police_uk" / "forces_2022-01_to_2022-11"
-        raw = svtools_dirs / "police_uk_raw"
-        for f in sorted(src.rglob("*-street.csv*")):
-            if "cleveland" in f.name or "durham" in f.name:
-                dest = raw / f.relative_to(src)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(f, dest)
-        ingest_police_uk(raw, out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def police_ctx(police_uk_data):
-    return sections.ProfileContext.load(CSP, "police_uk", DEFINITION, "2025-03-31")
-
-
-@pytest.fixture
-def shown(monkeypatch, tmp_path):
-    """Every display call a section makes, with published CSVs written to a temporary page folder."""
-    import IPython.display
-
-    calls: list = []
-    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: calls.append((objs, kw)))
-    page = tmp_path / "page"
-    monkeypatch.setenv(plots.PAGE_DIR_ENV, str(page))
-    return calls
-
-
-def alts(calls) -> list[str]:
-    out = []
-    for objs, kw in calls:
-        meta = kw.get("metadata") or {}
-        if "image/png" in meta:
-            out.append(meta["image/png"]["alt"])
-    return out
-
-
-def texts(calls) -> list[str]:
-    from IPython.display import HTML, Markdown
-
-    return [o.data for objs, _ in calls for o in objs if isinstance(o, (Markdown, HTML))]
-
-
-def check_published(res: sections.SectionResult, page: Path | None = None) -> None:
-    """The published table and every CSV written hold no record-level column and no count 1..threshold."""
-    from svtools.analysis.stats import assert_no_small_counts
-
-    if res.table is not None:
-        counts = res.table.attrs.get("count_columns")
-        plots.check_publishable(res.table, count_columns=counts)
-        if counts:
-            assert_no_small_counts(res.table, THRESHOLD, columns=counts)
-    if page is not None and page.is_dir():
-        for csv in page.glob("*.csv"):
-            frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
-            assert not set(c.lower() for c in frame.columns) & plots.RECORD_LEVEL_COLUMNS, csv.name
-
-
-def page_dir() -> Path:
-    import os
-
-    return Path(os.environ[plots.PAGE_DIR_ENV])
 
 
 # --------------------------------------------------------------------------- context

@@ -151,19 +151,10 @@ def audit_ranges(
     m = free_idx.size
 
     rows, cols, lo, hi = [], [], [], []
-    for idx, v in vis:
-        f = pos[idx]
-        f = f[f >= 0]
-        if f.size == 0:
-            continue
-        const = np.nansum(fixed[idx])
-        r = len(lo)
-        rows.extend([r] * f.size)
-        cols.extend(f.tolist())
-        lo.append(v - const)
-        hi.append(v - const)
-    for idx, a, b in hidden:
-        idx = np.asarray(idx)
+    # Visible cells are equalities (lower = upper = value), hidden ones ranges; fixed cells move to the bounds.
+    relations = [(idx, v, v) for idx, v in vis] + [(np.asarray(idx), a, np.inf if b is None else b)
+                                                   for idx, a, b in hidden]
+    for idx, a, b in relations:
         f = pos[idx]
         f = f[f >= 0]
         if f.size == 0:
@@ -173,7 +164,7 @@ def audit_ranges(
         rows.extend([r] * f.size)
         cols.extend(f.tolist())
         lo.append(a - const)
-        hi.append(np.inf if b is None else b - const)
+        hi.append(b - const)
     A = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(lo), m)) if m else None
     lo_a, hi_a = np.asarray(lo, float), np.asarray(hi, float)
 
