@@ -156,20 +156,21 @@ class Attack:
                 for lab, v in zip(labels, df[col]):
                     self._period(d, area, lab, groups, _value(v), where)
             return
+        kind = fam.split("__")[0]
         counts = meta["count_columns"][0]
         for lab, v in zip(labels, df[counts]):
             v = _value(v)
             if v == "skip":
                 continue
-            if fam in ("victim_age_sex", "suspect_age_sex"):
+            if kind in ("victim_age_sex", "suspect_age_sex"):
                 a = _age_sex_atoms(lab)
                 if a is None:
                     self.skipped[fam] += 1
                     continue
                 self.cells[fam].append(({"area": self.area(area), "age": a[0], "sex": a[1]}, v, where))
-            elif fam == "neighbourhoods":
+            elif kind == "neighbourhoods":
                 self.cells[fam].append(({"lsoa": self._lsoas(lab)}, v, where))
-            elif fam in ("offence_mix", "day_time"):
+            elif kind in ("offence_mix", "day_time"):
                 self.cells[fam].append(({"area": self.area(area), "category": [lab]}, v, where))
             else:
                 self.skipped[fam] += 1
@@ -220,7 +221,7 @@ class Attack:
     def solve(self) -> dict:
         results = {}
         for fam, cells in self.cells.items():
-            if fam in ("offence_mix", "day_time"):
+            if fam.split("__")[0] in ("offence_mix", "day_time"):
                 cells = self._expand_categories(fam, cells)
             results[fam] = self._solve(cells)
         return results
@@ -235,7 +236,9 @@ class Attack:
         hidden = []
         conflicts = 0
         for c, v, w in cells:
-            grids = [[pos[d][a] for a in c[d]] for d in dims]
+            if any(not c.get(d) for d in dims):
+                continue  # a node with no members (e.g. a decile with no neighbourhood) says nothing
+            grids = [np.array([pos[d][a] for a in c[d]], dtype=np.int64) for d in dims]
             idx = np.ravel_multi_index([g.ravel() for g in np.meshgrid(*grids, indexing="ij")], shape)
             key = tuple(sorted(idx.tolist()))
             if v is None:

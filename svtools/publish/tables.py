@@ -322,6 +322,11 @@ class Breakdown:
     publish: tuple | None = None
 
 
+def family_name(kind: str, definition: str, ages=None) -> str:
+    """``kind__definition[__victims_A_B]``: two families with different records never share a name."""
+    return f"{kind}__{definition}" + (f"__victims_{ages[0]}_{ages[1]}" if ages else "")
+
+
 def _force_records(dataset: str, force: str, definition: str, start: str, end: str, ages, digest: str,
                    columns: tuple) -> pd.DataFrame:
     return _force_records_cached(dataset, force, definition, start, end, ages, digest)
@@ -375,7 +380,7 @@ def _breakdown(dataset, force, definition, start, end, ages, spec: Breakdown, di
     groups = {k: tuple(x for x in v if x in cats) for k, v in spec.groups}
     groups = {k: v for k, v in groups.items() if v}
     cdim = Dim("category", tuple(cats), {**groups, TOTAL: tuple(cats)})
-    cube = Cube(spec.name, [adim, cdim], g, unit=spec.unit)
+    cube = Cube(family_name(spec.name, definition, ages), [adim, cdim], g, unit=spec.unit)
     totals = g.groupby("area_code")["count"].sum()
     min_total = int(rules()["breakdown"]["min_total"])
     cat_nodes = (list(cats) + list(groups) + [TOTAL]) if spec.publish is None else \
@@ -435,7 +440,7 @@ def _lsoa(dataset, force, definition, start, end, ages, top_n: int, digest) -> t
             nodes[f"{force}|decile {int(d)}"] = tuple(sorted(s2[code_col]))
     counts = g.set_index("lsoa_code")["count"].reindex(list(base)).fillna(0).astype(int)
     dim = Dim("lsoa_code", base, nodes)
-    cube = Cube("neighbourhoods", [dim], pd.DataFrame({"lsoa_code": counts.index, "count": counts.to_numpy()}))
+    cube = Cube(family_name("neighbourhoods", definition, ages), [dim], pd.DataFrame({"lsoa_code": counts.index, "count": counts.to_numpy()}))
     top: dict[str, list[str]] = {}
     for c in codes:
         members = list(nodes.get(str(c), ()))
