@@ -386,6 +386,10 @@ def rate_comparison(ctx: ProfileContext) -> SectionResult:
     """Rates per 1,000 residents with 95% intervals against the force and the whole data area, and a funnel
     plot (95% and 99.8% limits) of every CSP in the data (a CSP profile) or of the force's CSPs (a force)."""
     areas, info = _area_rates(ctx)
+    if ctx.level == "csp" and ctx.code not in set(areas["csp_code"]):
+        return _skip(ctx, "rate_comparison", "The rate comparison",
+                     f"too few offences of {ctx.what} were recorded in {ctx.name} in the latest 12 months to publish "
+                     "a count or a rate")
     per = "per 1,000 residents a year"
     res = SectionResult(name="rate_comparison", data=areas)
     window = _window_label(info)
@@ -410,7 +414,7 @@ def rate_comparison(ctx: ProfileContext) -> SectionResult:
                 f["upper"],
             ),
             (
-                f"All {len(areas)} CSPs in the data",
+                f"All {len(areas)} CSPs with a published count",
                 info["all_offences"],
                 info["all_population"],
                 a["value"],
