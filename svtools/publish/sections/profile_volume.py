@@ -118,8 +118,12 @@ def headline(ctx: ProfileContext) -> SectionResult:
             u = ages.value((ctx.code, latest, tables.AGE_GROUPS[0]))
             unk = ages.value((ctx.code, latest, tables.AGE_GROUPS[2]))
             share = disclosure.share(unk, n) if unk not in (None, 0) else ("0%" if unk == 0 else None)
-            lines.append(f"{_num(u)} of them had a victim under 25"
-                         + (f" (age not recorded for {share})." if share and unk else "."))
+            if u is None:
+                lines.append(f"The number with a victim under 25 is too small to show (1 to {_threshold()}, or "
+                             "hidden so that such a count cannot be worked out).")
+            else:
+                lines.append(f"{u:,} of them had a victim under 25"
+                             + (f" (age not recorded for {share})." if share and unk else "."))
         res.values = {"financial_year": latest, "offences": n}
     else:
         n = fam.value(ctx.code, tables.TOTAL)
