@@ -650,9 +650,9 @@ def offence_mix(ctx: ProfileContext) -> SectionResult:
     t.counts.columns = ["Offences"]
     total = t.counts.loc[tables.TOTAL, "Offences"]
     body = t.counts["Offences"].drop(tables.TOTAL)
-    shares = body.map(lambda v: disclosure.share(None if pd.isna(v) else v, None if pd.isna(total) else total))
-    extra = pd.DataFrame({"Share of all": list(shares.fillna(config.settings()["disclosure"]["suppressed_marker"]))
-                          + ["100%" if not pd.isna(total) else ""]})
+    mk = config.settings()["disclosure"]["suppressed_marker"]
+    shares = [disclosure.share(None if pd.isna(v) else v, None if pd.isna(total) else total) or mk for v in body]
+    extra = pd.DataFrame({"Share of all": shares + ["100%" if not pd.isna(total) else ""]})
     res.csv = publish_gated(ctx, t, f"{label}s, {ctx.name}, {ctx.period}", extra=extra, note=hidden_note())
     res.table = t.text()
     res.data = t.counts
