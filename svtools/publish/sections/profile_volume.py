@@ -596,7 +596,7 @@ def monthly_spc(ctx: ProfileContext) -> SectionResult:
            + (" (a lower limit below 0 means no low point can be a signal)" if last["lower_limit"] < 0 else "")
            + f". {n_imp} {word}(s) show special-cause improvement and {n_con} special-cause concern.")
     fig = charts.spc_chart(chart_data, title=f"{ctx.what_short.capitalize()} per {word}, {ctx.name}: SPC chart",
-                           ylabel=f"Offences per {word}", trial_limits=trial)
+                           ylabel=f"Offences per {word}", xlabel=f"{word.capitalize()} (start)", trial_limits=trial)
     _show(fig, alt, res)
     latest = last["special_cause"]
     sentence = (f"The latest {word} ({labels[-1]}) shows "
