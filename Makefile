@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JOBS ?= $(shell nproc)
 
-.PHONY: help env test-env demo data reports real-data real-reports report test test-fast lab bench clean
+.PHONY: help env test-env demo data reports real-data real-reports report test test-fast lab bench attack clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-13s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ lab: env ## open JupyterLab on notebooks/ with the svtools kernel
 bench: data ## speed and memory benchmarks (prints figures)
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_build.py
+
+attack: env ## attack the latest run from its published files (hidden cells recovered: should be 0)
+	$(BIN)/python benchmarks/attack.py outputs/latest
 
 clean: ## remove generated data and outputs, published and analysts' (keeps .venv)
 	rm -rf data/raw/demo data/processed/demo data/processed/police_uk outputs/[0-9]* outputs/latest outputs/.cache outputs/_analyst
