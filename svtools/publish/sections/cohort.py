@@ -23,6 +23,7 @@ from svtools.publish.sections.context import (
     _say,
     _show,
     _skip,
+    _withheld,
     hidden_note,
     publish_gated,
 )
@@ -65,10 +66,8 @@ def _mk(v) -> str:
 def young_people(ctx: ProfileContext) -> SectionResult:
     """Victims and suspects under 25 by financial year: withheld in this version (one line saying why)."""
     title = "Victims and suspects under 25"
-    skip = _need_records(ctx, "young_people", title, "no victim or suspect ages")
-    if skip:
-        return skip
-    return _skip(ctx, "young_people", title, WITHHELD)
+    return _withheld(ctx, "young_people", title, "no victim or suspect ages",
+                     WITHHELD)
 
 
 def young_ages(ctx: ProfileContext) -> SectionResult:
@@ -138,10 +137,8 @@ def young_sex(ctx: ProfileContext) -> SectionResult:
     """Sex of victims and suspects aged 10 to 24: withheld (the gate publishes sex for all ages only, never
     crossed with age)."""
     title = "Sex of young victims and suspects"
-    skip = _need_records(ctx, "young_sex", title, "no victim or suspect ages or sex")
-    if skip:
-        return skip
-    return _skip(ctx, "young_sex", title, "it is not published in this version: age is not crossed with sex, "
+    return _withheld(ctx, "young_sex", title, "no victim or suspect ages or sex",
+                     "it is not published in this version: age is not crossed with sex, "
                  "because the smaller sex groups cannot yet be protected against differencing (the profile's "
                  "'who' section shows sex for all ages)")
 
@@ -149,16 +146,12 @@ def young_sex(ctx: ProfileContext) -> SectionResult:
 def young_ethnicity(ctx: ProfileContext) -> SectionResult:
     """Ethnicity of young victims against the resident population: withheld in this version."""
     title = "Ethnicity of young victims"
-    skip = _need_records(ctx, "young_ethnicity", title, "no victim ages or ethnicity")
-    if skip:
-        return skip
-    return _skip(ctx, "young_ethnicity", title, WITHHELD)
+    return _withheld(ctx, "young_ethnicity", title, "no victim ages or ethnicity",
+                     WITHHELD)
 
 
 def knife_involvement(ctx: ProfileContext) -> SectionResult:
     """Knife involvement by victim age group: withheld in this version."""
     title = "Knife involvement"
-    skip = _need_records(ctx, "knife_involvement", title, "no knife flags or victim ages")
-    if skip:
-        return skip
-    return _skip(ctx, "knife_involvement", title, WITHHELD)
+    return _withheld(ctx, "knife_involvement", title, "no knife flags or victim ages",
+                     WITHHELD)

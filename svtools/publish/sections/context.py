@@ -382,6 +382,11 @@ def _skip(ctx: ProfileContext | None, name: str, title: str, reason: str) -> Sec
     return SectionResult(name=name, available=False, message=text)
 
 
+def _withheld(ctx: ProfileContext, name: str, title: str, needs: str, reason: str) -> SectionResult:
+    """A section not published in this version: the data line first (what the dataset lacks), else ``reason``."""
+    return _need_records(ctx, name, title, needs) or _skip(ctx, name, title, reason)
+
+
 def _need_records(
     ctx: ProfileContext, name: str, title: str, lacks: str | None = None
 ) -> SectionResult | None:

@@ -23,6 +23,7 @@ from svtools.publish.sections.context import (
     _say,
     _show,
     _skip,
+    _withheld,
     _threshold,
     fmt_or_hidden,
     gated_rates,
@@ -512,18 +513,13 @@ def under25(ctx: ProfileContext) -> SectionResult:
 def repeat_victims(ctx: ProfileContext) -> SectionResult:
     """Repeat victimisation: withheld in this version (one line saying why)."""
     title = "Repeat victims"
-    skip = _need_records(ctx, "repeat_victims", title, "no victim identifiers")
-    if skip:
-        return skip
-    return _skip(ctx, "repeat_victims", title, PER_VICTIM_WITHHELD)
+    return _withheld(ctx, "repeat_victims", title, "no victim identifiers",
+                     PER_VICTIM_WITHHELD)
 
 
 def harm_concentration(ctx: ProfileContext) -> SectionResult:
     """Concentration of harm among victims: withheld in this version (one line saying why)."""
     title = "Concentration of harm"
-    skip = _need_records(
-        ctx, "harm_concentration", title, "no victim identifiers or offence codes for severity weights"
-    )
-    if skip:
-        return skip
-    return _skip(ctx, "harm_concentration", title, PER_VICTIM_WITHHELD)
+    return _withheld(ctx, "harm_concentration", title,
+                     "no victim identifiers or offence codes for severity weights",
+                     PER_VICTIM_WITHHELD)
