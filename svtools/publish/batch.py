@@ -32,23 +32,18 @@ Each run has two folders:
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import hashlib
 import json
 import logging
 import multiprocessing as mp
 import os
-import re
 import resource
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +53,42 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 from svtools.publish import render  # noqa: E402
 from svtools.errors import MissingAreaError, SvtoolsError  # noqa: E402
-from svtools.paths import CONFIG, NOTEBOOKS, ROOT, data_dir, outputs_dir  # noqa: E402
+from svtools.paths import NOTEBOOKS, outputs_dir  # noqa: E402
 from svtools.publish.output import PAGE_DIR_ENV, TABLES_SIDECAR  # noqa: E402
+# the cache and the run record; imported here so ``batch.<name>`` reaches them (and monkeypatches of the names
+# run_build calls, such as ``_code_digest`` and ``_write_reports``, take effect)
+from svtools.publish.run_cache import (  # noqa: E402,F401
+    CACHE_MAX_AGE_DAYS,
+    CACHE_VERSION,
+    BuildResult,
+    Job,
+    JobResult,
+    Notebook,
+    _assign_keys,
+    _cache_prune,
+    _cache_restore,
+    _cache_store,
+    _code_digest,
+    _dataset_json_digest,
+    _duration,
+    _Hasher,
+    _job_inputs,
+    _link,
+    _sha256_bytes,
+)
+from svtools.publish.run_record import (  # noqa: E402,F401
+    _PAGE,
+    ANALYST_DIR,
+    _index_context,
+    _machine_roots,
+    _manifest,
+    _now_iso,
+    _partner_summary,
+    _public_path,
+    _published_manifest,
+    _scrub_paths,
+    _write_reports,
+)
 
 __all__ = ["Job", "JobResult", "BuildResult", "discover_notebooks", "plan_jobs", "run_build", "KNOWN_PARAMETERS"]
 
@@ -67,117 +96,9 @@ log = logging.getLogger(__name__)
 
 #: The parameters a batch notebook may declare; the build fills in those it declares.
 KNOWN_PARAMETERS = ("csp_code", "pfa_code", "dataset", "definition", "period_end")
-#: Bump to invalidate every cached page (e.g. when the page layout changes outside svtools/).
-CACHE_VERSION = 1
-CACHE_MAX_AGE_DAYS = 30
-_PAGE = "index.html"
-#: The analysts' folder inside the outputs folder: ``outputs/_analyst/<run-id>/`` (never published).
-ANALYST_DIR = "_analyst"
-
-
-# --------------------------------------------------------------------------- data classes
-@dataclass
-class Notebook:
-    """A batch notebook: its file, ``metadata.svtools`` settings and declared parameters."""
-
-    path: Path
-    name: str
-    settings: dict
-    parameters: list[str]
-    sha256: str
-
-
-@dataclass
-class Job:
-    """One page to produce: a notebook run for one area with plain-JSON parameters."""
-
-    job_id: str
-    notebook: str
-    name: str
-    level: str
-    area_code: str | None
-    area_name: str
-    pfa_code: str | None
-    pfa_name: str | None
-    params: dict
-    page: str  # path of the page relative to the run folder (posix)
-    title: str
-    label: str
-    order: int = 100
-    context: dict = field(default_factory=dict)
-    key: str = ""
-    skip_reason: str = ""
-    inputs: list[str] = field(default_factory=list)
-
-
-@dataclass
-class JobResult:
-    """What happened to one job."""
-
-    job_id: str
-    status: str  # ok | cached | failed | skipped
-    seconds: float = 0.0
-    page_bytes: int = 0
-    files: list[str] = field(default_factory=list)
-    ename: str = ""
-    evalue: str = ""
-    cell: int | None = None
-    failed_notebook: str = ""
-    produced_at: str = ""
-    produced_seconds: float | None = None
-    worker_pid: int | None = None
-    worker_peak_rss_mb: float | None = None
-    kernel_peak_rss_mb: float | None = None
-    reason: str = ""
-    tables: list[dict] = field(default_factory=list)  # published CSVs: file, caption, count columns, threshold
-
-
-@dataclass
-class BuildResult:
-    """The outcome of :func:`run_build`."""
-
-    run_id: str
-    run_dir: Path
-    index: Path
-    jobs: list[Job]
-    results: list[JobResult]
-    seconds: float
-    manifest: dict  # the full manifest (the analysts' copy); the published one has relative paths only
-    analyst_dir: Path | None = None  # outputs/_analyst/<run-id>/: executed and failed notebooks, logs
-
-    def count(self, status: str) -> int:
-        return sum(r.status == status for r in self.results)
-
-    @property
-    def ok(self) -> bool:
-        """True when no job failed."""
-        return self.count("failed") == 0
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.ok else 1
-
-    def summary(self) -> str:
-        """One line: ``41 CSPs, 132 pages: 131 ok (20 cached), 1 failed, 0 skipped in 3m12s -> .../index.html``."""
-        csps = len({j.area_code for j in self.jobs if j.level == "csp"})
-        ok, cached = self.count("ok") + self.count("cached"), self.count("cached")
-        cached_txt = f" ({cached} cached)" if cached else ""
-        return (f"{csps} CSPs, {len(self.results)} pages: {ok} ok{cached_txt}, {self.count('failed')} failed, "
-                f"{self.count('skipped')} skipped in {_duration(self.seconds)} → {self.index}")
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m}m{s:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m{s:02d}s"
 
 
 # --------------------------------------------------------------------------- planning
-def _sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def discover_notebooks(names: Sequence[str | Path] | None = None, folder: Path | None = None) -> list[Notebook]:
     """The batch notebooks: every ``notebooks/*.ipynb`` with a ``metadata.svtools`` block, or those named.
 
@@ -307,167 +228,10 @@ def _plan(notebooks, csps, forces, dataset, definition, period_end) -> tuple[lis
     return jobs, supported
 
 
-# --------------------------------------------------------------------------- hashing (incremental builds)
-class _Hasher:
-    """sha256 of input files, each read once per run; ``used`` collects them for the manifest."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.used: dict[str, str] = {}
-
-    def file(self, path: Path) -> str:
-        rel = path.relative_to(self.root).as_posix()
-        if rel not in self.used:
-            h = hashlib.sha256()
-            with path.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 22), b""):
-                    h.update(chunk)
-            self.used[rel] = h.hexdigest()
-        return self.used[rel]
-
-    def files(self, paths: Sequence[Path]) -> dict[str, str]:
-        return {p.relative_to(self.root).as_posix(): self.file(p) for p in sorted(paths) if p.is_file()}
-
-
-def _dataset_json_digest(ddir: Path) -> str:
-    """``dataset.json`` without its ingest time: re-ingesting unchanged data keeps pages cached."""
-    meta = json.loads((ddir / "dataset.json").read_text(encoding="utf-8"))
-    meta.pop("ingested_at", None)
-    return _sha256_bytes(json.dumps(meta, sort_keys=True).encode())
-
-
-def _code_digest() -> str:
-    """One hash of the svtools package (code, templates) and config/."""
-    h = hashlib.sha256()
-    for base in (ROOT / "svtools", CONFIG):
-        for p in sorted(base.rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"):
-                h.update(p.relative_to(ROOT).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-def _job_inputs(job: Job, nb_tables: list[str] | None, ddir: Path, force_csps: dict[str, list[str]]) -> list[Path]:
-    from svtools.ingest.store import TABLES
-
-    tables = nb_tables if nb_tables is not None else list(TABLES)
-    files = [ddir / f"{t}.parquet" for t in dict.fromkeys(["areas", *tables])]
-    if job.level == "csp":
-        csps = [job.area_code]
-    elif job.level == "force":
-        csps = force_csps.get(job.pfa_code, [])
-    else:
-        csps = None
-        files.append(ddir / "reconciliation.json")
-    if csps is None:
-        files.extend((ddir / "records").rglob("*.parquet"))
-    else:
-        for c in csps:
-            files.extend((ddir / "records" / f"csp_code={c}").rglob("*.parquet"))
-    return [f for f in files if f.is_file()]
-
-
-def _assign_keys(jobs: list[Job], nbs: dict[str, Notebook], dataset: str) -> dict[str, str]:
-    from svtools.ingest.store import dataset_dir, load_table
-
-    ddir = dataset_dir(dataset)
-    hasher = _Hasher(ddir)
-    areas = load_table("areas", dataset)
-    force_csps = areas.groupby("pfa_code")["csp_code"].apply(list).to_dict()
-    common = {
-        "cache_version": CACHE_VERSION,
-        "code": _code_digest(),
-        "dataset_json": _dataset_json_digest(ddir),
-        "versions": {k: v for k, v in render.package_versions().items() if k != "svtools"},
-    }
-    for job in jobs:
-        nb = nbs[job.notebook]
-        inputs = hasher.files(_job_inputs(job, nb.settings["tables"], ddir, force_csps))
-        job.inputs = sorted(inputs)
-        payload = {**common, "notebook": nb.sha256, "params": job.params, "page": job.page, "title": job.title,
-                   "inputs": inputs}
-        job.key = _sha256_bytes(json.dumps(payload, sort_keys=True).encode())
-    return hasher.used
-
-
-# --------------------------------------------------------------------------- the cache
-def _link(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists():
-        dst.unlink()
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def _cache_restore(cache: Path, job: Job, run_dir: Path, analyst_dir: Path) -> JobResult | None:
-    entry = cache / job.key
-    meta_path = entry / "entry.json"
-    if not meta_path.is_file():
-        return None
-    t0 = time.perf_counter()
-    page_dir = (run_dir / job.page).parent
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        for f in meta["files"]:
-            _link(entry / "page" / f, page_dir / f)
-        nb = entry / "notebook.ipynb"
-        if nb.is_file():
-            _link(nb, analyst_dir / "_notebooks" / f"{job.job_id}.ipynb")
-        os.utime(meta_path)
-    except (OSError, ValueError, KeyError) as exc:  # a damaged entry is a miss: run the job again
-        log.warning("cache entry for %s unusable (%s): running it again", job.job_id, exc)
-        shutil.rmtree(page_dir, ignore_errors=True)
-        shutil.rmtree(entry, ignore_errors=True)
-        return None
-    return JobResult(job_id=job.job_id, status="cached", seconds=round(time.perf_counter() - t0, 3),
-                     page_bytes=meta["page_bytes"], files=meta["files"], produced_at=meta["produced_at"],
-                     produced_seconds=meta["seconds"], tables=meta.get("tables", []))
-
-
-def _cache_store(cache: Path, job: Job, result: JobResult, run_dir: Path, analyst_dir: Path) -> None:
-    entry = cache / job.key
-    if (entry / "entry.json").is_file():
-        return
-    tmp = cache / f"{job.key}.tmp-{os.getpid()}"
-    try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        page_dir = (run_dir / job.page).parent
-        for f in result.files:
-            _link(page_dir / f, tmp / "page" / f)
-        nb = analyst_dir / "_notebooks" / f"{job.job_id}.ipynb"
-        if nb.is_file():
-            _link(nb, tmp / "notebook.ipynb")
-        meta = {"job_id": job.job_id, "files": result.files, "page_bytes": result.page_bytes,
-                "seconds": result.seconds, "produced_at": result.produced_at, "tables": result.tables}
-        (tmp / "entry.json").write_text(json.dumps(meta), encoding="utf-8")
-        os.rename(tmp, entry)
-    except OSError as exc:  # another build stored it first, or the disk is full: the cache is optional
-        log.debug("cache store for %s skipped: %s", job.job_id, exc)
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _cache_prune(cache: Path, keep: set[str], max_age_days: float = CACHE_MAX_AGE_DAYS) -> None:
-    limit = time.time() - max_age_days * 86400
-    for entry in cache.glob("*"):
-        if entry.name in keep:
-            continue
-        meta = entry / "entry.json"
-        try:
-            stale = not meta.is_file() and ".tmp-" in entry.name and entry.stat().st_mtime < time.time() - 86400
-            if stale or (meta.is_file() and meta.stat().st_mtime < limit):
-                shutil.rmtree(entry, ignore_errors=True)
-        except OSError:
-            pass
-
-
 # --------------------------------------------------------------------------- executing one job
 def _peak_rss_self_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
-
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _first_line(text: str, limit: int = 300) -> str:
@@ -609,82 +373,6 @@ def _point_latest(out: Path, run_id: str) -> None:
     os.replace(tmp, link)
 
 
-def _index_context(jobs: list[Job], results: dict[str, JobResult], base: dict, run_id: str, summary: str,
-                   dataset: str) -> dict:
-    from svtools.ingest.store import load_table
-
-    def entry(job: Job) -> dict:
-        r = results[job.job_id]
-        if r.status == "skipped":
-            return {"label": job.label, "href": None, "status": "skipped", "reason": r.reason}
-        return {"label": job.label, "href": job.page, "status": r.status}
-
-    areas = load_table("areas", dataset).sort_values(["pfa_name", "csp_name"])
-    by_job = sorted(jobs, key=lambda j: (j.order, j.name))
-    forces = []
-    for pfa, group in areas.groupby("pfa_code", sort=False):
-        force_pages = [entry(j) for j in by_job if j.level == "force" and j.pfa_code == pfa]
-        csps = []
-        for row in group.itertuples(index=False):
-            pages = [entry(j) for j in by_job if j.level == "csp" and j.area_code == row.csp_code]
-            if pages:
-                csps.append({"code": row.csp_code, "name": row.csp_name, "pages": pages})
-        if force_pages or csps:
-            forces.append({"code": pfa, "name": group["pfa_name"].iloc[0], "pages": force_pages, "csps": csps})
-    failed = [{"href": j.page, "label": f"{j.label}: {j.area_name}", "ename": results[j.job_id].ename}
-              for j in jobs if results[j.job_id].status == "failed"]
-    period = None
-    if base.get("dataset_period_start"):
-        end = next((j.params.get("period_end") for j in jobs if j.params.get("period_end")), None)
-        period = render.period_label(base["dataset_period_start"], end or base["dataset_period_end"])
-    return {
-        **base,
-        "summary": summary,
-        "run_id": run_id,
-        "general": [entry(j) for j in by_job if j.level == "dataset"],
-        "forces": forces,
-        "failed": failed,
-        "period": period,
-        "dataset_label": base.get("data", {}).get("Dataset", dataset),
-        "index_href": None,
-        "parameters": None,
-    }
-
-
-def _partner_summary(jobs: list[Job], results: dict[str, JobResult]) -> str:
-    """The index page's opening sentence (no timings or cache jargon)."""
-    csps = len({j.area_code for j in jobs if j.level == "csp"})
-    made = sum(results[j.job_id].status in ("ok", "cached") for j in jobs)
-    text = f"{made} page{'s' if made != 1 else ''} covering {csps} Community Safety Partnership{'s' if csps != 1 else ''}"
-    failed = sum(results[j.job_id].status == "failed" for j in jobs)
-    skipped = sum(results[j.job_id].status == "skipped" for j in jobs)
-    if failed:
-        text += f"; {failed} could not be produced in this run (listed below)"
-    if skipped:
-        text += f"; {skipped} not produced because there were no records"
-    return text + "."
-
-
-def _write_reports(run_dir: Path, analyst_dir: Path, jobs: list[Job], results: dict[str, JobResult],
-                   manifest: dict, published: dict) -> None:
-    """The full ``manifest.json`` and ``run_summary.csv`` (timings, failed notebooks) go to the analysts' folder;
-    the published folder gets ``published``, the manifest with relative paths only."""
-    (run_dir / "manifest.json").write_text(json.dumps(published, indent=2, default=str), encoding="utf-8")
-    (analyst_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
-    cols = ["job_id", "notebook", "level", "area_code", "area_name", "force", "status", "seconds", "page",
-            "page_bytes", "ename", "evalue", "failed_notebook"]
-    with (analyst_dir / "run_summary.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols)
-        w.writeheader()
-        for j in jobs:
-            r = results[j.job_id]
-            w.writerow({"job_id": j.job_id, "notebook": j.name, "level": j.level, "area_code": j.area_code or "",
-                        "area_name": j.area_name, "force": j.pfa_name or "", "status": r.status,
-                        "seconds": r.seconds, "page": j.page if r.status != "skipped" else "",
-                        "page_bytes": r.page_bytes, "ename": r.ename, "evalue": r.evalue,
-                        "failed_notebook": r.failed_notebook})
-
-
 # --------------------------------------------------------------------------- the build
 def _notebook_modules(nbs: list[Notebook]) -> list[str]:
     """Modules the notebooks import (parsed from their code cells): a warm kernel imports them once."""
@@ -764,7 +452,7 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
         raise SvtoolsError("nothing to build: no notebook has pages for this selection (force-level and "
                            "whole-dataset notebooks run without --csp)")
     nbs = {str(n.path): n for n in supported}
-    input_hashes = _assign_keys(plan, nbs, dataset)
+    input_hashes = _assign_keys(plan, nbs, dataset, code=_code_digest())
     kernel_name = kernel_name or render.default_kernel_name()
     n_jobs = max(1, int(jobs or os.cpu_count() or 1))
 
@@ -841,7 +529,7 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
             forces=list(forces) if forces else None, dataset=dataset, definition=definition,
             period_end=plan[0].params.get("period_end") if plan else period_end, jobs=n_jobs, workers=workers,
             force_all=force_all, timeout=timeout, kernel_name=kernel_name),
-            dataset_info(dataset), input_hashes, dataset_dir(dataset), summary, nbs)
+            dataset_info(dataset), input_hashes, dataset_dir(dataset), summary, nbs, _code_digest())
         result.manifest = manifest
         index_ctx = _index_context(plan, results, base, run_id, _partner_summary(plan, results), dataset)
         (partial / _PAGE).write_text(render.render_page("run_index.html.j2", index_ctx,
@@ -902,109 +590,3 @@ def _driver_failure(job: Job, run_dir: Path, exc: BaseException, analyst_dir: Pa
                     encoding="utf-8")
     return JobResult(job_id=job.job_id, status="failed", ename=ename, evalue=evalue,
                      page_bytes=page.stat().st_size, files=[_PAGE], produced_at=_now_iso())
-
-
-def _manifest(run_id: str, started_at: str, seconds: float, plan: list[Job], results: dict[str, JobResult],
-              parameters: dict, info: dict, input_hashes: dict, ddir: Path, summary: str,
-              nbs: dict[str, Notebook]) -> dict:
-    jobs = []
-    for j in plan:
-        r = results[j.job_id]
-        jobs.append({
-            "job_id": j.job_id, "notebook": j.name, "level": j.level, "area_code": j.area_code,
-            "area_name": j.area_name, "pfa_code": j.pfa_code, "force": j.pfa_name, "title": j.title,
-            "parameters": j.params, "page": j.page if r.status != "skipped" else None, "cache_key": j.key,
-            "inputs": j.inputs, **{k: v for k, v in dataclasses.asdict(r).items() if k != "job_id"},
-        })
-    counts = {s: sum(r.status == s for r in results.values()) for s in ("ok", "cached", "failed", "skipped")}
-    return {
-        "run_id": run_id,
-        "summary": summary,
-        "started_at": started_at,
-        "finished_at": _now_iso(),
-        "seconds": round(seconds, 2),
-        "status": counts,
-        "parameters": parameters,
-        "notebooks": {n.name: {"path": n.path.relative_to(ROOT).as_posix() if n.path.is_relative_to(ROOT)
-                               else str(n.path), "sha256": n.sha256, "settings": n.settings}
-                      for n in nbs.values()},
-        "dataset": info,
-        "processed_dir": str(ddir),
-        "input_hashes": dict(sorted(input_hashes.items())),
-        "code_sha256": _code_digest(),
-        "versions": render.package_versions(),
-        "git_revision": render.git_revision(),
-        "max_page_bytes": max((r.page_bytes for r in results.values()), default=0),
-        "jobs": jobs,
-    }
-
-
-# --------------------------------------------------------------------------- the published manifest
-def _machine_roots(*extra: Path) -> list[tuple[str, str]]:
-    """Absolute folders of this machine and the placeholder each becomes in published text, longest first."""
-    pairs = [(ROOT, "<repo>"), (data_dir(), "<data>"), (outputs_dir(), "<outputs>"),
-             (Path(tempfile.gettempdir()), "<tmp>"), (Path.home(), "~"), *((p, "<outputs>") for p in extra)]
-    out: dict[str, str] = {}
-    for path, label in pairs:
-        for variant in {str(path), str(Path(path).resolve())}:
-            if len(variant) > 1:  # never "/"
-                out.setdefault(variant, label)
-    return sorted(out.items(), key=lambda kv: -len(kv[0]))
-
-
-def _scrub_paths(text: str, *extra: Path) -> str:
-    """``text`` with every absolute folder of this machine (repo, data, outputs, temp, home) replaced by a
-    placeholder (``<repo>``, ``<data>``, ``<outputs>``, ``<tmp>``, ``~``): error messages may quote paths."""
-    for root, label in _machine_roots(*extra):
-        text = re.sub(re.escape(root) + r"(?![\w.-])", lambda _m, label=label: label, text)
-    return text
-
-
-def _public_path(path: str | Path | None) -> str | None:
-    """A path as the published manifest gives it: relative to the repository (``notebooks/x.ipynb``) or the
-    data folder (``data/processed/demo``), else only its name; never absolute."""
-    if path in (None, ""):
-        return None if path is None else ""
-    p = Path(path)
-    if not p.is_absolute():
-        return p.as_posix()
-    for root, prefix in ((ROOT, ""), (data_dir(), "data/")):
-        for base in {root, root.resolve()}:
-            if p.is_relative_to(base):
-                return prefix + p.relative_to(base).as_posix()
-    return p.name
-
-
-def _published_manifest(manifest: dict, result: BuildResult, out: Path) -> dict:
-    """The manifest a partner may get: the same record with relative paths only.
-
-    Paths become relative (:func:`_public_path`), the summary points at ``index.html``, ``failed_notebook`` names
-    the notebook in the analysts' folder (``outputs/_analyst/<run-id>/_failed/...``), and any other absolute
-    folder of the machine left in a string (an error message, say) is replaced by a placeholder.
-    """
-    pub = json.loads(json.dumps(manifest, default=str))
-    pub["summary"] = pub["summary"].replace(str(result.index), _PAGE)
-    pub["processed_dir"] = _public_path(pub.get("processed_dir"))
-    if isinstance(pub.get("dataset"), dict) and "source" in pub["dataset"]:
-        pub["dataset"]["source"] = _public_path(pub["dataset"]["source"])
-    if pub["parameters"].get("notebooks"):
-        pub["parameters"]["notebooks"] = [n if Path(n).suffix != ".ipynb" else _public_path(n)
-                                          for n in pub["parameters"]["notebooks"]]
-    for nb in pub["notebooks"].values():
-        nb["path"] = _public_path(nb["path"])
-    analyst = f"{out.name}/{ANALYST_DIR}/{result.run_id}"
-    pub["analyst_folder"] = analyst
-    for job in pub["jobs"]:
-        if job.get("failed_notebook"):
-            job["failed_notebook"] = f"{analyst}/{job['failed_notebook']}"
-
-    def scrub(value):
-        if isinstance(value, str):
-            return _scrub_paths(value, out)
-        if isinstance(value, list):
-            return [scrub(v) for v in value]
-        if isinstance(value, dict):
-            return {k: scrub(v) for k, v in value.items()}
-        return value
-
-    return scrub(pub)
