@@ -7,6 +7,7 @@ A profile reads only its own CSP's slice (:func:`load_records`) and the small sh
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,10 @@ from svtools.paths import processed_dir
 
 __all__ = [
     "DATASETS",
+    "DATASET_NAME",
+    "list_datasets",
     "dataset_dir",
+    "field_coverage",
     "dataset_info",
     "reconciliation",
     "load_records",
@@ -26,21 +30,63 @@ __all__ = [
     "area_name",
 ]
 
-#: Datasets svtools knows: the synthetic demo extract and the real data.police.uk street files.
+#: The datasets the shipped commands make (``make data``, ``make real-reports``); any other name ingested with
+#: ``svtools ingest --dataset NAME`` is a dataset too (:func:`list_datasets`).
 DATASETS = ("demo", "police_uk")
-TABLES = ("areas", "population", "lsoa", "monthly_counts", "hospital_admissions", "excluded")
+#: A dataset name is a folder name under ``data/processed``: letters, digits, ``_`` and ``-``.
+DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+TABLES = ("areas", "population", "lsoa", "monthly_counts", "hospital_admissions", "excluded", "aggregate_counts")
+
+
+def list_datasets() -> list[str]:
+    """Names of the processed datasets present (folders of ``data/processed`` holding a ``dataset.json``)."""
+    root = processed_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "dataset.json").is_file())
 
 
 def dataset_dir(dataset: str = "demo") -> Path:
     """Folder of one processed dataset, with a clear error if it has not been ingested yet."""
-    if dataset not in DATASETS:
-        raise SvtoolsError(f"unknown dataset '{dataset}' (known: {', '.join(DATASETS)})")
+    if not DATASET_NAME.match(str(dataset)):
+        raise SvtoolsError(f"invalid dataset name {dataset!r}: use letters, digits, '_' and '-' (e.g. myforce)")
     path = processed_dir() / dataset
     if not (path / "dataset.json").is_file():
+        present = list_datasets()
+        known = f" (processed datasets: {', '.join(present)})" if present else ""
+        hint = "(or `make data`)" if dataset == "demo" else "with your extract and mapping (see docs/onboarding.md)"
         raise SvtoolsError(
-            f"{path}: no processed '{dataset}' data; run `svtools ingest --dataset {dataset}` first (or `make data`)"
+            f"{path}: no processed '{dataset}' data{known}; run `svtools ingest --dataset {dataset}` first {hint}"
         )
     return path
+
+
+def field_coverage(dataset: str = "demo") -> dict[str, dict]:
+    """Which canonical fields a dataset records, and how completely.
+
+    Returns
+    -------
+    dict
+        ``{field: {"recorded": bool, "known": int, "rows": int, "share_known": float or None}}`` for every
+        canonical record field. ``recorded`` is False when the source had no such field (the mapping named no
+        column, or an optional column was absent from the files); then ``known`` is 0 and ``share_known`` None.
+        ``share_known`` is known / rows (rows = kept records). Written by the ingest into ``dataset.json``
+        (``fields``); for datasets ingested before that, it is computed from the records.
+    """
+    info = dataset_info(dataset)
+    if "fields" in info:
+        return info["fields"]
+    import pyarrow.dataset as pads
+
+    path = dataset_dir(dataset) / "records"
+    table = pads.dataset(path, format="parquet", partitioning="hive").to_table()
+    out = {}
+    for name in table.column_names:
+        col = table[name]
+        known = len(col) - col.null_count
+        out[name] = {"recorded": known > 0, "known": int(known), "rows": len(col),
+                     "share_known": (known / len(col)) if len(col) and known else None}
+    return out
 
 
 def dataset_info(dataset: str = "demo") -> dict:
@@ -60,8 +106,8 @@ def load_records(csp_code: str, dataset: str = "demo", columns: list[str] | None
     ----------
     csp_code : str
         CSP code (2024), e.g. ``"E22000027"`` (Hartlepool).
-    dataset : {"demo", "police_uk"}
-        Which processed dataset.
+    dataset : str
+        Which processed dataset (a folder of ``data/processed``, e.g. ``demo``, ``police_uk``, ``myforce``).
     columns : list of str, optional
         Read only these columns.
     """
