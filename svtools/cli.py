@@ -1,7 +1,8 @@
-"""The ``svtools`` command: ``demo-data``, ``ingest``, ``build`` (and ``areas``, ``definitions``).
+"""The ``svtools`` command: ``demo-data``, ``inspect``, ``ingest``, ``build`` (and ``areas``, ``definitions``).
 
 Every subcommand has ``--help``; on bad input it prints a one-line reason to stderr and exits with status 2
-(usage) or 1 (data or build failure), never a bare traceback (``--debug`` shows one).
+(usage) or 1 (data or build failure), never a bare traceback (``--debug`` shows one). Output into a closed pipe
+(``svtools areas | head``) ends quietly.
 """
 
 from __future__ import annotations
@@ -30,22 +31,58 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from svtools.ingest.inspect import draft_mapping, inspect_file
+    from svtools.ingest.readers import ReadOptions
+
+    options = ReadOptions(encoding=args.encoding or "auto", delimiter=args.delimiter or "auto", sheet=args.sheet)
+    report = inspect_file(args.file, options, sample_rows=args.rows)
+    print(report.text())
+    if args.draft:
+        if args.draft.exists() and not args.overwrite:
+            raise SvtoolsError(f"{args.draft} exists; choose another name or add --overwrite")
+        args.draft.parent.mkdir(parents=True, exist_ok=True)
+        args.draft.write_text(draft_mapping(report, args.name or args.draft.stem), encoding="utf-8")
+        print(f"draft mapping written to {args.draft}: check every '# guessed' line and each TODO, then run "
+              f"`svtools ingest --dataset NAME --extract {args.file} --mapping {args.draft} --check`")
+    return 0
+
+
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from svtools.ingest import ingest_demo, ingest_extract, ingest_police_uk
+    from svtools.ingest.mapping import load_mapping, read_mapping_yaml
 
     on_invalid = "exclude" if args.lenient else "raise"
-    if args.police_uk is not None or args.dataset == "police_uk":
+    extra = {"check": args.check, "max_excluded": args.max_excluded}
+    if args.police_uk is not None or (args.dataset == "police_uk" and args.extract is None):
         folder = Path(args.police_uk) if args.police_uk else None  # bare --police-uk: the shipped files
-        report = ingest_police_uk(folder, args.out, on_invalid=on_invalid)
+        report = ingest_police_uk(folder, args.out, on_invalid=on_invalid, **extra)
     elif args.extract is not None:
         if not args.mapping:
-            raise SvtoolsError("--extract needs --mapping (a file in config/mappings/ or a path)")
-        report = ingest_extract(args.extract, args.mapping, args.dataset, args.out, on_invalid=on_invalid)
+            raise SvtoolsError("--extract needs --mapping (a file in config/mappings/ or a path; "
+                               "`svtools inspect FILE --draft NEW.yaml` drafts one)")
+        path = Path(args.mapping)
+        raw = read_mapping_yaml(path if path.suffix else load_mapping_path(args.mapping))
+        if str(raw.get("kind")) == "counts":
+            from svtools.ingest.aggregate import ingest_counts
+
+            report = ingest_counts(args.extract, args.mapping, args.dataset, args.out, on_invalid=on_invalid,
+                                   check=args.check)
+        else:
+            report = ingest_extract(args.extract, load_mapping(args.mapping), args.dataset, args.out,
+                                    on_invalid=on_invalid, append=args.append, **extra)
     else:
         report = ingest_demo(args.raw, args.out, on_invalid=on_invalid)
     print(report.summary())
     print(f"timings (s): {report.seconds}")
     return 0
+
+
+def load_mapping_path(name: str) -> Path:
+    """The file of a shipped mapping named without a path or suffix."""
+    from svtools.ingest.mapping import MAPPINGS_DIR
+
+    return MAPPINGS_DIR / f"{name}.yaml"
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -55,7 +92,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         notebooks=args.notebook or None,
         csps=args.csp or None,
         forces=args.force or None,
-        dataset="police_uk" if args.source == "police-uk" else "demo",
+        dataset=_dataset(args),
         jobs=args.jobs,
         out=args.out,
         force_all=args.force_all,
@@ -66,10 +103,17 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _dataset(args: argparse.Namespace) -> str:
+    """--dataset NAME, or the older --source demo|police-uk."""
+    if args.dataset:
+        return args.dataset
+    return "police_uk" if args.source == "police-uk" else "demo"
+
+
 def _cmd_areas(args: argparse.Namespace) -> int:
     from svtools.ingest.store import load_table
 
-    areas = load_table("areas", "police_uk" if args.source == "police-uk" else "demo")
+    areas = load_table("areas", _dataset(args))
     for row in areas.itertuples(index=False):
         print(f"{row.pfa_code}  {row.pfa_name:<18} {row.csp_code}  {row.csp_name}")
     return 0
@@ -102,6 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_cmd_demo_data)
 
+    n = sub.add_parser("inspect", help="describe an extract's columns and draft a mapping for it",
+                       description="Read an extract (CSV in any common encoding and delimiter, .csv.gz, .xlsx) as "
+                                   "text and print each column's inferred kind, sample values and blanks; with "
+                                   "--draft, write a draft mapping (v2) to edit (docs/onboarding.md).")
+    n.add_argument("file", type=Path, help="the extract file")
+    n.add_argument("--draft", type=Path, default=None, metavar="OUT.yaml", help="write a draft mapping here")
+    n.add_argument("--name", default=None, help="the draft mapping's name (default: OUT's stem)")
+    n.add_argument("--overwrite", action="store_true", help="replace an existing draft")
+    n.add_argument("--rows", type=int, default=50_000, help="rows sampled (default 50,000)")
+    n.add_argument("--encoding", default=None, help="encoding (default: detected)")
+    n.add_argument("--delimiter", default=None, help="delimiter (default: detected)")
+    n.add_argument("--sheet", default=None, help="xlsx sheet (default: the first)")
+    n.set_defaults(func=_cmd_inspect)
+
     i = sub.add_parser("ingest", help="validate raw data into data/processed (with a reconciliation report)",
                        description="raw -> validated parquet, one partition per CSP. Default: the demo extract "
                                    "in data/raw/demo.")
@@ -113,7 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ingest data.police.uk street files from this folder (default: the 9 shipped forces)")
     i.add_argument("--out", type=Path, default=None, help="output folder (default data/processed/<dataset>)")
     i.add_argument("--lenient", action="store_true",
-                   help="exclude rows with bad values (counted by reason) instead of stopping at the first")
+                   help="exclude rows with bad values (counted by reason; a bad victim or suspect value is set to "
+                        "unknown and counted, the crime kept) instead of stopping at the first")
+    i.add_argument("--max-excluded", type=float, default=None, metavar="SHARE",
+                   help="fail when more than this share of rows is excluded for a fault (default 0.05; "
+                        "config/settings.yaml ingest.max_excluded_share)")
+    i.add_argument("--check", action="store_true",
+                   help="dry run: read, parse and reconcile, print what would be kept and excluded, write nothing")
+    i.add_argument("--append", action="store_true",
+                   help="add a new delivery to the dataset (rows it already holds are excluded, counted)")
     i.set_defaults(func=_cmd_ingest)
 
     b = sub.add_parser("build", help="run the notebooks for the chosen CSPs and publish HTML to outputs/",
@@ -124,8 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only the CSPs of these forces (PFA code or name)")
     b.add_argument("--notebook", nargs="+", default=None, metavar="NAME",
                    help="only these notebooks (e.g. csp_profile)")
+    b.add_argument("--dataset", default=None, metavar="NAME",
+                   help="processed dataset to build from (data/processed/NAME; default demo)")
     b.add_argument("--source", choices=["demo", "police-uk"], default="demo",
-                   help="demo (synthetic extract) or police-uk (real data.police.uk files)")
+                   help="older spelling of --dataset demo / --dataset police_uk")
     b.add_argument("--jobs", type=int, default=None, help="parallel workers (default: the machine's cores)")
     b.add_argument("--out", type=Path, default=None, help="outputs folder (default outputs/)")
     b.add_argument("--definition", default="knife_serious_violence", help="definition name (config/definitions)")
@@ -135,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_cmd_build)
 
     a = sub.add_parser("areas", help="list the CSPs and forces in the processed data")
-    a.add_argument("--source", choices=["demo", "police-uk"], default="demo")
+    a.add_argument("--dataset", default=None, metavar="NAME", help="processed dataset (default demo)")
+    a.add_argument("--source", choices=["demo", "police-uk"], default="demo", help="older spelling of --dataset")
     a.set_defaults(func=_cmd_areas)
 
     df = sub.add_parser("definitions", help="list the definitions of serious violence in config/definitions")
@@ -149,13 +218,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, format="%(message)s")
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # the reader went away (`svtools areas | head`): stop quietly, and keep Python from complaining at exit
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except SvtoolsError as exc:
         if args.debug:
             raise
         print(f"svtools {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    except (FileNotFoundError, PermissionError, ValueError) as exc:
+    except (FileNotFoundError, PermissionError, IsADirectoryError, ValueError, OSError) as exc:
         if args.debug:
             raise
         print(f"svtools {args.command}: error: {exc}", file=sys.stderr)

@@ -50,7 +50,7 @@ def test_financial_year_labels():
 
 def test_ingest_maps_types_and_reconciles(extract, tmp_path):
     out = tmp_path / "processed"
-    report = ingest_extract(extract, "demo_extract", "demo", out)
+    report = ingest_extract(extract, "demo_extract", "demo", out, max_excluded=1)
     assert report.rows_in == 5 and report.rows_kept == 4
     assert report.excluded == {"unlocated": 1}
     assert report.balanced()
@@ -85,7 +85,7 @@ def test_ingest_maps_types_and_reconciles(extract, tmp_path):
 
 def _expect_error(path, match, column=None, mapping="demo_extract"):
     with pytest.raises(DataValidationError, match=match) as info:
-        ingest_extract(path, mapping, "demo", path.parent / "out")
+        ingest_extract(path, mapping, "demo", path.parent / "out", max_excluded=1)
     message = str(info.value)
     assert str(path) in message, "the error names the file"
     if column:
@@ -173,10 +173,13 @@ def test_lenient_mode_excludes_and_counts(tmp_path):
     rows[0][3] = "999Z"      # unknown code
     rows.append(list(rows[4]))  # duplicate
     out = tmp_path / "out"
-    report = ingest_extract(write_csv(tmp_path / "x.csv", rows), "demo_extract", "demo", out, on_invalid="exclude")
-    assert report.excluded == {"age_out_of_range": 1, "unknown_offence_code": 1, "duplicate_crime_victim": 1,
-                               "unlocated": 1}
-    assert report.rows_in == 6 and report.rows_kept == 2 and report.balanced()
+    report = ingest_extract(write_csv(tmp_path / "x.csv", rows), "demo_extract", "demo", out, on_invalid="exclude",
+                            max_excluded=1)
+    # a bad victim age is set to unknown and counted; the crime is kept (issue 8). Row 5 has no victim id, so
+    # its repeat is a duplicate of the whole row.
+    assert report.excluded == {"unknown_offence_code": 1, "duplicate_row": 1, "unlocated": 1}
+    assert report.attributes_excluded == {"victim_age": {"invalid_victim_age": 1}}
+    assert report.rows_in == 6 and report.rows_kept == 3 and report.balanced()
     ex = pd.read_parquet(out / "excluded.parquet")
     assert sorted(ex["exclusion_reason"]) == sorted(report.excluded)
 
@@ -184,7 +187,7 @@ def test_lenient_mode_excludes_and_counts(tmp_path):
 def test_unknown_extra_columns_are_dropped_with_a_note(tmp_path):
     rows = [r + ["x"] for r in good_rows()]
     path = write_csv(tmp_path / "x.csv", rows, HEADER + ["Mystery Field"])
-    report = ingest_extract(path, "demo_extract", "demo", tmp_path / "out")
+    report = ingest_extract(path, "demo_extract", "demo", tmp_path / "out", max_excluded=1)
     assert "Mystery Field" in report.dropped_columns["x.csv"]
 
 
@@ -212,7 +215,7 @@ def test_police_uk_month_files(tmp_path):
     folder.mkdir(parents=True)
     write_csv(folder / "2019-05-city-of-london-street.csv", rows, header)
     out = tmp_path / "out"
-    report = ingest_police_uk(tmp_path / "pu", out)
+    report = ingest_police_uk(tmp_path / "pu", out, max_excluded=1)
     assert report.excluded == {"anti_social_behaviour": 1, "unlocated": 1}
     assert report.rows_kept == 2 and report.out_of_force == 1
     th = pd.read_parquet(out / "records" / "csp_code=E22000215")  # Tower Hamlets CSP
