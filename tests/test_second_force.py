@@ -57,6 +57,11 @@ def joined(records, truth) -> pd.DataFrame:
     return both
 
 
+def _text(s: pd.Series) -> pd.Series:
+    """Values as text with missing as one marker (missing never equals missing in an element-wise ==)."""
+    return s.astype(object).where(s.notna(), "<missing>").astype(str)
+
+
 def _by_csp_year(frame: pd.DataFrame, weight: str | None = None) -> pd.Series:
     keys = [frame["csp_code"].astype(str), frame["financial_year"].astype(str)]
     s = frame[weight].groupby(keys).sum() if weight else frame.groupby(keys).size()
@@ -211,9 +216,7 @@ def test_victim_fields_equal_truth(joined):
     assert under.isna().equals(truth_age.isna())
     assert (under.dropna() == (truth_age.dropna() <= 24)).all()
     for col in ("victim_sex", "victim_ethnicity", "suspect_sex"):
-        got = joined[col].astype(object).where(joined[col].notna(), None)
-        want = joined[f"{col}_truth"].astype(object).where(joined[f"{col}_truth"].notna(), None)
-        assert (got == want).all(), col
+        assert (_text(joined[col]) == _text(joined[f"{col}_truth"])).all(), col
     knife = joined["knife_flag"].astype("boolean")
     assert knife.notna().all() and (knife == joined["knife_flag_truth"]).all()
     dom = joined["domestic_flag"].astype("boolean")
@@ -222,11 +225,9 @@ def test_victim_fields_equal_truth(joined):
 
 
 def test_text_survives_cp1252_and_semicolons(joined):
-    got = joined["location_type"].astype(object).where(joined["location_type"].notna(), None)
-    want = joined["location_type_truth"].astype(object).where(joined["location_type_truth"].notna(), None)
-    assert (got == want).all()
-    assert {"Café / restaurant", "St George’s Quay car park", "Licensed premises – pub", "Shop; retail"} <= set(
-        got.dropna())
+    got = _text(joined["location_type"])
+    assert (got == _text(joined["location_type_truth"])).all()
+    assert {"Café / restaurant", "St George’s Quay car park", "Licensed premises – pub", "Shop; retail"} <= set(got)
     assert (joined["lsoa_code"].astype(str) == joined["lsoa_code_truth"]).all()
     assert (joined["csp_code"] == joined["csp_code_truth"]).all()
 
