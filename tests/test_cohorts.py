@@ -124,8 +124,9 @@ class TestUnder25:
         recs = pd.DataFrame({"csp_code": "E22000001", "financial_year": ["2019/20"],
                              "victim_age": pd.array([None], dtype="Int16")})
         out = under25_cohort(recs, population)
-        assert out["offences"].tolist() == [0, 0] and out["share"].isna().all()
-        assert out["rate_per_1000"].tolist() == [0.0, 0.0]
+        # no victim age known: the count is unknown (NA), never 0, and so is its rate
+        assert out["offences"].isna().all() and out["share"].isna().all()
+        assert out["rate_per_1000"].isna().all() and (out["known_age"] == 0).all()
         with pytest.raises(DataValidationError, match="empty"):
             under25_cohort(recs.iloc[:0], population)
         with pytest.raises(ValueError):

@@ -93,15 +93,23 @@ def age_sex_table(records: pd.DataFrame, role: str = "victim", bands: int | Sequ
     Returns
     -------
     DataFrame
-        ``age_band`` (ordered categorical, ending in ``Unknown``), ``sex`` (F, M, X, Unknown), ``count`` and
+        ``age_band`` (ordered categorical, ending in ``Unknown``: no age, or an age band of the source
+        (``<role>_age_min``/``_max``) that spans two of these bands), ``sex`` (F, M, X, Unknown), ``count`` and
         ``share`` (of all counted rows, 0-1). ``attrs["no_person"]`` counts records without a ``<role>_id``
         (e.g. possession offences have no victim; undetected offences no suspect): they are left out.
     """
-    frame = _person_rows(records, role, unit)
+    from svtools.analysis.fields import age_bounds
+
+    frame = _person_rows(records, role, unit, keep=[c for c in (f"{role}_age_min", f"{role}_age_max")
+                                                     if c in records.columns])
     lowers, labels = age_bands(bands)
-    age = frame[f"{role}_age"].astype("Float64")
-    cat = pd.cut(age.astype("float64"), bins=[*lowers, np.inf], right=False, labels=labels)
-    band = pd.Categorical(cat.astype("object").where(cat.notna(), "Unknown"), categories=[*labels, "Unknown"],
+    # an exact age, or a band lying wholly inside one age band, gives the band; anything else is Unknown
+    lo, hi = age_bounds(frame, role)
+    edges = [*lowers, np.inf]
+    cat_lo = pd.cut(lo, bins=edges, right=False, labels=labels)
+    cat_hi = pd.cut(hi.where(hi < np.inf, lowers[-1]), bins=edges, right=False, labels=labels)
+    same = (cat_lo.astype("object") == cat_hi.astype("object")) & cat_lo.notna()
+    band = pd.Categorical(cat_lo.astype("object").where(same, "Unknown"), categories=[*labels, "Unknown"],
                           ordered=True)
     sex = frame[f"{role}_sex"].astype("object").where(frame[f"{role}_sex"].notna(), "Unknown")
     bad = ~sex.isin(SEXES)
@@ -184,9 +192,13 @@ def under25_cohort(records: pd.DataFrame, population: pd.DataFrame, min_age: int
     -------
     DataFrame
         One row per financial year, then ``all years``: ``financial_year, age_group, offences, known_age,
-        share, share_lower, share_upper, population, rate_per_1000, lower, upper, method``. ``share`` (0-1) is
-        of records with a known victim age (Wilson interval); the rate is per 1,000 residents of the same ages
-        per year (``all years``: per 1,000 person-years, the sum of each year's residents).
+        share, share_lower, share_upper, population, rate_per_1000, lower, upper, method``. ``offences`` is
+        Int64, NA (unknown, never 0) for a year with records none of which has a known victim age; with some
+        ages unknown it counts the victims known to be in the cohort (a lower bound). ``share`` (0-1) is of
+        records with a known victim age (Wilson interval); the rate is per 1,000 residents of the same ages
+        per year (``all years``: per 1,000 person-years, the sum of each year's residents), NaN when the count
+        is unknown. A banded age (``victim_age_min``/``victim_age_max``) counts when the whole band is inside
+        the cohort's ages; a band across one of its ends is unknown.
 
     Notes
     -----
@@ -209,7 +221,7 @@ def under25_cohort(records: pd.DataFrame, population: pd.DataFrame, min_age: int
     confidence = float(confidence if confidence is not None else cfg["rates"]["confidence"])
     if min_age > max_age:
         raise ValueError(f"min_age ({min_age}) is above max_age ({max_age})")
-    if "victim_age" not in records.columns:
+    if "victim_age" not in records.columns and "victim_age_min" not in records.columns:
         raise DataValidationError("records need victim_age", column="victim_age")
     records = _unique_index(records)
     fy = _financial_years_of(records).astype(str) if len(records) else pd.Series(dtype=str)
@@ -221,16 +233,26 @@ def under25_cohort(records: pd.DataFrame, population: pd.DataFrame, min_age: int
         csp_codes = sorted(records["csp_code"].dropna().astype(str).unique()) if "csp_code" in records else []
         if not csp_codes:
             raise DataValidationError("records have no csp_code: pass csp_codes", column="csp_code")
-    age = records["victim_age"].astype("Float64")
-    known = age.notna().to_numpy(dtype=bool)
-    inside = ((age >= min_age) & (age <= max_age)).fillna(False).to_numpy(dtype=bool)
+    from svtools.analysis.fields import in_age_range
+
+    status = in_age_range(records, min_age, max_age, "victim")  # NA: age unknown or band straddles an end
+    known = status.notna().to_numpy(dtype=bool)
+    inside = (status == True).fillna(False).to_numpy(dtype=bool)  # noqa: E712
     n_in = pd.Series(inside, index=fy.index).groupby(fy).sum()
     n_known = pd.Series(known, index=fy.index).groupby(fy).sum()
+    n_all = fy.value_counts()
     pops = resident_population(population, years, csp_codes, min_age, max_age)
-    rows = [(y, int(n_in.get(y, 0)), int(n_known.get(y, 0)), float(pops[y])) for y in years]
     in_years = fy.isin(years).to_numpy()
-    rows.append(("all years", int(inside[in_years].sum()), int(known[in_years].sum()), float(pops.sum())))
+
+    def count(n, k, total):  # records but no known age: the count is unknown (NA), never 0
+        return pd.NA if total > 0 and k == 0 else int(n)
+
+    rows = [(y, count(n_in.get(y, 0), n_known.get(y, 0), n_all.get(y, 0)), int(n_known.get(y, 0)),
+             float(pops[y])) for y in years]
+    rows.append(("all years", count(inside[in_years].sum(), known[in_years].sum(), in_years.sum()),
+                 int(known[in_years].sum()), float(pops.sum())))
     out = pd.DataFrame(rows, columns=["financial_year", "offences", "known_age", "population"])
+    out["offences"] = out["offences"].astype("Int64")
     out.insert(1, "age_group", f"{min_age}-{max_age}")
     share = _proportion(out["offences"], out["known_age"], confidence)
     out["share"], out["share_lower"], out["share_upper"] = share["value"], share["lower"], share["upper"]
@@ -597,10 +619,10 @@ def _proportion(events: pd.Series, total: pd.Series, confidence: float) -> pd.Da
     """Wilson proportions via :func:`svtools.analysis.stats.proportion`; NaN where the total is 0."""
     from svtools.analysis.stats import proportion
 
-    events = np.asarray(events, dtype="float64")
+    events = pd.Series(events).astype("Float64").to_numpy("float64", na_value=np.nan)
     total = np.asarray(total, dtype="float64")
     out = pd.DataFrame({"value": np.nan, "lower": np.nan, "upper": np.nan}, index=range(len(events)))
-    ok = total > 0
+    ok = (total > 0) & np.isfinite(events)
     if ok.any():
         res = proportion(events[ok], total[ok], confidence=confidence).reset_index(drop=True)
         idx = np.flatnonzero(ok)

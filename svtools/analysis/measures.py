@@ -132,15 +132,22 @@ def success_measures(records: pd.DataFrame, population: pd.DataFrame, definition
     -------
     DataFrame
         One row per financial year and cohort (``all ages``, ``under 25``): ``financial_year, cohort,
-        offences, population, rate_per_1000, lower, upper, method, baseline_offences, change, pct_change``.
-        ``rate_per_1000`` is per 1,000 residents per year (the column is named after ``per``); the under-25
-        rate uses residents aged 0-24. ``change`` = offences − baseline offences; ``pct_change`` = 100 ×
-        change / baseline offences (NaN when the baseline is 0).
+        offences, age_known, population, rate_per_1000, lower, upper, method, baseline_offences, change,
+        pct_change``. ``offences``, ``baseline_offences`` and ``change`` are Int64: the under-25 count is NA
+        (unknown, never 0) in a year with offences none of which has a known victim age. ``age_known`` is
+        the year's offences whose victim's under-25 status is known (the base of an under-25 share).
+        ``rate_per_1000`` is per 1,000 residents per year (the column is named after ``per``; NaN when the
+        count is unknown); the under-25 rate uses residents aged 0-24. ``change`` = offences − baseline
+        offences; ``pct_change`` = 100 × change / baseline offences (NaN when the baseline is 0 or either
+        count unknown).
 
     Notes
     -----
-    The under-25 cohort is offences whose victim was aged 24 or under (``age_bands.under_25_max_age``);
-    offences with no victim or an unknown victim age count in "all ages" only. Rate intervals: exact Poisson
+    The under-25 cohort is offences whose victim was aged 24 or under (``age_bands.under_25_max_age``): the
+    exact ``victim_age`` where recorded, else ``victim_under_25`` or an age band (``victim_age_min`` /
+    ``victim_age_max``) lying wholly under 25. Offences with no victim or an unknown victim age (or a band that
+    straddles 24/25) count in "all ages" only, and the under-25 count is then of victims with a known age: a
+    lower bound when ``age_known`` is below the all-ages count. Rate intervals: exact Poisson
     (chi-square) limits below 10 events, Byar's approximation from 10 (``svtools.analysis.stats.rate``, as ``phe_rate``
     in PHEindicatormethods). Denominators: see :func:`resident_population` (mid-2019 for 2019/20, mid-2020 for
     later years).
@@ -183,11 +190,15 @@ def success_measures(records: pd.DataFrame, population: pd.DataFrame, definition
     selected = records.iloc[np.flatnonzero(keep)].reset_index(drop=True)
     fy_sel = fy.iloc[np.flatnonzero(keep)].reset_index(drop=True)
     weight = _row_counts(selected)
-    u25 = _under25_mask(selected, u25_max)
+    status = _under25_mask(selected, u25_max)
+    u25 = (status == True).fillna(False).to_numpy(bool)  # noqa: E712 - True only; unknown is not under 25
+    known = status.notna().to_numpy(bool)
+    fy_str = fy_sel.astype(str)
     counts = {
-        "all ages": weight.groupby(fy_sel.astype(str)).sum(),
-        "under 25": weight[u25].groupby(fy_sel[u25].astype(str)).sum(),
+        "all ages": weight.groupby(fy_str).sum(),
+        "under 25": weight[u25].groupby(fy_str[u25]).sum(),
     }
+    age_known = weight[known].groupby(fy_str[known]).sum()
     pops = {
         "all ages": resident_population(population, years, csp_codes),
         "under 25": resident_population(population, years, csp_codes, 0, u25_max),
@@ -195,10 +206,15 @@ def success_measures(records: pd.DataFrame, population: pd.DataFrame, definition
     rows = []
     for cohort in COHORTS:
         for year in years:
-            rows.append({"financial_year": year, "cohort": cohort,
-                         "offences": int(counts[cohort].get(year, 0)),
-                         "population": float(pops[cohort][year])})
+            n_all, n_known = int(counts["all ages"].get(year, 0)), int(age_known.get(year, 0))
+            n = int(counts[cohort].get(year, 0))
+            if cohort == "under 25" and n_all > 0 and n_known == 0:
+                n = pd.NA  # offences, but no victim age known: the under-25 count is unknown, not 0
+            rows.append({"financial_year": year, "cohort": cohort, "offences": n,
+                         "age_known": n_known, "population": float(pops[cohort][year])})
     out = pd.DataFrame(rows)
+    out["offences"] = out["offences"].astype("Int64")
+    out["age_known"] = out["age_known"].astype("int64")
     rate_col = _rate_column(per)
     rates = _rate(out["offences"], out["population"], confidence, per)
     out[rate_col] = rates["value"].to_numpy()
@@ -206,11 +222,11 @@ def success_measures(records: pd.DataFrame, population: pd.DataFrame, definition
     out["upper"] = rates["upper"].to_numpy()
     out["method"] = rates["method"].to_numpy() if "method" in rates else ""
     base = out[out["financial_year"] == baseline].set_index("cohort")["offences"]
-    out["baseline_offences"] = out["cohort"].map(base).astype("int64")
-    out["change"] = out["offences"] - out["baseline_offences"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pct = 100 * out["change"] / out["baseline_offences"].where(out["baseline_offences"] > 0)
-    out["pct_change"] = pct.astype("float64")
+    out["baseline_offences"] = out["cohort"].map(base).astype("Int64")
+    out["change"] = (out["offences"] - out["baseline_offences"]).astype("Int64")
+    b = out["baseline_offences"].astype("Float64")
+    pct = 100 * out["change"].astype("Float64") / b.where(b > 0)
+    out["pct_change"] = pct.astype("float64")  # NaN when either year is unknown or the baseline is 0
     out["cohort"] = pd.Categorical(out["cohort"], categories=list(COHORTS))
     out = out.sort_values(["cohort", "financial_year"], ignore_index=True)
     out.attrs.update(baseline=baseline, per=per, confidence=confidence, csp_codes=list(csp_codes),
@@ -269,10 +285,14 @@ def success_table(measures: pd.DataFrame, *args, latest: str | None = None, meas
                          "pct_change": "" if pd.isna(pct) else f"{_round_half_away(pct):+.1f}%"})
         else:
             x = g.loc[latest]
-            rows.append({"measure": label, "cohort": cohort, baseline: int(g.loc[baseline, "offences"]),
-                         latest: int(x["offences"]), "change": int(x["change"]),
+            rows.append({"measure": label, "cohort": cohort, baseline: g.loc[baseline, "offences"],
+                         latest: x["offences"], "change": x["change"],
                          "pct_change": _round_half_away(x["pct_change"])})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if not hospital:  # an unknown count (no victim age known) stays NA, never 0
+        for c in (baseline, latest, "change"):
+            out[c] = out[c].astype("Int64")
+    return out
 
 
 def hospital_measures(hospital_admissions: pd.DataFrame, csp_codes: Sequence[str] | None = None,
@@ -420,11 +440,12 @@ def _row_counts(frame: pd.DataFrame) -> pd.Series:
 
 
 def _under25_mask(frame: pd.DataFrame, max_age: int) -> pd.Series:
-    if "victim_age" in frame.columns:
-        return (frame["victim_age"].astype("Float64") <= max_age).fillna(False).astype(bool)
-    if "victim_under_25" in frame.columns:
-        return frame["victim_under_25"].astype("boolean").fillna(False).astype(bool)
-    raise DataValidationError("under-25 cohort needs victim_age or victim_under_25", column="victim_age")
+    """Under-25 status of each row: True, False or NA (unknown: never counted as 25 and over)."""
+    from svtools.analysis.fields import under25_status
+
+    if not {"victim_age", "victim_under_25", "victim_age_min", "victim_age_max"} & set(frame.columns):
+        raise DataValidationError("under-25 cohort needs victim_age or victim_under_25", column="victim_age")
+    return under25_status(frame, max_age)
 
 
 def _rate_column(per: float) -> str:
@@ -435,9 +456,9 @@ def _rate(events, population, confidence: float, per: float) -> pd.DataFrame:
     """Crude rates with PHE intervals via :func:`svtools.analysis.stats.rate`; NaN where the population is 0."""
     from svtools.analysis.stats import rate
 
-    events = np.asarray(events, dtype="float64")
+    events = pd.Series(events).astype("Float64").to_numpy("float64", na_value=np.nan)
     population = np.asarray(population, dtype="float64")
-    ok = population > 0
+    ok = (population > 0) & np.isfinite(events)  # an unknown count has no rate
     out = pd.DataFrame({"value": np.nan, "lower": np.nan, "upper": np.nan, "method": ""},
                        index=range(len(events)))
     if ok.any():

@@ -494,7 +494,8 @@ def time_tables(records: pd.DataFrame, date_column: str = "occurred_at", hour_co
         Occurrence date-time (``occurred_at``; NaT when unknown).
     hour_column : str
         Hour of occurrence (``occurred_hour``, NA when only the date is known); if absent, the hour of
-        ``date_column`` is used.
+        ``date_column`` is used, unless every value of it is at midnight (dates without times: then no hour
+        is known, and no record is put at 00:00; see :func:`svtools.analysis.fields.hours`).
     month_fallback : str or None
         For the month-of-year table only, use this date where the occurrence date is unknown (default
         ``recorded_date``; ``None`` leaves such records out).
@@ -518,9 +519,11 @@ def time_tables(records: pd.DataFrame, date_column: str = "occurred_at", hour_co
     if hour_column in records.columns:
         hour = records[hour_column].astype("Float64")
     else:
-        hour = when.dt.hour.astype("Float64")
+        from svtools.analysis.fields import hours
+
+        hour = hours(records.rename(columns={date_column: "occurred_at"})[["occurred_at"]])
     has_date = when.notna()
-    has_hour = has_date & hour.notna().fillna(False).astype(bool)
+    has_hour = has_date & hour.notna().to_numpy(bool)
     month_date = when
     fallback_used = 0
     if month_fallback is not None and month_fallback in records.columns:
