@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from svtools.analysis.fields import age_bounds, banded, in_age_range
 from svtools.ingest.definitions import apply_definition, load_definition
 from svtools.ingest.extract import financial_year
 from svtools.ingest.store import csp_codes, dataset_dir, load_records, load_table
@@ -255,8 +256,9 @@ def _age_year(dataset: str, force: str, definition: str, start: str, end: str, d
     ydim = Dim("financial_year", tuple(years), {TOTAL: tuple(years)})
     gdim = Dim("age_group", AGE_GROUPS, {ALL_AGES: AGE_GROUPS})
     m = m[m["financial_year"].isin(years)]
-    u = m["victim_under_25"]
-    grp = np.where(u.isna(), AGE_GROUPS[2], np.where(u.fillna(False).astype(bool), AGE_GROUPS[0], AGE_GROUPS[1]))
+    u = m["victim_under_25"].astype("boolean")
+    grp = np.where(u.isna().to_numpy(bool), AGE_GROUPS[2],  # unknown is its own group, never "25 and over"
+                   np.where((u == True).to_numpy(bool, na_value=False), AGE_GROUPS[0], AGE_GROUPS[1]))  # noqa: E712
     g = (m.assign(age_group=grp).groupby(["csp_code", "financial_year", "age_group"], observed=True)["offences"]
          .sum().reset_index())
     g = g[g["csp_code"].isin(adim.base)]
@@ -309,6 +311,10 @@ class Breakdown:
     publish : tuple, optional
         The category nodes pages publish (default: every base category and group). Only these are protected
         and shown; finer base categories still link them in the audit.
+    optional : tuple, optional
+        Base categories left out of the cube when the force has no record in them (e.g. ages recorded as
+        bands): an empty base cell the audit had to treat as unknown would understate what an attacker who
+        knows the data have no such records can work out.
     """
 
     name: str
@@ -320,6 +326,7 @@ class Breakdown:
     not_recorded: str = "Not recorded"
     columns: tuple = ()
     publish: tuple | None = None
+    optional: tuple = ()
 
 
 def family_name(kind: str, definition: str, ages=None) -> str:
@@ -341,9 +348,9 @@ def _force_records_cached(dataset, force, definition, start, end, ages, digest) 
         r = apply_definition(r, load_definition(definition))
     else:
         r = r[r["crime_type"].isin(POLICE_UK_VIOLENCE)]
-    if ages is not None:
-        age = r["victim_age"].astype("Float64")
-        r = r[((age >= ages[0]) & (age <= ages[1])).fillna(False).to_numpy(bool)]
+    if ages is not None:  # victims known to be of these ages (exact, or a band wholly inside them)
+        inside = in_age_range(r, ages[0], ages[1], "victim")
+        r = r[(inside == True).fillna(False).to_numpy(bool)]  # noqa: E712 - a selection, not a count
     return r.reset_index(drop=True)
 
 
@@ -367,8 +374,9 @@ def _breakdown(dataset, force, definition, start, end, ages, spec: Breakdown, di
         frame = frame.dropna(subset=["id"]).drop_duplicates()
     g = frame.groupby(["area_code", "category"]).size().rename("count").reset_index()
     if spec.categories is not None:
-        cats = list(spec.categories)
-        extra = sorted(set(g["category"]) - set(cats))
+        present = set(g["category"])
+        cats = [c for c in spec.categories if c not in spec.optional or c in present]
+        extra = sorted(present - set(cats))
         cats = cats + extra
     else:
         order = g.groupby("category")["count"].sum().sort_values(ascending=False, kind="stable")
@@ -469,6 +477,8 @@ def lsoa_cube(ctx, top_n: int = 10) -> tuple[ProtectedCube, dict]:
 AGE_LABELS = ("0-9",) + tuple(str(a) for a in range(10, 25)) + ("25-34", "35-44", "45-54", "55-64", "65+")
 SEX_LABELS = ("F", "M", "X")
 AGE_NOT_RECORDED = "Age not recorded"
+#: Node of the records whose age is known only as a band wider than the published bands' single years.
+AGE_BANDED = "Age recorded as a band"
 SEX_NOT_RECORDED = "Sex not recorded"
 #: Bands published on the profile page (each a group of AGE_LABELS).
 AGE_BANDS = {
@@ -484,23 +494,43 @@ AGE_GROUP_NODES = {
 }
 
 
-def _age_label(age: pd.Series) -> pd.Series:
-    a = age.astype("Float64")
-    out = pd.Series(pd.NA, index=age.index, dtype="string")
-    bins = [(0, 9, "0-9"), (25, 34, "25-34"), (35, 44, "35-44"), (45, 54, "45-54"), (55, 64, "55-64"),
-            (65, 200, "65+")]
-    for lo, hi, lab in bins:
-        out[((a >= lo) & (a <= hi)).fillna(False).to_numpy(bool)] = lab
-    young = ((a >= 10) & (a <= 24)).fillna(False).to_numpy(bool)
-    out[young] = a[young].astype("Int64").astype("string")
+#: Base categories of records whose age is known only as a band (``<role>_age_min``/``_max``), by the
+#: finest published node holding the whole band: they count in that band and the groups above it, never in a
+#: single year of age. A band that fits no published node is "Age not recorded".
+BANDED_LABELS = {
+    "10-17 (age band)": "10-17", "18-24 (age band)": "18-24", "10-24 (age band)": "10-24",
+    "0-24 (age band)": "Under 25", "25+ (age band)": "25 and over",
+}
+_BAND_SPANS = [(0, 9, "0-9"), (25, 34, "25-34"), (35, 44, "35-44"), (45, 54, "45-54"), (55, 64, "55-64"),
+               (65, np.inf, "65+"), (10, 17, "10-17 (age band)"), (18, 24, "18-24 (age band)"),
+               (10, 24, "10-24 (age band)"), (0, 24, "0-24 (age band)"), (25, np.inf, "25+ (age band)")]
+
+
+def _age_label(records: pd.DataFrame, role: str) -> pd.Series:
+    """Age category of each record: a single year 10-24 or a band from an exact age; a banded record's
+    category from :data:`BANDED_LABELS` (or a plain band such as "25-34" when its whole band lies in one);
+    "Age not recorded" when unknown."""
+    lo, hi = age_bounds(records, role)
+    exact = pd.to_numeric(records[f"{role}_age"], errors="coerce") if f"{role}_age" in records.columns else \
+        pd.Series(np.nan, index=records.index, dtype="float64")
+    exact = exact.astype("float64").where(exact.notna(), lo.where(lo == hi))  # a one-year band is exact
+    out = pd.Series(pd.NA, index=records.index, dtype="string")
+    wide = banded(records, role)
+    for a, b, lab in _BAND_SPANS[:6]:  # exact ages (and bands inside one plain band)
+        out[((lo >= a) & (hi <= b)).to_numpy(bool)] = lab
+    young = ((exact >= 10) & (exact <= 24)).to_numpy(bool)
+    out[young] = exact[young].astype("int64").astype(str).to_numpy()
+    for a, b, lab in _BAND_SPANS[6:]:  # wider bands: the finest published node holding them
+        pick = wide & out.isna().to_numpy(bool) & ((lo >= a) & (hi <= b)).to_numpy(bool)
+        out[pick] = lab
     return out.fillna(AGE_NOT_RECORDED)
 
 
 def _age_sex_label(prefix: str):
     def label(records: pd.DataFrame) -> pd.Series:
-        if f"{prefix}_age" not in records.columns:
+        if f"{prefix}_age" not in records.columns and f"{prefix}_age_min" not in records.columns:
             return pd.Series(f"{AGE_NOT_RECORDED}|{SEX_NOT_RECORDED}", index=records.index, dtype="string")
-        age = _age_label(records[f"{prefix}_age"])
+        age = _age_label(records, prefix)
         sex = records[f"{prefix}_sex"].astype("string").fillna(SEX_NOT_RECORDED) if f"{prefix}_sex" in \
             records.columns else pd.Series(SEX_NOT_RECORDED, index=records.index, dtype="string")
         sex = sex.where(sex.isin(SEX_LABELS), SEX_NOT_RECORDED)
@@ -510,9 +540,24 @@ def _age_sex_label(prefix: str):
 
 
 def _age_sex_categories() -> tuple:
-    ages = AGE_LABELS + (AGE_NOT_RECORDED,)
+    ages = AGE_LABELS + tuple(BANDED_LABELS) + (AGE_NOT_RECORDED,)
     sexes = SEX_LABELS + (SEX_NOT_RECORDED,)
     return tuple(f"{a}|{s}" for a in ages for s in sexes)
+
+
+def _age_sex_optional() -> tuple:
+    """The banded-age base cells: in the cube only when the force has banded records."""
+    return tuple(f"{a}|{s}" for a in BANDED_LABELS for s in SEX_LABELS + (SEX_NOT_RECORDED,))
+
+
+def _with_banded(members: tuple, node: str) -> tuple:
+    """``members`` of an age node plus the banded categories that lie inside it."""
+    inside = {"10-17": ("10-17",), "18-24": ("18-24",), "10-24": ("10-17", "18-24", "10-24"),
+              "Under 25": ("10-17", "18-24", "10-24", "Under 25"), "25 and over": ("25 and over",)}
+    extra = tuple(b for b, n in BANDED_LABELS.items() if n in inside.get(node, ()))
+    if node == "All ages":
+        extra = tuple(BANDED_LABELS)
+    return tuple(members) + extra
 
 
 def _age_sex_published() -> tuple:
@@ -524,7 +569,7 @@ def _age_sex_published() -> tuple:
     out = [f"{b}|All" for b in AGE_BANDS] + [f"{AGE_NOT_RECORDED}|All"]
     out += ["All ages|F", "All ages|M", "All ages|Other or not recorded"]
     out += [f"{a}|All" for a in range(10, 25)]
-    out += ["Under 25|All", "10-24|All", "25 and over|All"]
+    out += ["Under 25|All", "10-24|All", "25 and over|All", f"{AGE_BANDED}|All"]
     return tuple(dict.fromkeys(out))
 
 
@@ -534,6 +579,9 @@ def _age_sex_groups() -> tuple:
     sexes = SEX_LABELS + (SEX_NOT_RECORDED,)
     groups = []
     age_nodes = {**{k: v for k, v in AGE_BANDS.items() if len(v) > 1}, **AGE_GROUP_NODES, "All ages": ages}
+    age_nodes = {k: _with_banded(v, k) for k, v in age_nodes.items()}
+    age_nodes[AGE_BANDED] = tuple(BANDED_LABELS)
+    ages = ages + tuple(BANDED_LABELS)
     for node, members in age_nodes.items():
         for s in sexes:
             groups.append((f"{node}|{s}", tuple(f"{a}|{s}" for a in members)))
@@ -548,8 +596,8 @@ def _age_sex_groups() -> tuple:
 #: under-25 section and the young people's single ages 10-24, so the three can never be differenced.
 VICTIM_AGE_SEX = Breakdown("victim_age_sex", _age_sex_label("victim"), categories=_age_sex_categories(),
                            groups=_age_sex_groups(), not_recorded=f"{AGE_NOT_RECORDED}|{SEX_NOT_RECORDED}",
-                           publish=_age_sex_published())
+                           publish=_age_sex_published(), optional=_age_sex_optional())
 #: Suspects by age and sex (records with a suspect).
 SUSPECT_AGE_SEX = Breakdown("suspect_age_sex", _age_sex_label("suspect"), categories=_age_sex_categories(),
                             groups=_age_sex_groups(), not_recorded=f"{AGE_NOT_RECORDED}|{SEX_NOT_RECORDED}",
-                            publish=_age_sex_published())
+                            publish=_age_sex_published(), optional=_age_sex_optional())

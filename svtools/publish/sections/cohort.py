@@ -19,13 +19,16 @@ from svtools.publish import charts, disclosure, tables
 from svtools.publish.sections.context import (
     ProfileContext,
     SectionResult,
+    _need_field,
     _need_records,
     _say,
     _show,
     _skip,
     _withheld,
     hidden_note,
+    not_recorded,
     publish_gated,
+    victim_age_phrase,
 )
 
 __all__ = [
@@ -79,11 +82,17 @@ def young_ages(ctx: ProfileContext) -> SectionResult:
         return skip
     lo, hi = _ages()
     full = _full(ctx)
+    skip = _need_field(full, "young_ages", title, "victim_age", f"victims' single years of age {lo} to {hi}")
+    if skip:
+        return skip
     ages = [str(a) for a in range(lo, hi + 1)]
     rows = [f"{a}|All" for a in ages] + [f"{lo}-{hi}|All", f"{tables.AGE_NOT_RECORDED}|All", tables.TOTAL]
     res = SectionResult(name="young_ages")
     pub = {}
     for role, spec in (("victim", tables.VICTIM_AGE_SEX), ("suspect", tables.SUSPECT_AGE_SEX)):
+        if full.field_status(f"{role}_age") == "absent":  # suspects' ages may be missing on their own
+            _say(not_recorded(full, f"{role}_age", f"{role}s' single years of age"))
+            continue
         cube = tables.breakdown_cube(full, spec)
         if not _registered(cube, ctx.code, rows[0]):
             continue
@@ -94,13 +103,17 @@ def young_ages(ctx: ProfileContext) -> SectionResult:
                      "by victim age")
     v = pub["victim"].counts.iloc[:, 0]
     labels = ages + [f"{lo} to {hi}", "Age not recorded", "All records"]
+    age_known = victim_age_phrase(full) if full.field_status("victim_age") == "partial" else ""
+    if age_known:
+        _say(f"Single years of age count the victims with a recorded age ({age_known}).")
     for role, t in pub.items():
         publish_gated(ctx, t, f"{role.capitalize()} records by single year of age, {lo} to {hi}, {ctx.name}, "
                       f"{ctx.period}", name=f"{role}_ages_{lo}_{hi}",
                       extra=pd.DataFrame({"Label": labels}),
                       note=f"Offence records (one per crime and {role}); 'Age not recorded' is its own row"
                       + (", and includes offences with no suspect identified" if role == "suspect" else "")
-                      + ". " + hidden_note())
+                      + ". Single years come from exact ages only: an age recorded as a band counts in the "
+                      f"{lo} to {hi} total when the whole band lies inside it. " + hidden_note())
         res.values[f"{role}_counts"] = {k: (None if pd.isna(x) else int(x)) for k, x in
                                         t.counts.iloc[:, 0].items()}
     res.table = pub["victim"].text()

@@ -14,6 +14,7 @@ Every page module of :mod:`svtools.publish.sections` imports from here; this mod
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,11 +28,16 @@ from svtools import config
 from svtools.errors import SvtoolsError
 from svtools.ingest import financial_year
 from svtools.publish import output
+from svtools.publish.sections.coverage import FIELD_PHRASES, HEADER_FIELDS, coverage, known_pct, known_phrase
 
 __all__ = [
     "POLICE_UK_VIOLENCE",
+    "FIELD_PHRASES",
     "SectionResult",
     "ProfileContext",
+    "known_pct",
+    "known_phrase",
+    "not_recorded",
     "suppress",
 ]
 
@@ -301,21 +307,91 @@ class ProfileContext:
         return f"{self.period_start:%B %Y} to {self.period_end:%B %Y}"
 
     @cached_property
-    def selected(self) -> pd.DataFrame:
-        """The records that meet the definition (data.police.uk: the violence crime types), within the period
-        and, for a restricted context, against victims of the cohort's ages."""
+    def in_definition(self) -> pd.DataFrame:
+        """The records that meet the definition (data.police.uk: the violence crime types) within the period,
+        whatever the victim's age (a restricted context's :attr:`selected` is a subset)."""
         from svtools.ingest.definitions import apply_definition
 
         if self.record_level:
-            out = apply_definition(self.records, self.definition)
-        else:
-            out = self.records[self.records["crime_type"].isin(POLICE_UK_VIOLENCE)]
+            return apply_definition(self.records, self.definition)
+        return self.records[self.records["crime_type"].isin(POLICE_UK_VIOLENCE)]
+
+    @cached_property
+    def selected(self) -> pd.DataFrame:
+        """The records that meet the definition (data.police.uk: the violence crime types), within the period
+        and, for a restricted context, against victims known to be of the cohort's ages (an exact age, or an
+        age band wholly inside them; an unknown age is not in the cohort)."""
+        from svtools.analysis.fields import in_age_range
+
+        out = self.in_definition
         if self.victim_ages is not None:
-            age = out["victim_age"].astype("Float64")
-            out = out[
-                ((age >= self.victim_ages[0]) & (age <= self.victim_ages[1])).fillna(False).to_numpy(bool)
-            ]
+            inside = in_age_range(out, self.victim_ages[0], self.victim_ages[1], "victim")
+            out = out[(inside == True).fillna(False).to_numpy(bool)]  # noqa: E712 - selection, not a count
         return out
+
+    # ------------------------------------------------------------------ which fields the data hold
+    @cached_property
+    def coverage(self) -> dict:
+        """Which record fields the dataset holds and how completely, as
+        :func:`svtools.ingest.store.field_coverage` gives it (``dataset.json`` ``fields``, or computed from the
+        records once per process for datasets ingested before the ingest wrote it)."""
+        return coverage(self.dataset)
+
+    def _recorded(self, field: str) -> bool:
+        """True when the dataset records ``field`` at all (any of the columns that carry it)."""
+        from svtools.analysis.fields import field_columns
+
+        cov = self.coverage
+        return any(bool((cov.get(c) or {}).get("recorded")) for c in field_columns(field))
+
+    def _known_counts(self, field: str, records: pd.DataFrame | None) -> tuple[int, int] | None:
+        """(records that know ``field``, records it applies to); None when the dataset does not record it."""
+        from svtools.analysis.fields import field_columns, field_known, relevant_rows
+
+        if not self._recorded(field):
+            return None
+        recs = self.in_definition if records is None else records
+        known = field_known(recs, field)
+        if known is None:  # the records lack the field's columns: the dataset-level counts
+            cov = [self.coverage.get(c) or {} for c in field_columns(field)]
+            return (max((int(c.get("known") or 0) for c in cov), default=0),
+                    max((int(c.get("rows") or 0) for c in cov), default=0))
+        rel = relevant_rows(recs, field)
+        return int(known[rel].sum()), int(rel.sum())
+
+    def known_share(self, field: str, records: pd.DataFrame | None = None) -> float | None:
+        """Share (0-1) of the records ``field`` applies to that know it; None when the dataset does not record
+        it or no record applies.
+
+        ``records`` default to the area's records in the definition (for a cohort context whatever the
+        victim's age: the share of the victims the cohort was picked from). Victim fields are judged on records
+        with a victim, suspect fields on records with a suspect. When the records lack the field's columns,
+        the dataset-level share of :attr:`coverage` is the fallback.
+
+        This is an unpublished number, for deciding what to show: a page states a share only from published
+        cells (:func:`~svtools.publish.sections.coverage.known_phrase`)."""
+        counts = self._known_counts(field, records)
+        if counts is None or counts[1] == 0:
+            return None
+        return counts[0] / counts[1]
+
+    def field_status(self, field: str, records: pd.DataFrame | None = None) -> str:
+        """``"absent"``, ``"partial"`` or ``"complete"``: is ``field`` recorded for the records (default: the
+        area's records in the definition; see :meth:`known_share`)?
+
+        Absent when the dataset does not record it, or when records it applies to exist and none knows it;
+        complete when every one does (or none applies: nothing is unknown)."""
+        counts = self._known_counts(field, records)
+        if counts is None:
+            return "absent"
+        known, n = counts
+        if n == 0 or known == n:
+            return "complete"
+        return "absent" if known == 0 else "partial"
+
+    def absent_fields(self) -> list[str]:
+        """The fields of :data:`~svtools.publish.sections.coverage.HEADER_FIELDS` the dataset does not record."""
+        return [f for f in HEADER_FIELDS if self.record_level and not self._recorded(f)]
 
     def select_counts(self, counts: pd.DataFrame) -> pd.DataFrame:
         """The rows of a ``monthly_counts`` table that meet the definition (or the violence crime types)."""
@@ -362,6 +438,56 @@ class ProfileContext:
     def csp_name(self, code: str) -> str:
         hit = self.areas.loc[self.areas["csp_code"] == code, "csp_name"]
         return str(hit.iloc[0]) if len(hit) else code
+
+
+# =========================================================================== fields the data may lack
+def not_recorded(ctx: ProfileContext, field: str, what: str) -> str:
+    """The one line said instead of a section (or part of one) when the data do not record ``field``:
+    "Victim ages are not recorded in this dataset, so the under-25 measures cannot be given."."""
+    phrase = FIELD_PHRASES.get(field, field.replace("_", " ").capitalize())
+    where = "in this dataset" if not ctx._recorded(field) else f"for any of these offences in {ctx.name}"
+    return f"{phrase} are not recorded {where}, so {what} cannot be given."
+
+
+def _need_field(ctx: ProfileContext, name: str, title: str, field: str, what: str,
+                records: pd.DataFrame | None = None) -> SectionResult | None:
+    """One line instead of the section when ``field`` is absent (see :meth:`ProfileContext.field_status`)."""
+    if ctx.field_status(field, records) != "absent":
+        return None
+    text = f"**{title}**: {not_recorded(ctx, field, what)}"
+    _say(text)
+    return SectionResult(name=name, available=False, message=text, values={"field_status": "absent"})
+
+
+def _need_cohort_ages(ctx: ProfileContext, name: str, title: str) -> SectionResult | None:
+    """For a cohort context (victims of some ages): one line when victim ages are not recorded at all."""
+    if ctx.victim_ages is None:
+        return None
+    return _need_field(ctx, name, title, "victim_age", f"offences against {ctx.cohort_label}")
+
+
+def victim_age_phrase(ctx: ProfileContext) -> str:
+    """How complete the area's victim ages are, from the published cells of the victims' age-and-sex family
+    (all records and "Age not recorded", whatever the context's cohort): "age recorded for 86% of victims",
+    or "" when every age is recorded (:func:`~svtools.publish.sections.coverage.known_phrase`)."""
+    from svtools.publish import disclosure, tables
+
+    full = dataclasses.replace(ctx, victim_ages=None) if ctx.victim_ages else ctx
+    cube = tables.breakdown_cube(full, tables.VICTIM_AGE_SEX)
+    try:
+        unknown = cube.value((ctx.code, f"{tables.AGE_NOT_RECORDED}|All"))
+    except disclosure.DisclosureError:  # the area's breakdown is withheld (too few): only its total is out
+        unknown = None
+    return known_phrase(cube.value((ctx.code, tables.TOTAL)), unknown)
+
+
+def cohort_caveat(ctx: ProfileContext) -> str:
+    """For a cohort context whose victim ages are partly recorded, the sentence saying who is counted."""
+    if ctx.victim_ages is None or ctx.field_status("victim_age") != "partial":
+        return ""
+    phrase = victim_age_phrase(ctx)
+    return (f"Only offences against victims with a recorded age of {ctx.victim_ages[0]} to {ctx.victim_ages[1]} "
+            "are counted" + (f" ({phrase})." if phrase else "."))
 
 
 # =========================================================================== small helpers

@@ -19,6 +19,8 @@ from svtools.publish.sections.context import (
     SectionResult,
     _ci,
     _count,
+    _need_cohort_ages,
+    _need_field,
     _need_records,
     _say,
     _show,
@@ -27,7 +29,10 @@ from svtools.publish.sections.context import (
     _threshold,
     fmt_or_hidden,
     gated_rates,
+    cohort_caveat,
     hidden_note,
+    known_phrase,
+    not_recorded,
     publish_gated,
 )
 
@@ -79,6 +84,9 @@ def hotspots(ctx: ProfileContext) -> SectionResult:
     protected neighbourhood family (:func:`svtools.publish.tables.lsoa_cube`), and one sentence on how many of
     the area's offences they hold (published cells only)."""
     title = "Neighbourhood hotspots"
+    skip = _need_cohort_ages(ctx, "hotspots", title)
+    if skip:
+        return skip
     cube, top = tables.lsoa_cube(ctx, top_n=10)
     codes = top.get(str(ctx.code), [])
     total = cube.value((ctx.code,))
@@ -118,6 +126,8 @@ def hotspots(ctx: ProfileContext) -> SectionResult:
             f"{total_txt} offences of {ctx.what} with a recorded neighbourhood in {ctx.period} (some of their "
             "counts are too small to show)."
         )
+    caveat = cohort_caveat(ctx)
+    sentence = sentence + (f" {caveat}" if caveat else "")
     _say(sentence)
     res.message = sentence
     res.table = t.text()
@@ -127,7 +137,8 @@ def hotspots(ctx: ProfileContext) -> SectionResult:
         f"Busiest neighbourhoods (LSOAs), {ctx.name}, {ctx.period}",
         name="hotspot_lsoas",
         extra=extra,
-        note="IMD decile 1 = most deprived 10% nationally. Rates per 1,000 residents a year. " + hidden_note(),
+        note="IMD decile 1 = most deprived 10% nationally. Rates per 1,000 residents a year. "
+        + (f"{caveat} " if caveat else "") + hidden_note(),
     )
     res.values = {
         "top_lsoas": n_top,
@@ -146,6 +157,9 @@ def deprivation(ctx: ProfileContext) -> SectionResult:
     from svtools.analysis.place_time import sii
 
     title = "The deprivation gradient"
+    skip = _need_cohort_ages(ctx, "deprivation", title)
+    if skip:
+        return skip
     cube, _ = tables.lsoa_cube(ctx, top_n=10)
     lk = ctx.lsoa[ctx.lsoa["csp_code"].isin(ctx.csp_codes)].dropna(subset=["imd_decile"])
     deciles = sorted(int(d) for d in lk["imd_decile"].unique())
@@ -204,7 +218,8 @@ def deprivation(ctx: ProfileContext) -> SectionResult:
             alt,
             res,
         )
-    _say(sii_text)
+    caveat = cohort_caveat(ctx)
+    _say(sii_text + (f" {caveat}" if caveat else ""))
     extra = pd.DataFrame(
         {
             "LSOAs": nl.astype(int).astype(str).to_numpy(),
@@ -217,7 +232,7 @@ def deprivation(ctx: ProfileContext) -> SectionResult:
     res.table = t.text()
     res.csv = publish_gated(
         ctx, t, f"Rates by IMD decile, {ctx.name}, {ctx.period}", name="deprivation", extra=extra,
-        note=f"{sii_text} Residents rounded to 10. " + hidden_note(),
+        note=f"{sii_text} Residents rounded to 10. " + (f"{caveat} " if caveat else "") + hidden_note(),
     )
     res.values.update({
         "hidden_deciles": hidden_deciles,
@@ -243,14 +258,13 @@ def _blocks() -> list[str]:
 
 def _day_block_label(records: pd.DataFrame) -> pd.Series:
     """'<weekday>|<block>' of the occurrence time; 'Time not recorded' without a date or an hour."""
+    from svtools.analysis.fields import hours
+
     b = _hour_block()
     when = pd.to_datetime(records["occurred_at"], errors="coerce") if "occurred_at" in records.columns else \
         pd.Series(pd.NaT, index=records.index)
-    if "occurred_hour" in records.columns:
-        hour = records["occurred_hour"].astype("Float64")
-    else:
-        hour = when.dt.hour.astype("Float64")
-    ok = (when.notna() & hour.notna().fillna(False).astype(bool)).to_numpy(bool)
+    hour = hours(records)  # NA where no time is recorded (a date alone is never 00:00)
+    ok = (when.notna() & hour.notna()).to_numpy(bool)
     out = pd.Series(TIME_NOT_RECORDED, index=records.index, dtype="string")
     if ok.any():
         h = hour[ok].astype("int64").to_numpy()
@@ -293,6 +307,10 @@ def when(ctx: ProfileContext) -> SectionResult:
 
     title = "Day of week and time of day"
     skip = _need_records(ctx, "when", title, "only the month of each crime: no day or time")
+    if skip:
+        return skip
+    skip = _need_cohort_ages(ctx, "when", title) or _need_field(
+        ctx, "when", title, "occurred_hour", "offences by day of the week and time of day", records=ctx.selected)
     if skip:
         return skip
     if "occurred_at" not in ctx.selected.columns:
@@ -343,10 +361,14 @@ def when(ctx: ProfileContext) -> SectionResult:
     )
     _show(fig, alt, res)
     unk_txt = disclosure.rules()["marker"] if pd.isna(unknown) else f"{int(unknown):,}"
+    time_known = known_phrase(c[tables.TOTAL], unknown, noun="time", of="offences")
+    caveat = cohort_caveat(ctx)
     sentence = (
-        f"The busiest {_hour_block()}-hour block is {bday} {bblock.replace('-', ':00 to ')}:00 "
-        f"({int(known.max()):,} offences). Time not recorded: {unk_txt} offences (shown as their own row, "
-        "not left out)."
+        ("Of the offences with a recorded time, the" if time_known else "The")
+        + f" busiest {_hour_block()}-hour block is {bday} {bblock.replace('-', ':00 to ')}:00 "
+        f"({int(known.max()):,} offences)" + (f"; {time_known}" if time_known else "")
+        + f". Time not recorded: {unk_txt} offences (shown as their own row, not left out)."
+        + (f" {caveat}" if caveat else "")
     )
     _say(sentence)
     res.message = sentence
@@ -389,28 +411,44 @@ def who(ctx: ProfileContext) -> SectionResult:
         if not _broken_down(cube, ctx.code, "Under 25|All"):
             _say(f"{role.capitalize()}s' age and sex: {ctx.name} has too few records to break down.")
             continue
-        rows = _BAND_ROWS + _SEX_ROWS + [tables.TOTAL]
+        age_status = full.field_status(f"{role}_age")
+        res.values[f"{role}_age_status"] = age_status
+        sex_known = full.field_status(f"{role}_sex") != "absent"
+        if age_status == "absent":  # one line, and no table or chart of zero age bands
+            _say(not_recorded(full, f"{role}_age", f"{role}s' age bands"))
+            if not sex_known:
+                continue
+        band_rows = (_BAND_ROWS if age_status != "absent" else []) + [
+            r for r in (f"{tables.AGE_BANDED}|All",) if age_status != "absent" and _broken_down(cube, ctx.code, r)]
+        sex_rows = _SEX_ROWS if sex_known else []
+        rows = band_rows + sex_rows + [tables.TOTAL]
         t = cube.table("category", None, fixed={"area_code": ctx.code}, row_nodes=rows, name=spec.name,
                        row_title="Group")
         c = t.counts.iloc[:, 0]
         total = c[tables.TOTAL]
-        labels = [r.split("|")[0] for r in _BAND_ROWS] + [_SEX_NAMES[r] for r in _SEX_ROWS] + ["All records"]
-        bars = pd.DataFrame({"label": [r.split("|")[0] for r in _BAND_ROWS],
-                             "value": c[_BAND_ROWS].astype("Float64").astype(float).to_numpy()})
+        age_known = known_phrase(total, c.get(f"{tables.AGE_NOT_RECORDED}|All"), of=f"{role} records") \
+            if age_status == "partial" else ""
+        if age_known and role == "suspect":  # the records of offences with no suspect identified have no age
+            age_known += " (offences with no suspect identified count as not recorded)"
+        labels = ([r.split("|")[0] for r in band_rows] + [_SEX_NAMES[r] for r in sex_rows] + ["All records"])
+        bars = pd.DataFrame({"label": [r.split("|")[0] for r in band_rows if r in _BAND_ROWS],
+                             "value": c[[r for r in band_rows if r in _BAND_ROWS]].astype("Float64").astype(float)
+                             .to_numpy()})
         data = disclosure.derived(bars, t)
         vis = bars.dropna()
         vis = vis[vis["label"] != tables.AGE_NOT_RECORDED]
-        if len(vis):
+        if len(vis) and vis["value"].max() > 0:
             big = vis.loc[vis["value"].idxmax()]
-            m, f = c["All ages|M"], c["All ages|F"]
+            m, f = c.get("All ages|M"), c.get("All ages|F")
             unk = c[f"{tables.AGE_NOT_RECORDED}|All"]
             alt = (
                 f"Bar chart of {role} records of {ctx.what} in {ctx.name}, {ctx.period}, by age band"
                 f" (of {_count(total) if not pd.isna(total) else '*'} records). Largest band: {big['label']} "
                 f"({int(big['value']):,}). Age not recorded: {'*' if pd.isna(unk) else f'{int(unk):,}'}"
                 + (" (including offences with no suspect identified)." if role == "suspect" else ".")
-                + (f" Male {_pct(m, total)}, female {_pct(f, total)} of all records." if _pct(m, total) and
-                   _pct(f, total) else "")
+                + (f" Male {_pct(m, total)}, female {_pct(f, total)} of all records." if sex_known and
+                   _pct(m, total) and _pct(f, total) else "")
+                + (f" The bands count records with a recorded age ({age_known})." if age_known else "")
             )
             _show(
                 charts.bar_chart(data, label="label", value="value", sort=False,
@@ -422,10 +460,18 @@ def who(ctx: ProfileContext) -> SectionResult:
             shown_any = True
         extra = pd.DataFrame({"Age band or sex": labels, f"% of all {total if pd.isna(total) else int(total):,} records"
                               if not pd.isna(total) else "% of all records": _shares(c, total)})
-        publish_gated(ctx, t, f"{role.capitalize()}s by age band and by sex, {ctx.name}, {ctx.period}",
+        if age_known:
+            _say(f"{role.capitalize()}s' age bands count the records with a recorded age ({age_known}).")
+        what = ("by age band and by sex" if band_rows and sex_rows else "by age band" if band_rows else "by sex")
+        publish_gated(ctx, t, f"{role.capitalize()}s {what}, {ctx.name}, {ctx.period}",
                       name=f"{role}_age_sex", extra=extra,
-                      note="Age bands and sex are shown separately (not crossed). Percentages are of all "
-                      f"{role} records, including those with age or sex not recorded. " + hidden_note())
+                      note=("Age bands and sex are shown separately (not crossed). " if band_rows and sex_rows
+                            else "") + f"Percentages are of all {role} records, including those with "
+                      + ("age or sex" if band_rows and sex_rows else "age" if band_rows else "sex")
+                      + " not recorded. "
+                      + ("Ages recorded as a band are counted in the published band holding the whole band, "
+                         "never in a single year. " if f"{tables.AGE_BANDED}|All" in band_rows else "")
+                      + hidden_note())
         res.values[f"{role}_counts"] = {k: (None if pd.isna(v) else int(v)) for k, v in c.items()}
         res.values[f"{role}_total"] = None if pd.isna(total) else int(total)
         if res.table is None:
@@ -449,6 +495,9 @@ def under25(ctx: ProfileContext) -> SectionResult:
     if skip:
         return skip
     full = dataclasses.replace(ctx, victim_ages=None) if ctx.victim_ages else ctx
+    skip = _need_field(full, "under25", title, "victim_under_25", "the under-25 measures")
+    if skip:
+        return skip
     cube = tables.breakdown_cube(full, tables.VICTIM_AGE_SEX)
     if not _broken_down(cube, ctx.code, "Under 25|All"):
         return _skip(ctx, "under25", title, f"{ctx.name} has too few offences of {full.what} to break down by "
@@ -458,6 +507,8 @@ def under25(ctx: ProfileContext) -> SectionResult:
     c = t.counts.iloc[:, 0]
     u25, y1024, unk, total = (c[r] for r in _U25_ROWS)
     known = None if pd.isna(total) or pd.isna(unk) else int(total) - int(unk)
+    partial = full.field_status("victim_under_25") == "partial"
+    age_known = known_phrase(total, unk) if partial else ""
     pop = _areas_population(ctx)
     pops = [float(pop[(pop.index >= 0) & (pop.index <= 24)].sum()), float(pop[(pop.index >= 10) &
                                                                              (pop.index <= 24)].sum())]
@@ -476,7 +527,9 @@ def under25(ctx: ProfileContext) -> SectionResult:
     res.csv = publish_gated(
         ctx, t, f"Offences against young victims, {ctx.name}, {ctx.period}", name="under25", extra=extra,
         note="Rates per 1,000 residents of the same ages a year (ONS mid-year estimates); shares are of victims "
-        "with a recorded age (all victims minus age not recorded). " + hidden_note(),
+        "with a recorded age (all victims minus age not recorded). "
+        + ("Victims whose age is not recorded are neither under 25 nor 25 and over: the counts and rates are of "
+           f"victims with a recorded age, a minimum ({age_known}). " if partial else "") + hidden_note(),
     )
     bars = pd.DataFrame({"label": ["Under 25", "Aged 10 to 24", "Age not recorded"],
                          "value": c.iloc[:3].astype("Float64").astype(float).to_numpy()})
@@ -493,8 +546,9 @@ def under25(ctx: ProfileContext) -> SectionResult:
                            ylabel="Victim age"), alt, res)
     sentence = (
         f"Over {ctx.period}, {fmt(u25)} offences of {full.what} had a victim under 25"
-        + (f": {share} of the {known:,} with a recorded victim age" if share else "")
-        + f". Victim age not recorded: {fmt(unk)}."
+        + (f": {share} of the {known:,} with a recorded victim age" if share else
+           " (of the victims with a recorded age)" if partial else "")
+        + f". Victim age not recorded: {fmt(unk)}" + (f" ({age_known})." if age_known else ".")
     )
     _say(sentence)
     res.message = sentence
@@ -504,6 +558,7 @@ def under25(ctx: ProfileContext) -> SectionResult:
         "age_not_recorded": None if pd.isna(unk) else int(unk),
         "total": None if pd.isna(total) else int(total),
         "share": (int(u25) / known) if share else None,
+        "age_known": age_known,
         "rate": None if pd.isna(rates["rate"].iloc[0]) else float(rates["rate"].iloc[0]),
     }
     return res

@@ -36,6 +36,9 @@ from svtools.publish.sections.context import (
     fmt_or_hidden,
     gated_rates,
     hidden_note,
+    known_pct,
+    known_phrase,
+    not_recorded,
     publish_gated,
     suppress,
 )
@@ -60,6 +63,16 @@ def _family(ctx: ProfileContext, definition: str | None = None):
 def _ages(ctx: ProfileContext, definition: str | None = None):
     return tables.age_year_cube(ctx.dataset, ctx.force_code, definition or ctx.definition.name,
                                 ctx.period_start, ctx.period_end)
+
+
+def _u25_status(ctx: ProfileContext, year: str | None = None, records: pd.DataFrame | None = None) -> str:
+    """Whether the under-25 status of the area's offences (``records``, default those in the context's
+    definition; of one financial year) is known: ``absent``, ``partial`` or ``complete``
+    (:meth:`ProfileContext.field_status` of ``victim_under_25``)."""
+    recs = ctx.in_definition if records is None else records
+    if year is not None and "financial_year" in recs.columns:
+        recs = recs[recs["financial_year"].astype(str) == year]
+    return ctx.field_status("victim_under_25", recs)
 
 
 def _cohort_skip(ctx: ProfileContext, name: str, title: str) -> SectionResult | None:
@@ -111,20 +124,22 @@ def headline(ctx: ProfileContext) -> SectionResult:
                          + (" (the success-measure table gives the change with its interval)." if b is not None
                             and n is not None else "."))
         ages = _ages(ctx)
-        if ages is None:
-            lines.append("Victims' ages are not recorded in these data, so the number with a victim under 25 "
-                         "is not known.")
-        else:
+        status = _u25_status(ctx, latest) if ages is not None else "absent"
+        if ctx.record_level and status == "absent":
+            lines.append(not_recorded(ctx, "victim_under_25", "the number with a victim under 25"))
+        elif ages is not None:
             u = ages.value((ctx.code, latest, tables.AGE_GROUPS[0]))
             unk = ages.value((ctx.code, latest, tables.AGE_GROUPS[2]))
-            share = disclosure.share(unk, n) if unk not in (None, 0) else ("0%" if unk == 0 else None)
             if u is None:
                 lines.append(f"The number with a victim under 25 is too small to show (1 to {_threshold()}, or "
                              "hidden so that such a count cannot be worked out).")
-            else:
-                lines.append(f"{u:,} of them had a victim under 25"
-                             + (f" (age not recorded for {share})." if share and unk else "."))
-        res.values = {"financial_year": latest, "offences": n}
+            elif status == "complete":
+                lines.append(f"{u:,} of them had a victim under 25.")
+            else:  # partly known: the count is of victims with a recorded age, never unknown as 25 and over
+                known = None if n is None or unk is None else n - unk
+                lines.append(f"{u:,} of " + (f"the {known:,}" if known is not None else "those")
+                             + f" with a recorded victim age had a victim under 25 ({known_phrase(n, unk)}).")
+        res.values = {"financial_year": latest, "offences": n, "victim_age_status": status}
     else:
         n = fam.value(ctx.code, tables.TOTAL)
         lines.append(f"From {ctx.period}, {_num(n)} offences of {ctx.what} were recorded in {ctx.name}.")
@@ -161,22 +176,39 @@ def financial_years(ctx: ProfileContext) -> SectionResult:
                           "Upper 95% CI": fmt_or_hidden(r["upper_95_ci"])})
     ages = _ages(ctx)
     tables_out = [t]
-    if ages is not None:
+    status = {y: _u25_status(ctx, y) for y in years} if ages is not None else {}
+    age_note = ""
+    if ctx.record_level and (ages is None or all(v == "absent" for v in status.values())):
+        age_note = not_recorded(ctx, "victim_under_25", "the under-25 columns") + " "
+        _say(age_note.strip())
+    elif ages is not None:
         u25_max = int(config.settings()["age_bands"]["under_25_max_age"])
         tu = ages.table("financial_year", "age_group", fixed={"area_code": ctx.code}, row_nodes=years,
-                        column_nodes=[tables.AGE_GROUPS[0], tables.AGE_GROUPS[2]], name="age")
+                        column_nodes=[tables.ALL_AGES, tables.AGE_GROUPS[0], tables.AGE_GROUPS[2]], name="age")
         pop_u = resident_population(ctx.population, years, ctx.csp_codes, 0, u25_max)
-        ru = gated_rates(tu.counts[tables.AGE_GROUPS[0]], pop_u.reindex(years).to_numpy(float))
-        extra["Offences with a victim under 25"] = tu.text()[tables.AGE_GROUPS[0]].to_numpy()
-        extra["Under-25 rate per 1,000 residents aged 0-24"] = fmt_or_hidden(ru["rate"]).to_numpy()
+        # a year whose victims' ages are all unknown has no under-25 count (not 0) and no rate
+        none_known = np.array([status[y] == "absent" for y in years])
+        u_counts = tu.counts[tables.AGE_GROUPS[0]].astype("Float64").mask(none_known)
+        ru = gated_rates(u_counts, pop_u.reindex(years).to_numpy(float))
+        u_text = tu.text()[tables.AGE_GROUPS[0]].to_numpy().astype(object)
+        u_text[none_known] = "not recorded"
+        extra["Offences with a victim under 25"] = u_text
+        extra["Under-25 rate per 1,000 residents aged 0-24"] = [
+            "" if k else v for k, v in zip(none_known, fmt_or_hidden(ru["rate"]).to_numpy())]
         extra["Offences with no victim age recorded"] = tu.text()[tables.AGE_GROUPS[2]].to_numpy()
+        if any(v != "complete" for v in status.values()):
+            extra["Victim age recorded"] = [
+                (known_pct(a, k) if status[y] != "absent" else "0%")
+                for y, a, k in zip(years, tu.counts[tables.ALL_AGES], tu.counts[tables.AGE_GROUPS[2]])]
+            age_note = ("The under-25 counts and rates are of victims with a recorded age (the rest are neither "
+                        "under 25 nor 25 and over), so they are a minimum where ages are missing. ")
         tables_out.append(tu)
     res = SectionResult(name="financial_years", data=t.counts)
     res.csv = publish_gated(ctx, t, f"Offences by financial year, {ctx.name}: {ctx.what}", extra=extra,
                             note="Rates per 1,000 residents a year (ONS mid-year estimates), 95% confidence "
                             "intervals, computed from the published counts. "
                             + ("An offence with two victims counts once per victim. " if ctx.record_level else "")
-                            + hidden_note())
+                            + age_note + hidden_note())
     res.table = t.text()
     res.values = {"years": years, "offences": dict(zip(years, t.counts["Offences"].tolist())),
                   "rates": dict(zip(years, r["rate"].tolist()))}
@@ -189,12 +221,20 @@ _MEASURES = (
 )
 
 
+def _measure_row(source, label, cohort, baseline, latest, b, n) -> dict:
+    change = "" if b is None or n is None else f"{n - b:+d}"
+    pct = "" if b is None or n is None or b == 0 else f"{100.0 * (n - b) / b:+.1f}%"
+    return {"Source": source, "Measure": label, "Cohort": cohort, baseline: _num(b), latest: _num(n),
+            f"Change from {baseline}": change, f"% change from {baseline}": pct}
+
+
 def success_measures(ctx: ProfileContext) -> SectionResult:
     """The Home Office success-measure table (all ages and under 25, latest financial year against 2019/20),
     as partners report it (Leicester, Leicestershire and Rutland VRN 2024). Police counts come from the gated
     year x age tables of each measure's definition; a change is given only when both counts are published.
     """
     from svtools.analysis.measures import hospital_measures, success_table
+    from svtools.ingest.definitions import apply_definition, load_definition
     from svtools.ingest.store import load_table
 
     title = "The Home Office success measures"
@@ -212,17 +252,35 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
     mk = config.settings()["disclosure"]["suppressed_marker"]
     rows = []
     tabs = []
+    age_notes = []
     for source, name, label in _MEASURES:
         ages = _ages(ctx, name)
-        if ages is None:
+        if ages is None:  # no victim age recorded: all ages from the series family, under 25 not given
+            fam = _family(ctx, name)
+            b, n = fam.value(ctx.code, baseline), fam.value(ctx.code, latest)
+            rows.append(_measure_row(source, label, "All ages", baseline, latest, b, n))
+            rows.append({"Source": source, "Measure": label, "Cohort": "Victim under 25", baseline: "not recorded",
+                         latest: "not recorded", f"Change from {baseline}": "", f"% change from {baseline}": ""})
+            tabs.append(fam.cube.table("period", None, fixed={"area_code": ctx.code}, row_nodes=[baseline, latest],
+                                       name=f"success_{name}"))
             continue
+        in_measure = apply_definition(ctx.records, load_definition(name))
+        status = {y: _u25_status(ctx, y, in_measure) for y in (baseline, latest)}
         for cohort, node in (("All ages", tables.ALL_AGES), ("Victim under 25", tables.AGE_GROUPS[0])):
             b = ages.value((ctx.code, baseline, node))
             n = ages.value((ctx.code, latest, node))
-            change = "" if b is None or n is None else f"{n - b:+d}"
-            pct = "" if b is None or n is None or b == 0 else f"{100.0 * (n - b) / b:+.1f}%"
-            rows.append({"Source": source, "Measure": label, "Cohort": cohort, baseline: _num(b), latest: _num(n),
-                         f"Change from {baseline}": change, f"% change from {baseline}": pct})
+            row = _measure_row(source, label, cohort, baseline, latest, b, n)
+            if node == tables.AGE_GROUPS[0]:
+                for y in (baseline, latest):
+                    if status[y] == "absent":  # every victim's age unknown that year: not 0
+                        row[y] = "not recorded"
+                        row[f"Change from {baseline}"] = row[f"% change from {baseline}"] = ""
+            rows.append(row)
+        if any(v == "partial" for v in status.values()):
+            phrases = [f"{y}: " + known_phrase(ages.value((ctx.code, y, tables.ALL_AGES)),
+                                               ages.value((ctx.code, y, tables.AGE_GROUPS[2])))
+                       for y in (baseline, latest) if status[y] == "partial"]
+            age_notes.append(f"{label}, victim under 25: of victims with a recorded age ({'; '.join(phrases)}).")
         tabs.append(ages.table("financial_year", "age_group", fixed={"area_code": ctx.code},
                                row_nodes=[baseline, latest], column_nodes=[tables.ALL_AGES, tables.AGE_GROUPS[0]],
                                name=f"success_{name}"))
@@ -245,7 +303,8 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
     shown = pd.DataFrame(rows)
     for c in (baseline, latest):
         shown[c] = shown[c].replace({"": mk})
-    note = (hidden_note() + " A change is shown only when both years are published. Hospital admissions (HES, "
+    note = (hidden_note() + " A change is shown only when both years are published. "
+            + (" ".join(age_notes) + " " if age_notes else "") + "Hospital admissions (HES, "
             f"ICD-10 X99) are suppressed at source when 1 to {config.disclosure_threshold('hes')}; a total that "
             "includes a suppressed cell is shown as a lower bound (>=) and has no change.")
     res = SectionResult(name="success_measures", table=shown)

@@ -23,6 +23,7 @@ from svtools.publish.sections.context import (
     _show,
     _skip,
     hidden_note,
+    not_recorded,
     publish_gated,
 )
 
@@ -93,9 +94,19 @@ def completeness(ctx: ProfileContext) -> SectionResult:
     in), from a gated cube field x known/missing x quarter."""
     from svtools.analysis.quality import QUALITY_FIELDS
 
+    from svtools.analysis.fields import field_known
+
     recs = ctx.records
     fields = QUALITY_FIELDS if ctx.record_level else _POLICE_UK_FIELDS
     fields = {k: v for k, v in fields.items() if k in recs.columns}
+    # a field the dataset does not record is said in one line, not shown as 0% known in every quarter
+    absent = [k for k in fields if ctx.record_level and not ctx._recorded(k)]
+    fields = {k: v for k, v in fields.items() if k not in absent}
+    absent_line = ("Not recorded in this dataset (so not shown below): "
+                   + ", ".join(QUALITY_FIELDS[k].replace(" known", "").replace(" recorded", "").lower()
+                               for k in absent) + ".") if absent else ""
+    if absent_line:
+        _say(absent_line)
     if not fields or recs.empty:
         return _skip(ctx, "completeness", "Field completeness", "the data hold none of the fields checked")
     quarters_of = {m: tables.quarter_label(m) for m in sorted(recs["month"].unique())}
@@ -107,7 +118,7 @@ def completeness(ctx: ProfileContext) -> SectionResult:
     parts = []
     for col, label in fields.items():
         base = recs[has_victim] if col.startswith("victim_") and has_victim is not None else recs
-        status = np.where(base[col].notna(), "Known", "Missing")
+        status = np.where(field_known(base, col), "Known", "Missing")  # a banded age or a time is known
         g = pd.DataFrame({"period": base["month"].map(quarters_of).astype(str).to_numpy(), "status": status})
         g = g.groupby(["period", "status"]).size().rename("count").reset_index()
         g["field"] = label
@@ -157,6 +168,7 @@ def completeness(ctx: ProfileContext) -> SectionResult:
         "least_complete": str(vis.idxmin()) if len(vis) else None,
         "least_share": float(vis.min()) if len(vis) else None,
         "counts": t.counts,
+        "absent_fields": absent,
     }
     return res
 
@@ -202,18 +214,24 @@ def location_quality(ctx: ProfileContext) -> SectionResult:
 
 def unknown_ages(ctx: ProfileContext) -> SectionResult:
     """Victim records with no recorded age, by CSP and financial year (gated counts; whole-number shares)."""
+    from svtools.analysis.fields import age_known
+
     title = "Unknown victim ages"
     skip = _need_records(ctx, "unknown_ages", title, "no victim ages to check")
     if skip:
         return skip
     recs = ctx.records
+    if not ctx._recorded("victim_age"):
+        text = f"**{title}**: {not_recorded(ctx, 'victim_age', 'the records with an unknown victim age')}"
+        _say(text)
+        return SectionResult(name="unknown_ages", available=False, message=text)
     with_victim = recs[recs["victim_id"].notna()] if "victim_id" in recs.columns else recs
     years = sorted(with_victim["financial_year"].astype(str).unique())
     csps = [str(c) for c in ctx.csp_codes]
     w = with_victim[with_victim["csp_code"].astype(str).isin(csps)]
     counts = (pd.DataFrame({"area": w["csp_code"].astype(str).to_numpy(),
                             "financial_year": w["financial_year"].astype(str).to_numpy(),
-                            "status": np.where(w["victim_age"].isna(), "Age not recorded", "Age recorded")})
+                            "status": np.where(age_known(w, "victim"), "Age recorded", "Age not recorded")})
               .groupby(["area", "financial_year", "status"]).size().rename("count").reset_index())
     force = str(ctx.force_code)
     dims = [Dim("area", tuple(csps), {force: tuple(csps)}), Dim("financial_year", tuple(years), {TOTAL: tuple(years)}),
