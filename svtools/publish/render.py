@@ -38,6 +38,7 @@ import pandas as pd
 from svtools import __version__, config
 from svtools.errors import SvtoolsError
 from svtools.paths import ROOT
+from svtools.publish import provenance
 
 __all__ = [
     "TEMPLATES",
@@ -707,24 +708,7 @@ def git_revision() -> str:
     return f"{rev}-dirty" if dirty else rev
 
 
-def period_label(start, end) -> str:
-    """``("2018-04-01", "2025-03-31")`` -> ``"April 2018 to March 2025"``."""
-    return f"{pd.Timestamp(start):%B %Y} to {pd.Timestamp(end):%B %Y}"
-
-
-def _data_vintage(info: Mapping[str, Any]) -> dict[str, str]:
-    files = info.get("input_files") or {}
-    shown = [f"{name} (sha256 {str(digest)[:12]})" for name, digest in sorted(files.items())[:6]]
-    if len(files) > 6:
-        shown.append(f"and {len(files) - 6} more files")
-    out = {
-        "Dataset": f"{info.get('dataset', '?')}" + (" (synthetic)" if info.get("synthetic") else ""),
-        "Records cover": period_label(info["period_start"], info["period_end"]) if info.get("period_start") else "",
-        "Input files": "; ".join(shown),
-        "Geography": str(info.get("geography", "")),
-        "Processed with": f"svtools {info.get('svtools_version', '?')}",
-    }
-    return {k: v for k, v in out.items() if v}
+period_label = provenance.period_label
 
 
 def run_context(dataset: str = "demo", definition: str | None = None) -> dict[str, Any]:
@@ -740,7 +724,8 @@ def run_context(dataset: str = "demo", definition: str | None = None) -> dict[st
         "dataset_period_start": info.get("period_start"),
         "dataset_period_end": info.get("period_end"),
         "sources": [str(s) for s in info.get("sources", [])],
-        "data": _data_vintage(info),
+        **provenance.dataset_facts(dataset, info),
+        "data": provenance.data_vintage(info),
         "versions": package_versions(),
         "git_revision": git_revision(),
     }
