@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from svtools import __version__
@@ -158,17 +159,23 @@ class _Keys:
     @staticmethod
     def of(raw: dict[str, pd.Series], typed: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Keys of a batch and a mask of rows keyed by crime + victim id (else by the whole row)."""
-        by_id = typed["crime_ref"].notna().to_numpy().copy()
+        ref = pa.array(typed["crime_ref"], type=pa.large_string(), from_pandas=True)
+        by_id = np.asarray(ref.is_valid()).copy()
         if "victim_id" in typed:
-            by_id &= typed["victim_id"].notna().to_numpy()
-            cv = pd.util.hash_pandas_object(pd.DataFrame({"c": typed["crime_ref"], "v": typed["victim_id"]}),
-                                            index=False).to_numpy()
+            vic = pa.array(typed["victim_id"], type=pa.large_string(), from_pandas=True)
+            by_id &= np.asarray(vic.is_valid())
+            joined = pc.binary_join_element_wise(ref, vic, pa.scalar("\x1f", pa.large_string()))
         else:
             by_id[:] = False
-            cv = np.zeros(len(typed), dtype="uint64")
-        whole = pd.util.hash_pandas_object(pd.DataFrame(raw), index=False).to_numpy() ^ np.uint64(0x9E3779B97F4A7C15)
-        cv = np.asarray(cv)
-        return np.where(by_id, cv, whole), by_id
+            joined = ref
+        keys = pd.util.hash_array(joined.to_numpy(zero_copy_only=False))
+        if not by_id.all():  # rows without a victim id: the whole source row is the key
+            rest = ~by_id
+            cols = [pc.fill_null(pa.array(v[rest], type=pa.large_string(), from_pandas=True), "\x00")
+                    for v in raw.values()]
+            whole = pc.binary_join_element_wise(*cols, pa.scalar("\x1f", pa.large_string())).to_numpy(zero_copy_only=False)
+            keys[rest] = pd.util.hash_array(whole) ^ np.uint64(0x9E3779B97F4A7C15)
+        return keys, by_id
 
     @staticmethod
     def _isin(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -181,10 +188,16 @@ class _Keys:
         """Masks of keys already seen in this ingest, and already held by the dataset (when appending)."""
         held = self._isin(self.existing, keys)
         seen = (pd.Series(keys).duplicated(keep="first").to_numpy() | self._isin(self.seen, keys)) & ~held
-        fresh = np.unique(keys)
+        fresh = np.sort(keys)
+        if len(fresh):
+            fresh = fresh[np.concatenate([[True], fresh[1:] != fresh[:-1]])]
         if self.files is not None:
             self.files.append((file, fresh))
-        self.seen = np.union1d(self.seen, fresh)
+        # both runs are sorted: a stable sort merges them in linear time
+        merged = np.sort(np.concatenate([self.seen, fresh]), kind="stable")
+        if len(merged):
+            merged = merged[np.concatenate([[True], merged[1:] != merged[:-1]])]
+        self.seen = merged
         return seen, held
 
     def first_file(self, key: np.uint64, but: str) -> str | None:
