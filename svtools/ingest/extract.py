@@ -594,39 +594,12 @@ def ingest_demo(raw: Path | None = None, out_dir: Path | None = None, on_invalid
 
 
 def ingest_hospital(path: Path, out_dir: Path) -> pd.DataFrame:
-    """Aggregated hospital admissions (``data_formats.md`` §3): ``*`` or blank stays suppressed, never 0."""
-    path = Path(path)
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    need = ["area_code", "financial_year", "age_band", "sex", "admissions"]
-    missing = [c for c in need if c not in frame.columns]
-    if missing:
-        raise DataValidationError(f"missing required column(s) {missing}", file=str(path), column=missing[0])
-    raw_adm = frame["admissions"].str.strip()
-    suppressed = raw_adm.isin(["*", "", "c", "[c]"])
-    num = pd.to_numeric(raw_adm.where(~suppressed), errors="coerce")
-    bad = ~suppressed & (num.isna() | (num < 0))
-    if bad.any():
-        raise DataValidationError("admissions must be a count, '*' or blank", file=str(path), column="admissions",
-                                  examples=raw_adm[bad].head().tolist(), n_bad=int(bad.sum()))
-    known = set(areas()["csp_code"])
-    unknown = ~frame["area_code"].isin(known)
-    if unknown.any():
-        raise DataValidationError("unknown CSP code(s)", file=str(path), column="area_code",
-                                  examples=frame.loc[unknown, "area_code"].head().tolist(), n_bad=int(unknown.sum()))
-    fy_ok = frame["financial_year"].str.match(r"^\d{4}/\d{2}$")
-    if not fy_ok.all():
-        raise DataValidationError("financial year must look like 2019/20", file=str(path), column="financial_year",
-                                  examples=frame.loc[~fy_ok, "financial_year"].head().tolist())
-    out = pd.DataFrame({
-        "csp_code": frame["area_code"].astype("string"),
-        "financial_year": frame["financial_year"].astype("string"),
-        "age_band": frame["age_band"].astype("string"),
-        "sex": frame["sex"].astype("string"),
-        "admissions": num.astype("Int64"),
-        "suppressed": suppressed.astype(bool),
-    })
-    out.to_parquet(Path(out_dir) / "hospital_admissions.parquet", index=False)
-    return out
+    """Aggregated hospital admissions (``data_formats.md`` §3) through the counts engine
+    (:func:`svtools.ingest.aggregate.ingest_hospital_counts`, ``config/mappings/hospital_hes.yaml``): ``*`` or
+    blank stays suppressed, never 0."""
+    from svtools.ingest.aggregate import ingest_hospital_counts
+
+    return ingest_hospital_counts(path, out_dir)
 
 
 def ingest_police_uk(folder: Path | None = None, out_dir: Path | None = None, on_invalid: str = "raise",
