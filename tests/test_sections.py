@@ -250,7 +250,7 @@ def test_notebook_is_a_clean_template(path):
     # one H1 per page: the page template writes it (the title with the area's name), so the notebook has none
     report.check_template(path)
     settings = report.notebook_settings(path)
-    assert settings["level"] in ("csp", "force") and settings["datasets"] and settings["title"]
+    assert settings["level"] in ("csp", "force") and settings["schemas"] and settings["title"]
 
 
 @pytest.mark.parametrize("name", MY_NOTEBOOKS)
@@ -295,8 +295,9 @@ def test_notebooks_execute_and_render(demo_data, police_uk_data, tmp_path):
     runs = []
     for path in ALL_NOTEBOOKS:
         settings = report.notebook_settings(path)
-        for dataset in settings["datasets"]:
-            runs.append((path, dataset))
+        kinds = {"police_extract": "demo", "police_uk": "police_uk"}
+        for schema in settings["schemas"]:
+            runs.append((path, kinds[schema]))
     with report.WarmKernel(warm_modules=["svtools.publish.sections"]) as kernel:
         for path, dataset in runs:
             page = tmp_path / f"{path.stem}_{dataset}"

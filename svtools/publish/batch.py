@@ -156,8 +156,9 @@ def plan_jobs(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
     CSP-level notebooks get one job per selected CSP: ``csps`` (codes), else the CSPs of ``forces`` (codes or
     names), else every CSP in the data. Force-level notebooks get one job per force in ``forces``, or per force
     in the data when neither ``csps`` nor ``forces`` is given; dataset-level notebooks run only then too. A CSP
-    that the area lookup lists but that has no records gets a ``skipped`` job. Notebooks that do not list
-    ``dataset`` in ``metadata.svtools.datasets`` are left out (an error when named explicitly).
+    that the area lookup lists but that has no records gets a ``skipped`` job. Any processed dataset can be built;
+    notebooks whose ``metadata.svtools.schemas`` do not list the dataset's kind (``dataset.json`` ``schema``:
+    ``police_extract``, ``police_uk`` or ``counts``) are left out (an error when named explicitly).
     """
     return _plan(notebooks, csps, forces, dataset, definition, period_end)[0]
 
@@ -175,13 +176,14 @@ def _plan(notebooks, csps, forces, dataset, definition, period_end) -> tuple[lis
     except ValueError:
         raise SvtoolsError(f"period_end must look like 2025-03-31, not {end!r}") from None
     nbs = discover_notebooks(notebooks)
-    supported = [n for n in nbs if dataset in n.settings["datasets"]]
+    schema = str(info.get("schema", "police_extract"))
+    supported = [n for n in nbs if schema in n.settings["schemas"]]
     if notebooks:
         bad = [n.name for n in nbs if n not in supported]
         if bad:
-            raise SvtoolsError(f"notebook(s) {bad} do not support dataset '{dataset}'")
+            raise SvtoolsError(f"notebook(s) {bad} do not support dataset '{dataset}' (a {schema} dataset)")
     if not supported:
-        raise SvtoolsError(f"no batch notebook in {NOTEBOOKS} supports dataset '{dataset}'")
+        raise SvtoolsError(f"no batch notebook in {NOTEBOOKS} supports dataset '{dataset}' (a {schema} dataset)")
 
     areas = load_table("areas", dataset).sort_values(["pfa_name", "csp_name"])
     if csps:

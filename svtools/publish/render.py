@@ -71,7 +71,9 @@ PAGE_TEMPLATE = "svtools_page"
 #: Keys of ``metadata.svtools`` in a batch notebook, with their defaults.
 NOTEBOOK_SETTINGS_DEFAULTS: dict[str, Any] = {
     "level": "csp",  # "csp" | "force" | "dataset": one page per CSP, per force, or one for the whole dataset
-    "datasets": ["demo", "police_uk"],  # processed datasets the notebook supports
+    # kinds of processed dataset the notebook supports (dataset.json "schema"): record extracts
+    # ("police_extract", any force's, through its mapping), data.police.uk ("police_uk"), count tables ("counts")
+    "schemas": ["police_extract", "police_uk"],
     "title": "{notebook}: {area_name}",  # page title; {area_name}, {area_code}, {notebook} are filled in
     "label": None,  # link text on the index page (default: the notebook name)
     "tables": None,  # shared tables it reads (cache key); None = all of them
@@ -147,7 +149,7 @@ def notebook_settings(notebook) -> dict[str, Any]:
     """The notebook's ``metadata.svtools`` block merged over the defaults, or ``{}`` if it has none.
 
     A notebook takes part in ``svtools build`` only when it has this block (e.g. ``{"level": "csp",
-    "datasets": ["demo"], "title": "Serious violence profile: {area_name}", "tables": ["areas"]}``).
+    "schemas": ["police_extract"], "title": "Serious violence profile: {area_name}", "tables": ["areas"]}``).
     """
     nb = _read_nb(notebook)
     raw = nb.metadata.get("svtools")
