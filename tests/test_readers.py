@@ -333,6 +333,12 @@ def test_ragged_row_names_its_line(tmp_path):
             pass
 
 
+def test_unmatched_quote_swallowing_the_rest_is_refused(tmp_path):
+    path = _write(tmp_path, "uq.csv", 'a,b\n1,"open\n2,3\n4,5\n')
+    with pytest.raises(DataValidationError, match="column 'b'.*unmatched double quote"):
+        read_text_table(path)
+
+
 def test_empty_and_missing_files(tmp_path):
     with pytest.raises(DataValidationError, match="file not found"):
         read_header(tmp_path / "nope.csv")

@@ -348,8 +348,8 @@ def _decode(data: bytes, codec: str, final: bool) -> str:
 def _bad_byte(data: bytes, exc: UnicodeDecodeError, codec: str, base: int, line0: int) -> str:
     """``byte 0x92 at offset 1,234 (line 7: 'St George\\x92s Quay')`` for a decode error in ``data``."""
     start = exc.start
-    lo, hi = data.rfind(b"\n", 0, start) + 1, data.find(b"\n", start)
-    text = data[lo: hi if hi >= 0 else len(data)][:160].decode(codec, errors="backslashreplace").strip()
+    lo, hi = max(data.rfind(b"\n", 0, start) + 1, start - 30), data.find(b"\n", start, start + 30)
+    text = data[lo: hi if hi >= 0 else start + 30].decode(codec, errors="backslashreplace").strip()
     line = line0 + data.count(b"\n", 0, start)
     return f"byte 0x{data[start]:02x} at offset {base + start:,} (line {line:,}: {text!r})"
 
@@ -684,7 +684,7 @@ def _iter_xlsx(plan: _Plan, columns: list[str], batch_rows: int) -> Iterator[pa.
                                            f"the header (row {plan.header_row}); name it")
             if all(v is None or (type(v) is str and not v.strip()) for v in row):
                 continue
-            for b, j in zip(buffers, pos):
+            for b, j in zip(buffers, pos, strict=True):
                 b.append(_cell_text(row[j], j in timed) if j < n else None)
             if len(buffers[0] if buffers else ()) >= _XLSX_CHUNK:
                 pending.append(pa.Table.from_arrays([pa.array(b, pa.large_string()) for b in buffers],
@@ -810,7 +810,21 @@ def _iter_csv(plan: _Plan, columns: list[str], batch_rows: int) -> Iterator[pa.T
         raise _translate(plan, exc, bad_rows) from None
     finally:
         stream.close()
+    if pending:
+        _check_last_row(plan, pending[-1])
     yield from _rebatch(pending, batch_rows, final=True)
+
+
+def _check_last_row(plan: _Plan, table: pa.Table) -> None:
+    """An unmatched quote at the end swallows the rest of the file into one value, silently: refuse it."""
+    if not table.num_rows:
+        return
+    for name, value in table.slice(table.num_rows - 1).to_pylist()[0].items():
+        if value and value.count("\n") > 1 and plan.delimiter in value:
+            lines, start = value.count("\n") + 1, value[:40]
+            raise _fail(plan.path, f"the last row's value runs over {lines:,} lines and holds the delimiter "
+                                   f"{plan.delimiter!r}: an unmatched double quote? (it starts {start!r})",
+                        column=name)
 
 
 def _translate(plan: _Plan, exc: Exception, bad_rows: list) -> DataValidationError:
