@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JOBS ?= $(shell nproc)
 
-.PHONY: help env test-env demo data reports real-data real-reports report test test-fast lab bench attack clean
+.PHONY: help env test-env demo data reports real-data real-reports london-data report test test-fast lab bench attack clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-13s %s\n", $$1, $$2}'
@@ -44,7 +44,10 @@ real-data: env ## ingest the real data.police.uk files shipped in ../shared/data
 	$(BIN)/svtools ingest --police-uk
 
 real-reports: real-data ## build the real-data profiles (crime types, hotspots, deprivation)
-	$(BIN)/svtools build --source police-uk --jobs $(JOBS)
+	$(BIN)/svtools build --dataset police_uk --jobs $(JOBS)
+
+london-data: env ## ingest the real Metropolitan Police borough counts (32 London CSPs, 2010-2023; kind: counts)
+	$(BIN)/svtools ingest --dataset london_mps --extract ../shared/data/real/london_mps --mapping london_mps
 
 report: data ## one CSP's profiles: make report CSP=E22000027
 	$(BIN)/svtools build --csp $(CSP) --jobs $(JOBS)
