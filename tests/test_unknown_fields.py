@@ -232,6 +232,18 @@ def test_a_date_without_a_time_is_not_midnight():
     assert hours(timed).tolist() == [0, 13]
 
 
+def test_the_source_is_named_never_a_machine_path():
+    from svtools.publish.provenance import dataset_facts, source_label
+
+    old = {"schema": "police_extract", "mapping": "demo_extract", "source": "/home/analyst/extracts/2025"}
+    assert source_label(old) == "Police record-level crime extract (read with the 'demo_extract' mapping)"
+    assert "extracts" not in source_label({**old, "source": "C:\\Users\\analyst\\extracts"})
+    assert source_label({**old, "source": "Niche RMS export"}) == "Niche RMS export (read with the 'demo_extract' mapping)"
+    assert source_label({**old, "sources": ["Synthetic police extract (not real data)", "ONS"]}).startswith("Synthetic")
+    facts = dataset_facts("police_uk", {"schema": "police_uk", "dataset": "police_uk", "synthetic": False})
+    assert facts["dataset_kind"] == "real data" and facts["fields_not_recorded"] == []
+
+
 # --------------------------------------------------------------------------- real pages (slow)
 def _page_text(html: str) -> str:
     from bs4 import BeautifulSoup

@@ -10,6 +10,7 @@ be the absolute folder the extract was read from, so a page names the source by 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 import pandas as pd
@@ -29,16 +30,29 @@ def period_label(start, end) -> str:
     return f"{pd.Timestamp(start):%B %Y} to {pd.Timestamp(end):%B %Y}"
 
 
+def _is_path(text: str) -> bool:
+    """True for text that names a place on a machine (``/data/raw``, ``C:\\extracts``, ``~/x``, ``./x``)."""
+    t = text.strip()
+    return (PurePosixPath(t).is_absolute() or PureWindowsPath(t).is_absolute() or bool(PureWindowsPath(t).drive)
+            or t.startswith(("~", "./", "../", ".\\", "..\\")))
+
+
 def source_label(info: Mapping[str, Any]) -> str:
-    """The source of a dataset in words: its first ``sources`` entry, else "Police record-level crime extract
-    (read with the 'demo_extract' mapping)", never the ``source`` folder (a path on the machine that ingested
-    it)."""
+    """The source of a dataset in words, never a machine path.
+
+    The first ``sources`` entry when there is one; else ``source`` (the ingest writes the mapping's source
+    label there, but datasets ingested before that hold the absolute folder the extract was read from, which
+    is never shown) or the schema, followed by the mapping it was read with: "Police record-level crime extract
+    (read with the 'demo_extract' mapping)".
+    """
     sources = [str(s) for s in info.get("sources") or [] if str(s).strip()]
     if sources:
         return sources[0]
-    label = _SCHEMA_LABELS.get(str(info.get("schema") or ""), "Crime records")
+    source = str(info.get("source") or "").strip()
+    label = source if source and not _is_path(source) else \
+        _SCHEMA_LABELS.get(str(info.get("schema") or ""), "Crime records")
     mapping = info.get("mapping")
-    return f"{label} (read with the '{mapping}' mapping)" if mapping else label
+    return f"{label} (read with the '{mapping}' mapping)" if mapping and mapping not in label else label
 
 
 def dataset_facts(dataset: str, info: Mapping[str, Any]) -> dict[str, Any]:
