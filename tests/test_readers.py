@@ -245,6 +245,7 @@ def test_duplicate_and_blank_header_names(tmp_path):
     info = describe(path)
     assert info.header == ["Ref", "Age"] and info.notes and info.encoding == "utf-8"
     assert _rows(read_text_table(path)) == [("1", "3"), ("2", "4")]
+    assert read_header(_write(tmp_path, "sp.csv", '"a" , "b c"\n1 , 2\n')) == ["a", "b c"]
     path = _write(tmp_path, "late.csv", "Ref,,Age\n" + "1,,3\n" * 100 + "2,oops,4\n")
     with pytest.raises(DataValidationError, match="column 2 has no name.*data row 101.*'oops'"):
         read_text_table(path)
