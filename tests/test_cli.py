@@ -73,7 +73,7 @@ def test_bare_police_uk_flag_means_the_shipped_files(monkeypatch):
         def summary(self):
             return "ok"
 
-    def fake(folder, out, on_invalid):
+    def fake(folder, out, on_invalid, **kw):
         seen["folder"] = folder
         return Report()
 

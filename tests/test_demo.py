@@ -79,21 +79,23 @@ def demo(tmp_path_factory):
 
 # ----------------------------------------------------------------------------------------------------- layout
 def test_files_follow_the_mapping(demo):
-    mapping = read_yaml(CONFIG / "mappings" / "demo_extract.yaml")
+    from svtools.ingest.mapping import load_mapping
+
+    mapping = load_mapping("demo_extract")
     assert demo.summary["files"][:2] == [f"{f}_crime_extract.csv" for f in FORCES]
     for f in FORCES:
         header = (demo.out / f"{f}_crime_extract.csv").read_text(encoding="utf-8").split("\n", 1)[0]
         assert header.split(",") == EXTRACT_COLUMNS
-    assert set(mapping["columns"].values()) | set(mapping["drop_columns"]) == set(EXTRACT_COLUMNS)
+    assert set(mapping.source_columns()) | set(mapping.drop_columns) == set(EXTRACT_COLUMNS)
     r = demo.rows
-    vals = mapping["values"]
-    assert set(r["Weapon Knife Y/N"]) == set(vals["knife_flag"])
-    assert set(r["DA Flag"]) == set(vals["domestic_flag"])
-    assert set(r["Victim Gender"]) <= set(vals["victim_sex"])
-    assert set(r["Suspect Gender"]) <= set(vals["suspect_sex"])
-    assert set(r["Victim Ethnicity (ONS 5)"]) == set(vals["victim_ethnicity"])
+    vals = {name: set(spec.values) | {""} for name, spec in mapping.fields.items()}  # blank: unknown
+    assert set(r["Weapon Knife Y/N"]) == set(mapping.fields["knife_flag"].values)  # required: never blank
+    assert set(r["DA Flag"]) <= vals["domestic_flag"]
+    assert set(r["Victim Gender"]) <= vals["victim_sex"]
+    assert set(r["Suspect Gender"]) <= vals["suspect_sex"]
+    assert set(r["Victim Ethnicity (ONS 5)"]) <= vals["victim_ethnicity"]
     forces = {"Cleveland Police", "Warwickshire Police"}
-    assert set(r["Owning Force"]) == forces and forces <= set(vals["reporting_force"])
+    assert set(r["Owning Force"]) == forces and forces <= vals["reporting_force"]
     # codes written with dots ("4.1"), every one a known Home Office code
     assert "4/1" not in set(r["HO Class"])
     known = set(offence_codes()["ho_offence_code"])
