@@ -40,7 +40,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import fnmatch
-import hashlib
 import json
 import re
 import shutil
@@ -52,14 +51,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from svtools import __version__
 from svtools.config import disclosure_threshold, read_yaml
 from svtools.errors import ConfigError, DataValidationError
-from svtools.ingest.geography import areas, csp_population, lsoa_geography
+from svtools.ingest.area_tables import sha256_file, write_area_tables
+from svtools.ingest.geography import areas
+from svtools.ingest.mapping import read_mapping_yaml
 from svtools.ingest.mapping_keys import check_keys, did_you_mean
-from svtools.ingest.reference import AGE_COLUMNS, lad24_csp_pfa, population_lsoa11_wide
+from svtools.ingest.reference import lad24_csp_pfa
 from svtools.paths import CONFIG, processed_dir
 
 __all__ = [
@@ -73,7 +73,6 @@ __all__ = [
     "read_counts",
     "ingest_counts",
     "ingest_hospital_counts",
-    "write_area_tables",
 ]
 
 MAPPINGS_DIR = CONFIG / "mappings"
@@ -93,17 +92,6 @@ _SOURCES = ["ONS mid-year population estimates 2019 and 2020 by LSOA (OGL v3.0)"
 
 
 # --------------------------------------------------------------------------- mapping
-class _TextLoader(yaml.SafeLoader):
-    """Plain scalars are text except true/false and null (the convention of every v2 mapping)."""
-
-
-_TextLoader.yaml_implicit_resolvers = {}
-_TextLoader.add_implicit_resolver("tag:yaml.org,2002:bool",
-                                  re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-_TextLoader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"),
-                                  ["~", "n", "N", ""])
-
-
 @dataclass(frozen=True)
 class CountsMapping:
     """A checked ``kind: counts`` mapping (the module docstring and ``docs/onboarding.md`` give the keys)."""
@@ -289,16 +277,7 @@ def load_counts_mapping(name_or_path: str | Path) -> CountsMapping:
     path = Path(name_or_path)
     if not path.suffix and not path.exists():
         path = MAPPINGS_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml"))
-        raise ConfigError(f"{path}: mapping file not found{did_you_mean(path.stem, known)}")
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_TextLoader)  # noqa: S506 - a SafeLoader
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
-    return counts_mapping_from_dict(raw, str(path))
+    return counts_mapping_from_dict(read_mapping_yaml(path), str(path))
 
 
 def _as_mapping(mapping) -> CountsMapping:
@@ -771,33 +750,6 @@ def _describe(out: pd.DataFrame, m: CountsMapping, report: CountsReport) -> None
 
 
 # --------------------------------------------------------------------------- writing
-def write_area_tables(csp_codes, out: Path) -> None:
-    """``areas``, ``population`` and ``lsoa`` parquet for these CSPs, as record datasets write them."""
-    csp_list = sorted(set(csp_codes))
-    pop = pd.concat([csp_population(y, csp_list).assign(year=y) for y in (2019, 2020)], ignore_index=True)
-    pop[["csp_code", "year", "age", "population"]].to_parquet(out / "population.parquet", index=False)
-    totals = pop[pop["year"] == 2020].groupby("csp_code")["population"].sum()
-    area = areas()
-    area = area[area["csp_code"].isin(csp_list)].copy()
-    area["population"] = area["csp_code"].map(totals).astype("int64")
-    area.to_parquet(out / "areas.parquet", index=False)
-    geo = lsoa_geography()
-    lsoa = geo.loc[geo["csp_code"].isin(csp_list) & (geo["lsoa_vintage"] == "2011"),
-                   ["lsoa_code", "lsoa_name", "csp_code", "imd_decile", "country"]]
-    wide = population_lsoa11_wide(2020)
-    lpop = pd.Series(wide[AGE_COLUMNS].sum(axis=1).to_numpy(), index=wide["lsoa11_code"])
-    lsoa = lsoa.assign(population=lsoa["lsoa_code"].map(lpop).fillna(0).astype("int64"))
-    lsoa.to_parquet(out / "lsoa.parquet", index=False)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def ingest_counts(files, mapping: str | Path | dict | CountsMapping, dataset: str = "counts",
                   out_dir: Path | None = None, on_invalid: str = "raise",
                   check: bool = False) -> CountsReport:
@@ -859,7 +811,7 @@ def ingest_counts(files, mapping: str | Path | dict | CountsMapping, dataset: st
         "dimensions": list(m.dimensions),
         "period_start": report.period_start, "period_end": report.period_end,
         "cells": report.output_cells, "suppressed_cells": n_supp, "csps": len(report.csps),
-        "forces": report.forces, "input_files": {n: _sha256(p) for p, n in zip(paths, _labels(paths))},
+        "forces": report.forces, "input_files": {n: sha256_file(p) for p, n in zip(paths, _labels(paths))},
         "sources": [m.source, *_SOURCES], "geography": read_yaml(CONFIG / "geography.yaml")["lookup_vintage"],
         "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "svtools_version": __version__, "fields": {},
