@@ -28,9 +28,10 @@ calls ``sections.<name>(ctx)`` whichever module the section lives in:
   :class:`~svtools.publish.sections.context.ProfileContext`, :data:`POLICE_UK_VIOLENCE` and the small helpers
   every page module shares (suppression, one-line notices, number formatting, publishing tables and charts,
   the area rates and SPC frame used by both the CSP profile and the force overview);
-* :mod:`~svtools.publish.sections.profile_volume` - ``csp_profile.ipynb``, how much and compared with what:
-  ``headline``, ``financial_years``, ``success_measures``, ``hospital_admissions``, ``rate_comparison``,
-  ``monthly_spc``, ``offence_mix``;
+* :mod:`~svtools.publish.sections.profile_volume` - ``csp_profile.ipynb``, how much: ``headline``,
+  ``financial_years``, ``success_measures``, ``hospital_admissions``, ``offence_mix``;
+* :mod:`~svtools.publish.sections.comparison` - compared with what: ``rate_comparison`` (funnel plot);
+* :mod:`~svtools.publish.sections.monthly` - month by month: ``monthly_spc``;
 * :mod:`~svtools.publish.sections.profile_place_people` - ``csp_profile.ipynb``, where, when and who:
   ``hotspots``, ``deprivation``, ``when``, ``who``, ``under25``, ``repeat_victims``, ``harm_concentration``;
 * :mod:`~svtools.publish.sections.force` - ``force_overview.ipynb``: ``league_table``,
@@ -68,16 +69,16 @@ from svtools.publish.sections.profile_place_people import (
     when,
     who,
 )
+from svtools.publish.sections.comparison import funnel_significance_998 as funnel_significance_998
+from svtools.publish.sections.comparison import rate_comparison
+from svtools.publish.sections.monthly import monthly_spc
 from svtools.publish.sections.profile_volume import (
     financial_years,
     headline,
     hospital_admissions,
-    monthly_spc,
     offence_mix,
-    rate_comparison,
     success_measures,
 )
-from svtools.publish.sections.profile_volume import funnel_significance_998 as funnel_significance_998
 from svtools.publish.sections.quality import completeness, location_quality, reconciliation, unknown_ages
 from svtools.publish.sections.trend import covid_interruption, seasonality, stl_trend, trend_model
 

@@ -1,6 +1,5 @@
-"""CSP profile (``csp_profile.ipynb``), how much and compared with what: the headline, financial years,
-success measures, hospital admissions, rates against other areas (funnel plot), month by month (SPC) and the
-offence mix.
+"""CSP profile (``csp_profile.ipynb``), how much: the headline, financial years, success measures, hospital
+admissions and the offence mix (rates against other areas: :mod:`.comparison`; month by month: :mod:`.monthly`).
 
 The force overview (``force_overview.ipynb``) shows several of these for a force.
 """
@@ -12,27 +11,19 @@ import pandas as pd
 
 from svtools import config
 from svtools.errors import SvtoolsError
-from svtools.publish import charts, disclosure, output, tables
+from svtools.publish import charts, disclosure, tables
 from svtools.publish.sections.context import (
     ProfileContext,
     SectionResult,
-    _area_rates,
     _ci,
-    _count,
     _extremes,
-    _financial_years,
     _fmt,
-    _is_small,
-    _masked,
     _need_records,
     _publish,
-    _r,
     _say,
     _show,
     _skip,
-    _spc_frame,
     _threshold,
-    _window_label,
     fmt_or_hidden,
     gated_rates,
     hidden_note,
@@ -40,7 +31,6 @@ from svtools.publish.sections.context import (
     known_phrase,
     not_recorded,
     publish_gated,
-    suppress,
 )
 
 __all__ = [
@@ -48,8 +38,6 @@ __all__ = [
     "financial_years",
     "success_measures",
     "hospital_admissions",
-    "rate_comparison",
-    "monthly_spc",
     "offence_mix",
 ]
 
@@ -410,277 +398,6 @@ def hospital_admissions(ctx: ProfileContext) -> SectionResult:
         alt,
         res,
     )
-    return res
-
-
-# =========================================================================== comparison
-def _funnel_figure(ctx: ProfileContext, points: pd.DataFrame, target: float, info: dict, highlight, title):
-    from svtools.analysis.stats import funnel_limits
-
-    lo, hi = points["person_years"].min(), points["person_years"].max()
-    grid = np.geomspace(max(lo * 0.5, 1000.0), hi * 1.1, 200)
-    limits = funnel_limits(target, grid, multiplier=1000)
-    limits["denominator"] = limits["denominator"] / info["years"]  # plot against residents
-    pts = pd.DataFrame(
-        {
-            "label": points["csp_name"].to_numpy(),
-            "denominator": points["population"].to_numpy(),
-            "value": points["rate"].to_numpy(),
-            "signal": np.where(
-                points["sig_998"] == "high", "high", np.where(points["sig_998"] == "low", "low", "")
-            ),
-        }
-    )
-    src = _family(ctx).cube.table("period", None, fixed={"area_code": ctx.code}, row_nodes=[tables.TOTAL],
-                                  name="area_rates")
-    pts = disclosure.derived(pts, src)  # every rate here comes from a published count (see _area_rates)
-    return charts.funnel_plot(
-        pts,
-        limits,
-        target=target,
-        title=title,
-        highlight=highlight,
-        xlabel="Residents (mid-2020)",
-        ylabel="Rate per 1,000 residents a year",
-    )
-
-
-def rate_comparison(ctx: ProfileContext) -> SectionResult:
-    """Rates per 1,000 residents with 95% intervals against the force and the whole data area, and a funnel
-    plot (95% and 99.8% limits) of every CSP in the data (a CSP profile) or of the force's CSPs (a force)."""
-    areas, info = _area_rates(ctx)
-    if ctx.level == "csp" and ctx.code not in set(areas["csp_code"]):
-        return _skip(ctx, "rate_comparison", "The rate comparison",
-                     f"too few offences of {ctx.what} were recorded in {ctx.name} in the latest 12 months to publish "
-                     "a count or a rate")
-    per = "per 1,000 residents a year"
-    res = SectionResult(name="rate_comparison", data=areas)
-    window = _window_label(info)
-    if ctx.level == "csp":
-        points = areas.assign(sig_998=areas["vs_all_998"])
-        target, comparator = info["overall"], "all CSPs in the data"
-        me = areas[areas["csp_code"] == ctx.code].iloc[0]
-        from svtools.analysis.stats import rate
-
-        f = rate([info["force_offences"]], [info["force_population"] * info["years"]], multiplier=1000).iloc[
-            0
-        ]
-        a = rate([info["all_offences"]], [info["all_population"] * info["years"]], multiplier=1000).iloc[0]
-        rows = [
-            (ctx.name, int(me["offences"]), float(me["population"]), me["rate"], me["lower"], me["upper"]),
-            (
-                f"{ctx.force_name} (force area)",
-                info["force_offences"],
-                info["force_population"],
-                f["value"],
-                f["lower"],
-                f["upper"],
-            ),
-            (
-                f"All {len(areas)} CSPs with a published count",
-                info["all_offences"],
-                info["all_population"],
-                a["value"],
-                a["lower"],
-                a["upper"],
-            ),
-        ]
-        raw = pd.DataFrame(
-            rows, columns=["Area", "Offences", "Residents", "Rate", "Lower 95% CI", "Upper 95% CI"]
-        )
-        res.values = {
-            "rate": float(me["rate"]),
-            "lower": float(me["lower"]),
-            "upper": float(me["upper"]),
-            "offences": int(me["offences"]),
-            "force_rate": float(f["value"]),
-            "overall_rate": float(a["value"]),
-            "vs_all_95": me["vs_all_95"],
-            "vs_force_95": me["vs_force_95"],
-        }
-        verdict = {"high": "higher than", "low": "lower than", "not significant": "similar to"}
-        sentence = (
-            f"From {window}, {ctx.name} recorded {_count(me['offences'])} offences of {ctx.what}, too few "
-            "to show a rate."
-            if _is_small(me["offences"])
-            else f"From {window}, {ctx.name} recorded {_fmt(me['rate'])} offences of {ctx.what} {per} "
-            f"({_ci(me['lower'], me['upper'])}): {verdict.get(me['vs_force_95'], 'compared with')} "
-            f"the {ctx.force_name} rate ({_fmt(info['force_rate'])}) and "
-            f"{verdict.get(me['vs_all_95'], 'compared with')} the rate of all CSPs in the data "
-            f"({_fmt(info['overall'])}), at 95% confidence."
-        )
-        highlight = ctx.name
-    else:
-        points = areas[areas["pfa_code"] == ctx.force_code].assign(
-            sig_998=lambda d: funnel_significance_998(d, info["force_rate"])
-        )
-        target, comparator = info["force_rate"], f"the {ctx.force_name} rate"
-        raw = (
-            points[["csp_name", "offences", "population", "rate", "lower", "upper"]]
-            .rename(
-                columns={
-                    "csp_name": "Area",
-                    "offences": "Offences",
-                    "population": "Residents",
-                    "rate": "Rate",
-                    "lower": "Lower 95% CI",
-                    "upper": "Upper 95% CI",
-                }
-            )
-            .sort_values("Rate", ascending=False)
-        )
-        big = points[~points["offences"].map(_is_small)]
-        big = big if len(big) else points.assign(rate=np.nan).head(0)
-        highest = big.loc[big["rate"].idxmax()] if len(big) else points.iloc[0]
-        lowest = big.loc[big["rate"].idxmin()] if len(big) else points.iloc[0]
-        res.values = {
-            "force_rate": info["force_rate"],
-            "highest": highest["csp_name"],
-            "lowest": lowest["csp_name"],
-            "outside_998": int((points["sig_998"] != "not significant").sum()),
-        }
-        sentence = (
-            f"From {window}, {ctx.force_name} recorded {_fmt(info['force_rate'])} offences of {ctx.what} "
-            f"{per}; the highest CSP rate was {highest['csp_name']} ({_fmt(highest['rate'])}) and the "
-            f"lowest {lowest['csp_name']} ({_fmt(lowest['rate'])})."
-        )
-        highlight = None
-    _say(sentence)
-    res.message = sentence
-    table = suppress(raw, ["Offences"], rates=["Rate", "Lower 95% CI", "Upper 95% CI"])
-    for c in ("Rate", "Lower 95% CI", "Upper 95% CI"):
-        table[c] = [v if isinstance(v, str) else _r(v) for v in table[c]]
-    table["Residents"] = raw["Residents"].round(-1).astype("int64").to_numpy()
-    res.table = table
-    res.csv = _publish(
-        ctx,
-        table,
-        "rates",
-        f"Rates {per}, {window}: {ctx.what}",
-        note=f"Residents: ONS mid-2020 estimates (rounded to 10). Counts from 1 to {_threshold()} "
-        "are shown as * and their rates left blank.",
-    )
-    # a CSP with 1 to threshold offences is left off the chart (its rate would reveal the count)
-    small = points["offences"].map(_is_small)
-    hidden_csps = points.loc[small, "csp_name"].tolist()
-    points = points[~small]
-    outside = points[points["sig_998"].isin(["high", "low"])]
-    hi, lo = points.loc[points["rate"].idxmax()], points.loc[points["rate"].idxmin()]
-    alt = (
-        f"Funnel plot of {ctx.what} rates {per}, {window}, for {len(points)} CSPs against {comparator} "
-        f"({_fmt(target)}), with 95% and 99.8% control limits. "
-    )
-    if ctx.level == "csp":
-        alt += f"{ctx.name}: {_fmt(res.values['rate'])} ({_ci(res.values['lower'], res.values['upper'])}). "
-    alt += (
-        f"Highest: {hi['csp_name']} ({_fmt(hi['rate'])}); lowest: {lo['csp_name']} ({_fmt(lo['rate'])}). "
-        f"{len(outside)} CSP(s) lie outside the 99.8% limits"
-        + (f": {', '.join(outside['csp_name'])}." if len(outside) else ".")
-        + (f" Not drawn (1 to {_threshold()} offences): {', '.join(hidden_csps)}." if hidden_csps else "")
-    )
-    title = f"{ctx.what_short.capitalize()}: rate per 1,000 residents a year, {window}, " + (
-        "all CSPs in the data" if ctx.level == "csp" else f"CSPs of {ctx.force_name}"
-    )
-    _show(_funnel_figure(ctx, points, target, info, highlight, title), alt, res)
-    return res
-
-
-def funnel_significance_998(points: pd.DataFrame, target: float) -> np.ndarray:
-    """99.8% funnel significance of each CSP's rate against ``target`` (per 1,000)."""
-    from svtools.analysis.stats import funnel_significance
-
-    return funnel_significance(points["offences"], points["person_years"], target, multiplier=1000)[
-        "significance_998"
-    ].to_numpy()
-
-
-# =========================================================================== month by month
-_RES_WORDS = {"month": "month", "quarter": "quarter", "financial_year": "financial year"}
-
-
-def _period_start(label: str, resolution: str) -> pd.Timestamp:
-    if resolution == "month":
-        return pd.Timestamp(label + "-01")
-    fy = int(label[:4])
-    if resolution == "quarter":
-        q = int(label[-1])
-        return pd.Timestamp(year=fy + (1 if q == 4 else 0), month={1: 4, 2: 7, 3: 10, 4: 1}[q], day=1)
-    return pd.Timestamp(year=fy, month=4, day=1)
-
-
-def monthly_spc(ctx: ProfileContext) -> SectionResult:
-    """The published series on an NHS "Making Data Count" XmR chart: by month where no month holds a hidden
-    count, else by quarter, else by financial year (``config/disclosure.yaml`` time_series; the chart and its
-    limits are computed from the published points only). A force's series uses a resolution all its CSPs
-    are published at, so no CSP's points can be had by subtraction."""
-    skip = _cohort_skip(ctx, "monthly_spc", "The SPC chart")
-    if skip:
-        return skip
-    res = SectionResult(name="monthly_spc")
-    fam = _family(ctx)
-    r = fam.resolution.get(ctx.code)
-    cfg = tables.rules()["time_series"]
-    if r is None:
-        return _skip(ctx, "monthly_spc", "The SPC chart",
-                     f"even by financial year some of {ctx.name}'s counts (or those of another CSP of "
-                     f"{ctx.force_name}) are 1 to {_threshold()}, so no series can be published")
-    word = _RES_WORDS[r]
-    labels = fam.levels[r]
-    t = fam.cube.table("period", None, fixed={"area_code": ctx.code}, row_nodes=labels, name="spc_series",
-                       row_title=word.capitalize())
-    series = pd.Series(t.counts.iloc[:, 0].astype(float).to_numpy(),
-                       index=pd.DatetimeIndex([_period_start(x, r) for x in labels]))
-    mean = float(series.mean()) if len(series) else 0.0
-    if len(series) < int(cfg["spc_min_points"]) or mean < float(cfg["spc_min_mean_per_point"]):
-        reason = (f"there are {len(series)} published {word}s" if len(series) < int(cfg["spc_min_points"])
-                  else f"the mean count is {mean:.1f} a {word}, below the {cfg['spc_min_mean_per_point']} needed "
-                  "for informative process limits")
-        publish_gated(ctx, t, f"Offences per {word}, {ctx.name}", note="Published counts; " + hidden_note())
-        _say(f"**SPC chart**: not drawn, because {reason}; the counts are in the table above.")
-        res.values = {"resolution": r, "points": len(series)}
-        res.message = reason
-        return res
-    s = _spc_frame(series)
-    res.data = s
-    trial = bool(s["trial_limits"].any())
-    chart_data = disclosure.derived(pd.DataFrame({
-        "month": s["date"], "value": s["value"], "mean": s["mean"], "lower": s["lower_limit"],
-        "upper": s["upper_limit"], "variation": s["special_cause"]}), t)
-    counts = s["special_cause"].value_counts()
-    n_imp, n_con = int(counts.get("improvement", 0)), int(counts.get("concern", 0))
-    last = s.iloc[-1]
-    alt = (f"SPC chart of {ctx.what} offences per {word} in {ctx.name}, {labels[0]} to {labels[-1]} "
-           f"({len(labels)} {word}s, published counts). Mean {last['mean']:.1f} a {word}; process limits "
-           f"{last['lower_limit']:.1f} to {last['upper_limit']:.1f}"
-           + (" (a lower limit below 0 means no low point can be a signal)" if last["lower_limit"] < 0 else "")
-           + f". {n_imp} {word}(s) show special-cause improvement and {n_con} special-cause concern.")
-    fig = charts.spc_chart(chart_data, title=f"{ctx.what_short.capitalize()} per {word}, {ctx.name}: SPC chart",
-                           ylabel=f"Offences per {word}", xlabel=f"{word.capitalize()} (start)", trial_limits=trial)
-    _show(fig, alt, res)
-    latest = last["special_cause"]
-    sentence = (f"The latest {word} ({labels[-1]}) shows "
-                f"{'common-cause variation' if latest == 'common cause' else 'special-cause ' + latest}. "
-                f"Across the period, {n_imp} {word}(s) show special-cause improvement and {n_con} concern."
-                + ("" if r == "month" else f" The chart is by {word} because some months hold 1 to {_threshold()} "
-                   f"offences in {ctx.name} or another CSP of {ctx.force_name}."))
-    _say(sentence)
-    res.message = sentence
-    rules_text = {"Common Cause": "", "Above UCL": "above the upper limit", "Below LCL": "below the lower limit"}
-    extra = pd.DataFrame({
-        "Mean": s["mean"].round(1).map(lambda v: f"{v:.1f}").to_numpy(),
-        "Lower process limit": s["lower_limit"].round(1).map(lambda v: f"{v:.1f}").to_numpy(),
-        "Upper process limit": s["upper_limit"].round(1).map(lambda v: f"{v:.1f}").to_numpy(),
-        "Variation": s["special_cause"].to_numpy(),
-        "Rule": [rules_text.get(x, str(x).lower()) for x in s["rule"]],
-    })
-    t.counts.columns = ["Offences"]
-    res.csv = publish_gated(ctx, t, f"Offences per {word} and SPC signals, {ctx.name}", name="monthly_spc",
-                            extra=extra, note="Limits from the published counts. " + hidden_note(),
-                            show_last=12)
-    res.table = t.text()
-    res.values = {"resolution": r, "mean": float(last["mean"]), "upper": float(last["upper_limit"]),
-                  "lower": float(last["lower_limit"]), "improvement": n_imp, "concern": n_con, "latest": latest,
-                  "trial_limits": trial, "months": len(s)}
     return res
 
 
