@@ -59,7 +59,7 @@ from svtools.publish.sections.cohort import (
 from svtools.publish.sections.context import POLICE_UK_VIOLENCE, ProfileContext, SectionResult
 # suppress and funnel_significance_998 are public but not in __all__: still reachable as sections.<name>.
 from svtools.publish.sections.context import suppress as suppress
-from svtools.publish.sections.force import league_table, special_cause_by_csp
+from svtools.publish.sections.force import league_table
 from svtools.publish.sections.profile_place_people import (
     deprivation,
     harm_concentration,
@@ -71,7 +71,7 @@ from svtools.publish.sections.profile_place_people import (
 )
 from svtools.publish.sections.comparison import funnel_significance_998 as funnel_significance_998
 from svtools.publish.sections.comparison import rate_comparison
-from svtools.publish.sections.monthly import monthly_spc
+from svtools.publish.sections.monthly import monthly_spc, special_cause_by_csp
 from svtools.publish.sections.profile_volume import (
     financial_years,
     headline,

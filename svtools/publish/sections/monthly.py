@@ -1,4 +1,5 @@
-"""CSP profile, month by month: the statistical process control (SPC) chart of monthly counts."""
+"""Month by month: the statistical process control (SPC) chart of a CSP's counts (CSP profile), and
+special-cause variation for every CSP of a force (force overview)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pandas as pd
 from svtools.publish import charts, disclosure, tables
 from svtools.publish.sections.context import (
     ProfileContext,
+    _publish,
     SectionResult,
     _say,
     _show,
@@ -19,7 +21,7 @@ from svtools.publish.sections.context import (
 
 from svtools.publish.sections.profile_volume import _cohort_skip, _family
 
-__all__ = ["monthly_spc"]
+__all__ = ["monthly_spc", "special_cause_by_csp"]
 
 
 # =========================================================================== month by month
@@ -109,4 +111,72 @@ def monthly_spc(ctx: ProfileContext) -> SectionResult:
     res.values = {"resolution": r, "mean": float(last["mean"]), "upper": float(last["upper_limit"]),
                   "lower": float(last["lower_limit"]), "improvement": n_imp, "concern": n_con, "latest": latest,
                   "trial_limits": trial, "months": len(s)}
+    return res
+
+
+def special_cause_by_csp(ctx: ProfileContext, recent: int = 6) -> SectionResult:
+    """For every CSP of the force: does its SPC chart show special-cause variation in the latest months?"""
+    from svtools.publish import tables
+
+    fam = tables.series_cube(ctx.dataset, ctx.force_code, ctx.definition.name, ctx.period_start, ctx.period_end)
+    cfg = tables.rules()["time_series"]
+    rows = []
+    for code in ctx.csp_codes:
+        published = fam.series(code)  # the CSP's published series (no hidden point), at its resolution
+        name = ctx.csp_name(code)
+        ok = published is not None and len(published) >= int(cfg["spc_min_points"]) and \
+            float(published.astype(float).mean()) >= float(cfg["spc_min_mean_per_point"])
+        if not ok:
+            rows.append({"CSP": name, "Published series": "none" if published is None else published.index.name,
+                         "Mean per point": "", "Special cause in the latest points": "no SPC chart (too few)",
+                         "Rule": "", "Improvement points": "", "Concern points": ""})
+            continue
+        series = pd.Series(published.astype(float).to_numpy(),
+                           index=pd.date_range("2000-01-01", periods=len(published), freq="MS"))
+        s = _spc_frame(series)
+        tail = s.tail(recent)
+        kinds = [k for k in ("concern", "improvement") if (tail["special_cause"] == k).any()]
+        rules = sorted(set(tail.loc[tail["special_cause"].isin(kinds), "rule"]))
+        rows.append(
+            {
+                "CSP": name,
+                "Published series": published.index.name,
+                "Mean per point": round(float(s["mean"].iloc[-1]), 1),
+                "Special cause in the latest points": " and ".join(kinds) or "none",
+                "Rule": "; ".join(rules),
+                "Improvement points": int((s["special_cause"] == "improvement").sum()),
+                "Concern points": int((s["special_cause"] == "concern").sum()),
+            }
+        )
+    table = pd.DataFrame(rows)
+    table.attrs["count_columns"] = []  # point counts are months, not offences or people
+    res = SectionResult(name="special_cause_by_csp", data=table, table=table)
+    start = ctx.months[-recent] if len(ctx.months) >= recent else ctx.months[0]
+    flagged = table[~table["Special cause in the latest points"].isin(["none", "no SPC chart (too few)"])]
+    sentence = (
+        f"Between {start:%B %Y} and {ctx.period_end:%B %Y}, {len(flagged)} of {len(table)} CSPs show "
+        "special-cause variation"
+        + (
+            ": "
+            + "; ".join(
+                f"{r['CSP']} ({r['Special cause in the latest points']})" for _, r in flagged.iterrows()
+            )
+            if len(flagged)
+            else ""
+        )
+        + "."
+    )
+    _say(sentence)
+    res.message = sentence
+    # point counts are counts of months, not of people: safe to publish
+    res.csv = _publish(
+        ctx,
+        table,
+        "special_cause_by_csp",
+        f"Special-cause variation in the latest {recent} months by CSP, {ctx.force_name}",
+        note="Improvement and concern points count months with a special-cause signal over the "
+        "whole period (NHS Making Data Count rules; fewer offences is improvement).",
+        counts=[],
+    )
+    res.values = {"flagged": flagged["CSP"].tolist()}
     return res
