@@ -25,6 +25,7 @@ import logging
 import shutil
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from svtools import __version__
 from svtools.config import read_yaml, settings
@@ -222,6 +223,41 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+class _Background:
+    """One worker thread that runs jobs in the order given (parquet writes: arrow releases the GIL, so a batch is
+    written while the next one is parsed). At most ``depth`` jobs wait; the first failure is raised by the next
+    :meth:`submit` or by :meth:`wait`."""
+
+    def __init__(self, depth: int = 2):
+        self.depth = depth
+        self.pool: ThreadPoolExecutor | None = None
+        self.pending: list[Future] = []
+
+    def submit(self, fn, *args) -> None:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svtools-ingest")
+        self.pending.append(self.pool.submit(fn, *args))
+        while len(self.pending) > self.depth or (self.pending and self.pending[0].done()):
+            self.pending.pop(0).result()
+
+    def wait(self) -> None:
+        """Finish every job; raise the first failure."""
+        try:
+            while self.pending:
+                self.pending.pop(0).result()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop (after the running job): for the error path, before the staging folder is removed."""
+        for f in self.pending:
+            f.cancel()
+        self.pending = []
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+
 class _Pipeline:
     """State carried across the batches and files of one ingest."""
 
@@ -236,6 +272,7 @@ class _Pipeline:
         self.existing_keys = _existing_keys(out) if append else None
         self.keys = _Keys(self.existing_keys, remember_files=strict)
         self.staging = None if check else Path(tempfile.mkdtemp(prefix=".ingest-", dir=_ensure(out.parent)))
+        self.writer = _Background()
         self.excluded: list[pd.DataFrame] = []
         self.monthly: list[pd.DataFrame] = []
         self.known: dict[str, int] = {}
@@ -327,14 +364,8 @@ class _Pipeline:
         keys = ["csp_code", "pfa_code", "month", "financial_year"] + self.count_keys()
         self.monthly.append(kept.groupby(keys, observed=True, dropna=False).size().rename("offences").reset_index())
         if self.staging is not None:
-            table = pa.Table.from_pandas(kept, preserve_index=False)
-            table = table.set_column(table.schema.get_field_index("csp_code"), "csp_code",
-                                     table["csp_code"].cast(pa.string()))
-            pads.write_dataset(
-                table, self.staging / "records", format="parquet", partitioning=["csp_code"],
-                partitioning_flavor="hive", basename_template=f"part-{self.n_batches}-{{i}}.parquet",
-                max_partitions=100_000, existing_data_behavior="overwrite_or_ignore",
-                file_options=pads.ParquetFileFormat().make_write_options(compression="snappy"))
+            self.writer.submit(_write_partitions, pa.Table.from_pandas(kept, preserve_index=False),
+                               self.staging / "records", f"part-{self.n_batches}-0.parquet")
         self.n_batches += 1
 
     def coverage(self, absent_everywhere: set[str]) -> dict[str, dict]:
@@ -354,6 +385,25 @@ class _Pipeline:
                 out[derived] = {"recorded": k > 0, "known": k, "rows": rows,
                                 "share_known": round(k / rows, 6) if rows and k else None}
         return out
+
+
+def _write_partitions(table: pa.Table, root: Path, basename: str) -> None:
+    """Write ``table`` as one hive partition per CSP (``root/csp_code=<code>/<basename>``), without the
+    partition column, rows in their order within each CSP: sorted once by CSP, one slice (one row group) each."""
+    i = table.schema.get_field_index("csp_code")
+    csp = pc.dictionary_encode(table.column(i).combine_chunks())
+    body = table.remove_column(i)
+    codes = csp.indices.to_numpy(zero_copy_only=False)
+    counts = np.bincount(codes, minlength=len(csp.dictionary))
+    order = np.argsort(codes, kind="stable")
+    if len(order) and not (order[1:] > order[:-1]).all():
+        body = body.take(pa.array(order))
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    for k, name in enumerate(csp.dictionary.to_pylist()):
+        if counts[k]:
+            folder = _ensure(root / f"csp_code={name}")
+            pq.write_table(body.slice(starts[k], counts[k]), folder / basename, compression="snappy",
+                           row_group_size=max(int(counts[k]), 1))
 
 
 def _outputs_of(name: str) -> list[str]:
@@ -471,8 +521,10 @@ def _run(files: list[Path], mapping: Mapping, dataset: str, out: Path, on_invali
             report.seconds["total"] = round(time.perf_counter() - t0, 2)
             return report
         absent_all = {n for n, k in absent_in.items() if k == len(files)}
+        pipe.writer.wait()
         _write(pipe, out, files, hashes, meta, append, absent_all)
     finally:
+        pipe.writer.close()
         if pipe.staging is not None and pipe.staging.exists():
             shutil.rmtree(pipe.staging, ignore_errors=True)
     report.seconds["total"] = round(time.perf_counter() - t0, 2)
