@@ -51,6 +51,12 @@ def test_mapping_errors_are_clear(edit, message):
         mapping_from_dict(raw, "m.yaml")
 
 
+def test_v1_mapping_with_a_wrong_schema_is_named():
+    v1 = {"name": "old", "schema": "police_extrct", "columns": {"crime_ref": "Ref"}}
+    with pytest.raises(ConfigError, match="schema 'police_extrct' is not known.*did you mean 'police_extract'"):
+        mapping_from_dict(v1, "old.yaml")
+
+
 def test_v1_mapping_is_translated():
     v1 = {"name": "old", "schema": "police_extract", "date_format": "%d/%m/%Y", "datetime_format": "%d/%m/%Y %H:%M",
           "columns": {"crime_ref": "Ref", "recorded_date": "Date", "occurred_at": "Occ", "ho_offence_code": "HO",

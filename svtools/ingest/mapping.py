@@ -297,6 +297,10 @@ def _window(value: Any, where: str) -> tuple[dt.date, dt.date | None]:
 def _translate_v1(raw: dict, where: str) -> dict:
     """A version-1 mapping (``columns``/``values``/``date_format``) as a version-2 one."""
     check_keys(raw, _V1_KEYS, where + " (a version-1 mapping: no mapping_version)", required=["name", "columns"])
+    v1_schemas = ("police_extract", "police_uk")
+    if str(raw.get("schema", "police_extract")) not in v1_schemas:
+        raise ConfigError(f"{where}: schema {raw['schema']!r} is not known{did_you_mean(raw['schema'], v1_schemas)} "
+                          f"(known: {', '.join(v1_schemas)})")
     values = dict(raw.get("values") or {})
     fields: dict[str, Any] = {}
     date_format = raw.get("date_format", "%d/%m/%Y")
