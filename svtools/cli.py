@@ -241,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"svtools {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line, never a bare traceback
+        if args.debug:
+            raise
+        print(f"svtools {args.command}: unexpected error ({type(exc).__name__}: {exc}). This is a fault in "
+              "svtools, not in your data: run again with --debug for the traceback and report it.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
