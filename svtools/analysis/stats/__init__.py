@@ -9,6 +9,7 @@ Every rate/proportion/funnel function accepts scalars, numpy arrays or pandas Se
 :class:`pandas.DataFrame`.
 """
 
+from svtools.analysis.stats.compare import change_words, format_ratio, interval_words, rate_ratio
 from svtools.analysis.stats.funnels import funnel_limits, funnel_significance
 from svtools.analysis.stats.rates import dsr, isr, proportion, rate
 from svtools.analysis.stats.spc import spc, spc_summary
@@ -26,4 +27,8 @@ __all__ = [
     "suppress",
     "suppressed_mask",
     "assert_no_small_counts",
+    "rate_ratio",
+    "interval_words",
+    "change_words",
+    "format_ratio",
 ]
