@@ -10,9 +10,18 @@ Two limit levels throughout, as in the Fingertips technical guidance: 95% ("2 si
 
 Units: ``baseline`` and every limit are on the scale of the indicator values, i.e. x ``multiplier`` (a rate
 per ``multiplier`` population, or a proportion x ``multiplier``, e.g. 100 for a percentage).
+
+Over-dispersion (rates only): when areas differ by more than chance - as CSPs do, because their true rates
+differ - Poisson limits flag most areas. :func:`overdispersion` estimates the excess from winsorised
+square-root z-scores (Spiegelhalter 2005) and :func:`adjusted_funnel_limits` / :func:`adjusted_funnel_significance`
+widen the limits by a multiplicative factor or an additive random effect (DerSimonian-Laird tau^2), as the
+CQC, NHS England's SHMI and the NHS-R FunnelPlotR package do.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,7 +29,15 @@ from scipy import special, stats
 
 from svtools.analysis.stats.intervals import poisson_limits
 
-__all__ = ["funnel_limits", "funnel_significance"]
+__all__ = [
+    "funnel_limits",
+    "funnel_significance",
+    "OVERDISPERSION_METHODS",
+    "Overdispersion",
+    "overdispersion",
+    "adjusted_funnel_limits",
+    "adjusted_funnel_significance",
+]
 
 #: One-sided tail probabilities of the two Fingertips funnel levels: 95% (2 sigma) and 99.8% (3 sigma).
 _TAILS = {"95": 0.025, "998": 0.001}
@@ -212,6 +229,407 @@ def funnel_significance(events, denominators, baseline: float, kind: str = "rate
         labels[missing] = None
         out[f"significance_{label}"] = labels
     return pd.DataFrame(out, index=index)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Over-dispersion (Spiegelhalter 2005): multiplicative and additive (random-effects) funnel limits for rates
+# ---------------------------------------------------------------------------------------------------------
+
+#: Values of ``method`` (config ``funnels.method``): ``auto`` applies ``additive`` when the areas are
+#: over-dispersed (see :func:`overdispersion`) and ``none`` otherwise.
+OVERDISPERSION_METHODS = ("none", "multiplicative", "additive", "auto")
+_Z = {"95": 1.959963984540054, "998": 3.090232306167813}  # two-sided normal quantiles (tails 0.025, 0.001)
+
+
+@dataclass(frozen=True)
+class Overdispersion:
+    """How much more the areas of a funnel plot vary than chance allows, and what the limits do about it.
+
+    Made by :func:`overdispersion`; pass it to :func:`adjusted_funnel_limits` and
+    :func:`adjusted_funnel_significance` so the drawn limits and the flags always agree.
+
+    Attributes
+    ----------
+    method : {"none", "multiplicative", "additive"}
+        The allowance applied (``auto`` resolved).
+    requested : {"none", "multiplicative", "additive", "auto"}
+        The method asked for (config ``funnels.method``).
+    phi : float
+        Dispersion ratio from the winsorised z-scores: mean of their squares (dimensionless; NaN when it could
+        not be estimated). 1 is what Poisson variation alone gives before winsorisation (winsorising 10% at
+        each end brings the no-excess value down to about 0.68).
+    phi_unwinsorised : float
+        The same mean over the raw z-scores.
+    threshold : float
+        The value ``phi`` must exceed for ``auto`` to allow for over-dispersion: (d + 2 sqrt(2 d)) / I, with
+        I areas and d = I - G degrees of freedom (G comparators estimated from the same counts; 1 for a single
+        baseline, so the threshold is close to 1 + 2 sqrt(2 / I)).
+    tau2 : float
+        Between-area variance of the true rates on the square-root scale of the ratio to the comparator,
+        sqrt(rate / baseline) (dimensionless; DerSimonian-Laird from ``phi``). 0 unless ``method`` is
+        ``additive``.
+    n_areas, n_groups : int
+        Areas used (I) and comparators (G).
+    winsorise : float
+        Share of z-scores winsorised at each end (0.1 = 10%).
+    """
+
+    method: str
+    requested: str
+    phi: float
+    phi_unwinsorised: float
+    threshold: float
+    tau2: float
+    n_areas: int
+    n_groups: int
+    winsorise: float
+
+    @property
+    def tau(self) -> float:
+        """sqrt(tau2): between-area standard deviation of sqrt(true rate / baseline) (dimensionless)."""
+        return math.sqrt(self.tau2) if np.isfinite(self.tau2) else math.nan
+
+    @property
+    def overdispersed(self) -> bool:
+        """``phi`` exceeds ``threshold``: the areas vary more than chance alone would make them."""
+        return bool(np.isfinite(self.phi) and self.phi > self.threshold)
+
+    @property
+    def adjusted(self) -> bool:
+        """The limits differ from the exact Poisson ones (an additive tau2 > 0, or a multiplicative phi > 1)."""
+        if self.method == "additive":
+            return self.tau2 > 0
+        if self.method == "multiplicative":
+            return bool(np.isfinite(self.phi) and self.phi > 1)
+        return False
+
+    def limits_phrase(self, level: str = "99.8%", areas: str = "CSPs") -> str:
+        """What the drawn limits are, in words, e.g. "99.8% limits allowing for over-dispersion between CSPs
+        (additive random effects, τ = 0.139)"."""
+        if self.adjusted and self.method == "additive":
+            return (f"{level} limits allowing for over-dispersion between {areas} (additive random effects, "
+                    f"τ = {self.tau:.3f})")
+        if self.adjusted:
+            return (f"{level} limits allowing for over-dispersion between {areas} (multiplicative, "
+                    f"φ = {self.phi:.2f})")
+        return f"{level} Poisson limits (no allowance for over-dispersion between {areas})"
+
+    def explanation(self, areas: str = "CSPs") -> str:
+        """One or two plain sentences on why these limits were drawn (for the page text and notes)."""
+        n = f"{self.n_areas} {areas}"
+        if not np.isfinite(self.phi):
+            return (f"Too few {areas} ({self.n_areas}) to estimate how much they vary beyond chance, so the "
+                    "limits allow for chance (Poisson) variation only.")
+        spread = (f"The {n} vary far more than chance alone would make them (dispersion ratio φ = "
+                  f"{self.phi:.2f} from winsorised z-scores; above {self.threshold:.2f} is more than chance)")
+        if self.method == "additive" and self.adjusted:
+            pct = 100 * ((1 + self.tau) ** 2 - 1)
+            return (f"{spread}, so the limits add the usual variation between {areas}: τ = {self.tau:.3f} on "
+                    f"the square-root scale, i.e. underlying rates typically {pct:.0f}% above or below the "
+                    f"comparator. Only a {areas[:-1] if areas.endswith('s') else areas} outside these "
+                    "limits is unusual.")
+        if self.method == "multiplicative" and self.adjusted:
+            return (f"{spread}, so the limits are widened by sqrt(φ) = {math.sqrt(self.phi):.2f}. Only an area "
+                    "outside these limits is unusual.")
+        if self.requested == "none":
+            return (f"The limits allow for chance (Poisson) variation only (φ = {self.phi:.2f}; no allowance "
+                    "for over-dispersion was requested).")
+        return (f"The {n} vary no more than chance would make them (φ = {self.phi:.2f}, not above "
+                f"{self.threshold:.2f}), so the limits are the Poisson ones.")
+
+    def summary(self) -> dict:
+        """The estimate as plain numbers (for ``SectionResult.values`` and provenance)."""
+        return {"method": self.method, "requested": self.requested, "phi": self.phi,
+                "phi_unwinsorised": self.phi_unwinsorised, "threshold": self.threshold, "tau2": self.tau2,
+                "tau": self.tau, "n_areas": self.n_areas, "n_groups": self.n_groups,
+                "winsorise": self.winsorise, "overdispersed": self.overdispersed, "adjusted": self.adjusted}
+
+
+def overdispersion(events, denominators, baseline, *, method: str = "auto", winsorise: float = 0.1,
+                   groups=None, multiplier: float = 100_000) -> Overdispersion:
+    """Estimate over-dispersion of area rates around a baseline (Spiegelhalter 2005), and choose the limits.
+
+    Parameters
+    ----------
+    events : array_like or pandas.Series
+        Observed counts O_i per area (>= 0). Areas with NaN events are left out.
+    denominators : array_like or pandas.Series
+        Person-years (population x years) N_i per area, > 0.
+    baseline : float or array_like
+        Comparator rate per ``multiplier`` person-years: one value for all areas (e.g. sum O / sum N x
+        multiplier), or one per area (e.g. each CSP's own force rate, with ``groups``).
+    method : {"auto", "additive", "multiplicative", "none"}, default "auto"
+        ``auto``: ``additive`` when ``phi`` exceeds ``threshold`` (see Notes), else ``none``.
+    winsorise : float, default 0.1
+        Share of z-scores pulled in at each end before ``phi`` is computed (0 to < 0.5).
+    groups : array_like, optional
+        Label of each area's comparator when ``baseline`` varies by area (e.g. the force code): tau^2 is then
+        the pooled within-group variance, and the degrees of freedom are I - G.
+    multiplier : float, default 100_000
+        Scale of ``baseline`` (1,000 for rates per 1,000).
+
+    Returns
+    -------
+    Overdispersion
+
+    Raises
+    ------
+    ValueError
+        On an unknown method, a winsorising share outside [0, 0.5), negative events, non-positive
+        denominators or a negative baseline.
+
+    Notes
+    -----
+    **Scale** (Spiegelhalter 2005, *Stat Med* section 3 and Table I; the "CQC" square-root route of
+    FunnelPlotR). For area i with expected count E_i = baseline_i / multiplier x N_i, the indicator is
+    y_i = sqrt(O_i / E_i), target 1, with standard error s_i = 1 / (2 sqrt(E_i)) from the variance-stabilising
+    square-root transform of a Poisson count. The z-score is z_i = (y_i - 1) / s_i = 2 (sqrt(O_i) - sqrt(E_i)).
+    The square root (not the log) is used because it is defined at O = 0, which small CSP counts reach.
+
+    **Winsorising**. z-scores below the ``winsorise`` quantile are set to it and those above the
+    1 - ``winsorise`` quantile to that (quantiles by linear interpolation, R's type 7, as FunnelPlotR), so
+    a few truly outlying areas do not inflate the estimate.
+
+    **Dispersion ratio** phi = (1/I) sum z_w^2 over the I areas.
+
+    **Additive random effects** (DerSimonian-Laird, as Spiegelhalter 2005 *Qual Saf Health Care* and the
+    CQC/SHMI): with weights w_i = 1/s_i^2 = 4 E_i,
+    tau^2 = max(0, (I phi - (I - G)) / sum_g (S1_g - S2_g / S1_g)), S1_g = sum w_i, S2_g = sum w_i^2 over
+    the areas of comparator g (G = 1: the usual (I phi - (I - 1)) / (sum w - sum w^2 / sum w)). Limits then
+    use s_i^2 + tau^2 (:func:`adjusted_funnel_limits`). **Multiplicative**: limits use phi s_i^2, applied only
+    when phi > 1 (limits are never narrowed).
+
+    **The auto rule**. If the areas differed only by chance, I phi would be roughly chi-square on d = I - G
+    degrees of freedom (mean d, standard deviation sqrt(2 d)); over-dispersion is assumed when phi exceeds
+    that mean by two standard deviations, phi > (d + 2 sqrt(2 d)) / I, which for a single baseline is close
+    to the rule of thumb phi > 1 + 2 sqrt(2 / I). Winsorising lowers phi under no over-dispersion (to about
+    0.68 at 10%), so the rule is conservative: it widens the limits only on clear evidence. The additive
+    model is the default because it treats areas as differing by a real amount (tau) that does not shrink
+    as counts grow - the case of CSPs with different true rates - and because Spiegelhalter (2005) found it
+    has the stronger conceptual foundation; a multiplicative factor over-widens the limits of small areas.
+
+    Fewer than 2 degrees of freedom (I - G < 2) or a baseline of 0: nothing is estimated (``phi`` NaN) and
+    the method is ``none``.
+
+    References
+    ----------
+    Spiegelhalter DJ. Funnel plots for comparing institutional performance. *Stat Med* 2005; 24:1185-1202.
+
+    Spiegelhalter DJ. Handling over-dispersion of performance indicators. *Qual Saf Health Care* 2005;
+    14:347-351.
+
+    DerSimonian R, Laird N. Meta-analysis in clinical trials. *Control Clin Trials* 1986; 7:177-188.
+
+    Mainey C et al. FunnelPlotR (NHS-R Community), ``R/od_adjustment.R`` (``transformed_zscore`` "CQC",
+    ``winsorisation``, ``phi_func``, ``tau_func``).
+
+    Examples
+    --------
+    >>> o, n = [30, 55, 20, 80, 41, 12, 66, 25], [1e4, 1e4, 1e4, 2e4, 1e4, 5e3, 2e4, 1e4]
+    >>> od = overdispersion(o, n, baseline=sum(o) / sum(n) * 1000, multiplier=1000)
+    >>> od.method, round(od.phi, 2), round(od.threshold, 2), round(od.tau, 3)
+    ('additive', 2.01, 1.81, 0.09)
+    """
+    if method not in OVERDISPERSION_METHODS:
+        raise ValueError(f"method must be one of {OVERDISPERSION_METHODS}, got {method!r}")
+    try:
+        share = float(winsorise)
+    except (TypeError, ValueError):
+        share = math.nan
+    if not 0 <= share < 0.5:
+        raise ValueError(f"winsorise must be a share in [0, 0.5), got {winsorise!r}")
+    _check_positive_scalar(multiplier, "multiplier")
+    o, e, g = _expected_counts(events, denominators, baseline, multiplier, groups)
+    keep = np.isfinite(o)
+    o, e, g = o[keep], e[keep], g[keep]
+    n_areas, n_groups = int(o.size), int(np.unique(g).size) if o.size else 0
+    dof = n_areas - n_groups
+    nan = math.nan
+    if dof < 2 or np.any(e <= 0):
+        return Overdispersion("none", method, nan, nan, nan, 0.0, n_areas, n_groups, share)
+    z = 2 * (np.sqrt(o) - np.sqrt(e))
+    lo, hi = np.quantile(z, [share, 1 - share])
+    zw = np.clip(z, lo, hi)
+    phi = float(np.mean(zw**2))
+    threshold = (dof + 2 * math.sqrt(2 * dof)) / n_areas
+    chosen = ("additive" if phi > threshold else "none") if method == "auto" else method
+    tau2 = 0.0
+    if chosen == "additive":
+        w = 4 * e
+        denom = sum(w[g == k].sum() - (w[g == k] ** 2).sum() / w[g == k].sum() for k in np.unique(g))
+        tau2 = max(0.0, (n_areas * phi - dof) / denom)
+    return Overdispersion(chosen, method, phi, float(np.mean(z**2)), threshold, float(tau2), n_areas,
+                          n_groups, share)
+
+
+def adjusted_funnel_limits(baseline: float, denominators, od: Overdispersion,
+                           multiplier: float = 100_000) -> pd.DataFrame:
+    """Funnel limits for rates allowing for over-dispersion as estimated by :func:`overdispersion`.
+
+    Parameters
+    ----------
+    baseline : float
+        Comparator rate per ``multiplier`` person-years (the centre line).
+    denominators : scalar, array_like or pandas.Series
+        Person-years at which to evaluate the limits, > 0 (the areas' own, or a grid to draw).
+    od : Overdispersion
+        From :func:`overdispersion` on the areas plotted.
+    multiplier : float, default 100_000
+        Scale of ``baseline`` and of the limits.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`funnel_limits`: ``denominator, baseline, lower_95, upper_95, lower_998, upper_998`` (rates x
+        ``multiplier``).
+
+    Notes
+    -----
+    Without an allowance (``od.adjusted`` False: method ``none``, an additive tau^2 of 0, or a
+    multiplicative phi <= 1) these are exactly the exact-Poisson limits of :func:`funnel_limits`. Otherwise,
+    with E = baseline / multiplier x N and s = 1 / (2 sqrt(E)), the limits of y = sqrt(rate / baseline) are
+    1 -/+ z sqrt(s^2 + tau^2) (additive) or 1 -/+ z sqrt(phi) s (multiplicative), z = 1.959964 (95%) or
+    3.090232 (99.8%); the rate limits are baseline x max(y, 0)^2 (Spiegelhalter 2005; FunnelPlotR
+    ``calculate_limits``, "CQC"). Additive limits tend to baseline x (1 -/+ z tau)^2 as N grows: a large area
+    is not flagged for a difference the usual variation between areas explains.
+
+    Examples
+    --------
+    >>> od = Overdispersion("additive", "auto", 4.0, 5.0, 1.7, 0.01, 40, 1, 0.1)
+    >>> print(adjusted_funnel_limits(1.0, [1e4, 1e6], od, multiplier=1000).round(3).to_string())
+       denominator  baseline  lower_95  upper_95  lower_998  upper_998
+    0      10000.0       1.0     0.401     1.868      0.178      2.490
+    1    1000000.0       1.0     0.643     1.436      0.472      1.724
+    """
+    if not od.adjusted:
+        return funnel_limits(baseline, denominators, kind="rate", multiplier=multiplier)
+    _check_positive_scalar(multiplier, "multiplier")
+    base = _baseline(baseline, "rate", multiplier)
+    n, index = _as_vector(denominators, "denominators")
+    if np.any(n <= 0):
+        raise ValueError("denominators must all be greater than 0")
+    out = {"denominator": n, "baseline": np.full(n.shape, base)}
+    for label, (lo, hi) in _adjusted_ratio_limits(base / multiplier * n, od).items():
+        out[f"lower_{label}"], out[f"upper_{label}"] = base * lo**2, base * hi**2
+    cols = ["denominator", "baseline", "lower_95", "upper_95", "lower_998", "upper_998"]
+    return pd.DataFrame(out, index=index)[cols]
+
+
+def adjusted_funnel_significance(events, denominators, baseline, od: Overdispersion,
+                                 multiplier: float = 100_000) -> pd.DataFrame:
+    """Whether each area lies above or below the funnel limits drawn for it (with any over-dispersion allowance).
+
+    Parameters
+    ----------
+    events : array_like or pandas.Series
+        Observed counts per area (>= 0; NaN gives a ``None`` label).
+    denominators : array_like or pandas.Series
+        Person-years per area, > 0.
+    baseline : float or array_like
+        Comparator rate per ``multiplier``: one value, or one per area (as given to :func:`overdispersion`).
+    od : Overdispersion
+        From :func:`overdispersion` on the same areas.
+    multiplier : float, default 100_000
+        Scale of ``baseline`` and ``value``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per area: ``events``, ``denominator``, ``value`` (rate x ``multiplier``), ``expected`` (E_i),
+        ``z`` (Poisson z-score on the square-root scale, 2 (sqrt(O) - sqrt(E))), ``z_adjusted`` (z divided by
+        sqrt(1 + 4 E tau^2) or sqrt(phi); equal to ``z`` without an allowance), ``significance_95`` and
+        ``significance_998`` (``"high"``, ``"low"`` or ``"not significant"``).
+
+    Notes
+    -----
+    An area is "high" (``"low"``) exactly when its rate is above (below) the limit of
+    :func:`adjusted_funnel_limits` at its own denominator, strictly, so the flags always match the drawn
+    funnel. Without an allowance that is the exact one-sided Poisson test at tail 0.025 or 0.001 (P(X >= O)
+    or P(X <= O) below the tail under mean E), which :func:`funnel_significance` approximates with Byar's
+    limits for O >= 10; with one, it is |z_adjusted| > z.
+
+    Examples
+    --------
+    >>> od = Overdispersion("additive", "auto", 4.0, 5.0, 1.7, 0.01, 40, 1, 0.1)
+    >>> out = adjusted_funnel_significance([20, 160, 300], [1e5, 1e5, 1e5], 1.5, od, multiplier=1000)
+    >>> out[["value", "significance_95", "significance_998"]]
+       value  significance_95 significance_998
+    0    0.2              low              low
+    1    1.6  not significant  not significant
+    2    3.0             high             high
+    """
+    _check_positive_scalar(multiplier, "multiplier")
+    o, e, _ = _expected_counts(events, denominators, baseline, multiplier, None)
+    x, index = _as_vector(events, "events")
+    n, _ = _as_vector(denominators, "denominators")
+    if index.size != o.size:
+        index = pd.RangeIndex(o.size)
+    missing = ~np.isfinite(o)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = 2 * (np.sqrt(o) - np.sqrt(e))
+        if od.adjusted and od.method == "additive":
+            z_adj = z / np.sqrt(1 + 4 * e * od.tau2)
+        elif od.adjusted:
+            z_adj = z / math.sqrt(od.phi)
+        else:
+            z_adj = z
+    out = {"events": o, "denominator": np.broadcast_to(n, o.shape).astype(float), "value": o / n * multiplier,
+           "expected": e, "z": z, "z_adjusted": z_adj}
+    if od.adjusted:
+        bounds = _adjusted_ratio_limits(e, od)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = o / e
+        tests = {label: (ratio < lo**2, ratio > hi**2) for label, (lo, hi) in bounds.items()}
+    else:
+        tests = {}
+        for label, tail in _TAILS.items():
+            lo_count, hi_count = _poisson_funnel_counts(e, tail)
+            tests[label] = (o < lo_count, o > hi_count)
+    for label, (low, high) in tests.items():
+        labels = np.where(high, "high", np.where(low, "low", "not significant")).astype(object)
+        labels[missing] = None
+        out[f"significance_{label}"] = labels
+    return pd.DataFrame(out, index=index)
+
+
+def _adjusted_ratio_limits(expected: np.ndarray, od: Overdispersion) -> dict:
+    """{"95": (lo, hi), "998": (lo, hi)}: limits of sqrt(O / E) at expected counts E under ``od`` (lower >= 0).
+
+    Callers square them for the limits of O / E (the rate as a multiple of the baseline).
+    """
+    e = np.asarray(expected, dtype=float)
+    with np.errstate(divide="ignore"):
+        s2 = 1 / (4 * e)
+    sd = np.sqrt(s2 + od.tau2) if od.method == "additive" else np.sqrt(od.phi * s2)
+    return {label: (np.maximum(1 - z * sd, 0.0), 1 + z * sd) for label, z in _Z.items()}
+
+
+def _expected_counts(events, denominators, baseline, multiplier, groups):
+    """(O, E, group labels) as float arrays of one length; E = baseline / multiplier x N."""
+    o, _ = _as_vector(events, "events")
+    n, _ = _as_vector(denominators, "denominators")
+    if isinstance(baseline, pd.Series):
+        b = baseline.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        b = np.atleast_1d(np.asarray(baseline, dtype=float))
+    try:
+        o, n, b = (np.array(a, dtype=float) for a in np.broadcast_arrays(o, n, b))
+    except ValueError:
+        raise ValueError(f"events ({o.size}), denominators ({n.size}) and baseline ({b.size}) have different "
+                         "lengths") from None
+    if np.any(o < 0):
+        raise ValueError("events must all be greater than or equal to 0")
+    if np.any(n <= 0):
+        raise ValueError("denominators must all be greater than 0")
+    if np.any(b < 0) or np.isnan(b).any():
+        raise ValueError("baseline must be a number >= 0 for every area")
+    if groups is None:
+        g = np.zeros(o.shape, dtype=object)
+    else:
+        g = np.asarray(pd.Series(groups).astype(str).to_numpy(), dtype=object)
+        if g.shape != o.shape:
+            raise ValueError(f"groups ({g.size}) and events ({o.size}) have different lengths")
+    return o, b / multiplier * n, g
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -665,8 +665,16 @@ def _extremes(series: pd.Series, fmt=None) -> tuple[str, str]:
 # =========================================================================== area rates (profile and force)
 def _area_rates(ctx: ProfileContext, months: int = 12) -> tuple[pd.DataFrame, dict]:
     """Rates per 1,000 residents a year for every CSP in the data over the last ``months`` months of the
-    period (fewer when the period is shorter), with 95% intervals and funnel significance."""
+    period (fewer when the period is shorter), with 95% intervals and funnel significance.
+
+    Significance (``vs_all_*`` against the rate of all CSPs, ``vs_force_*`` against each CSP's own force rate)
+    is "outside the funnel limits drawn", with the allowance for over-dispersion between CSPs of
+    ``config/settings.yaml`` ``funnels`` (:func:`svtools.analysis.stats.funnels.overdispersion`): estimated
+    from all CSPs around the all-CSP rate (``info["od_all"]``) and, pooled over forces, around their force
+    rates (``info["od_force"]``). ``vs_all_998_poisson`` keeps the Poisson (PHE) flag for comparison.
+    """
     from svtools.analysis.stats import funnel_significance, rate
+    from svtools.analysis.stats.funnels import adjusted_funnel_significance, overdispersion
 
     from svtools.ingest.store import force_codes
     from svtools.publish import tables
@@ -694,14 +702,30 @@ def _area_rates(ctx: ProfileContext, months: int = 12) -> tuple[pd.DataFrame, di
     areas.loc[ok, "lower"] = r["lower"].to_numpy()
     areas.loc[ok, "upper"] = r["upper"].to_numpy()
     areas = areas[ok].reset_index(drop=True)  # only areas whose count is published take part
-    overall = areas["offences"].sum() / areas["person_years"].sum() * 1000
     force = areas[areas["pfa_code"] == ctx.force_code]
-    force_rate = force["offences"].sum() / force["person_years"].sum() * 1000
-    sig = funnel_significance(areas["offences"], areas["person_years"], overall, multiplier=1000)
-    areas["vs_all_95"] = sig["significance_95"].to_numpy()
-    areas["vs_all_998"] = sig["significance_998"].to_numpy()
-    sig_f = funnel_significance(areas["offences"], areas["person_years"], force_rate, multiplier=1000)
-    areas["vs_force_95"] = sig_f["significance_95"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        overall = areas["offences"].sum() / areas["person_years"].sum() * 1000
+        force_rate = force["offences"].sum() / force["person_years"].sum() * 1000
+        by_force = areas.groupby("pfa_code")["offences"].sum() / areas.groupby("pfa_code")["person_years"].sum()
+    own_force = areas["pfa_code"].map(by_force * 1000).to_numpy(dtype=float)
+    fcfg = config.settings().get("funnels", {})
+    method, share = str(fcfg.get("method", "auto")), float(fcfg.get("winsorise", 0.1))
+    for c in ("vs_all_95", "vs_all_998", "vs_all_998_poisson", "vs_force_95", "vs_force_998"):
+        areas[c] = pd.Series([None] * len(areas), dtype=object)
+    od_all = od_force = overdispersion([], [], 0.0, method=method, winsorise=share, multiplier=1000)
+    if len(areas) and overall > 0:
+        od_all = overdispersion(areas["offences"], areas["person_years"], overall, method=method,
+                                winsorise=share, multiplier=1000)
+        sig = adjusted_funnel_significance(areas["offences"], areas["person_years"], overall, od_all, 1000)
+        areas["vs_all_95"] = sig["significance_95"].to_numpy()
+        areas["vs_all_998"] = sig["significance_998"].to_numpy()
+        areas["vs_all_998_poisson"] = funnel_significance(areas["offences"], areas["person_years"], overall,
+                                                          multiplier=1000)["significance_998"].to_numpy()
+        od_force = overdispersion(areas["offences"], areas["person_years"], own_force, method=method,
+                                  winsorise=share, groups=areas["pfa_code"], multiplier=1000)
+        sig_f = adjusted_funnel_significance(areas["offences"], areas["person_years"], own_force, od_force, 1000)
+        areas["vs_force_95"] = sig_f["significance_95"].to_numpy()
+        areas["vs_force_998"] = sig_f["significance_998"].to_numpy()
     info = {
         "window_start": window[0],
         "window_end": window[-1],
@@ -713,6 +737,8 @@ def _area_rates(ctx: ProfileContext, months: int = 12) -> tuple[pd.DataFrame, di
         "all_offences": int(areas["offences"].sum()),
         "all_population": float(areas["population"].sum()),
         "n_months": len(window),
+        "od_all": od_all,
+        "od_force": od_force,
     }
     return areas, info
 
