@@ -24,8 +24,16 @@ __all__ = [
     "lad22_lad23",
     "lad24_csp_pfa",
     "lad_csp_pfa_2019",
+    "lad_code_history",
     "population_lsoa11",
     "population_lsoa11_wide",
+    "population_lad",
+    "population_lad_mye2",
+    "population_lad_2011",
+    "population_lad_2024",
+    "population_settings",
+    "ethnicity_lad21",
+    "ethnicity_lsoa21",
     "imd2019_lsoa11",
     "wimd2019_lsoa11",
     "imd2025_lsoa21",
@@ -34,7 +42,13 @@ __all__ = [
     "offence_codes",
     "prc_pfa_2019_20",
     "AGE_COLUMNS",
+    "LAD_PATTERN",
 ]
+
+#: Local-authority district codes in the ONS population files: English unitary authorities (E06), non-metropolitan
+#: districts (E07), metropolitan districts (E08), London boroughs (E09) and Welsh unitary authorities (W06).
+#: Countries, regions, counties and metropolitan counties are left out.
+LAD_PATTERN = r"^(E0[6-9]|W06)\d{6}$"
 
 #: Single-year-of-age columns in the ONS LSOA/LAD population files ("90+" is the open band, held as 90).
 AGE_COLUMNS = [str(a) for a in range(90)] + ["90+"]
@@ -124,6 +138,41 @@ def lad_csp_pfa_2019() -> pd.DataFrame:
     )
 
 
+@lru_cache(maxsize=1)
+def lad_code_history() -> pd.DataFrame:
+    """Every LAD code used since 2011 mapped to the 2024 LAD that holds it: ``lad_code, lad_name, lad24_code``.
+
+    Built from ``lookups/la_all_codes_history_to_active.csv`` (each code to the currently active code; a code
+    that is still active maps to itself) and, for an active code that is not a 2024 LAD, ``lad22_lad23`` (the
+    2023 reorganisations). Every change between 2011 and 2024 in England and Wales was a merger of whole
+    districts or a new code for the same area, so each old code lies inside exactly one 2024 LAD; a 2024 LAD
+    may hold several old codes (Cumberland holds Allerdale, Carlisle and Copeland).
+
+    Returns
+    -------
+    DataFrame
+        One row per English or Welsh code (unique ``lad_code``), including every 2024 LAD code (mapped to
+        itself).
+    """
+    hist = _read("lookups/la_all_codes_history_to_active.csv", dtype=str)
+    hist = hist[["LADCD", "LADNM", "LADCD_ACTIVE"]].rename(
+        columns={"LADCD": "lad_code", "LADNM": "lad_name", "LADCD_ACTIVE": "lad24_code"})
+    hist = hist[hist["lad_code"].str.match(LAD_PATTERN)]  # England and Wales only
+    lad24 = lad24_csp_pfa()[["lad24_code", "lad24_name"]].drop_duplicates("lad24_code")
+    # An active code that is not a 2024 LAD is either a 2023 reorganisation (lad22_lad23) or a later code for a
+    # 2024 LAD (Barnsley E08000016 -> E08000038, Sheffield E08000019 -> E08000039 in the history file): then
+    # the 2024 LAD is the one whose own history leads to the same active code.
+    active = hist.set_index("lad_code")["lad24_code"]
+    back = {a: c for c, a in active.reindex(lad24["lad24_code"]).dropna().items() if a != c}
+    step = {**lad22_lad23().set_index("lad22_code")["lad23_code"].to_dict(), **back}
+    outside = ~hist["lad24_code"].isin(lad24["lad24_code"])
+    hist.loc[outside, "lad24_code"] = hist.loc[outside, "lad24_code"].map(step)
+    own = lad24.rename(columns={"lad24_code": "lad_code", "lad24_name": "lad_name"}).assign(
+        lad24_code=lambda d: d["lad_code"])
+    out = pd.concat([own, hist[~hist["lad_code"].isin(own["lad_code"])]], ignore_index=True)
+    return out.drop_duplicates("lad_code").sort_values("lad_code", ignore_index=True)
+
+
 # --------------------------------------------------------------------------- population
 @lru_cache(maxsize=4)
 def population_lsoa11_wide(year: int = 2020) -> pd.DataFrame:
@@ -159,6 +208,189 @@ def population_lsoa11(year: int = 2020) -> pd.DataFrame:
         "age": np.tile(np.arange(n_age, dtype="int16"), n_lsoa),
         "population": values.ravel(),
     })
+
+
+# --------------------------------------------------------------------------- local-authority population
+@lru_cache(maxsize=1)
+def population_settings() -> dict:
+    """Denominator settings in ``config/population.yaml`` (mid-years, series break, year rule, ethnic groups)."""
+    from svtools.config import read_yaml
+    from svtools.paths import CONFIG
+
+    return read_yaml(CONFIG / "population.yaml")
+
+
+def _age_int(age: pd.Series) -> np.ndarray:
+    """'0' ... '89', '90+' (or '90', the open band) as int16 0-90, 90 meaning 90 and over."""
+    return age.astype(str).str.replace("+", "", regex=False).astype("int16").to_numpy()
+
+
+def _census_base(years) -> np.ndarray:
+    first = int(population_settings()["census_2021_based_from"])
+    return np.where(np.asarray(years) >= first, 2021, 2011).astype("int16")
+
+
+def _lad_frame(mid_year, code, name, sex, age, population) -> pd.DataFrame:
+    out = pd.DataFrame({
+        "mid_year": np.asarray(mid_year, dtype="int16"),
+        "lad_code": np.asarray(code, dtype=object),
+        "lad_name": np.asarray(name, dtype=object),
+        "sex": np.asarray(sex, dtype=object),
+        "age": np.asarray(age, dtype="int16"),
+        "population": np.asarray(population, dtype="int64"),
+    })
+    out["census_base"] = _census_base(out["mid_year"])
+    return out
+
+
+@lru_cache(maxsize=1)
+def population_lad_mye2() -> pd.DataFrame:
+    """ONS MYE2 population by local authority, single year of age and sex, mid-2014 to mid-2023.
+
+    Each mid-year is on **its own year's LAD boundaries** (e.g. the six Cumbria districts to mid-2021,
+    Cumberland and Westmorland and Furness from mid-2022). Only LADs are kept (:data:`LAD_PATTERN`).
+
+    Returns
+    -------
+    DataFrame
+        ``mid_year`` (int16), ``lad_code``, ``lad_name``, ``sex`` ("F", "M"), ``age`` (int16 0-90, 90 = 90 and
+        over), ``population`` (int64 persons at 30 June), ``census_base`` (2011 to mid-2020, 2021 from
+        mid-2021: the series break of SOURCES.md §5).
+
+    Notes
+    -----
+    Source: ``population/ons_mye2_la_sya_sex_2014_2023_long.csv.gz`` (ONS, OGL v3.0), reshaped long from the
+    published MYE2 workbooks with no value changed.
+    """
+    df = _read("population/ons_mye2_la_sya_sex_2014_2023_long.csv.gz",
+               dtype={"area_code": str, "area_name": str, "geography": str, "sex": str, "age": str})
+    df = df[df["area_code"].str.match(LAD_PATTERN)]
+    bad = ~df["sex"].isin(["F", "M"])
+    if bad.any():  # pragma: no cover - a changed source would surface here
+        raise DataValidationError("MYE2 sex must be F or M", column="sex",
+                                  examples=sorted(df.loc[bad, "sex"].unique())[:5])
+    return _lad_frame(df["mid_year"], df["area_code"], df["area_name"], df["sex"], _age_int(df["age"]),
+                      df["population"])
+
+
+@lru_cache(maxsize=1)
+def population_lad_2011() -> pd.DataFrame:
+    """ONS mid-2011 population by local authority (**April 2023 boundaries**), single year of age and sex.
+
+    Sheet MYEB1 of the mid-2022 release (``mye22final.xlsx``): the 2011-Census-based mid-2011 estimate recast
+    on 2023 LADs. Same columns as :func:`population_lad_mye2` (``census_base`` 2011).
+    """
+    df = _read("population/ons_mye22final_MYEB1_2011_2022_uk_lad23_sya_sex.csv.gz",
+               dtype={"code": str, "name": str, "geography": str, "sex": str, "age": str})
+    df = df[df["code"].str.match(LAD_PATTERN)]
+    return _lad_frame(2011, df["code"], df["name"], df["sex"], _age_int(df["age"]), df["population_2011"])
+
+
+@lru_cache(maxsize=1)
+def population_lad_2024() -> pd.DataFrame:
+    """ONS mid-2024 population by local authority (2023 boundaries) and single year of age, **persons only**.
+
+    ``mye24tablesew`` sheet "MYE2 - Persons". Same columns as :func:`population_lad_mye2` with ``sex`` "P"
+    (persons: the file has no split by sex) and ``census_base`` 2021.
+    """
+    df = _read("population/ons_mye2_mid2024_ew_persons.csv", encoding="utf-8-sig", dtype={"Code": str})
+    df = df[df["Code"].astype(str).str.match(LAD_PATTERN)]
+    total = df["All ages"].astype("int64")
+    ages = df[AGE_COLUMNS].astype("int64")
+    if not (ages.sum(axis=1) == total).all():  # pragma: no cover - a changed source would surface here
+        raise DataValidationError("mid-2024: single years do not sum to all ages",
+                                  file=str(real_file("population/ons_mye2_mid2024_ew_persons.csv")))
+    n_age = len(AGE_COLUMNS)
+    return _lad_frame(2024, np.repeat(df["Code"].to_numpy(), n_age), np.repeat(df["Name"].to_numpy(), n_age),
+                      "P", np.tile(np.arange(n_age), len(df)), ages.to_numpy().ravel())
+
+
+def population_lad(years=None) -> pd.DataFrame:
+    """ONS local-authority population for every shipped mid-year (2011, 2014-2023, 2024), long format.
+
+    Parameters
+    ----------
+    years : iterable of int, optional
+        Mid-years wanted (default ``mid_years`` in ``config/population.yaml``).
+
+    Returns
+    -------
+    DataFrame
+        ``mid_year, lad_code, lad_name, sex, age, population, census_base`` as :func:`population_lad_mye2`.
+        Each mid-year is on its own boundaries (2011 and 2024: the 2023 LADs). ``sex`` is "F"/"M" except
+        mid-2024, which is persons ("P"), so summing the rows of a year over sex always gives persons.
+    """
+    years = sorted(int(y) for y in (years if years is not None else population_settings()["mid_years"]))
+    known = {2011, 2024, *range(2014, 2024)}
+    unknown = sorted(set(years) - known)
+    if unknown:
+        raise ValueError(f"no ONS LAD estimate shipped for mid-{unknown[0]} (shipped: 2011, 2014-2024)")
+    parts = []
+    if 2011 in years:
+        parts.append(population_lad_2011())
+    mye2 = [y for y in years if 2014 <= y <= 2023]
+    if mye2:
+        m = population_lad_mye2()
+        parts.append(m[m["mid_year"].isin(mye2)])
+    if 2024 in years:
+        parts.append(population_lad_2024())
+    return pd.concat(parts, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- ethnicity (Census 2021)
+def _high_level(group: pd.Series) -> pd.Series:
+    mapping = population_settings()["ethnicity_high_level"]
+    prefix = group.str.split(":").str[0].str.strip()
+    out = prefix.map(mapping)
+    if out.isna().any():  # pragma: no cover - a changed source would surface here
+        raise DataValidationError("Census 2021 ethnic group not in config/population.yaml ethnicity_high_level",
+                                  column="ethnic_group", examples=sorted(prefix[out.isna()].unique())[:5])
+    return out
+
+
+@lru_cache(maxsize=1)
+def ethnicity_lad21() -> pd.DataFrame:
+    """Census 2021 usual residents by ethnic group (19 categories) and local authority (2021 boundaries).
+
+    Returns
+    -------
+    DataFrame
+        ``lad21_code, lad21_name, ethnic_group`` (the 19 ONS categories, e.g. "Asian, Asian British or Asian
+        Welsh: Indian"), ``ethnicity`` (the ONS 2021 high-level group the records use: Asian, Black, Mixed,
+        White, Other; ``config/population.yaml``), ``population`` (int64 persons, all ages, Census day
+        21 March 2021). The "(percent)" rows of the source are dropped.
+
+    Notes
+    -----
+    Source: ``ethnicity/census2021_ethnic_group_19cat_lad21.csv`` (ONS Census 2021, OGL v3.0). All ages only:
+    no ethnicity-by-age table is shipped.
+    """
+    df = _read("ethnicity/census2021_ethnic_group_19cat_lad21.csv", dtype={"ltla21_code": str})
+    df = df[df["ethnic_group"].str.endswith("(number)")].copy()
+    df["ethnic_group"] = df["ethnic_group"].str.replace(r"\s*\(number\)$", "", regex=True).str.strip()
+    out = pd.DataFrame({
+        "lad21_code": df["ltla21_code"].to_numpy(), "lad21_name": df["ltla21_name"].to_numpy(),
+        "ethnic_group": df["ethnic_group"].to_numpy(), "ethnicity": _high_level(df["ethnic_group"]).to_numpy(),
+        "population": df["value"].round().astype("int64").to_numpy(),
+    })
+    return out.sort_values(["lad21_code", "ethnicity", "ethnic_group"], ignore_index=True)
+
+
+@lru_cache(maxsize=1)
+def ethnicity_lsoa21() -> pd.DataFrame:
+    """Census 2021 usual residents by high-level ethnic group (5) and LSOA (2021): TS021.
+
+    Returns ``lsoa21_code, ethnicity`` (Asian, Black, Mixed, White, Other) and ``population`` (int64 persons).
+    Used to split a LAD's 19-category counts between the CSPs that share it.
+    """
+    df = _read("ethnicity/census2021_ts021_ethnic_group_5cat_lsoa21.csv.gz", dtype={"lsoa21_code": str})
+    mapping = {**population_settings()["ethnicity_high_level"]}
+    eth = df["ethnic_group"].map(mapping)
+    if eth.isna().any():  # pragma: no cover
+        raise DataValidationError("TS021 ethnic group not in config/population.yaml", column="ethnic_group",
+                                  examples=sorted(df.loc[eth.isna(), "ethnic_group"].unique())[:5])
+    return pd.DataFrame({"lsoa21_code": df["lsoa21_code"].to_numpy(), "ethnicity": eth.to_numpy(),
+                         "population": df["n"].astype("int64").to_numpy()})
 
 
 # --------------------------------------------------------------------------- deprivation

@@ -1,0 +1,370 @@
+"""Denominators: residents of a CSP (or several CSPs, or a force) by financial year and age range.
+
+Every rate of the profiles divides by residents from a dataset's ``population.parquet`` (written by
+:func:`svtools.ingest.area_tables.write_area_tables`): ONS local-authority mid-year estimates by single year of
+age (0-90, 90 = 90 and over) and sex, bridged to the 2024 CSPs, for every shipped mid-year (2011, 2014-2024).
+
+The rules, in one place:
+
+* **Which year.** Financial year ``YYYY/YY`` (1 April YYYY to 31 March YYYY+1) uses the mid-``YYYY`` estimate:
+  30 June YYYY falls inside it. A financial year whose mid-year is not in the table uses the **nearest**
+  mid-year (ties: the earlier), and every table says so (``exact`` False; :func:`year_note`). With the shipped
+  estimates that is 2011 for 2012/13, 2014 for 2013/14 and 2024 for 2025/26 and later.
+* **Which ages.** The age range of the numerator: all ages, ``0-24`` for victims under 25, ``10-24`` for the
+  Duty's young-people focus (``min_age``/``max_age``, inclusive).
+* **A period longer than a year.** Person-years: each month counts 1/12 of its financial year's residents
+  (:func:`person_years`); a period-average population is person-years divided by the period's years.
+* **Neighbourhoods.** ONS LSOA (2011) single-year-of-age estimates exist for mid-2019 and mid-2020 only. An
+  LSOA's residents in year ``y`` are its nearest LSOA-year estimate (2019 or 2020) at each age, scaled by the
+  ratio of its CSP's year-``y`` figure to the sum of the CSP's LSOAs at that age (:func:`lsoa_residents`): the
+  LSOAs keep their 2019/2020 shares of the CSP and sum to the CSP's figure of the year.
+* **Series break.** Mid-2011 and mid-2014 to mid-2020 are rolled forward from the 2011 Census; mid-2021 onward
+  are Census 2021-based (``census_base``). A step between 2020/21 and 2021/22 can be rebasing, not change.
+* **Ethnicity.** Census 2021 usual residents (all ages) by high-level ethnic group, summed over the CSPs
+  (:func:`ethnicity_residents`): the same denominator for every year (no later estimate by ethnicity exists).
+
+Sources: ONS mid-year estimates (MYE2, MYEB1, SAPE22DT2/SAPE23DT2) and Census 2021 TS021, OGL v3.0
+(``../shared/data/real/SOURCES.md`` §5, §5a).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from svtools.errors import DataValidationError
+
+__all__ = [
+    "age_label",
+    "mid_year_for",
+    "residents",
+    "residents_series",
+    "person_years",
+    "monthly_residents",
+    "lsoa_residents",
+    "ethnicity_residents",
+    "year_note",
+]
+
+_FY = re.compile(r"^(\d{4})/(\d{2})$")
+
+
+def _fy_start(fy: str) -> int:
+    m = _FY.match(str(fy))
+    if not m:
+        raise DataValidationError("financial year must look like 2019/20", column="financial_year",
+                                  examples=[str(fy)])
+    return int(m.group(1))
+
+
+def _fy_of_month(months: pd.DatetimeIndex) -> list[str]:
+    start = np.where(months.month >= 4, months.year, months.year - 1)
+    return [f"{s}/{(s + 1) % 100:02d}" for s in start]
+
+
+def mid_year_for(financial_year: str, available: Iterable[int]) -> tuple[int, bool]:
+    """The mid-year estimate used for a financial year, and whether it is that year's own.
+
+    Parameters
+    ----------
+    financial_year : str
+        ``"2019/20"`` style label.
+    available : iterable of int
+        Mid-years in the population table.
+
+    Returns
+    -------
+    (int, bool)
+        The mid-year (``YYYY`` for ``YYYY/YY`` when present, else the nearest, ties to the earlier) and True
+        when it is the financial year's own mid-year.
+    """
+    start = _fy_start(financial_year)
+    years = sorted({int(y) for y in available})
+    if not years:
+        raise DataValidationError("population table is empty", column="population")
+    best = min(years, key=lambda y: (abs(y - start), y))
+    return best, best == start
+
+
+def age_label(min_age: int = 0, max_age: int | None = None) -> str:
+    """Words for an age range: "all ages", "aged 0 to 24", "aged 10 to 24", "aged 25 and over"."""
+    if max_age is None:
+        return "all ages" if min_age <= 0 else f"aged {min_age} and over"
+    return f"aged {min_age} to {max_age}"
+
+
+def _check(population: pd.DataFrame) -> None:
+    need = ["csp_code", "year", "age", "population"]
+    missing = [c for c in need if c not in population.columns]
+    if missing:
+        raise DataValidationError(f"population table needs {missing}", column=missing[0])
+
+
+def _by_year(population: pd.DataFrame, csp_codes, min_age: int, max_age: int | None,
+             sex: str | None) -> tuple[pd.Series, dict]:
+    """Residents summed over the CSPs and ages (and sexes) for each mid-year, and each year's census base."""
+    _check(population)
+    pop = population
+    if csp_codes is not None:
+        codes = [str(c) for c in csp_codes]
+        have = set(pop["csp_code"].astype(str))
+        missing = sorted(set(codes) - have)
+        if missing:
+            raise DataValidationError("no population for these CSP(s)", column="csp_code", examples=missing)
+        pop = pop[pop["csp_code"].astype(str).isin(codes)]
+    age = pop["age"].astype("int64")
+    keep = (age >= int(min_age)).to_numpy().copy()
+    if max_age is not None:
+        keep &= (age <= int(max_age)).to_numpy()
+    if sex is not None:
+        if "sex" not in pop.columns:
+            raise DataValidationError("the population table has no sex column (re-ingest the dataset)",
+                                      column="sex")
+        keep &= (pop["sex"].astype(str) == str(sex)).to_numpy()
+    years = pop["year"].astype("int64")
+    by_year = pop.loc[keep, "population"].astype("float64").groupby(years[keep]).sum()
+    by_year = by_year.reindex(sorted(years.unique()), fill_value=0.0)
+    base = {}
+    if "census_base" in pop.columns:
+        base = pop.groupby(years)["census_base"].first().astype(int).to_dict()
+    return by_year, base
+
+
+def residents(population: pd.DataFrame, financial_years: Iterable[str], csp_codes: Sequence[str] | None = None,
+              min_age: int = 0, max_age: int | None = None, sex: str | None = None) -> pd.DataFrame:
+    """Residents of one or more CSPs in an age range, for each financial year: the rate denominator.
+
+    Parameters
+    ----------
+    population : DataFrame
+        ``csp_code, year, age, population`` and optionally ``sex`` and ``census_base`` (``population.parquet``:
+        ONS mid-year estimates, persons at 30 June, single years of age 0-90 with 90 = 90 and over).
+    financial_years : iterable of str
+        Labels such as ``"2019/20"``.
+    csp_codes : sequence of str, optional
+        CSPs whose residents are summed (one CSP, several, or all the CSPs of a force). Default: every CSP in
+        ``population``.
+    min_age, max_age : int
+        Inclusive age range in years (``max_age=None``: no upper limit). Under 25: ``0, 24``; young people
+        ``10, 24``.
+    sex : {"F", "M"}, optional
+        One sex only (mid-2024 has persons only, so a sex-specific 2024/25 figure uses the nearest year).
+
+    Returns
+    -------
+    DataFrame
+        One row per financial year, in the order given: ``financial_year``, ``mid_year`` (the estimate used),
+        ``exact`` (True when it is the year's own mid-year, False when the nearest was used), ``census_base``
+        (2011 or 2021; NA when the table does not say), ``population`` (float64 persons). ``attrs`` hold
+        ``csp_codes``, ``ages`` (e.g. "aged 10 to 24") and ``rule``.
+
+    Notes
+    -----
+    Mid-``YYYY`` is the denominator of financial year ``YYYY/YY`` (30 June falls inside it); a year without its
+    own estimate takes the nearest mid-year (ties: the earlier). See the module docstring.
+    """
+    by_year, base = _by_year(population, csp_codes, min_age, max_age, sex)
+    if sex is not None:
+        by_year = by_year[by_year > 0]  # years without the sex split (mid-2024) are not available for one sex
+    available = [int(y) for y in by_year.index]
+    rows = []
+    for fy in financial_years:
+        year, exact = mid_year_for(str(fy), available)
+        rows.append((str(fy), year, exact, base.get(year, pd.NA), float(by_year.loc[year])))
+    out = pd.DataFrame(rows, columns=["financial_year", "mid_year", "exact", "census_base", "population"])
+    out["mid_year"] = out["mid_year"].astype("int64")
+    out["exact"] = out["exact"].astype(bool)
+    out["census_base"] = out["census_base"].astype("Int64")
+    out.attrs.update(csp_codes=None if csp_codes is None else list(csp_codes), ages=age_label(min_age, max_age),
+                     rule="financial year YYYY/YY uses mid-YYYY, else the nearest mid-year (ties: earlier)")
+    return out
+
+
+def residents_series(population: pd.DataFrame, financial_years: Iterable[str],
+                     csp_codes: Sequence[str] | None = None, min_age: int = 0, max_age: int | None = None,
+                     sex: str | None = None) -> pd.Series:
+    """:func:`residents` as a Series of persons indexed by financial year, named ``population``.
+
+    ``attrs["mid_year"]`` and ``attrs["exact"]`` map each financial year to the estimate used and whether it
+    is its own. A drop-in for :func:`svtools.analysis.measures.resident_population`.
+    """
+    r = residents(population, financial_years, csp_codes, min_age, max_age, sex)
+    s = pd.Series(r["population"].to_numpy(), index=pd.Index(r["financial_year"], name="financial_year"),
+                  name="population", dtype="float64")
+    s.attrs.update(mid_year=dict(zip(r["financial_year"], r["mid_year"].astype(int))),
+                   exact=dict(zip(r["financial_year"], r["exact"])), ages=r.attrs["ages"])
+    return s
+
+
+def _months(months) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(pd.Index(months))).to_period("M").to_timestamp()
+
+
+def monthly_residents(population: pd.DataFrame, months, csp_codes: Sequence[str] | None = None,
+                      min_age: int = 0, max_age: int | None = None) -> pd.Series:
+    """Residents for each month (its financial year's mid-year estimate): the offset of a monthly trend model.
+
+    Parameters
+    ----------
+    population, csp_codes, min_age, max_age
+        As in :func:`residents`.
+    months : sequence of dates
+        Months (any day in the month).
+
+    Returns
+    -------
+    Series
+        Persons indexed by month start (``month``), named ``population``; ``attrs["exact"]`` is False when any
+        month used the nearest mid-year. Pass it as ``population=`` to
+        :func:`svtools.analysis.trends.fit_trend_model` or :func:`~svtools.analysis.trends.interrupted_time_series`
+        (a log offset) so the model is of the rate, not the count.
+    """
+    idx = _months(months)
+    fys = _fy_of_month(idx)
+    uniq = list(dict.fromkeys(fys))
+    r = residents(population, uniq, csp_codes, min_age, max_age).set_index("financial_year")
+    s = pd.Series(r.loc[fys, "population"].to_numpy(dtype="float64"), index=pd.DatetimeIndex(idx, name="month"),
+                  name="population")
+    s.attrs.update(exact=bool(r["exact"].all()), mid_years=sorted(set(int(y) for y in r["mid_year"])))
+    return s
+
+
+def person_years(population: pd.DataFrame, months, csp_codes: Sequence[str] | None = None, min_age: int = 0,
+                 max_age: int | None = None) -> float:
+    """Person-years at risk over the months of a period: the sum over months of 1/12 of that month's
+    financial-year residents (:func:`monthly_residents`). Divide by ``len(months) / 12`` for the
+    period-average population."""
+    return float(monthly_residents(population, months, csp_codes, min_age, max_age).sum() / 12.0)
+
+
+def lsoa_residents(lsoa_population: pd.DataFrame, population: pd.DataFrame, lsoa_csp: Mapping | pd.Series,
+                   months, min_age: int = 0, max_age: int | None = None) -> pd.Series:
+    """Average residents of each LSOA over a period, in an age range, scaled to each year's CSP figure.
+
+    Parameters
+    ----------
+    lsoa_population : DataFrame
+        ``lsoa_code, year, age, population`` (``lsoa_population.parquet``: ONS LSOA (2011) estimates, mid-2019
+        and mid-2020, persons by single year of age).
+    population : DataFrame
+        The CSP table (``population.parquet``).
+    lsoa_csp : mapping or Series
+        LSOA code -> CSP code (``lsoa.parquet``). LSOAs not in it are left out.
+    months : sequence of dates
+        The months of the period.
+    min_age, max_age : int
+        Inclusive age range (``max_age=None``: no upper limit).
+
+    Returns
+    -------
+    Series
+        Period-average residents (float64 persons) indexed by LSOA code, named ``population``; times the
+        period's length in years it gives the person-years of the rate.
+
+    Notes
+    -----
+    For each financial year of the period (weighted by its months) with mid-year ``y``
+    (:func:`mid_year_for`): LSOA residents at age ``a`` = LSOA estimate at ``a`` of the LSOA mid-year nearest to
+    ``y`` x (CSP residents at ``a`` in ``y`` / sum of the CSP's LSOA estimates at ``a``). So the CSP's LSOAs
+    sum to the CSP's figure of the year, and each keeps its 2019/2020 share of the CSP at each age.
+    """
+    for col in ("lsoa_code", "year", "age", "population"):
+        if col not in lsoa_population.columns:
+            raise DataValidationError(f"LSOA population table needs {col}", column=col)
+    _check(population)
+    csp_of = pd.Series(lsoa_csp).astype(str)
+    csp_of.index = csp_of.index.astype(str)
+    base = lsoa_population[lsoa_population["lsoa_code"].astype(str).isin(csp_of.index)]
+    age = base["age"].astype("int64")
+    keep = age >= int(min_age)
+    if max_age is not None:
+        keep &= age <= int(max_age)
+    base = base[keep.to_numpy()]
+    base = pd.DataFrame({"lsoa_code": base["lsoa_code"].astype(str).to_numpy(),
+                         "year": base["year"].astype("int64").to_numpy(),
+                         "age": base["age"].astype("int64").to_numpy(),
+                         "population": base["population"].astype("float64").to_numpy()})
+    base["csp_code"] = base["lsoa_code"].map(csp_of).to_numpy()
+    idx = _months(months)
+    if not len(idx):
+        raise DataValidationError("no months in the period", column="month")
+    fys = pd.Series(_fy_of_month(idx)).value_counts(sort=False)
+    csps = sorted(set(base["csp_code"]))
+    pop = population[population["csp_code"].astype(str).isin(csps)]
+    cpop = pop.groupby([pop["csp_code"].astype(str), pop["year"].astype("int64"), pop["age"].astype("int64")]
+                       )["population"].sum().astype("float64")
+    csp_years = sorted(set(cpop.index.get_level_values(1)))
+    lsoa_years = sorted(set(base["year"]))
+    if not csp_years or not lsoa_years:
+        raise DataValidationError("no population for these LSOAs", column="population")
+    sums = base.groupby(["csp_code", "year", "age"])["population"].sum()
+    total = pd.Series(0.0, index=pd.Index(sorted(set(base["lsoa_code"])), name="lsoa_code"))
+    for fy, n_months in fys.items():
+        y, _ = mid_year_for(str(fy), csp_years)
+        ly = min(lsoa_years, key=lambda a: (abs(a - y), a))
+        b = base[base["year"] == ly]
+        target = cpop.xs(y, level=1).reindex(pd.MultiIndex.from_arrays([b["csp_code"], b["age"]])).to_numpy()
+        denom = sums.xs(ly, level=1).reindex(pd.MultiIndex.from_arrays([b["csp_code"], b["age"]])).to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(denom > 0, target / denom, 0.0)
+        scaled = pd.Series(b["population"].to_numpy() * np.nan_to_num(factor), index=b["lsoa_code"].to_numpy())
+        total = total.add(scaled.groupby(level=0).sum() * (n_months / len(idx)), fill_value=0.0)
+    total.name = "population"
+    total.attrs.update(ages=age_label(min_age, max_age))
+    return total
+
+
+def ethnicity_residents(ethnicity: pd.DataFrame, csp_codes: Sequence[str] | None = None,
+                        detailed: bool = False) -> pd.Series:
+    """Census 2021 usual residents by ethnic group, summed over CSPs: the ethnicity denominator.
+
+    Parameters
+    ----------
+    ethnicity : DataFrame
+        ``csp_code, ethnicity, population`` (and ``ethnic_group``; ``ethnicity.parquet``).
+    csp_codes : sequence of str, optional
+        CSPs to sum (default: all in the table).
+    detailed : bool
+        False (default): the five high-level groups the records use (Asian, Black, Mixed, White, Other);
+        True: the 19 Census categories.
+
+    Returns
+    -------
+    Series
+        Persons (int64, all ages, Census day 21 March 2021) indexed by group, named ``population``.
+    """
+    key = "ethnic_group" if detailed else "ethnicity"
+    for col in ("csp_code", key, "population"):
+        if col not in ethnicity.columns:
+            raise DataValidationError(f"ethnicity table needs {col}", column=col)
+    eth = ethnicity
+    if csp_codes is not None:
+        codes = [str(c) for c in csp_codes]
+        missing = sorted(set(codes) - set(eth["csp_code"].astype(str)))
+        if missing:
+            raise DataValidationError("no Census 2021 ethnicity for these CSP(s)", column="csp_code",
+                                      examples=missing)
+        eth = eth[eth["csp_code"].astype(str).isin(codes)]
+    out = eth.groupby(eth[key].astype(str))["population"].sum().astype("int64")
+    out.index.name = key
+    out.name = "population"
+    return out
+
+
+def year_note(table: pd.DataFrame) -> str:
+    """One sentence on the estimates used by a :func:`residents` table: which mid-year for which financial
+    year, any nearest-year substitutions, and the 2020/2021 series break when both sides are used."""
+    subs = table.loc[~table["exact"].astype(bool)]
+    parts = ["Residents: ONS mid-year estimates, mid-YYYY for financial year YYYY/YY"]
+    if len(subs):
+        pairs = ", ".join(f"{fy} uses mid-{int(y)}" for fy, y in zip(subs["financial_year"], subs["mid_year"]))
+        parts.append(f" (no estimate of its own, so the nearest: {pairs})")
+    text = "".join(parts) + "."
+    bases = set(int(b) for b in table["census_base"].dropna()) if "census_base" in table.columns else set()
+    if bases == {2011, 2021}:
+        text += (" Estimates to mid-2020 are based on the 2011 Census and from mid-2021 on Census 2021, so a "
+                 "change between 2020/21 and 2021/22 can be partly rebasing.")
+    return text
