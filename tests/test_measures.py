@@ -179,9 +179,12 @@ class TestSuccessTable:
                              ("2023/24", "E22000001", "8N", True, 40, 494)])
         pop = pd.DataFrame({"csp_code": "E22000001", "year": [2019, 2020], "age": 20, "population": 10_000})
         table = success_table(recs, pop, "knife_serious_violence")
-        assert list(table.columns) == ["measure", "cohort", "2019/20", "2023/24", "change", "pct_change"]
-        assert table.iloc[0, 2:].tolist() == [864, 810, -54, -6.3]  # -6.25% rounds half away from zero
-        assert table.iloc[1, 2:].tolist() == [364, 316, -48, -13.2]
+        # the LLR layout first, then the rate ratio with its interval and the words (issue 9)
+        assert list(table.columns) == ["measure", "cohort", "2019/20", "2023/24", "change", "pct_change",
+                                       "rate_ratio", "rr_lower", "rr_upper", "rr_p_value", "comparison"]
+        assert table.iloc[0, 2:6].tolist() == [864, 810, -54, -6.3]  # -6.25% rounds half away from zero
+        assert table.iloc[1, 2:6].tolist() == [364, 316, -48, -13.2]
+        assert table["comparison"].tolist() == ["no clear change", "no clear change"]
         assert table["measure"].iloc[0] == "knife_serious_violence"
 
     def test_latest_year_choice(self, records, population):

@@ -10,7 +10,9 @@ for all ages and for victims aged under 25, as counts and change against 2019/20
 :func:`success_measures` returns the long table (one row per financial year and cohort, with rates per 1,000
 residents and 95% confidence intervals); :func:`success_table` turns it into the wide layout partners expect
 (Leicester, Leicestershire and Rutland VRN 2024, ``../shared/seeds/001_*``): baseline, latest year, change and
-% change, for all ages and under 25.
+% change, for all ages and under 25, followed by the rate ratio against the baseline with its exact 95% interval
+and the words for it (:func:`svtools.analysis.stats.rate_ratio`, :func:`svtools.analysis.stats.interval_words`):
+a change whose interval includes 1 is "no clear change", whatever its % change.
 
 Counts are of police records as held in the processed data (one row per offence and victim; see
 ``docs/data_model.md``). Denominators are ONS mid-year population estimates summed from LSOAs
@@ -139,7 +141,11 @@ def success_measures(records: pd.DataFrame, population: pd.DataFrame, definition
         ``rate_per_1000`` is per 1,000 residents per year (the column is named after ``per``; NaN when the
         count is unknown); the under-25 rate uses residents aged 0-24. ``change`` = offences − baseline
         offences; ``pct_change`` = 100 × change / baseline offences (NaN when the baseline is 0 or either
-        count unknown).
+        count unknown). ``rate_ratio``, ``rr_lower``, ``rr_upper``, ``rr_p_value`` and ``comparison``: the
+        year's rate over the baseline year's rate (residents as person-time), its exact conditional 95%
+        interval and central p-value (:func:`svtools.analysis.stats.rate_ratio`, as R ``poisson.test``) and
+        "higher", "lower" or "no clear change" from the interval (``None`` when either count is unknown or
+        both are 0, and in the baseline year itself).
 
     Notes
     -----
@@ -150,7 +156,9 @@ def success_measures(records: pd.DataFrame, population: pd.DataFrame, definition
     lower bound when ``age_known`` is below the all-ages count. Rate intervals: exact Poisson
     (chi-square) limits below 10 events, Byar's approximation from 10 (``svtools.analysis.stats.rate``, as ``phe_rate``
     in PHEindicatormethods). Denominators: see :func:`resident_population` (mid-2019 for 2019/20, mid-2020 for
-    later years).
+    later years). Rate ratio: conditional on the two years' total, the latest count is binomial with the split
+    the populations give under no change; the Clopper-Pearson interval of that split is the interval of the
+    ratio (Breslow and Day 1987, section 2.4).
 
     References
     ----------
@@ -227,6 +235,9 @@ def success_measures(records: pd.DataFrame, population: pd.DataFrame, definition
     b = out["baseline_offences"].astype("Float64")
     pct = 100 * out["change"].astype("Float64") / b.where(b > 0)
     out["pct_change"] = pct.astype("float64")  # NaN when either year is unknown or the baseline is 0
+    base_pop = out[out["financial_year"] == baseline].set_index("cohort")["population"]
+    out = out.join(_ratio_columns(out["offences"], out["baseline_offences"], out["population"],
+                                  out["cohort"].map(base_pop), confidence, out["financial_year"] == baseline))
     out["cohort"] = pd.Categorical(out["cohort"], categories=list(COHORTS))
     out = out.sort_values(["cohort", "financial_year"], ignore_index=True)
     out.attrs.update(baseline=baseline, per=per, confidence=confidence, csp_codes=list(csp_codes),
@@ -252,14 +263,23 @@ def success_table(measures: pd.DataFrame, *args, latest: str | None = None, meas
     -------
     DataFrame
         One row per cohort: ``measure, cohort, <baseline>, <latest>, change, pct_change`` (counts;
-        ``pct_change`` in percent, one decimal, halves rounded away from zero as in published tables). For
-        hospital admissions, a total that includes a suppressed cell shows as a lower bound
-        (``>=12``) and its change is blank.
+        ``pct_change`` in percent, one decimal, halves rounded away from zero as in published tables), then
+        ``rate_ratio, rr_lower, rr_upper, rr_p_value, comparison``: the latest rate over the baseline rate
+        with its exact conditional 95% interval, central p-value and words ("higher", "lower", "no clear
+        change"; :func:`svtools.analysis.stats.interval_words`). Rates use the ``population`` column when
+        ``measures`` has one (police measures; hospital measures given ``population``), else the ratio is of
+        the counts. For hospital admissions, a total that includes a suppressed cell shows as a lower bound
+        (``>=12``) and its change and ratio are blank.
+
+    Notes
+    -----
+    The words follow the interval, not the % change: 16 offences in 2019/20 and 23 in the latest year is
+    +43.8% but a rate ratio of about 1.44 (95% CI 0.73 to 2.91), "no clear change".
 
     Examples
     --------
     The LLR VRN (2024) layout: knife-enabled serious violence, all ages, 864 in 2019/20 and 810 in 2023/24:
-    change −54, % change −6.3.
+    change −54, % change −6.3, rate ratio 0.94 (0.85 to 1.03 with equal populations): no clear change.
     """
     if "cohort" not in measures.columns:
         measures = success_measures(measures, *args, **kwargs)
@@ -274,20 +294,23 @@ def success_table(measures: pd.DataFrame, *args, latest: str | None = None, meas
                                   column="financial_year", examples=years)
     hospital = "admissions" in measures.columns
     label = measure or ("hospital admissions" if hospital else measures.attrs.get("definition") or "offences")
+    count = "admissions" if hospital else "offences"
+    confidence = float(measures.attrs.get("confidence") or settings()["rates"]["confidence"])
     rows = []
     for cohort, grp in measures.groupby("cohort", observed=True, sort=False):
         g = grp.set_index(grp["financial_year"].astype(str))
+        b, x = g.loc[baseline], g.loc[latest]
+        pops = ((x["population"], b["population"]) if "population" in g.columns else (1.0, 1.0))
+        rr = _ratio_columns([x[count]], [b[count]], [pops[0]], [pops[1]], confidence).iloc[0].to_dict()
         if hospital:
-            b, x = g.loc[baseline], g.loc[latest]
             change, pct = x["change"], x["pct_change"]
             rows.append({"measure": label, "cohort": cohort, baseline: b["display"], latest: x["display"],
                          "change": "" if pd.isna(change) else f"{int(change):+d}",
-                         "pct_change": "" if pd.isna(pct) else f"{_round_half_away(pct):+.1f}%"})
+                         "pct_change": "" if pd.isna(pct) else f"{_round_half_away(pct):+.1f}%", **rr})
         else:
-            x = g.loc[latest]
-            rows.append({"measure": label, "cohort": cohort, baseline: g.loc[baseline, "offences"],
+            rows.append({"measure": label, "cohort": cohort, baseline: b["offences"],
                          latest: x["offences"], "change": x["change"],
-                         "pct_change": _round_half_away(x["pct_change"])})
+                         "pct_change": _round_half_away(x["pct_change"]), **rr})
     out = pd.DataFrame(rows)
     if not hospital:  # an unknown count (no victim age known) stays NA, never 0
         for c in (baseline, latest, "change"):
@@ -296,8 +319,8 @@ def success_table(measures: pd.DataFrame, *args, latest: str | None = None, meas
 
 
 def hospital_measures(hospital_admissions: pd.DataFrame, csp_codes: Sequence[str] | None = None,
-                      baseline: str | None = None, financial_years: Sequence[str] | None = None
-                      ) -> pd.DataFrame:
+                      baseline: str | None = None, financial_years: Sequence[str] | None = None,
+                      population: pd.DataFrame | None = None) -> pd.DataFrame:
     """Hospital admissions for assault by a sharp object by financial year, all ages and under 25.
 
     Parameters
@@ -311,6 +334,9 @@ def hospital_measures(hospital_admissions: pd.DataFrame, csp_codes: Sequence[str
         Baseline financial year (default ``periods.baseline_financial_year``, 2019/20).
     financial_years : sequence of str, optional
         Years to report (default: all in the table).
+    population : DataFrame, optional
+        ``population.parquet``; when given, a ``population`` column (residents of ``csp_codes``, all ages or
+        aged 0-24, as :func:`resident_population`) is added and the rate ratio is of rates, else of counts.
 
     Returns
     -------
@@ -320,7 +346,9 @@ def hospital_measures(hospital_admissions: pd.DataFrame, csp_codes: Sequence[str
         ``admissions_known`` (sum of the unsuppressed cells), ``lower_bound`` and ``upper_bound`` (the total
         lies between them: each suppressed cell holds 1 to ``disclosure.hes_threshold`` = 7 admissions),
         ``display`` (the number, or ``">=lower_bound"`` when suppressed), ``baseline_admissions``, ``change``
-        and ``pct_change`` (NA whenever either year is suppressed).
+        and ``pct_change`` (NA whenever either year is suppressed); ``rate_ratio``, ``rr_lower``,
+        ``rr_upper``, ``rr_p_value`` and ``comparison`` against the baseline as in :func:`success_measures`
+        (missing whenever either year is suppressed).
 
     Notes
     -----
@@ -391,8 +419,20 @@ def hospital_measures(hospital_admissions: pd.DataFrame, csp_codes: Sequence[str
     pct = 100 * out["change"].astype("Float64") / out["baseline_admissions"].astype("Float64").where(
         out["baseline_admissions"] > 0)
     out["pct_change"] = pct.astype("Float64")
-    out = out[["financial_year", "cohort", "admissions", "suppressed", "suppressed_cells", "admissions_known",
-               "lower_bound", "upper_bound", "display", "baseline_admissions", "change", "pct_change"]]
+    cols = ["financial_year", "cohort", "admissions", "suppressed", "suppressed_cells", "admissions_known",
+            "lower_bound", "upper_bound", "display", "baseline_admissions", "change", "pct_change"]
+    if population is not None:
+        codes = list(csp_codes) if csp_codes is not None else sorted(data["csp_code"].astype(str).unique())
+        pops = {"all ages": resident_population(population, years, codes),
+                "under 25": resident_population(population, years, codes, 0, u25_max)}
+        out["population"] = [float(pops[c][y]) for c, y in zip(out["cohort"], out["financial_year"])]
+        cols.append("population")
+        t1 = out["population"]
+        t2 = out["cohort"].map(out[out["financial_year"] == baseline].set_index("cohort")["population"])
+    else:
+        t1 = t2 = pd.Series(1.0, index=out.index)
+    out = out[cols].join(_ratio_columns(out["admissions"], out["baseline_admissions"], t1, t2,
+                                        float(cfg["rates"]["confidence"]), out["financial_year"] == baseline))
     out["cohort"] = pd.Categorical(out["cohort"], categories=list(COHORTS))
     out = out.sort_values(["cohort", "financial_year"], ignore_index=True)
     out.attrs.update(baseline=baseline, hes_threshold=hes_max)
@@ -470,6 +510,33 @@ def _rate(events, population, confidence: float, per: float) -> pd.DataFrame:
         if "method" in res:
             out.loc[idx, "method"] = res["method"].astype(str).to_numpy()
     return out
+
+
+def _ratio_columns(latest, baseline, t_latest, t_baseline, confidence: float, skip=None) -> pd.DataFrame:
+    """``rate_ratio, rr_lower, rr_upper, rr_p_value, comparison`` of each latest count against its baseline
+    (:func:`svtools.analysis.stats.rate_ratio`; NaN/None where a count is unknown, both are 0, a population
+    is 0, or ``skip`` is true, e.g. the baseline year itself)."""
+    from svtools.analysis.stats import rate_ratio
+
+    index = latest.index if isinstance(latest, pd.Series) else None
+    x1, x2 = _floats(latest), _floats(baseline)
+    t1, t2 = _floats(t_latest), _floats(t_baseline)
+    drop = ~((t1 > 0) & (t2 > 0))
+    if skip is not None:
+        drop |= np.asarray(skip, dtype=bool)
+    x1[drop] = np.nan
+    t1, t2 = np.where(drop, 1.0, t1), np.where(drop, 1.0, t2)
+    r = rate_ratio(x1, x2, t1, t2, confidence=confidence)
+    out = pd.DataFrame({"rate_ratio": r["ratio"].to_numpy(), "rr_lower": r["lower"].to_numpy(),
+                        "rr_upper": r["upper"].to_numpy(), "rr_p_value": r["p_value"].to_numpy(),
+                        "comparison": r["words"].to_numpy(dtype=object)}, index=index)
+    return out
+
+
+def _floats(values) -> np.ndarray:
+    """Float array with NaN for NA (Int64 and object inputs), for the rate-ratio inputs."""
+    return pd.array(list(values) if not isinstance(values, pd.Series) else values, dtype="Float64").to_numpy(
+        "float64", na_value=np.nan)
 
 
 def _round_half_away(value, digits: int = 1) -> float:
