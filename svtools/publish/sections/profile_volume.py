@@ -79,6 +79,102 @@ def _num(v) -> str:
     return config.settings()["disclosure"]["suppressed_marker"] if v is None else f"{int(v):,}"
 
 
+# ---------------------------------------------------------------- comparisons with the baseline (issue 9)
+#: Column headings of the comparison cells added after the LLR-style change columns.
+RATIO_COLUMN = "Rate ratio (95% CI)"
+
+
+def _compared_column(baseline: str) -> str:
+    return f"Compared with {baseline}"
+
+
+def _published(v) -> int | None:
+    """A published count as an int; None when hidden, unknown or not a number (e.g. '>=12', 'not recorded')."""
+    if v is None or isinstance(v, bool):
+        return None
+    if isinstance(v, str):
+        text = v.strip().replace(",", "")
+        return int(text) if text.isdigit() else None
+    try:
+        return None if pd.isna(v) else int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def baseline_comparison(n, b, pop_n: float = 1.0, pop_b: float = 1.0, *, baseline: str,
+                        hidden: str | None = None) -> dict:
+    """The rate ratio of a published count ``n`` against a published baseline count ``b``, as cells and words.
+
+    The ratio and interval are given **only when both counts are published**: a rate ratio with its exact
+    interval gives back the two counts it came from, so one from a hidden count would undo the suppression.
+    Otherwise the cells are blank and the words give the reason.
+
+    Parameters
+    ----------
+    n, b : int, str or None
+        The published counts (latest, baseline); ``None``, NaN, ``"*"``, ``">=12"`` or ``"not recorded"``
+        mean not published.
+    pop_n, pop_b : float
+        Residents in the two years (ONS mid-year estimates), so the ratio is of rates; 1 and 1 for counts.
+    baseline : str
+        The baseline year, for the words ("no clear change from 2019/20").
+    hidden : str, optional
+        The reason when a count is not published (default: "a count is hidden").
+
+    Returns
+    -------
+    dict
+        ``ratio``, ``lower``, ``upper``, ``p_value`` (floats or None), ``words`` ("higher", "lower", "no clear
+        change" or None), ``cell`` (the "Rate ratio (95% CI)" cell: "1.44 (0.73 to 2.91)" or "") and
+        ``compared`` (the plain-words cell: "No clear change from 2019/20", or the reason for a blank).
+
+    Notes
+    -----
+    :func:`svtools.analysis.stats.rate_ratio` (exact conditional interval, as R ``poisson.test``) and
+    :func:`svtools.analysis.stats.interval_words` (the words follow the interval, never the % change).
+    """
+    from svtools.analysis.stats import change_words, format_ratio, rate_ratio
+
+    out = {"ratio": None, "lower": None, "upper": None, "p_value": None, "words": None, "cell": ""}
+    x, y = _published(n), _published(b)
+    if x is None or y is None:
+        out["compared"] = f"Not given: {hidden or 'a count is hidden'}"
+        return out
+    if x == 0 and y == 0:
+        out["compared"] = "0 in both years"
+        return out
+    r = rate_ratio(x, y, pop_n if pop_n and pop_n > 0 else 1.0, pop_b if pop_b and pop_b > 0 else 1.0).iloc[0]
+    out.update(ratio=float(r["ratio"]), lower=float(r["lower"]), upper=float(r["upper"]),
+               p_value=float(r["p_value"]), words=r["words"],
+               cell=format_ratio(r["ratio"], r["lower"], r["upper"]),
+               compared=change_words(r["lower"], r["upper"], baseline))
+    return out
+
+
+def change_phrase(cmp: dict, baseline: str, subject: str | None = None) -> str:
+    """A comparison with the baseline for a sentence, the words first and the interval after them.
+
+    Without ``subject`` a fragment ("no clear change from 2019/20 (rate ratio 1.44, 95% CI 0.73 to 2.91, which
+    includes 1: the difference could be chance)", "higher than in 2019/20 (rate ratio ...)"); with one a
+    clause ("the 2024/25 rate shows no clear change from ...", "the 2024/25 rate is higher than in ..."). The
+    words are :func:`svtools.analysis.stats.interval_words` of the interval; "" when there is no comparison.
+    """
+    if cmp.get("words") is None:
+        return ""
+    r, lo, hi = cmp["ratio"], cmp["lower"], cmp["upper"]
+
+    def f(v):
+        return "no upper limit" if np.isinf(v) else f"{v:,.2f}"
+
+    ratio = "not defined (none in " + baseline + ")" if np.isinf(r) else f(r)
+    detail = f"rate ratio {ratio}, 95% CI {f(lo)} to {f(hi)}"
+    if cmp["words"] == "no clear change":
+        text = f"no clear change from {baseline} ({detail}, which includes 1: the difference could be chance)"
+        return f"{subject} shows {text}" if subject else text
+    text = f"{cmp['words']} than in {baseline} ({detail})"
+    return f"{subject} is {text}" if subject else text
+
+
 def headline(ctx: ProfileContext) -> SectionResult:
     """The headline numbers from the published (gated) tables: the latest complete financial year, its rate per
     1,000 residents with its 95% interval, the baseline year and the share with a victim under 25."""
@@ -106,11 +202,21 @@ def headline(ctx: ProfileContext) -> SectionResult:
             r = rate([n], [pop], multiplier=1000).iloc[0]
             lines.append(f"In {latest}, **{n:,}** offences of {ctx.what} were recorded in {ctx.name}: "
                          f"**{_fmt(r['value'])} per 1,000 residents** ({_ci(r['lower'], r['upper'])}).")
+        cmp = None
         if baseline in years and baseline != latest:
             b = fam.value(ctx.code, baseline)
-            lines.append(f"In {baseline}, the Home Office baseline year, {_num(b)} were recorded"
-                         + (" (the success-measure table gives the change with its interval)." if b is not None
-                            and n is not None else "."))
+            pop_b = resident_population(ctx.population, [baseline], ctx.csp_codes)[baseline]
+            # a ratio only from two published counts: with its interval it would give back a hidden one
+            cmp = baseline_comparison(n, b, pop, pop_b, baseline=baseline)
+            if cmp["words"] is not None:
+                lines.append(f"In {baseline}, the Home Office baseline year, {b:,} were recorded: "
+                             + change_phrase(cmp, baseline, subject=f"the {latest} rate per resident") + ".")
+            elif b == 0 and n == 0:
+                lines.append(f"In {baseline}, the Home Office baseline year, 0 were recorded as well.")
+            else:
+                lines.append(f"In {baseline}, the Home Office baseline year, {_num(b)} were recorded"
+                             + ("." if b is not None and n is not None else
+                                "; no change is given, because one of the two counts is hidden."))
         ages = _ages(ctx)
         status = _u25_status(ctx, latest) if ages is not None else "absent"
         if ctx.record_level and status == "absent":
@@ -127,7 +233,8 @@ def headline(ctx: ProfileContext) -> SectionResult:
                 known = None if n is None or unk is None else n - unk
                 lines.append(f"{u:,} of " + (f"the {known:,}" if known is not None else "those")
                              + f" with a recorded victim age had a victim under 25 ({known_phrase(n, unk)}).")
-        res.values = {"financial_year": latest, "offences": n, "victim_age_status": status}
+        res.values = {"financial_year": latest, "offences": n, "victim_age_status": status,
+                      "baseline_comparison": cmp}
     else:
         n = fam.value(ctx.code, tables.TOTAL)
         lines.append(f"From {ctx.period}, {_num(n)} offences of {ctx.what} were recorded in {ctx.name}.")
@@ -162,6 +269,17 @@ def financial_years(ctx: ProfileContext) -> SectionResult:
     extra = pd.DataFrame({"Rate per 1,000 residents a year": fmt_or_hidden(r["rate"]),
                           "Lower 95% CI": fmt_or_hidden(r["lower_95_ci"]),
                           "Upper 95% CI": fmt_or_hidden(r["upper_95_ci"])})
+    baseline = config.settings()["periods"]["baseline_financial_year"]
+    ratio_note = ""
+    if baseline in years:
+        # each year's rate against the baseline year's, from the published counts only
+        counts = t.counts["Offences"]
+        cmps = {y: baseline_comparison(counts[y], counts[baseline], pop[y], pop[baseline], baseline=baseline)
+                for y in years if y != baseline}
+        extra[f"Rate ratio against {baseline} (95% CI)"] = [
+            "baseline year" if y == baseline else cmps[y]["cell"] for y in years]
+        extra[_compared_column(baseline)] = ["" if y == baseline else cmps[y]["compared"] for y in years]
+        ratio_note = _ratio_note(baseline).replace(RATIO_COLUMN, "Rate ratio") + " "
     ages = _ages(ctx)
     tables_out = [t]
     status = {y: _u25_status(ctx, y) for y in years} if ages is not None else {}
@@ -194,12 +312,13 @@ def financial_years(ctx: ProfileContext) -> SectionResult:
     res = SectionResult(name="financial_years", data=t.counts)
     res.csv = publish_gated(ctx, t, f"Offences by financial year, {ctx.name}: {ctx.what}", extra=extra,
                             note="Rates per 1,000 residents a year (ONS mid-year estimates), 95% confidence "
-                            "intervals, computed from the published counts. "
+                            "intervals, computed from the published counts. " + ratio_note
                             + ("An offence with two victims counts once per victim. " if ctx.record_level else "")
                             + age_note + hidden_note())
     res.table = t.text()
     res.values = {"years": years, "offences": dict(zip(years, t.counts["Offences"].tolist())),
-                  "rates": dict(zip(years, r["rate"].tolist()))}
+                  "rates": dict(zip(years, r["rate"].tolist())),
+                  "comparisons": cmps if baseline in years else {}}
     return res
 
 
@@ -209,11 +328,21 @@ _MEASURES = (
 )
 
 
-def _measure_row(source, label, cohort, baseline, latest, b, n) -> dict:
+def _measure_row(source, label, cohort, baseline, latest, b, n, pops=(1.0, 1.0)) -> dict:
+    """One LLR-style row (baseline, latest, change, % change) and, after it, the rate ratio and its words from
+    the two published counts (``pops``: residents in the latest and baseline years)."""
     change = "" if b is None or n is None else f"{n - b:+d}"
     pct = "" if b is None or n is None or b == 0 else f"{100.0 * (n - b) / b:+.1f}%"
+    cmp = baseline_comparison(n, b, pops[0], pops[1], baseline=baseline)
     return {"Source": source, "Measure": label, "Cohort": cohort, baseline: _num(b), latest: _num(n),
-            f"Change from {baseline}": change, f"% change from {baseline}": pct}
+            f"Change from {baseline}": change, f"% change from {baseline}": pct, RATIO_COLUMN: cmp["cell"],
+            _compared_column(baseline): cmp["compared"]}
+
+
+def _blank_comparison(row: dict, baseline: str, reason: str) -> dict:
+    row[f"Change from {baseline}"] = row[f"% change from {baseline}"] = row[RATIO_COLUMN] = ""
+    row[_compared_column(baseline)] = f"Not given: {reason}"
+    return row
 
 
 def success_measures(ctx: ProfileContext) -> SectionResult:
@@ -238,6 +367,7 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
                      "financial year")
     latest = years[-1]
     mk = config.settings()["disclosure"]["suppressed_marker"]
+    pops = _cohort_populations(ctx, [latest, baseline])
     rows = []
     tabs = []
     age_notes = []
@@ -246,9 +376,10 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
         if ages is None:  # no victim age recorded: all ages from the series family, under 25 not given
             fam = _family(ctx, name)
             b, n = fam.value(ctx.code, baseline), fam.value(ctx.code, latest)
-            rows.append(_measure_row(source, label, "All ages", baseline, latest, b, n))
-            rows.append({"Source": source, "Measure": label, "Cohort": "Victim under 25", baseline: "not recorded",
-                         latest: "not recorded", f"Change from {baseline}": "", f"% change from {baseline}": ""})
+            rows.append(_measure_row(source, label, "All ages", baseline, latest, b, n, pops["All ages"]))
+            rows.append(_blank_comparison({"Source": source, "Measure": label, "Cohort": "Victim under 25",
+                                           baseline: "not recorded", latest: "not recorded"}, baseline,
+                                          "victim ages are not recorded"))
             tabs.append(fam.cube.table("period", None, fixed={"area_code": ctx.code}, row_nodes=[baseline, latest],
                                        name=f"success_{name}"))
             continue
@@ -257,12 +388,15 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
         for cohort, node in (("All ages", tables.ALL_AGES), ("Victim under 25", tables.AGE_GROUPS[0])):
             b = ages.value((ctx.code, baseline, node))
             n = ages.value((ctx.code, latest, node))
-            row = _measure_row(source, label, cohort, baseline, latest, b, n)
+            row = _measure_row(source, label, cohort, baseline, latest, b, n, pops[cohort])
             if node == tables.AGE_GROUPS[0]:
                 for y in (baseline, latest):
                     if status[y] == "absent":  # every victim's age unknown that year: not 0
                         row[y] = "not recorded"
-                        row[f"Change from {baseline}"] = row[f"% change from {baseline}"] = ""
+                        _blank_comparison(row, baseline, f"no victim age is recorded in {y}")
+                if row[RATIO_COLUMN] and any(v == "partial" for v in status.values()):
+                    # counts of victims with a recorded age: a change in recording can look like a change
+                    row[_compared_column(baseline)] += " (victims with a recorded age; see the note)"
             rows.append(row)
         if any(v == "partial" for v in status.values()):
             phrases = [f"{y}: " + known_phrase(ages.value((ctx.code, y, tables.ALL_AGES)),
@@ -282,17 +416,22 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
         for _, row in t.iterrows():
             def hv(v):
                 return v if isinstance(v, str) else ("" if pd.isna(v) else f"{int(v):,}")
-            rows.append({"Source": "Health", "Measure": row["measure"],
-                         "Cohort": {"all ages": "All ages", "under 25": "Victim under 25"}.get(str(row["cohort"]),
-                                                                                             str(row["cohort"])),
+            cohort = {"all ages": "All ages", "under 25": "Victim under 25"}.get(str(row["cohort"]),
+                                                                                 str(row["cohort"]))
+            # from the counts as published (suppressed at source): a lower bound (>=) has no ratio
+            cmp = baseline_comparison(hv(row[latest]), hv(row[baseline]), *pops.get(cohort, (1.0, 1.0)),
+                                      baseline=baseline, hidden="a year includes cells suppressed at source")
+            rows.append({"Source": "Health", "Measure": row["measure"], "Cohort": cohort,
                          baseline: hv(row[baseline]), latest: hv(row[latest]),
                          f"Change from {baseline}": _signed(row["change"], "{:+d}"),
-                         f"% change from {baseline}": _signed(row["pct_change"], "{:+.1f}%")})
+                         f"% change from {baseline}": _signed(row["pct_change"], "{:+.1f}%"),
+                         RATIO_COLUMN: cmp["cell"], _compared_column(baseline): cmp["compared"]})
     shown = pd.DataFrame(rows)
     for c in (baseline, latest):
         shown[c] = shown[c].replace({"": mk})
-    note = (hidden_note() + " A change is shown only when both years are published. "
-            + (" ".join(age_notes) + " " if age_notes else "") + "Hospital admissions (HES, "
+    note = (hidden_note() + " A change is shown only when both years are published. " + _ratio_note(baseline)
+            + (" " + " ".join(age_notes) + " Where victim ages are partly recorded, a change in recording can "
+               "look like a change in the under-25 count." if age_notes else "") + " Hospital admissions (HES, "
             f"ICD-10 X99) are suppressed at source when 1 to {config.disclosure_threshold('hes')}; a total that "
             "includes a suppressed cell is shown as a lower bound (>=) and has no change.")
     res = SectionResult(name="success_measures", table=shown)
@@ -305,13 +444,37 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
     knife = shown[(shown["Measure"] == _MEASURES[0][2]) & (shown["Cohort"] == "All ages")]
     if len(knife):
         k = knife.iloc[0]
+        cmp = baseline_comparison(k[latest], k[baseline], *pops["All ages"], baseline=baseline)
+        pct = k[f"% change from {baseline}"]
         sentence = (f"Knife or sharp-object enabled serious violence in {ctx.name}: {k[latest]} offences in {latest} "
-                    f"against {k[baseline]} in {baseline}" + (f" ({k[f'% change from {baseline}']})."
-                                                             if k[f"% change from {baseline}"] else "."))
+                    f"against {k[baseline]} in {baseline}" + (f" ({pct}): " + change_phrase(cmp, baseline) + "."
+                                                             if cmp["words"] else
+                                                             f" ({pct})." if pct else "."))
         _say(sentence)
         res.message = sentence
-    res.values = {"baseline": baseline, "latest": latest}
+        res.values["knife_comparison"] = cmp
+    res.values.update({"baseline": baseline, "latest": latest})
     return res
+
+
+def _cohort_populations(ctx: ProfileContext, years: list[str]) -> dict:
+    """Residents of the area in each year of ``years`` (latest, baseline), all ages and aged 0-24, as
+    ``{"All ages": (latest, baseline), "Victim under 25": (...)}``: the person-time of the rate ratios."""
+    from svtools.analysis.measures import resident_population
+
+    u25_max = int(config.settings()["age_bands"]["under_25_max_age"])
+    allages = resident_population(ctx.population, years, ctx.csp_codes)
+    young = resident_population(ctx.population, years, ctx.csp_codes, 0, u25_max)
+    return {"All ages": tuple(float(allages[y]) for y in years),
+            "Victim under 25": tuple(float(young[y]) for y in years)}
+
+
+def _ratio_note(baseline: str) -> str:
+    return (f"{RATIO_COLUMN}: the later year's rate per resident divided by the {baseline} rate (ONS mid-year "
+            "estimates), with its exact 95% confidence interval (conditional on the two counts, as R's "
+            "poisson.test). An interval that includes 1 is shown as \"no clear change\": the difference is "
+            "within what chance alone gives for counts this size. A ratio is given only when both counts are "
+            "published, because a ratio with its interval would give back a hidden count.")
 
 
 def hospital_admissions(ctx: ProfileContext) -> SectionResult:
@@ -342,11 +505,33 @@ def hospital_admissions(ctx: ProfileContext) -> SectionResult:
             "Under 25": wide["under 25"].to_numpy(),
         }
     )
+    baseline = config.settings()["periods"]["baseline_financial_year"]
+    years = [str(y) for y in wide.index]
+    comparisons = {}
+    ratio_note = ""
+    if baseline in years and len(years) > 1:
+        # each year against the baseline, from the admissions as published: a lower bound (>=) or "no data"
+        # has no ratio
+        pops = _cohort_populations(ctx, years)
+        for col, cohort, key in (("All ages", "All ages", "all ages"), ("Under 25", "Victim under 25", "under 25")):
+            shown = dict(zip(years, wide[key].to_numpy()))
+            pop_of = dict(zip(years, pops[cohort]))
+            cmps = {y: baseline_comparison(shown[y], shown[baseline], pop_of[y], pop_of[baseline],
+                                           baseline=baseline, hidden="a year includes cells suppressed at source"
+                                           if "no data" not in (shown[y], shown[baseline]) else "no data")
+                    for y in years if y != baseline}
+            table[f"{col}: rate ratio against {baseline} (95% CI)"] = [
+                "baseline year" if y == baseline else cmps[y]["cell"] for y in years]
+            table[f"{col}: compared with {baseline}"] = ["" if y == baseline else cmps[y]["compared"]
+                                                         for y in years]
+            comparisons[key] = cmps
+        ratio_note = " " + _ratio_note(baseline).replace(RATIO_COLUMN, "Rate ratio").replace(
+            "both counts are published", "neither year includes a suppressed cell")
     res = SectionResult(name="hospital_admissions", table=table, data=hm)
     note = (
         f"Cells of 1 to {config.disclosure_threshold('hes')} admissions are suppressed at source (HES "
         "rules); "
-        "a total that includes one is shown as a lower bound, e.g. >=12."
+        "a total that includes one is shown as a lower bound, e.g. >=12." + ratio_note
     )
     res.csv = _publish(
         ctx,
@@ -359,6 +544,7 @@ def hospital_admissions(ctx: ProfileContext) -> SectionResult:
     res.values = {
         "suppressed_years": int(hm.loc[hm["cohort"] == "all ages", "suppressed"].sum()),
         "known_total": int(known["admissions"].fillna(0).sum()),
+        "comparisons": comparisons,
     }
     series = pd.to_numeric(
         hm.loc[hm["cohort"] == "all ages"].set_index("financial_year")["admissions"], errors="coerce"
