@@ -28,6 +28,8 @@ from svtools.ingest.mapping import FieldSpec, Mapping
 
 __all__ = [
     "HEADER_ROW",
+    "strings_by_code",
+    "boolean_by_code",
     "Problems",
     "parse_datetimes",
     "parse_dates_multi",
@@ -104,11 +106,46 @@ def _arrow(series: pd.Series) -> pa.Array:
 
 def _factorised(series: pd.Series, fn) -> tuple[np.ndarray, np.ndarray]:
     """Apply ``fn(distinct value) -> (result, ok)`` once per distinct value; blanks give (None, True)."""
+    codes, mapped, ok = _factorised_codes(series, fn)
+    return mapped[codes], ok[codes]
+
+
+def _factorised_codes(series: pd.Series, fn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``fn(distinct value) -> (result, ok)`` once per distinct value: the codes of the rows (a blank row points
+    at the last entry, which is (None, True)) and the results and oks of the distinct values."""
     codes, uniques = pd.factorize(series)
     res = [fn(u) for u in uniques]
     mapped = np.array([r[0] for r in res] + [None], dtype=object)
     ok = np.array([r[1] for r in res] + [True], dtype=bool)
-    return mapped[codes], ok[codes]
+    return codes, mapped, ok
+
+
+def _by_code(values: pd.Series, codes: np.ndarray, index) -> pd.Series:
+    """Per-row values from per-distinct-value ``values`` (its last entry is what a code of -1, or the code
+    ``len(values) - 1``, gets): one arrow or numpy take, no Python object per row."""
+    last = len(values) - 1
+    pos = np.where(codes < 0, last, codes) if len(codes) else np.zeros(0, dtype=np.intp)
+    arr = values.array
+    if isinstance(arr, pd.arrays.ArrowStringArray):
+        taken = arr._pa_array.combine_chunks().take(pa.array(pos, type=pa.int64()))
+        return pd.Series(type(arr)(taken), index=index)
+    return pd.Series(arr.take(pos), index=index)
+
+
+def strings_by_code(uniques_text: pd.Series, codes: np.ndarray, index) -> pd.Series:
+    """Text per row from the text of each distinct value (``uniques_text``, "string" dtype, one entry per code;
+    a code of -1 gives missing)."""
+    values = pd.concat([uniques_text.reset_index(drop=True), pd.Series([pd.NA], dtype=uniques_text.dtype)],
+                       ignore_index=True)
+    return _by_code(values, codes, index)
+
+
+def boolean_by_code(values: np.ndarray, known: np.ndarray, codes: np.ndarray) -> pd.arrays.BooleanArray:
+    """A BooleanArray per row from the (value, known) of each distinct value; a code of -1 gives missing."""
+    pos = np.where(codes < 0, len(values), codes)
+    vals = np.append(np.asarray(values, dtype=bool), False)[pos]
+    mask = ~np.append(np.asarray(known, dtype=bool), False)[pos]
+    return pd.arrays.BooleanArray(vals, mask)
 
 
 def apply_blank(series: pd.Series, spec: FieldSpec, required: bool, problems: Problems, level: str) -> pd.Series:
@@ -177,7 +214,24 @@ def parse_dates_multi(series: pd.Series, formats, ) -> tuple[pd.Series, np.ndarr
     """Parse with several formats, tried in order on what is still unparsed.
 
     Returns the timestamps (NaT where no format parses) and a mask of values parsed with a time of day.
+    Every value is parsed on its own, so when many rows repeat a value (recorded dates: a few hundred days in a
+    batch of a million rows) each distinct value is parsed once and the results are spread back to the rows.
     """
+    if len(series) >= _DISTINCT_MIN_ROWS:
+        codes, uniques = pd.factorize(series)
+        if len(uniques) <= _DISTINCT_SHARE * len(series):
+            parsed, timed = _parse_dates_multi(pd.Series(uniques), formats)
+            pos = np.where(codes < 0, len(uniques), codes)
+            out = np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))[pos]
+            return pd.Series(out, index=series.index), np.append(timed, False)[pos]
+    return _parse_dates_multi(series, formats)
+
+
+_DISTINCT_MIN_ROWS = 2_000   # below this, parse every row
+_DISTINCT_SHARE = 0.5        # parse by distinct value when there are at most this share of them
+
+
+def _parse_dates_multi(series: pd.Series, formats) -> tuple[pd.Series, np.ndarray]:
     out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
     timed = np.zeros(len(series), dtype=bool)
     todo = series.notna().to_numpy().copy()
@@ -242,14 +296,17 @@ def parse_flag(series: pd.Series, spec: FieldSpec, problems: Problems, level: st
     if bad_value:
         raise DataValidationError(f"values for {spec.name} must be true, false or null; got {bad_value[:3]}",
                                   file=problems.mapping.path, column=spec.name)
-    mapped, known = _mapped(series, table)
+    codes, mapped_u, known_u = _factorised_codes(series, lambda u: (table.get(_norm_key(u)), _norm_key(u) in table))
+    known = known_u[codes]
     report = problems.row if level == "row" else problems.attribute
     bad = report(series.notna().to_numpy() & ~known, spec.name,
                  f"unrecognised value(s); add them to 'fields: {spec.name}: values:' in the mapping",
                  f"invalid_{spec.name}", series)
+    is_value = np.array([v is not None for v in mapped_u[:-1]], dtype=bool)
+    out = boolean_by_code(np.array([bool(v) for v in mapped_u[:-1]], dtype=bool), is_value, codes)
     if bad is not None:
-        mapped[bad] = None
-    return pd.array(mapped, dtype="boolean")
+        out[np.asarray(bad, dtype=bool)] = pd.NA
+    return out
 
 
 def parse_category(series: pd.Series, spec: FieldSpec, categories, problems: Problems) -> pd.Categorical:
@@ -259,12 +316,15 @@ def parse_category(series: pd.Series, spec: FieldSpec, categories, problems: Pro
     if bad_value:
         raise DataValidationError(f"values for {spec.name} must be one of {list(categories)} or null; got "
                                   f"{bad_value[:3]}", file=problems.mapping.path, column=spec.name)
-    mapped, known = _mapped(series, table)
-    bad = problems.attribute(series.notna().to_numpy() & ~known, spec.name,
+    codes, mapped_u, known_u = _factorised_codes(series, lambda u: (table.get(_norm_key(u)), _norm_key(u) in table))
+    bad = problems.attribute(series.notna().to_numpy() & ~known_u[codes], spec.name,
                              f"unrecognised value(s); add them to 'fields: {spec.name}: values:' in the mapping",
                              f"invalid_{spec.name}", series)
-    mapped[bad] = None
-    return pd.Categorical(mapped, categories=list(categories))
+    categories = list(categories)
+    cat_u = np.array([categories.index(v) if v is not None else -1 for v in mapped_u], dtype=np.int8)
+    cat = cat_u[np.where(codes < 0, len(mapped_u) - 1, codes)]
+    cat[bad] = -1
+    return pd.Categorical.from_codes(cat, categories=categories)
 
 
 _HO_SLASH = re.compile(r"^0*(\d{1,3})\s*[/.\-]\s*0*(\d{1,3})$")
@@ -314,15 +374,18 @@ def parse_offence_code(series: pd.Series, spec: FieldSpec, known: pd.DataFrame, 
             return by_text[key], True
         return None, False
 
-    mapped, ok = _factorised(series, one)
-    mapped_s = pd.Series(mapped, index=series.index, dtype="string")
+    row_codes, mapped_u, ok_u = _factorised_codes(series, one)
+    ok = ok_u[row_codes]
+    text_u = pd.Series(mapped_u[:-1], dtype="string")
+    mapped_s = strings_by_code(text_u, row_codes, series.index)
     problems.row(~ok, spec.name, "unknown Home Office offence code(s) (see config/offence_codes.yaml; map other "
                  "spellings in 'fields: ho_offence_code: values:' or use 'lookup: description')",
                  "unknown_offence_code", series)
     problems.row(series.isna().to_numpy() | (ok & mapped_s.isna().to_numpy()), spec.name,
                  "blank Home Office offence code", "unknown_offence_code", series)
-    unknown_target = mapped_s.notna() & ~mapped_s.isin(list(codes))
-    if unknown_target.any():
+    unknown_u = (text_u.notna() & ~text_u.isin(list(codes))).to_numpy()
+    if unknown_u.any():
+        unknown_target = np.append(unknown_u, False)[np.where(row_codes < 0, len(unknown_u), row_codes)]
         raise DataValidationError("the mapping's values give offence codes that config/offence_codes.yaml does not "
                                   "know", file=problems.mapping.path, column=spec.name,
                                   examples=mapped_s[unknown_target].unique()[:5].tolist())

@@ -17,6 +17,7 @@ from svtools.ingest.geography import LSOA_PATTERN, areas
 from svtools.ingest.mapping import FieldSpec, Mapping
 from svtools.ingest.parse import (
     Problems,
+    strings_by_code,
     apply_blank,
     out_of_window,
     parse_age,
@@ -52,10 +53,25 @@ FIELD_USES = {
 def financial_year(dates: pd.Series) -> pd.Series:
     """Financial year label (April to March) of each date, e.g. 2019-04-01 -> "2019/20", 2020-03-31 -> "2019/20"."""
     dates = pd.to_datetime(dates)
+    if isinstance(dates, pd.Series) and isinstance(dates.dtype, np.dtype) and dates.dtype.kind == "M":
+        return _financial_year_ns(dates).rename(dates.name)
     start = dates.dt.year - (dates.dt.month < 4).astype(int)
     label = start.astype("Int64").astype("string") + "/" + ((start + 1) % 100).astype("Int64").astype(
         "string").str.zfill(2)
     return label.astype("string")
+
+
+def _financial_year_ns(dates: pd.Series) -> pd.Series:
+    """:func:`financial_year` of datetime64 values: integer arithmetic, one label per distinct year."""
+    months = dates.to_numpy().astype("datetime64[M]")
+    known = ~np.isnat(months)
+    m = months.astype("int64")                          # months since 1970-01
+    start = np.where(known, (m - 3) // 12 + 1970, 0)     # April 1970 .. March 1971 -> 1970
+    years, codes = np.unique(start[known], return_inverse=True)
+    labels = pd.Series([f"{y}/{(y + 1) % 100:02d}" for y in years.tolist()], dtype="string")
+    pos = np.full(len(m), -1, dtype=np.int64)
+    pos[known] = codes
+    return strings_by_code(labels, pos, dates.index)
 
 
 def _missing(index, dtype="string") -> pd.Series:
@@ -77,7 +93,13 @@ def _text_field(raw, mapping: Mapping, name: str, index, pr: Problems, required:
         s = apply_blank(s, spec, required, pr, "row" if required else "attribute")
         if spec.values:
             table = {str(k): v for k, v in spec.values.items()}
-            s = s.map(lambda v: table.get(v, v) if v is not pd.NA else v).astype("string")
+            # the same Series.map, once per distinct value (and once for a blank, if any: the set of results, so
+            # the dtype pandas infers for them, is the same as over every row)
+            codes, uniques = pd.factorize(s)
+            distinct = pd.Series(pd.concat([pd.Series(uniques), pd.Series([pd.NA] * bool((codes < 0).any()),
+                                                                          dtype=s.dtype)], ignore_index=True))
+            text_u = distinct.map(lambda v: table.get(v, v) if v is not pd.NA else v).astype("string")
+            s = strings_by_code(text_u.iloc[:len(uniques)], codes, index)
     return s
 
 
@@ -139,11 +161,12 @@ def _force(raw, mapping: Mapping, index, pr: Problems) -> pd.Series:
     if spec is None or spec.column not in raw:
         return s
     codes, uniques = pd.factorize(s)
-    mapped = np.array([lookup.get(str(u).casefold()) for u in uniques] + [None], dtype=object)[codes]
-    bad = s.notna().to_numpy() & pd.isna(mapped)
+    text_u = pd.Series([lookup.get(str(u).casefold()) for u in uniques], dtype="string")
+    out = strings_by_code(text_u, codes, index)
+    bad = s.notna().to_numpy() & out.isna().to_numpy()
     pr.row(bad, "reporting_force", "unknown force name(s) or code(s); map them in 'fields: reporting_force: "
            "values:' to PFA codes", "unknown_force", s)
-    return pd.Series(mapped, index=index, dtype="string")
+    return out
 
 
 def _lsoa(raw, mapping: Mapping, index, pr: Problems) -> pd.Series:
@@ -170,8 +193,14 @@ def _scope(out: pd.DataFrame, mapping: Mapping, pr: Problems) -> None:
 
 
 def _periods(out: pd.DataFrame) -> None:
-    out["month"] = out["recorded_date"].dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]")
-    out["financial_year"] = financial_year(out["recorded_date"])
+    recorded = out["recorded_date"]
+    if recorded.dtype == np.dtype("datetime64[ns]"):  # the first of the month, by integer arithmetic
+        month = recorded.to_numpy().astype("datetime64[M]").astype("datetime64[ns]")
+        out["month"] = pd.Series(month, index=recorded.index)
+        out["financial_year"] = _financial_year_ns(recorded)
+        return
+    out["month"] = recorded.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]")
+    out["financial_year"] = financial_year(recorded)
 
 
 def standardise_extract(raw: dict[str, pd.Series], mapping: Mapping, file: str = "", strict: bool = True,
@@ -201,8 +230,8 @@ def standardise_extract(raw: dict[str, pd.Series], mapping: Mapping, file: str =
            _col(raw, mapping.fields.get("recorded_date"), index))
     occurred, timed = _dates(raw, mapping, "occurred_at", index, pr, required=False)
     out["occurred_at"] = occurred
-    out["occurred_hour"] = pd.array(np.where(timed, occurred.dt.hour.fillna(0).to_numpy(), 0), dtype="Int8")
-    out.loc[~timed, "occurred_hour"] = pd.NA
+    hour = np.where(timed, occurred.dt.hour.fillna(0).to_numpy(), 0).astype("int8")
+    out["occurred_hour"] = pd.arrays.IntegerArray(hour, ~np.asarray(timed, dtype=bool))
 
     spec = mapping.fields.get("ho_offence_code")
     text = apply_blank(_col(raw, spec, index), spec, True, pr, "row") if spec else _missing(index)
@@ -211,17 +240,28 @@ def standardise_extract(raw: dict[str, pd.Series], mapping: Mapping, file: str =
                                                                                index, pr)
     out["ho_offence_code"] = code
     k = known.set_index("ho_offence_code")
-    for c_out, c_in in (("offence_description", "description"), ("offence_group", "offence_group"),
-                        ("offence_subgroup", "offence_subgroup")):
-        out[c_out] = code.map(k[c_in]).astype("string")
-    out["severity_weight"] = code.map(css_weights().set_index("ho_offence_code")["severity_weight"]).astype("float64")
+    weights = css_weights().set_index("ho_offence_code")["severity_weight"]
+    if k.index.is_unique and weights.index.is_unique:  # Series.map once per distinct code, then a take
+        codes, uniques = pd.factorize(code)
+        distinct = pd.Series(uniques)
+        for c_out, c_in in (("offence_description", "description"), ("offence_group", "offence_group"),
+                            ("offence_subgroup", "offence_subgroup")):
+            out[c_out] = strings_by_code(distinct.map(k[c_in]).astype("string"), codes, index)
+        w = distinct.map(weights).astype("float64").to_numpy()
+        out["severity_weight"] = pd.Series(np.append(w, np.nan)[np.where(codes < 0, len(w), codes)], index=index)
+    else:
+        for c_out, c_in in (("offence_description", "description"), ("offence_group", "offence_group"),
+                            ("offence_subgroup", "offence_subgroup")):
+            out[c_out] = code.map(k[c_in]).astype("string")
+        out["severity_weight"] = code.map(weights).astype("float64")
 
     for name, required in (("knife_flag", True), ("domestic_flag", False)):
         spec = mapping.fields.get(name)
         if name in mapping.constants:
-            out[name] = pd.array([bool(mapping.constants[name])] * len(index), dtype="boolean")
+            out[name] = pd.arrays.BooleanArray(np.full(len(index), bool(mapping.constants[name])),
+                                               np.zeros(len(index), dtype=bool))
         elif spec is None or spec.column not in raw:
-            out[name] = pd.array([pd.NA] * len(index), dtype="boolean")
+            out[name] = pd.arrays.BooleanArray(np.zeros(len(index), dtype=bool), np.ones(len(index), dtype=bool))
         else:
             s = apply_blank(raw[spec.column], spec, required, pr, "row" if required else "attribute")
             out[name] = parse_flag(s, spec, pr, "row" if required else "attribute")
@@ -231,7 +271,9 @@ def standardise_extract(raw: dict[str, pd.Series], mapping: Mapping, file: str =
 
     out["lsoa_code"] = _lsoa(raw, mapping, index, pr)
     out["location_type"] = _text_field(raw, mapping, "location_type", index, pr)
-    date_for_age = occurred.dt.normalize().fillna(out["recorded_date"])
+    by_dob = any(getattr(mapping.fields.get(f"{r}_age"), "date_of_birth", None) for r in ("victim", "suspect"))
+    # the offence date, for an age from a date of birth (otherwise only its index is used)
+    date_for_age = occurred.dt.normalize().fillna(out["recorded_date"]) if by_dob else out["recorded_date"]
     for role in ("victim", "suspect"):
         out[f"{role}_id"] = _text_field(raw, mapping, f"{role}_id", index, pr)
         spec = mapping.fields.get(f"{role}_age")
@@ -252,13 +294,12 @@ def standardise_extract(raw: dict[str, pd.Series], mapping: Mapping, file: str =
                 s = apply_blank(s, spec, False, pr, "attribute")
                 out[name] = parse_category(s, spec, cats, pr)
             else:
-                out[name] = pd.Categorical([None] * len(index), categories=cats)
+                out[name] = pd.Categorical.from_codes(np.full(len(index), -1, dtype=np.int8), categories=cats)
     under = settings()["age_bands"]["under_25_max_age"]
     lo, hi = out["victim_age_min"], out["victim_age_max"]
-    u25 = pd.array([pd.NA] * len(index), dtype="boolean")
-    u25[(hi <= under).fillna(False).to_numpy()] = True
-    u25[(lo > under).fillna(False).to_numpy()] = False
-    out["victim_under_25"] = u25
+    young = (hi <= under).fillna(False).to_numpy()
+    old_ = (lo > under).fillna(False).to_numpy()
+    out["victim_under_25"] = pd.arrays.BooleanArray(young & ~old_, ~(young | old_))
     out["reporting_force"] = _force(raw, mapping, index, pr)
     _periods(out)
     return out, pr
