@@ -7,7 +7,9 @@ population pyramid or a Lorenz curve needs; plotting is :mod:`svtools.publish.ou
 
 Counts are of records (offences) unless a function says it counts people (distinct pseudonymised ids). Rates
 are per 1,000 residents (``rates.per_residents`` in ``config/settings.yaml``) with PHE intervals from
-:mod:`svtools.analysis.stats`; proportions have Wilson score intervals.
+:mod:`svtools.analysis.stats`; proportions have Wilson score intervals. Denominators come from
+:mod:`svtools.analysis.population`: residents of the same ages in each financial year's own mid-year estimate
+(under 25: ages 0-24; young people: 10-24), and Census 2021 residents by ethnic group.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from scipy import stats as sps
 
 from svtools.config import settings
 from svtools.errors import DataValidationError
-from svtools.analysis.measures import _financial_years_of, _rate, _rate_column, _unique_index, resident_population
+from svtools.analysis.measures import _financial_years_of, _rate, _rate_column, _unique_index
 
 __all__ = [
     "ETHNIC_GROUPS",
@@ -192,19 +194,29 @@ def under25_cohort(records: pd.DataFrame, population: pd.DataFrame, min_age: int
     -------
     DataFrame
         One row per financial year, then ``all years``: ``financial_year, age_group, offences, known_age,
-        share, share_lower, share_upper, population, rate_per_1000, lower, upper, method``. ``offences`` is
-        Int64, NA (unknown, never 0) for a year with records none of which has a known victim age; with some
-        ages unknown it counts the victims known to be in the cohort (a lower bound). ``share`` (0-1) is of
-        records with a known victim age (Wilson interval); the rate is per 1,000 residents of the same ages
-        per year (``all years``: per 1,000 person-years, the sum of each year's residents), NaN when the count
-        is unknown. A banded age (``victim_age_min``/``victim_age_max``) counts when the whole band is inside
-        the cohort's ages; a band across one of its ends is unknown.
+        unknown_age, unknown_share, share, share_lower, share_upper, population, population_year,
+        population_exact, rate_per_1000, lower, upper, rate_upper_bound, rate_upper_bound_upper, method``.
+
+        * ``offences`` (Int64): records whose victim is known to be in the cohort (an exact age, or a band
+          wholly inside its ages). NA (unknown, never 0) for a year with victims none of whose ages is known.
+        * ``known_age``: records with a victim whose cohort membership is known (inside or outside);
+          ``unknown_age``: records with a victim whose age is not recorded or whose band crosses an end of the
+          cohort's ages; ``unknown_share`` = unknown_age / (known_age + unknown_age), 0-1. Records without a
+          victim (e.g. possession offences, no ``victim_id``) are neither.
+        * ``share`` (0-1, Wilson interval): of records with a known cohort membership.
+        * ``population``: residents of the cohort's ages (persons; ``all years``: the sum of each year's,
+          person-years), ``population_year`` the mid-year used (NA for ``all years``) and ``population_exact``
+          False when the year had no estimate of its own and the nearest was used.
+        * ``rate_per_1000`` (``lower``, ``upper``: exact Poisson below 10 events, Byar's from 10): offences
+          against victims **with a recorded age** in the cohort per 1,000 residents of those ages, a lower bound
+          when ages are missing. ``rate_upper_bound`` is the rate if every victim of unknown age were in the
+          cohort, with ``rate_upper_bound_upper`` its upper 95% limit: the true rate lies between ``lower`` and
+          ``rate_upper_bound_upper`` (95%), whatever the unknown ages were. NaN when the count is unknown.
 
     Notes
     -----
-    Residents: ONS mid-year estimates, mid-2019 for 2019/20 and earlier, mid-2020 for later years (see
-    :func:`svtools.analysis.measures.resident_population`). Rate intervals: exact Poisson below 10 events, Byar's from
-    10 (``svtools.analysis.stats.rate``).
+    Residents: ONS mid-year estimates of the same ages from ``population.parquet``, mid-YYYY for financial
+    year YYYY/YY, else the nearest mid-year (:func:`svtools.analysis.population.residents`).
 
     References
     ----------
@@ -233,61 +245,85 @@ def under25_cohort(records: pd.DataFrame, population: pd.DataFrame, min_age: int
         csp_codes = sorted(records["csp_code"].dropna().astype(str).unique()) if "csp_code" in records else []
         if not csp_codes:
             raise DataValidationError("records have no csp_code: pass csp_codes", column="csp_code")
-    from svtools.analysis.fields import in_age_range
+    from svtools.analysis.fields import in_age_range, relevant_rows
+    from svtools.analysis.population import residents
 
     status = in_age_range(records, min_age, max_age, "victim")  # NA: age unknown or band straddles an end
-    known = status.notna().to_numpy(dtype=bool)
-    inside = (status == True).fillna(False).to_numpy(dtype=bool)  # noqa: E712
+    with_victim = relevant_rows(records, "victim_age")  # records with a victim (all, without victim_id)
+    known = status.notna().to_numpy(dtype=bool) & with_victim
+    inside = (status == True).fillna(False).to_numpy(dtype=bool) & with_victim  # noqa: E712
+    unknown = with_victim & ~known
     n_in = pd.Series(inside, index=fy.index).groupby(fy).sum()
     n_known = pd.Series(known, index=fy.index).groupby(fy).sum()
-    n_all = fy.value_counts()
-    pops = resident_population(population, years, csp_codes, min_age, max_age)
+    n_unknown = pd.Series(unknown, index=fy.index).groupby(fy).sum()
+    pops = residents(population, years, csp_codes, min_age, max_age).set_index("financial_year")
     in_years = fy.isin(years).to_numpy()
 
-    def count(n, k, total):  # records but no known age: the count is unknown (NA), never 0
-        return pd.NA if total > 0 and k == 0 else int(n)
+    def count(n, k, u):  # victims but no known age: the count is unknown (NA), never 0
+        return pd.NA if u > 0 and k == 0 else int(n)
 
-    rows = [(y, count(n_in.get(y, 0), n_known.get(y, 0), n_all.get(y, 0)), int(n_known.get(y, 0)),
-             float(pops[y])) for y in years]
-    rows.append(("all years", count(inside[in_years].sum(), known[in_years].sum(), in_years.sum()),
-                 int(known[in_years].sum()), float(pops.sum())))
-    out = pd.DataFrame(rows, columns=["financial_year", "offences", "known_age", "population"])
+    rows = [(y, count(n_in.get(y, 0), n_known.get(y, 0), n_unknown.get(y, 0)), int(n_known.get(y, 0)),
+             int(n_unknown.get(y, 0)), float(pops.at[y, "population"]), int(pops.at[y, "mid_year"]),
+             bool(pops.at[y, "exact"])) for y in years]
+    rows.append(("all years", count(inside[in_years].sum(), known[in_years].sum(), unknown[in_years].sum()),
+                 int(known[in_years].sum()), int(unknown[in_years].sum()), float(pops["population"].sum()),
+                 pd.NA, bool(pops["exact"].all())))
+    out = pd.DataFrame(rows, columns=["financial_year", "offences", "known_age", "unknown_age", "population",
+                                      "population_year", "population_exact"])
     out["offences"] = out["offences"].astype("Int64")
+    out["population_year"] = out["population_year"].astype("Int64")
     out.insert(1, "age_group", f"{min_age}-{max_age}")
+    with_age = out["known_age"] + out["unknown_age"]
+    out["unknown_share"] = (out["unknown_age"] / with_age.where(with_age > 0)).astype("float64")
     share = _proportion(out["offences"], out["known_age"], confidence)
     out["share"], out["share_lower"], out["share_upper"] = share["value"], share["lower"], share["upper"]
     rates = _rate(out["offences"], out["population"], confidence, per)
     out[_rate_column(per)] = rates["value"].to_numpy()
     out["lower"], out["upper"], out["method"] = (rates["lower"].to_numpy(), rates["upper"].to_numpy(),
                                                  rates["method"].to_numpy())
-    out = out[["financial_year", "age_group", "offences", "known_age", "share", "share_lower", "share_upper",
-               "population", _rate_column(per), "lower", "upper", "method"]]
-    out.attrs.update(per=per, confidence=confidence, csp_codes=list(csp_codes))
+    most = (out["offences"].astype("Float64") + out["unknown_age"]).where(out["offences"].notna())
+    bound = _rate(most.astype("Int64"), out["population"], confidence, per)
+    out["rate_upper_bound"] = bound["value"].to_numpy()
+    out["rate_upper_bound_upper"] = bound["upper"].to_numpy()
+    out = out[["financial_year", "age_group", "offences", "known_age", "unknown_age", "unknown_share", "share",
+               "share_lower", "share_upper", "population", "population_year", "population_exact",
+               _rate_column(per), "lower", "upper", "rate_upper_bound", "rate_upper_bound_upper", "method"]]
+    out.attrs.update(per=per, confidence=confidence, csp_codes=list(csp_codes),
+                     population_note=_population_note(pops))
     return out
 
 
 def ethnicity_disproportionality(records: pd.DataFrame, population_shares, reference: str = "White",
                                  total_population: float | None = None, confidence: float | None = None,
-                                 unit: str = "offences", per: float | None = None) -> pd.DataFrame:
+                                 unit: str = "offences", per: float | None = None,
+                                 csp_codes: Sequence[str] | None = None) -> pd.DataFrame:
     """Victimisation by ethnic group relative to a reference group, given the resident population's make-up.
 
     Parameters
     ----------
     records : DataFrame
         Processed records with ``victim_ethnicity`` (Asian, Black, Mixed, White, Other; NA unknown).
-    population_shares : mapping, Series or DataFrame
-        Resident population by group: shares or counts (normalised to shares over the groups given), as a
-        mapping/Series group → value or a frame with ``ethnicity`` and ``share`` (or ``population``).
+    population_shares : DataFrame, mapping or Series
+        Resident population by group. Normally the dataset's Census 2021 table (``ethnicity.parquet``:
+        ``csp_code, ethnic_group, ethnicity, population``), summed over ``csp_codes`` with
+        :func:`svtools.analysis.population.ethnicity_residents`. Also accepted: shares or counts as a
+        mapping/Series group → value or a frame with ``ethnicity`` and ``share`` (or ``population``); counts
+        are normalised to shares over the groups given.
     reference : str
         Comparison group (rate ratio 1).
     total_population : float, optional
-        Residents of the area; when given, rates per 1,000 residents of each group are added.
+        Residents of the area; when given, rates per 1,000 residents of each group are added (the group's
+        residents = its share x this total). With the Census table and no total, the Census total of the CSPs
+        is used.
     confidence : float, optional
         Interval level (default 0.95).
     unit : {"offences", "people"}
         Count victim records (default) or distinct victims (``victim_id``).
     per : float, optional
         Rate multiplier (default 1,000).
+    csp_codes : sequence of str, optional
+        With the Census table: the CSPs whose residents are the denominator (default: every CSP in the table;
+        pass the area's CSPs).
 
     Returns
     -------
@@ -314,6 +350,14 @@ def ethnicity_disproportionality(records: pd.DataFrame, population_shares, refer
     cfg = settings()
     confidence = float(confidence if confidence is not None else cfg["rates"]["confidence"])
     per = float(per if per is not None else cfg["rates"]["per_residents"])
+    denominator = "population shares given by the caller"
+    if isinstance(population_shares, pd.DataFrame) and "csp_code" in population_shares.columns:
+        from svtools.analysis.population import ethnicity_residents
+
+        population_shares = ethnicity_residents(population_shares, csp_codes)
+        if total_population is None:
+            total_population = float(population_shares.sum())
+        denominator = "Census 2021 usual residents (all ages) by high-level ethnic group, ONS TS021"
     shares = _shares(population_shares)
     if reference not in shares.index:
         raise DataValidationError(f"reference group '{reference}' has no population share",
@@ -356,7 +400,7 @@ def ethnicity_disproportionality(records: pd.DataFrame, population_shares, refer
     not_known.update(ethnicity="Not known", victims=int(eth.isna().sum()))
     out = pd.concat([out, pd.DataFrame([not_known])], ignore_index=True)
     out["victims"] = out["victims"].astype("int64")
-    out.attrs.update(reference=reference, unit=unit, confidence=confidence,
+    out.attrs.update(reference=reference, unit=unit, confidence=confidence, denominator=denominator,
                      method="rate ratio, log-scale Wald interval from Poisson counts")
     return out
 
@@ -629,6 +673,12 @@ def _proportion(events: pd.Series, total: pd.Series, confidence: float) -> pd.Da
         for col in ("value", "lower", "upper"):
             out.loc[idx, col] = res[col].to_numpy(dtype="float64")
     return out
+
+
+def _population_note(pops: pd.DataFrame) -> str:
+    from svtools.analysis.population import year_note
+
+    return year_note(pops.reset_index())
 
 
 def _shares(population_shares) -> pd.Series:

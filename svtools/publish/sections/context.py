@@ -6,7 +6,13 @@
 * the small helpers every page module uses: the disclosure threshold and :func:`suppress`, one-line notices
   (``_say``, ``_skip``, ``_need_records``), number formatting (``_count``, ``_fmt``, ``_ci``, ``_r``,
   ``_masked``, ``_extremes``), publishing a table (``_publish``) or a chart (``_show``), and the area rates
-  and SPC frame shared by the CSP profile and the force overview.
+  and SPC frame shared by the CSP profile and the force overview;
+* the denominators: :meth:`ProfileContext.residents` (each financial year's own mid-year estimate, of the
+  numerator's ages), :meth:`ProfileContext.person_years`, :meth:`ProfileContext.monthly_residents` (a trend
+  model's offset), :attr:`ProfileContext.lsoa` (neighbourhood residents of the context's ages over the period),
+  :attr:`ProfileContext.ethnicity` (Census 2021), and the rate helpers :func:`gated_rates` and
+  :func:`gated_rate_bounds` (with the bound that unknown ages allow), all from
+  :mod:`svtools.analysis.population`.
 
 Every page module of :mod:`svtools.publish.sections` imports from here; this module imports none of them.
 """
@@ -401,17 +407,106 @@ class ProfileContext:
             return apply_definition(counts, self.definition)
         return counts[counts["crime_type"].isin(POLICE_UK_VIOLENCE)]
 
+    # ------------------------------------------------------------------ denominators
     @cached_property
     def population(self) -> pd.DataFrame:
+        """The dataset's ``population.parquet``: ``csp_code, year, age, (sex), population`` - ONS mid-year
+        estimates by single year of age for every shipped mid-year (datasets ingested before issue 9: mid-2019
+        and mid-2020 only). Use :meth:`residents` and :meth:`person_years` rather than summing it by hand."""
         from svtools.ingest.store import load_table
 
         return load_table("population", self.dataset)
 
+    @property
+    def cohort_ages(self) -> tuple[int, int | None]:
+        """The residents' ages that match the numerator: the cohort's (e.g. 10-24) or all ages ``(0, None)``."""
+        return (int(self.victim_ages[0]), int(self.victim_ages[1])) if self.victim_ages else (0, None)
+
+    @property
+    def residents_label(self) -> str:
+        """"residents" or "residents aged 10 to 24": the denominator of this context's rates, in words."""
+        from svtools.analysis.population import age_label
+
+        lo, hi = self.cohort_ages
+        return "residents" if hi is None and lo <= 0 else f"residents {age_label(lo, hi)}"
+
+    def residents(self, financial_years: Sequence[str] | None = None, min_age: int | None = None,
+                  max_age: int | None = None) -> pd.DataFrame:
+        """Residents of the area's CSPs for each financial year: its own mid-year estimate (else the nearest,
+        flagged), of ``min_age``-``max_age`` (default: :attr:`cohort_ages`).
+
+        Returns the :func:`svtools.analysis.population.residents` table (``financial_year, mid_year, exact,
+        census_base, population``); default years: the period's complete financial years."""
+        from svtools.analysis.population import residents
+
+        lo, hi = self.cohort_ages if min_age is None and max_age is None else (min_age or 0, max_age)
+        years = list(financial_years) if financial_years is not None else self.complete_financial_years()
+        return residents(self.population, years, self.csp_codes, lo, hi)
+
+    def monthly_residents(self, min_age: int | None = None, max_age: int | None = None) -> pd.Series:
+        """Residents for every month of the period (its financial year's mid-year): the population offset of
+        a monthly trend model (:func:`svtools.analysis.population.monthly_residents`)."""
+        from svtools.analysis.population import monthly_residents
+
+        lo, hi = self.cohort_ages if min_age is None and max_age is None else (min_age or 0, max_age)
+        return monthly_residents(self.population, self.months, self.csp_codes, lo, hi)
+
+    def person_years(self, min_age: int | None = None, max_age: int | None = None, months=None) -> float:
+        """Person-years of residents of the area over ``months`` (default: the period), each month at its own
+        financial year's estimate; a rate "per 1,000 residents a year" over the period is
+        ``1,000 x offences / person_years``."""
+        from svtools.analysis.population import person_years
+
+        lo, hi = self.cohort_ages if min_age is None and max_age is None else (min_age or 0, max_age)
+        return person_years(self.population, self.months if months is None else months, self.csp_codes, lo, hi)
+
+    def _dataset_table(self, name: str) -> pd.DataFrame | None:
+        """A shared table the ingest writes beside the standard ones (``lsoa_population``, ``ethnicity``), or
+        None when the dataset was ingested before it existed."""
+        from svtools.ingest.store import dataset_dir
+
+        path = dataset_dir(self.dataset) / f"{name}.parquet"
+        return pd.read_parquet(path) if path.is_file() else None
+
     @cached_property
     def lsoa(self) -> pd.DataFrame:
+        """The dataset's ``lsoa.parquet`` with ``population`` the **period-average residents of the context's
+        ages** (:attr:`cohort_ages`: all ages, or e.g. 10-24 for :meth:`young`) for the LSOAs of the area's CSPs
+        (NaN for the dataset's other LSOAs): ONS LSOA estimates (mid-2019/2020, the nearest) at each age scaled
+        to each financial year's CSP estimate (:func:`svtools.analysis.population.lsoa_residents`). Times
+        :attr:`years` it is the person-years of a neighbourhood rate. ``population_2020`` keeps the table's
+        all-age mid-2020 figure; ``attrs["residents"]`` says what the population is."""
+        from svtools.analysis.population import lsoa_residents
         from svtools.ingest.store import load_table
 
-        return load_table("lsoa", self.dataset)
+        lsoa = load_table("lsoa", self.dataset).copy()
+        if "population" in lsoa.columns:
+            lsoa["population_2020"] = lsoa["population"]
+        mine = lsoa[lsoa["csp_code"].isin(self.csp_codes)]
+        base = self._dataset_table("lsoa_population")
+        if base is None:  # ingested before lsoa_population.parquet: the same ONS LSOA estimates, read in place
+            from svtools.ingest.area_tables import lsoa_population_base
+
+            base = lsoa_population_base(mine["lsoa_code"].astype(str))
+        lo, hi = self.cohort_ages
+        pop = lsoa_residents(base, self.population, mine.set_index(mine["lsoa_code"].astype(str))["csp_code"],
+                             self.months, lo, hi)
+        lsoa["population"] = lsoa["lsoa_code"].astype(str).map(pop).astype("float64")
+        lsoa.attrs["residents"] = (f"{self.residents_label}, average over {self.period} (ONS mid-year estimates "
+                                   "of each financial year; LSOA shares of mid-2019/2020)")
+        return lsoa
+
+    @cached_property
+    def ethnicity(self) -> pd.DataFrame:
+        """Census 2021 residents of the dataset's CSPs by ethnic group (``ethnicity.parquet``: ``csp_code,
+        ethnic_group, ethnicity, population``; built from the shipped Census tables for a dataset ingested
+        before the table existed). The denominator of ethnicity rates (all ages)."""
+        eth = self._dataset_table("ethnicity")
+        if eth is None:
+            from svtools.ingest.area_tables import csp_ethnicity
+
+            eth = csp_ethnicity(self.areas["csp_code"].astype(str).tolist())
+        return eth
 
     @cached_property
     def monthly_table(self) -> pd.DataFrame:
@@ -760,17 +855,45 @@ def _spc_frame(series: pd.Series):
 
 
 # =========================================================================== publishing through the gate
+def _aligned(population, counts: pd.Series) -> pd.Series:
+    """``population`` as a float Series on ``counts``' index: a scalar broadcast, a Series by label when it
+    holds every label of ``counts`` (e.g. indexed by financial year), otherwise by position."""
+    if np.isscalar(population):
+        return pd.Series(float(population), index=counts.index)
+    if isinstance(population, pd.Series) and set(counts.index) <= set(population.index):
+        return population.reindex(counts.index).astype(float)
+    values = np.asarray(population, dtype=float)
+    if values.shape != (len(counts),):
+        raise ValueError(f"population has {values.size} values for {len(counts)} counts")
+    return pd.Series(values, index=counts.index)
+
+
 def gated_rates(counts: pd.Series, population, multiplier: int = 1000, years: float = 1.0) -> pd.DataFrame:
     """Rates with 95% CIs from *published* counts only: hidden counts give hidden rates.
 
-    ``population`` is a scalar or a Series aligned with ``counts``; the rate is per ``multiplier`` residents a
-    year (``years`` long period). Returns columns ``rate``, ``lower_95_ci``, ``upper_95_ci`` (floats, NaN
-    where the count is hidden).
+    Parameters
+    ----------
+    counts : Series
+        Published counts (NaN where the gate hides them).
+    population : scalar, array or Series
+        Residents for each count: a Series indexed like ``counts`` (e.g. by financial year, from
+        :meth:`ProfileContext.residents` - each year's own mid-year estimate, of the numerator's ages) is aligned
+        by label; an array by position; a scalar for all.
+    multiplier : int
+        Rate per this many residents (1,000).
+    years : float
+        Length of each count's period in years (the denominator is ``population x years`` person-years; pass
+        the period-average population, or use ``years=1`` with person-years as ``population``).
+
+    Returns
+    -------
+    DataFrame
+        ``rate``, ``lower_95_ci``, ``upper_95_ci`` (floats, NaN where the count is hidden or the population 0).
+        Intervals: exact Poisson below 10 events, Byar's from 10.
     """
     from svtools.analysis.stats import rate
 
-    pop = pd.Series(population, index=counts.index) if np.isscalar(population) else pd.Series(
-        population, index=counts.index)
+    pop = _aligned(population, counts)
     out = pd.DataFrame(index=counts.index, columns=["rate", "lower_95_ci", "upper_95_ci"], dtype=float)
     ok = counts.notna() & (pop > 0)
     if ok.any():
@@ -780,6 +903,38 @@ def gated_rates(counts: pd.Series, population, multiplier: int = 1000, years: fl
         out.loc[ok, "lower_95_ci"] = r["lower"].to_numpy()
         out.loc[ok, "upper_95_ci"] = r["upper"].to_numpy()
     return out
+
+
+def gated_rate_bounds(counts: pd.Series, unknown: pd.Series, population, multiplier: int = 1000,
+                      years: float = 1.0) -> pd.DataFrame:
+    """Rates of a cohort (e.g. victims under 25) from published counts, with the bound the unknown ages allow.
+
+    Parameters
+    ----------
+    counts : Series
+        Published counts of records known to be in the cohort (victims with a recorded age in it).
+    unknown : Series
+        Published counts, aligned with ``counts``, of records whose victim age is not recorded (they may or
+        may not be in the cohort).
+    population, multiplier, years
+        As in :func:`gated_rates`: residents **of the cohort's ages** (e.g. 0-24).
+
+    Returns
+    -------
+    DataFrame
+        ``rate``, ``lower_95_ci``, ``upper_95_ci`` of the known count (a minimum when ages are missing), and
+        ``rate_upper_bound`` / ``upper_bound_upper_95_ci``: the rate and its upper 95% limit if every record of
+        unknown age were in the cohort. The true rate lies between ``lower_95_ci`` and
+        ``upper_bound_upper_95_ci``. Every value is NaN where a count it needs is hidden.
+    """
+    known = gated_rates(counts, population, multiplier, years)
+    c = pd.to_numeric(counts, errors="coerce").astype(float)
+    u = pd.to_numeric(pd.Series(unknown, index=counts.index) if not isinstance(unknown, pd.Series)
+                      else unknown.reindex(counts.index), errors="coerce").astype(float)
+    most = gated_rates(c + u, population, multiplier, years)
+    known["rate_upper_bound"] = most["rate"]
+    known["upper_bound_upper_95_ci"] = most["upper_95_ci"]
+    return known
 
 
 def fmt_or_hidden(values: pd.Series, nd: int = 2) -> pd.Series:
