@@ -205,15 +205,18 @@ def sii(values, population, lower=None, upper=None, se=None, confidence: float =
     Parameters
     ----------
     values : array-like
-        Indicator value per quantile (e.g. rate per 1,000), ordered **most to least deprived**.
+        Indicator value per quantile (e.g. rate per 1,000 residents a year), ordered **most to least
+        deprived**.
     population : array-like
-        Population per quantile (all positive).
+        Population (residents, the rates' denominators) per quantile, all positive.
     lower, upper : array-like, optional
-        95% confidence limits of each value (used to derive standard errors).
+        95% confidence limits of each value (used to derive standard errors; needed for intervals with
+        ``transform=True``).
     se : array-like, optional
-        Standard errors on the scale given by ``log_scale`` (instead of limits).
+        Standard errors on the scale given by ``log_scale`` (instead of limits; not with ``transform=True``,
+        as in PHE).
     confidence : float
-        Level of the simulated intervals.
+        Level of the simulated intervals (0.95; 0.98 and others as PHE).
     repetitions : int
         Monte Carlo repetitions (PHE default 100,000, minimum 1,000; default here 10,000).
     seed : int
@@ -221,37 +224,56 @@ def sii(values, population, lower=None, upper=None, se=None, confidence: float =
     log_scale : bool
         Values are rates: standard errors are derived and draws made on the log scale (PHE value_type = 1).
     transform : bool
-        PHE ``transform = FALSE`` (default): regress the values themselves. ``True``: regress log values
-        (rates only; every value must be positive) and back-transform the two ends, as PHE ``transform =
-        TRUE``.
+        ``True`` (**the method of the published pages**, PHE ``transform = TRUE``, which PHE recommends for
+        rates): regress log values and back-transform. ``False`` (PHE's default ``transform = FALSE``):
+        regress the values themselves.
 
     Returns
     -------
     dict
-        ``sii, sii_lower, sii_upper, rii, rii_lower, rii_upper``, ``intercept`` (fitted value at the most
-        deprived end), ``beta0, beta1`` (coefficients on the fitting scale), ``transform``, ``repetitions``.
+        ``sii, sii_lower, sii_upper`` (units of the values: least minus most deprived end of the fitted line),
+        ``rii, rii_lower, rii_upper`` (dimensionless ratio, least / most deprived end; NaN when the fit cannot
+        give a ratio of two positive rates, and ``rii_note`` says why), ``intercept`` (fitted value at the
+        most deprived end, rank 0), ``beta0, beta1`` (coefficients on the fitting scale), ``slope_lower,
+        slope_upper`` (simulated limits of ``beta1``), ``transform``, ``repetitions``, ``method`` (words),
+        ``rii_note`` ("" when the RII is a ratio).
 
     Notes
     -----
-    With population shares a_j and mid-point cumulative ranks b_j = Σ_{i<j} a_i + a_j/2, regress √a_j·y_j on
-    √a_j and b_j·√a_j without intercept (weighted least squares); β₀ is the fitted value at rank 0 (most
-    deprived end), β₁ the slope. SII = β₁ (units of the value: the difference least minus most deprived across
-    the whole distribution, so **negative when values are higher in deprived areas**); RII = (β₀ + β₁)/β₀
-    (least / most deprived). Intervals: draw each value from Normal(log y_j, se_j) with se_j = (log U − log L)
-    / (2 × 1.959964) (95% limits, as PHE), back-transform, refit, and take the order statistics at positions
-    round(R·α/2) and round(R·(1 − α/2)). A value of 0 cannot be logged: it is drawn on the natural scale from
-    Normal(0, (U − L)/(2 × 1.959964)) truncated at 0 (a departure from PHE, which drops such areas).
+    **Fit** (Low & Low 2004; PHEindicatormethods ``R/SII_function.R``). With population shares a_j and
+    mid-point cumulative ranks b_j = Σ_{i<j} a_i + a_j/2, regress √a_j·y_j on √a_j and b_j·√a_j without
+    intercept (weighted least squares); β₀ is the fitted value at rank 0 (most deprived end), β₁ the slope.
+    Standard errors of each quantile are (g(U) − g(L)) / (2 × 1.959964) from its 95% limits, g = log for
+    rates (PHE value_type = 1), whatever the confidence asked for.
 
-    With ``transform=True`` the fit is of log y: SII = exp(β₀ + β₁) − exp(β₀), RII = exp(β₁), and the draws
-    stay on the log scale. A linear fit (``transform=False``) to a steep, convex gradient can extrapolate
-    below 0 at the least deprived end, giving an RII below 0; the log fit cannot.
+    **transform=True** (log-linear; y = log rate): SII = exp(β₀ + β₁) − exp(β₀), RII = exp(β₁), intercept =
+    exp(β₀). Intervals exactly as PHE ``phe_sii(value_type = 1, transform = TRUE, rii = TRUE)``: draw each
+    quantile's log value from Normal(log y_j, se_j), refit, sort the simulated slopes and take the order
+    statistics at positions round(R × (1 − c)) and round(R × c), c = confidence + (1 − confidence)/2
+    (1-based, as R), giving slope limits s_L, s_U. The limits are **not** quantiles of back-transformed
+    draws: the fitted line is pivoted about its mid-point m = β₀ + β₁/2 (the fitted log rate at rank 0.5),
+    so SII limits = exp(m + s/2) − exp(m − s/2) and RII limits = exp(s), for s = s_L, s_U. At s = β₁ these
+    give the point estimates, and the RII limits are exp of the slope limits.
+
+    **transform=False** (linear, PHE default): SII = β₁, RII = (β₀ + β₁)/β₀; intervals are the order
+    statistics of the simulated SII and RII, with rate draws back-transformed from the log scale (PHE
+    value_type = 1). A linear fit to a steep, convex gradient can fall to 0 or below at one end: the RII is
+    then not a ratio of two rates and is returned as NaN with ``rii_note`` (PHE would print a negative
+    number). A value of 0 cannot be logged: it is drawn on the natural scale from Normal(0, (U − L)/(2 ×
+    1.959964)) truncated at 0 (a departure from PHE, which drops such areas); ``transform=True`` needs every
+    value above 0.
+
+    Checked against the expected values of PHEindicatormethods' own tests (``tests/testthat/testSII.R`` and
+    ``testdata_SII.xlsx``, rows 306-325 and 366-425: log transform, 95% and 98%) in
+    ``tests/test_sii_phe.py``.
 
     References
     ----------
     Low, A. and Low, A. (2004). Measuring the gap: quantifying and comparing local health inequalities.
     *Journal of Public Health*, 26(4), 388-395.
 
-    UK Health Security Agency (2024). *PHEindicatormethods*, R package version 2.1.0, ``phe_sii``.
+    UK Health Security Agency (2024). *PHEindicatormethods*, R package version 2.1.0, ``phe_sii``
+    (``R/SII_function.R``, ``R/utils.R`` ``SimulationFunc``).
     """
     y = np.asarray(values, dtype="float64")
     pop = np.asarray(population, dtype="float64")
@@ -266,18 +288,39 @@ def sii(values, population, lower=None, upper=None, se=None, confidence: float =
     if transform and (not log_scale or (y <= 0).any()):
         raise DataValidationError("transform=True needs positive rates (log_scale=True) in every quantile",
                                   column="value")
+    if transform and se is not None:
+        raise ValueError("transform=True takes the 95% limits, not standard errors (as PHEindicatormethods)")
     a = pop / pop.sum()
     b = np.cumsum(a) - a / 2
     M = _wls_matrix(a, b)
     beta0, beta1 = M @ (np.log(y) if transform else y)
     s_, r_, i_ = _indices(np.array([beta0]), np.array([beta1]), transform)
-    out = {"sii": float(s_[0]), "rii": float(r_[0]), "intercept": float(i_[0]), "beta0": float(beta0),
-           "beta1": float(beta1), "transform": transform, "repetitions": int(repetitions)}
+    rii, note = float(r_[0]), _rii_note(beta0, beta1, transform)
+    out = {"sii": float(s_[0]), "rii": math.nan if note else rii, "intercept": float(i_[0]),
+           "beta0": float(beta0), "beta1": float(beta1), "transform": transform, "repetitions": int(repetitions),
+           "method": ("log-linear fit (PHE transform = TRUE)" if transform else "linear fit (PHE transform = "
+                      "FALSE)"), "rii_note": note}
     z95 = 1.959963984540054
+    nan = math.nan
     if se is None and (lower is None or upper is None):
-        out.update(sii_lower=math.nan, sii_upper=math.nan, rii_lower=math.nan, rii_upper=math.nan)
+        out.update(sii_lower=nan, sii_upper=nan, rii_lower=nan, rii_upper=nan, slope_lower=nan,
+                   slope_upper=nan)
         return out
     rng = np.random.default_rng(seed)
+    i_lo, i_hi = _phe_positions(repetitions, confidence)
+    if transform:
+        lo, hi = np.asarray(lower, dtype="float64"), np.asarray(upper, dtype="float64")
+        if (lo <= 0).any() or np.isnan(lo).any() or np.isnan(hi).any():
+            raise DataValidationError("transform=True needs positive 95% limits in every quantile",
+                                      column="lower")
+        se_log = (np.log(hi) - np.log(lo)) / (2 * z95)
+        log_draws = rng.normal(np.log(y), se_log, size=(repetitions, len(y)))
+        slopes = np.sort(log_draws @ M[1])
+        s_lo, s_hi = float(slopes[i_lo]), float(slopes[i_hi])
+        (sii_lo, sii_hi), (rii_lo, rii_hi) = _phe_pivot(beta0, beta1, np.array([s_lo, s_hi]))
+        out.update(sii_lower=float(sii_lo), sii_upper=float(sii_hi), rii_lower=float(rii_lo),
+                   rii_upper=float(rii_hi), slope_lower=s_lo, slope_upper=s_hi)
+        return out
     draws = np.empty((repetitions, len(y)))
     if se is not None:
         se = np.asarray(se, dtype="float64")
@@ -299,14 +342,17 @@ def sii(values, population, lower=None, upper=None, se=None, confidence: float =
             else:
                 draws[:, j] = rng.normal(y[j], se_nat[j], size=repetitions)
     with np.errstate(divide="ignore", invalid="ignore"):
-        coef = (np.log(draws) if transform else draws) @ M.T  # repetitions x 2
-        sims_sii, sims_rii, _ = _indices(coef[:, 0], coef[:, 1], transform)
+        coef = draws @ M.T  # repetitions x 2
+        sims_sii, sims_rii, _ = _indices(coef[:, 0], coef[:, 1], False)
     sims_sii, sims_rii = np.sort(sims_sii), np.sort(sims_rii)
-    alpha = 1 - confidence
-    i_lo = max(round(repetitions * alpha / 2) - 1, 0)
-    i_hi = min(round(repetitions * (1 - alpha / 2)) - 1, repetitions - 1)
-    out.update(sii_lower=float(sims_sii[i_lo]), sii_upper=float(sims_sii[i_hi]),
-               rii_lower=float(sims_rii[i_lo]), rii_upper=float(sims_rii[i_hi]))
+    slopes = np.sort(coef[:, 1])
+    rii_lo, rii_hi = float(sims_rii[i_lo]), float(sims_rii[i_hi])
+    if note or not rii_lo > 0:
+        rii_lo = rii_hi = nan
+        out["rii_note"] = note or ("the simulated interval of the linear fit reaches fitted rates of 0 or below "
+                                   "at one end, where a ratio of rates has no meaning")
+    out.update(sii_lower=float(sims_sii[i_lo]), sii_upper=float(sims_sii[i_hi]), rii_lower=rii_lo,
+               rii_upper=rii_hi, slope_lower=float(slopes[i_lo]), slope_upper=float(slopes[i_hi]))
     return out
 
 
@@ -567,6 +613,41 @@ def _indices(beta0: np.ndarray, beta1: np.ndarray, transform: bool):
         if transform:
             return np.exp(beta0 + beta1) - np.exp(beta0), np.exp(beta1), np.exp(beta0)
         return beta1, np.where(beta0 != 0, (beta0 + beta1) / beta0, np.nan), beta0
+
+
+def _phe_positions(repetitions: int, confidence: float) -> tuple[int, int]:
+    """0-based indices of the sorted draws PHE ``SimulationFunc`` reads: round(R (1 - c)), round(R c), 1-based,
+    c = confidence + (1 - confidence) / 2 (R's round, like Python's, rounds halves to even)."""
+    conf = float(confidence)
+    conf = conf / 100 if conf >= 90 else conf
+    if not 0.9 <= conf < 1:
+        raise ValueError(f"confidence must be between 0.9 and 1 (or 90 and 100), got {confidence!r}")
+    c = conf + (1 - conf) / 2
+    lo = min(max(round(repetitions * (1 - c)) - 1, 0), repetitions - 1)
+    hi = min(max(round(repetitions * c) - 1, 0), repetitions - 1)
+    return lo, hi
+
+
+def _phe_pivot(beta0: float, beta1: float, slope):
+    """(SII, RII) of the log-linear line pivoted about its mid-point with slope ``slope`` (PHE ``phe_sii``
+    transform = TRUE, value_type = 1, multiplier 1): m = beta0 + beta1/2, SII = exp(m + s/2) - exp(m - s/2),
+    RII = exp(s)."""
+    s = np.asarray(slope, dtype="float64")
+    mid = beta0 + beta1 / 2
+    with np.errstate(over="ignore"):
+        return np.exp(mid + s / 2) - np.exp(mid - s / 2), np.exp(s)
+
+
+def _rii_note(beta0: float, beta1: float, transform: bool) -> str:
+    """Why the fit gives no RII ("" when it does): a linear fit at or below 0 at one end."""
+    if transform:
+        return ""
+    ends = {"most deprived": beta0, "least deprived": beta0 + beta1}
+    bad = [k for k, v in ends.items() if not v > 0]
+    if not bad:
+        return ""
+    return (f"the straight line fitted to the rates falls to {min(ends[k] for k in bad):.2f} at the "
+            f"{' and '.join(bad)} end, so the ratio of its ends is not a ratio of two rates")
 
 
 def _line(beta0: float, beta1: float, rank: np.ndarray, transform: bool) -> np.ndarray:

@@ -37,6 +37,7 @@ def funnel_plot(
     ylabel: str = "Rate per 1,000 residents",
     highlight: str | None = None,
     label_all: bool | None = None,
+    limit_labels: tuple[str, str] = ("95% limits", "99.8% limits"),
 ):
     """Funnel plot of area rates against their population, with 95% and 99.8% control limits.
 
@@ -54,15 +55,24 @@ def funnel_plot(
     label_all : bool, optional
         Label every point (default: when there are at most 15 points; otherwise only the highlighted area and
         areas outside the 99.8% limits).
+    limit_labels : (str, str)
+        Legend labels of the 95% and 99.8% limits, saying which limits they are (e.g. "99.8% limits allowing
+        for over-dispersion"); both must contain "95%" and "99.8%" respectively.
+
+    Notes
+    -----
+    Areas outside the 99.8% limits (``signal``) are drawn as triangles pointing up (above) or down (below),
+    so the flag is not shown by colour alone (WCAG 2.2 1.4.1).
     """
     require_gate_frame(points, "funnel_plot")
     pal = _pal()
     fig, ax = _figure(4.4)
     lim = limits.sort_values("denominator")
     x = lim["denominator"].to_numpy(dtype=float)
-    ax.plot(x, lim["upper_998"], color="#333333", ls="--", lw=1.3, label="99.8% limits")
+    label_95, label_998 = limit_labels
+    ax.plot(x, lim["upper_998"], color="#333333", ls="--", lw=1.3, label=label_998)
     ax.plot(x, lim["lower_998"], color="#333333", ls="--", lw=1.3)
-    ax.plot(x, lim["upper_95"], color="#333333", ls=":", lw=1.5, label="95% limits")
+    ax.plot(x, lim["upper_95"], color="#333333", ls=":", lw=1.5, label=label_95)
     ax.plot(x, lim["lower_95"], color="#333333", ls=":", lw=1.5)
     ax.axhline(target, color="#000000", lw=1.2, label=f"Comparator rate ({target:.2f})")
     pts = points.reset_index(drop=True)
@@ -73,17 +83,23 @@ def funnel_plot(
     )
     signal = pts["signal"].astype(str) if "signal" in pts.columns else pd.Series("", index=pts.index)
     other = ~is_hl
-    ax.scatter(
-        pts.loc[other, "denominator"],
-        pts.loc[other, "value"],
-        s=48,
-        marker="o",
-        color=pal["primary"],
-        edgecolor="#000000",
-        linewidth=0.5,
-        label="Other areas",
-        zorder=3,
-    )
+    for mask, marker, size, label in (
+        (other & ~signal.isin(["high", "low"]), "o", 48, "Other areas"),
+        (other & (signal == "high"), "^", 80, "Above the 99.8% limits"),
+        (other & (signal == "low"), "v", 80, "Below the 99.8% limits"),
+    ):
+        if mask.any() or marker == "o":
+            ax.scatter(
+                pts.loc[mask, "denominator"],
+                pts.loc[mask, "value"],
+                s=size,
+                marker=marker,
+                color=pal["primary"],
+                edgecolor="#000000",
+                linewidth=0.5,
+                label=label,
+                zorder=3,
+            )
     if is_hl.any():
         ax.scatter(
             pts.loc[is_hl, "denominator"],

@@ -27,8 +27,16 @@ __all__ = ["league_table"]
 
 # =========================================================================== comparison
 def league_table(ctx: ProfileContext) -> SectionResult:
-    """The CSPs of a force ranked by rate per 1,000 residents a year with 95% intervals, against the force."""
+    """The CSPs of a force ranked by rate per 1,000 residents a year with 95% intervals, against the force.
+
+    A CSP is called higher or lower than the force only when it lies outside the 95% funnel limits around the
+    force rate that the force page's funnel plot draws (``vs_force_95`` of ``_area_rates``): they allow for
+    the usual variation between CSPs when CSPs vary more than chance (``config/settings.yaml`` ``funnels``,
+    additive random effects estimated from every CSP around its own force rate). Each bar's 95% confidence
+    interval shows the chance uncertainty of that CSP's rate alone.
+    """
     areas, info = _area_rates(ctx)
+    od = info["od_force"]
     codes = ctx.csp_codes
     d = areas[areas["csp_code"].isin(codes)].copy()
     res = SectionResult(name="league_table", data=d)
@@ -52,7 +60,7 @@ def league_table(ctx: ProfileContext) -> SectionResult:
         f"Bar chart ranking the {len(d)} CSPs of {ctx.force_name} by {ctx.what} rate per 1,000 residents a "
         f"year, {window}, with 95% confidence intervals and the force rate ({_fmt(info['force_rate'])}) as a "
         f"line. Highest {hi['csp_name']} ({_fmt(hi['rate'])}), lowest {lo['csp_name']} ({_fmt(lo['rate'])}). "
-        f"Significantly above the force rate: {', '.join(above) or 'none'}; below: "
+        f"Above the force rate (outside the {od.limits_phrase('95%')}): {', '.join(above) or 'none'}; below: "
         f"{', '.join(below) or 'none'}."
     )
     from svtools.publish import disclosure, tables
@@ -76,7 +84,7 @@ def league_table(ctx: ProfileContext) -> SectionResult:
         value_format="{:.2f}",
     )
     _show(fig, alt, res)
-    verdict = {"high": "higher", "low": "lower", "not significant": "similar"}
+    verdict = {"high": "higher", "low": "lower", "not significant": "within the expected range"}
     raw = d.sort_values("rate", ascending=False)
     table = pd.DataFrame(
         {
@@ -95,7 +103,9 @@ def league_table(ctx: ProfileContext) -> SectionResult:
         shown,
         "league_table",
         f"CSPs of {ctx.force_name} by rate per 1,000 residents a year, {window}: {ctx.what}",
-        note="Compared with the force rate at 95% confidence (exact Poisson or Byar's limits).",
+        note=f"Compared with the force rate: higher or lower only outside the {od.limits_phrase('95%')}, "
+        "the limits of the force page's funnel plot. The 95% CI of a rate allows for chance only (exact Poisson "
+        f"below 10 offences, Byar's from 10). {od.explanation()}",
     )
     res.values = {
         "highest": hi["csp_name"],
@@ -103,5 +113,7 @@ def league_table(ctx: ProfileContext) -> SectionResult:
         "force_rate": info["force_rate"],
         "above": above,
         "below": below,
+        "funnel_method": od.method,
+        "funnel_limits": od.limits_phrase("95%"),
     }
     return res

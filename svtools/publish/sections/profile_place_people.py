@@ -153,8 +153,46 @@ def hotspots(ctx: ProfileContext) -> SectionResult:
 
 def deprivation(ctx: ProfileContext) -> SectionResult:
     """Offences and rates per 1,000 residents a year by national IMD decile from the protected neighbourhood
-    family; the slope (SII) and relative (RII) indices of inequality only when every decile count is visible."""
-    from svtools.analysis.place_time import sii
+    family; the slope (SII) and relative (RII) indices of inequality only when every decile count is visible
+    and above 0.
+
+    The indices are PHE's log-linear method for rates (:func:`svtools.analysis.place_time.sii` with
+    ``transform=True``, as PHEindicatormethods ``phe_sii(value_type = 1, transform = TRUE, rii = TRUE)``,
+    100,000 repetitions): deciles ordered most to least deprived, population-share mid-point ranks, log rates
+    regressed with square-root population weights; the 95% intervals pivot the simulated slope limits about
+    the fitted mid-point. SII in rate per 1,000 residents a year (least minus most deprived end); RII a ratio
+    (least / most deprived end), always positive. A gradient is claimed only when the RII's interval excludes 1.
+    """
+    from svtools.analysis.place_time import _line, sii
+
+    def _sig3(x: float) -> str:
+        """A ratio to 3 significant figures (0.0333, 0.442, 2.26, 30.0; whole numbers from 100)."""
+        if not np.isfinite(x):
+            return "unknown"
+        return f"{x:,.0f}" if abs(x) >= 100 else f"{x:#.3g}".rstrip(".")
+
+
+    def _gradient_words(s: dict) -> str:
+        """The SII and RII of a log-linear fit in words a partner can read, claiming a gradient only when the
+        interval of the RII excludes 1 (equivalently that of the SII excludes 0)."""
+        sii_v, rii_v = float(s["sii"]), float(s["rii"])
+        lo, hi = float(s["rii_lower"]), float(s["rii_upper"])
+        if not np.isfinite(rii_v) or rii_v <= 0:  # cannot happen for the log-linear fit; never print one
+            return ("No relative index of inequality: " + (s.get("rii_note") or "the fit gives no ratio") + ".")
+        gap = (f"Slope index of inequality {sii_v:,.2f} per 1,000 residents a year ({_ci(s['sii_lower'], s['sii_upper'])}): "
+               "the fitted rate at the least deprived end of the area minus that at the most deprived end. "
+               f"Relative index of inequality {_sig3(rii_v)} (95% CI {_sig3(lo)} to {_sig3(hi)}): the fitted rate at "
+               "the least deprived end as a multiple of that at the most deprived end (log-linear fit, PHE method)")
+        if hi < 1:
+            return (f"{gap}. Rates are higher in more deprived neighbourhoods: the fitted rate at the most deprived "
+                    f"end of the fitted line is {_sig3(1 / rii_v)} times that at the least deprived end (95% CI "
+                    f"{_sig3(1 / hi)} to {_sig3(1 / lo)}).")
+        if lo > 1:
+            return (f"{gap}. Rates are higher in less deprived neighbourhoods: the fitted rate at the least deprived "
+                    f"end of the fitted line is {_sig3(rii_v)} times that at the most deprived end (95% CI "
+                    f"{_sig3(lo)} to {_sig3(hi)}).")
+        return f"{gap}. The interval includes 1, so these data show no clear gradient by deprivation."
+
 
     title = "The deprivation gradient"
     skip = _need_cohort_ages(ctx, "deprivation", title)
@@ -175,23 +213,29 @@ def deprivation(ctx: ProfileContext) -> SectionResult:
     rates = gated_rates(counts.astype("Float64"), pop.to_numpy(), multiplier=1000, years=ctx.years)
     rates.index = deciles
     hidden_deciles = [d for d, v in zip(deciles, counts) if pd.isna(v)]
+    zero_deciles = [d for d, v in zip(deciles, counts) if pd.notna(v) and v == 0]
     res = SectionResult(name="deprivation")
-    if len(hidden_deciles) == 0 and len(deciles) >= 5 and (counts > 0).all():
+    line = None
+    if len(hidden_deciles) == 0 and len(deciles) >= 5 and not zero_deciles:
         s = sii(rates["rate"].to_numpy(), pop.to_numpy(), rates["lower_95_ci"].to_numpy(),
-                rates["upper_95_ci"].to_numpy(), transform=True)
-        sii_v, rii_v = float(s["sii"]), float(s["rii"])
-        direction = ("higher in more deprived neighbourhoods" if sii_v < 0 else
-                     "higher in less deprived neighbourhoods" if sii_v > 0 else "flat")
-        sii_text = (
-            f"Slope index of inequality {sii_v:.2f} per 1,000 ({_ci(s['sii_lower'], s['sii_upper'])}); "
-            f"relative index {rii_v:.2f} ({_ci(s['rii_lower'], s['rii_upper'])}; log-linear fit): rates are "
-            f"{direction}."
-        )
-        res.values.update({"sii": sii_v, "rii": rii_v, "sii_lower": float(s["sii_lower"]),
-                           "sii_upper": float(s["sii_upper"])})
+                rates["upper_95_ci"].to_numpy(), transform=True, repetitions=100_000)
+        sii_text = _gradient_words(s)
+        res.values.update({"sii": float(s["sii"]), "rii": float(s["rii"]), "sii_lower": float(s["sii_lower"]),
+                           "sii_upper": float(s["sii_upper"]), "rii_lower": float(s["rii_lower"]),
+                           "rii_upper": float(s["rii_upper"]), "sii_method": s["method"]})
+        a = pop.to_numpy() / pop.sum()
+        rank = np.cumsum(a) - a / 2
+        line = pd.DataFrame({"imd_decile": deciles, "value": _line(s["beta0"], s["beta1"], rank, True)})
     else:
-        why = (f"deciles {', '.join(map(str, hidden_deciles))} have counts too small to show"
-               if hidden_deciles else "it needs offences in at least five deciles")
+        if hidden_deciles:
+            why = f"deciles {', '.join(map(str, hidden_deciles))} have counts too small to show"
+        elif len(deciles) < 5:
+            why = (f"{ctx.name} has neighbourhoods in only {len(deciles)} national deciles, and PHE's method needs "
+                   "at least five")
+        else:
+            why = (f"no offences were recorded in decile{'s' if len(zero_deciles) > 1 else ''} "
+                   f"{', '.join(map(str, zero_deciles))}, and PHE's log-linear method needs a rate above 0 in "
+                   "every decile (the log of 0 is undefined)")
         sii_text = f"No slope or relative index of inequality: {why}."
         res.values.update({"sii": None, "rii": None})
     chart = pd.DataFrame({"imd_decile": deciles, "value": rates["rate"].to_numpy(),
@@ -203,9 +247,10 @@ def deprivation(ctx: ProfileContext) -> SectionResult:
         lo = chart.loc[chart["value"].idxmin()]
         alt = (
             f"Dot plot of {ctx.what} rates per 1,000 residents a year in {ctx.name}, {ctx.period}, by national "
-            f"IMD decile (1 = most deprived), with 95% confidence intervals. Highest in decile "
-            f"{int(hi['imd_decile'])} ({hi['value']:,.2f}), lowest in decile {int(lo['imd_decile'])} "
-            f"({lo['value']:,.2f}). {sii_text}"
+            f"IMD decile (1 = most deprived), with 95% confidence intervals"
+            + (" and the fitted log-linear gradient as a dashed line" if line is not None else "")
+            + f". Highest in decile {int(hi['imd_decile'])} ({hi['value']:,.2f}), lowest in decile "
+            f"{int(lo['imd_decile'])} ({lo['value']:,.2f}). {sii_text}"
             + (f" Deciles with counts too small to show are not drawn: {', '.join(map(str, hidden_deciles))}."
                if hidden_deciles else "")
         )
@@ -214,6 +259,7 @@ def deprivation(ctx: ProfileContext) -> SectionResult:
                 res.data,
                 title=f"{ctx.what_short.capitalize()} by deprivation, {ctx.name}",
                 ylabel="Rate per 1,000 residents a year",
+                line=None if line is None else disclosure.derived(line, t),
             ),
             alt,
             res,
