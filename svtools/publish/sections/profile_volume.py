@@ -472,8 +472,8 @@ def _cohort_populations(ctx: ProfileContext, years: list[str]) -> dict:
 def _ratio_note(baseline: str) -> str:
     return (f"{RATIO_COLUMN}: the later year's rate per resident divided by the {baseline} rate (ONS mid-year "
             "estimates), with its exact 95% confidence interval (conditional on the two counts, as R's "
-            "poisson.test). An interval that includes 1 is shown as \"no clear change\": the difference is "
-            "within what chance alone gives for counts this size. A ratio is given only when both counts are "
+            "poisson.test). An interval that includes 1 is shown as \"no clear change\": the data cannot tell "
+            "the difference from chance. A ratio is given only when both counts are "
             "published, because a ratio with its interval would give back a hidden count.")
 
 
