@@ -144,6 +144,14 @@ def read_source(path: str | Path, mapping: Mapping | str) -> tuple[pd.DataFrame,
 
 
 # --------------------------------------------------------------------------- duplicates
+def _arrow_text(series: pd.Series) -> pa.Array:
+    """A text column as one arrow large_string array (no copy when it is arrow-backed already)."""
+    arr = series.array
+    if isinstance(arr, pd.arrays.ArrowStringArray) and arr._pa_array.type == pa.large_string():
+        return arr._pa_array.combine_chunks()
+    return pa.array(series, type=pa.large_string(), from_pandas=True)
+
+
 class _Keys:
     """Row keys seen so far (64-bit hashes), to find duplicates across batches and files in bounded memory.
 
@@ -160,22 +168,27 @@ class _Keys:
     @staticmethod
     def of(raw: dict[str, pd.Series], typed: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Keys of a batch and a mask of rows keyed by crime + victim id (else by the whole row)."""
-        ref = pa.array(typed["crime_ref"], type=pa.large_string(), from_pandas=True)
+        ref = _arrow_text(typed["crime_ref"])
         by_id = np.asarray(ref.is_valid()).copy()
         if "victim_id" in typed:
-            vic = pa.array(typed["victim_id"], type=pa.large_string(), from_pandas=True)
+            vic = _arrow_text(typed["victim_id"])
             by_id &= np.asarray(vic.is_valid())
             joined = pc.binary_join_element_wise(ref, vic, pa.scalar("\x1f", pa.large_string()))
         else:
             by_id[:] = False
             joined = ref
-        keys = pd.util.hash_array(joined.to_numpy(zero_copy_only=False))
+        # hash_array(categorize=False) gives every string the hash the default gives it (it only skips the
+        # factorising, which for keys that are nearly all distinct is most of the cost)
+        keys = np.zeros(len(by_id), dtype="uint64")
+        if by_id.any():
+            ids = joined.filter(pa.array(by_id)) if not by_id.all() else joined
+            keys[by_id] = pd.util.hash_array(ids.to_numpy(zero_copy_only=False), categorize=False)
         if not by_id.all():  # rows without a victim id: the whole source row is the key
             rest = ~by_id
-            cols = [pc.fill_null(pa.array(v[rest], type=pa.large_string(), from_pandas=True), "\x00")
-                    for v in raw.values()]
+            sel = pa.array(rest)
+            cols = [pc.fill_null(_arrow_text(v).filter(sel), "\x00") for v in raw.values()]
             whole = pc.binary_join_element_wise(*cols, pa.scalar("\x1f", pa.large_string())).to_numpy(zero_copy_only=False)
-            keys[rest] = pd.util.hash_array(whole) ^ np.uint64(0x9E3779B97F4A7C15)
+            keys[rest] = pd.util.hash_array(whole, categorize=False) ^ np.uint64(0x9E3779B97F4A7C15)
         return keys, by_id
 
     @staticmethod
@@ -308,10 +321,12 @@ class _Pipeline:
         scope(typed, self.mapping, pr)
         reasons = pr.reasons
         self.report.add_attributes(pr.attributes)
-        located, _ = assign_geography(typed, "lsoa_code", force_column="reporting_force")
-        status = located["lsoa_status"].astype(str)
+        located, _ = assign_geography(typed, "lsoa_code", force_column="reporting_force", inplace=True)
+        status = located["lsoa_status"]
         for state, reason in _LOCATION_REASONS:
-            reasons[reasons.isna() & (status == state)] = reason
+            hit = reasons.isna() & (status == state)
+            if hit.any():
+                reasons[hit] = reason
         located = located.drop(columns=["lsoa_status"])
         # duplicates: only among rows that are otherwise sound
         keys, by_id = _Keys.of(raw, typed)
@@ -338,10 +353,10 @@ class _Pipeline:
         if held.any():
             reasons[held] = "already_in_dataset"
         is_out = reasons.notna().to_numpy()
-        kept = located.loc[~is_out].reset_index(drop=True)
+        kept = located.take(np.flatnonzero(~is_out)).reset_index(drop=True) if is_out.any() else located
         self.new_keys.append(keys[~is_out])
         if is_out.any():
-            ex = located.loc[is_out].copy()
+            ex = located.take(np.flatnonzero(is_out))
             ex["exclusion_reason"] = reasons[is_out].astype("string")
             ex["source_file"] = path.name
             ex["source_line"] = np.flatnonzero(is_out) + offset + HEADER_ROW

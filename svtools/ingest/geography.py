@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 
 from svtools.ingest import reference as ref
+from svtools.ingest.parse import strings_by_code
 from svtools.config import read_yaml
 from svtools.errors import MissingAreaError, SvtoolsError
 from svtools.paths import CONFIG
@@ -170,7 +171,7 @@ def csp_population(year: int = 2020, csp_codes=None) -> pd.DataFrame:
 
 @lru_cache(maxsize=1)
 def _lookup_arrays() -> tuple[pd.Index, dict[str, np.ndarray]]:
-    """The geography table as an index of LSOA codes and one numpy array per column (fast mapping)."""
+    """The geography table as an index of LSOA codes and one array per column (fast mapping)."""
     idx = lsoa_geography().set_index("lsoa_code")
     cols = ["lad_code", "csp_code", "csp_name", "pfa_code", "pfa_name", "country"]
     arrays = {c: pa.array(idx[c].to_numpy(dtype=object), type=pa.large_string()) for c in cols}
@@ -178,12 +179,29 @@ def _lookup_arrays() -> tuple[pd.Index, dict[str, np.ndarray]]:
     return idx.index, arrays
 
 
+_STATUSES = ["located", "unlocated", "malformed", "unknown"]
+
+
 class GeographyResult(dict):
     """Counts of how records were located: ``located``, ``unlocated`` (blank LSOA), ``malformed``, ``unknown``."""
 
 
+def _clean_codes(column: pd.Series) -> tuple[np.ndarray, pd.Series, bool]:
+    """The LSOA codes trimmed and upper-cased, once per distinct value.
+
+    Returns the row codes (-1: missing), the cleaned distinct values ("string") and whether cleaning changed
+    nothing (so the column can be kept as it is).
+    """
+    text = column.astype("string")
+    codes, uniques = pd.factorize(text)
+    distinct = pd.Series(uniques, dtype="string")
+    cleaned = distinct.str.strip().str.upper()
+    unchanged = bool((cleaned == distinct).all()) and text.dtype == pd.StringDtype("pyarrow")
+    return codes, cleaned, unchanged
+
+
 def assign_geography(frame: pd.DataFrame, lsoa_column: str = "lsoa_code",
-                     force_column: str | None = None) -> tuple[pd.DataFrame, GeographyResult]:
+                     force_column: str | None = None, inplace: bool = False) -> tuple[pd.DataFrame, GeographyResult]:
     """Add LAD, CSP, PFA and IMD decile to every record through its LSOA.
 
     Parameters
@@ -195,6 +213,8 @@ def assign_geography(frame: pd.DataFrame, lsoa_column: str = "lsoa_code",
     force_column : str, optional
         Column holding the reporting force's PFA code; when given, ``out_of_force`` is True where the LSOA lies
         in another force area.
+    inplace : bool
+        Add the columns to ``frame`` itself (and return it) instead of to a copy.
 
     Returns
     -------
@@ -205,28 +225,38 @@ def assign_geography(frame: pd.DataFrame, lsoa_column: str = "lsoa_code",
         what to exclude and reports it.
     """
     index, arrays = _lookup_arrays()
-    codes = frame[lsoa_column].astype("string").str.strip().str.upper()
-    blank = codes.isna() | (codes == "")
-    well_formed = codes.str.match(LSOA_PATTERN.pattern).fillna(False).astype(bool)
-    pos = index.get_indexer(codes.fillna(""))
+    # every test below is on the distinct codes (a batch of a million rows holds a few thousand LSOAs)
+    row_codes, cleaned, unchanged = _clean_codes(frame[lsoa_column])
+    n_u = len(cleaned)
+    blank_u = (cleaned.isna() | (cleaned == "")).to_numpy(dtype=bool, na_value=True)
+    formed_u = cleaned.str.match(LSOA_PATTERN.pattern).fillna(False).astype(bool).to_numpy()
+    pos_u = index.get_indexer(cleaned.fillna(""))
+    # the last entry is what a missing code gets: blank, not well formed, not found
+    at = np.where(row_codes < 0, n_u, row_codes)
+    blank = np.append(blank_u, True)[at]
+    well_formed = np.append(formed_u, False)[at]
+    pos = np.append(pos_u, -1)[at]
     found = pos >= 0
-    out = frame.copy()
+    out = frame if inplace else frame.copy()
     take = pa.array(np.where(found, pos, 0), mask=~found)  # null where not found -> null result
     for c, values in arrays.items():
         if c == "imd_decile":
-            out[c] = pd.array(np.where(found, values[np.where(found, pos, 0)], np.nan),
-                              dtype="Float64").astype("Int8")
+            decile = np.where(found, values[np.where(found, pos, 0)], np.nan)
+            missing = np.isnan(decile)
+            out[c] = pd.arrays.IntegerArray(np.where(missing, 0, decile).astype("int8"), missing)
         else:
             out[c] = pd.array(values.take(take), dtype="string")
-    status = np.select([blank.to_numpy(), ~well_formed.to_numpy(), found], ["unlocated", "malformed", "located"],
-                       default="unknown")
-    out["lsoa_status"] = pd.Categorical(status, categories=["located", "unlocated", "malformed", "unknown"])
-    out[lsoa_column] = codes.where(~blank, pd.NA)
+    status = np.select([blank, ~well_formed, found], [1, 2, 0], default=3).astype("int8")
+    out["lsoa_status"] = pd.Categorical.from_codes(status, categories=_STATUSES)
+    if unchanged and not (cleaned == "").any():
+        out[lsoa_column] = frame[lsoa_column].astype("string")  # already clean: the same values
+    else:
+        kept = cleaned.where(~pd.Series(blank_u, index=cleaned.index), pd.NA)
+        out[lsoa_column] = strings_by_code(kept, row_codes, frame.index)
     if force_column is not None:
         out["out_of_force"] = (out["pfa_code"].notna() & (out["pfa_code"] != out[force_column].astype("string"))
                                ).fillna(False).astype(bool)
-    counts = GeographyResult(out["lsoa_status"].value_counts().reindex(
-        ["located", "unlocated", "malformed", "unknown"], fill_value=0).astype(int).to_dict())
+    counts = GeographyResult(zip(_STATUSES, np.bincount(status, minlength=4).astype(int).tolist()))
     if force_column is not None:
         counts["out_of_force"] = int(out["out_of_force"].sum())
     return out, counts
