@@ -10,7 +10,14 @@ Every rate/proportion/funnel function accepts scalars, numpy arrays or pandas Se
 """
 
 from svtools.analysis.stats.compare import change_words, format_ratio, interval_words, rate_ratio
-from svtools.analysis.stats.funnels import funnel_limits, funnel_significance
+from svtools.analysis.stats.funnels import (
+    Overdispersion,
+    adjusted_funnel_limits,
+    adjusted_funnel_significance,
+    funnel_limits,
+    funnel_significance,
+    overdispersion,
+)
 from svtools.analysis.stats.rates import dsr, isr, proportion, rate
 from svtools.analysis.stats.spc import spc, spc_summary
 from svtools.analysis.stats.suppression import assert_no_small_counts, suppress, suppressed_mask
@@ -22,6 +29,10 @@ __all__ = [
     "isr",
     "funnel_limits",
     "funnel_significance",
+    "overdispersion",
+    "Overdispersion",
+    "adjusted_funnel_limits",
+    "adjusted_funnel_significance",
     "spc",
     "spc_summary",
     "suppress",

@@ -204,8 +204,10 @@ def rate_comparison(ctx: ProfileContext) -> SectionResult:
     })
     if ctx.level == "csp":
         res.values["outside_998_poisson"] = int(points["vs_all_998_poisson"].isin(["high", "low"]).sum())
+    around = "" if ctx.level == "csp" else (f"around their own force's rate ({od.n_groups} forces)"
+                                            if od.n_groups > 1 else "around their force's rate")
     _say(sentence)
-    _say(od.explanation())
+    _say(od.explanation(around=around))
     res.message = sentence
     table = suppress(raw, ["Offences"], rates=["Rate", "Lower 95% CI", "Upper 95% CI"])
     for c in ("Rate", "Lower 95% CI", "Upper 95% CI"):

@@ -105,7 +105,9 @@ def league_table(ctx: ProfileContext) -> SectionResult:
         f"CSPs of {ctx.force_name} by rate per 1,000 residents a year, {window}: {ctx.what}",
         note=f"Compared with the force rate: higher or lower only outside the {od.limits_phrase('95%')}, "
         "the limits of the force page's funnel plot. The 95% CI of a rate allows for chance only (exact Poisson "
-        f"below 10 offences, Byar's from 10). {od.explanation()}",
+        f"below 10 offences, Byar's from 10). "
+        + od.explanation(around=f"around their own force's rate ({od.n_groups} forces)" if od.n_groups > 1
+                         else "around their force's rate"),
     )
     res.values = {
         "highest": hi["csp_name"],
