@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from svtools import __version__
 from svtools.config import read_yaml, settings
 from svtools.errors import DataValidationError
-from svtools.ingest.geography import areas, assign_geography, csp_population, lsoa_geography
+from svtools.ingest.geography import areas, assign_geography, csp_population, disk_cached, lsoa_geography
 from svtools.ingest.mapping import Mapping, load_mapping
 from svtools.ingest.parse import HEADER_ROW, parse_datetimes
 from svtools.ingest.readers import ReadOptions, iter_text_batches, read_header
@@ -464,6 +464,36 @@ def _same_content(files: list[Path]) -> dict[str, str]:
     return hashes
 
 
+_POPULATION_SOURCES = tuple(f"population/ons_mye_mid{y}_lsoa11_syoa_persons.csv.gz" for y in (2019, 2020))
+
+
+def _cached(name: str, build) -> pd.DataFrame:
+    """A table derived from the reference data only, cached on disk (:func:`geography.disk_cached`)."""
+    from svtools.ingest import geography, reference
+
+    return disk_cached(name, _POPULATION_SOURCES + geography._GEOGRAPHY_SOURCES,
+                       (Path(__file__), Path(geography.__file__), Path(reference.__file__)), build)
+
+
+def _csp_population(year: int, csp_list: list[str]) -> pd.DataFrame:
+    """``csp_population(year, csp_list)``: the rows of those CSPs from the table of every CSP (cached)."""
+    every = _cached(f"csp_population_{year}", lambda: csp_population(year))
+    if not csp_list or not set(csp_list) <= set(every["csp_code"]):
+        return csp_population(year, csp_list)  # says which CSP it does not know
+    return every[every["csp_code"].isin(csp_list)].reset_index(drop=True)
+
+
+def _lsoa_population_2020() -> pd.Series:
+    """Persons by 2011 LSOA, mid-2020 (cached)."""
+    def build() -> pd.DataFrame:
+        wide = population_lsoa11_wide(2020)
+        return pd.DataFrame({"lsoa11_code": wide["lsoa11_code"],
+                             "population": wide[AGE_COLUMNS].sum(axis=1).to_numpy()})
+
+    table = _cached("lsoa11_population_2020", build)
+    return pd.Series(table["population"].to_numpy(), index=pd.Index(table["lsoa11_code"]))
+
+
 def _shared_tables(forces: set[str], monthly: pd.DataFrame, out: Path) -> list[str]:
     """areas, population, lsoa and monthly_counts for every CSP of the reporting forces.
 
@@ -472,7 +502,7 @@ def _shared_tables(forces: set[str], monthly: pd.DataFrame, out: Path) -> list[s
     """
     area = areas()
     csp_list = sorted(area.loc[area["pfa_code"].isin(forces), "csp_code"])
-    pop = pd.concat([csp_population(y, csp_list).assign(year=y) for y in (2019, 2020)], ignore_index=True)
+    pop = pd.concat([_csp_population(y, csp_list).assign(year=y) for y in (2019, 2020)], ignore_index=True)
     pop[["csp_code", "year", "age", "population"]].to_parquet(out / "population.parquet", index=False)
     totals = pop[pop["year"] == 2020].groupby("csp_code")["population"].sum()
     area = area[area["csp_code"].isin(csp_list)].copy()
@@ -481,8 +511,7 @@ def _shared_tables(forces: set[str], monthly: pd.DataFrame, out: Path) -> list[s
     geo = lsoa_geography()
     lsoa = geo.loc[geo["csp_code"].isin(csp_list) & (geo["lsoa_vintage"] == "2011"),
                    ["lsoa_code", "lsoa_name", "csp_code", "imd_decile", "country"]]
-    wide = population_lsoa11_wide(2020)
-    lpop = pd.Series(wide[AGE_COLUMNS].sum(axis=1).to_numpy(), index=wide["lsoa11_code"])
+    lpop = _lsoa_population_2020()
     lsoa = lsoa.assign(population=lsoa["lsoa_code"].map(lpop).fillna(0).astype("int64"))
     lsoa.to_parquet(out / "lsoa.parquet", index=False)
     keys = [c for c in monthly.columns if c != "offences"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,7 @@ from svtools.ingest import reference as ref
 from svtools.ingest.parse import strings_by_code
 from svtools.config import read_yaml
 from svtools.errors import MissingAreaError, SvtoolsError
-from svtools.paths import CONFIG
+from svtools.paths import CONFIG, processed_dir, real_data_dir
 
 __all__ = [
     "LSOA_PATTERN",
@@ -60,9 +61,75 @@ def _district_from_lsoa_name(name: pd.Series) -> pd.Series:
     return name.str.replace(r"\s+\d{3}[A-Z]$", "", regex=True)
 
 
+#: The reference files :func:`lsoa_geography` is built from (under the shared real-data folder).
+_GEOGRAPHY_SOURCES = ("lookups/lsoa11_lad21_ew.csv", "lookups/lsoa11_lsoa21_lad22_ew.csv",
+                      "lookups/lsoa21_ward24_lad24_ew.csv", "lookups/lad22_lad23_ew.csv",
+                      "lookups/lad24_csp24_pfa24_ew.csv", "imd/imd2019_england_lsoa11_ranks_deciles.csv",
+                      "imd/wimd2019_wales_lsoa11.csv")
+
+
+def _cache_key(name: str, sources: tuple[str, ...], code: tuple[Path, ...]) -> str | None:
+    """A digest of everything a derived reference table depends on: the reference files (path, size, mtime),
+    the code that builds it, ``config/geography.yaml`` and the pandas and pyarrow versions. None when a source
+    is missing (then the table is built, and the build says what is missing)."""
+    import hashlib
+
+    h = hashlib.sha256(f"{name}|{pd.__version__}|{pa.__version__}".encode())
+    try:
+        for rel in sources:
+            path = real_data_dir() / rel
+            st = path.stat()
+            h.update(f"|{path}|{st.st_size}|{st.st_mtime_ns}".encode())
+        for path in (*code, CONFIG / "geography.yaml"):
+            h.update(Path(path).read_bytes())
+    except OSError:
+        return None
+    return h.hexdigest()[:20]
+
+
+def disk_cached(name: str, sources: tuple[str, ...], code: tuple[Path, ...], build) -> pd.DataFrame:
+    """``build()``, kept in ``<processed>/.cache/<name>-<key>.parquet`` (a frame that reads back identical:
+    checked when it is written) so that a fresh process reads it in a few ms instead of rebuilding it from the
+    reference CSVs. Any problem with the cache (read-only folder, a damaged file) just means ``build()``."""
+    key = _cache_key(name, sources, code)
+    path = processed_dir() / ".cache" / f"{name}-{key}.parquet" if key else None
+    if path is not None and path.is_file():
+        try:
+            return pd.read_parquet(path)
+        except Exception:  # noqa: BLE001 - a damaged cache file: rebuild it
+            pass
+    frame = build()
+    if path is not None:
+        try:
+            import os
+            import tempfile
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".parquet", dir=path.parent)
+            os.close(fd)
+            try:
+                frame.to_parquet(tmp, index=False)
+                back = pd.read_parquet(tmp)
+                pd.testing.assert_frame_equal(back, frame, check_exact=True)
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, path)
+                for stale in path.parent.glob(f"{name}-*.parquet"):  # built from older sources or code
+                    if stale != path:
+                        stale.unlink(missing_ok=True)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except Exception:  # noqa: BLE001 - no cache: the next process builds it again
+            pass
+    return frame
+
+
 @lru_cache(maxsize=1)
 def lsoa_geography() -> pd.DataFrame:
     """One row per LSOA code (2011 and 2021 sets) with its LAD, CSP, PFA and deprivation decile.
+
+    Built from the reference lookups (below) once, then read from a cache under ``data/processed/.cache``
+    that is keyed on those files, this code and ``config/geography.yaml`` (:func:`disk_cached`).
 
     Returns
     -------
@@ -73,6 +140,11 @@ def lsoa_geography() -> pd.DataFrame:
         ``country`` ("England" or "Wales"), ``imd_decile`` (Int8, 1 = most deprived; IMD 2019 in England,
         WIMD 2019 in Wales).
     """
+    return disk_cached("lsoa_geography", _GEOGRAPHY_SOURCES, (Path(__file__), Path(ref.__file__)),
+                       _build_lsoa_geography)
+
+
+def _build_lsoa_geography() -> pd.DataFrame:
     cfg = geography_settings()
     lad_csp = ref.lad24_csp_pfa()
 
