@@ -42,7 +42,10 @@ calls ``sections.<name>(ctx)`` whichever module the section lives in:
   ``young_sex``, ``young_ethnicity``, ``knife_involvement`` (the page also calls ``under25``, ``hotspots``,
   ``deprivation`` and ``when`` on the young-victim context);
 * :mod:`~svtools.publish.sections.quality` - ``data_quality.ipynb``: ``completeness``, ``location_quality``,
-  ``unknown_ages``, ``reconciliation``.
+  ``unknown_ages``, ``reconciliation``;
+* :mod:`~svtools.publish.sections.counts` - ``london_csp.ipynb`` and ``london_overview.ipynb`` (count tables:
+  :class:`~svtools.publish.sections.counts.CountsContext`): ``count_about``, ``count_years``, ``count_measure``,
+  ``count_trend``, ``count_spc``, ``count_covid``, ``count_funnel``, ``count_league``, ``count_special_cause``.
 
 Page modules import from :mod:`~svtools.publish.sections.context` and never from each other.
 """
@@ -57,6 +60,18 @@ from svtools.publish.sections.cohort import (
     young_sex,
 )
 from svtools.publish.sections.context import POLICE_UK_VIOLENCE, ProfileContext, SectionResult
+from svtools.publish.sections.counts import (
+    CountsContext,
+    count_about,
+    count_covid,
+    count_funnel,
+    count_league,
+    count_measure,
+    count_special_cause,
+    count_spc,
+    count_trend,
+    count_years,
+)
 # suppress and funnel_significance_998 are public but not in __all__: still reachable as sections.<name>.
 from svtools.publish.sections.context import suppress as suppress
 from svtools.publish.sections.force import league_table
@@ -115,4 +130,14 @@ __all__ = [
     "location_quality",
     "unknown_ages",
     "reconciliation",
+    "CountsContext",
+    "count_about",
+    "count_years",
+    "count_measure",
+    "count_trend",
+    "count_spc",
+    "count_covid",
+    "count_funnel",
+    "count_league",
+    "count_special_cause",
 ]
