@@ -271,6 +271,88 @@ class _Background:
             self.pool = None
 
 
+class _ReadAhead:
+    """Reads the files on a background thread, one batch ahead: for each file its columns (checked by
+    :func:`_columns_for` into a report of its own), then its batches as text; an error is handed over in its
+    place and raised when the reader reaches it. pyarrow's CSV parsing releases the GIL, so reading overlaps
+    the parsing of the batch before."""
+
+    _END = object()
+
+    def __init__(self, files: list[Path], mapping: Mapping, batch_rows: int, depth: int = 1):
+        import queue
+        import threading
+
+        self.files_, self.mapping, self.batch_rows = files, mapping, batch_rows
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._produce, name="svtools-read", daemon=True)
+
+    def __enter__(self) -> _ReadAhead:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        while self.thread.is_alive():  # unblock a waiting put
+            try:
+                self.queue.get(timeout=0.05)
+            except Exception:  # noqa: BLE001 - queue.Empty
+                pass
+        self.thread.join()
+
+    def _put(self, item) -> bool:
+        import queue
+
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        try:
+            for path in self.files_:
+                found = IngestReport(dataset="")
+                wanted, absent = _columns_for(path, self.mapping, found)
+                if not self._put(("file", path, (wanted, absent, found))):
+                    return
+                for table in iter_text_batches(path, _options(self.mapping), columns=wanted,
+                                               batch_rows=self.batch_rows):
+                    if not self._put(("batch", table, _batch_frame(table))):
+                        return
+                if not self._put(("end", None, None)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader
+            self._put(("error", exc, None))
+            return
+        self._put(("done", None, None))
+
+    def _get(self):
+        kind, a, b = self.queue.get()
+        if kind == "error":
+            raise a
+        return kind, a, b
+
+    def files(self):
+        """(path, (columns, absent fields, report)) of each file in turn; :meth:`batches` after each."""
+        while True:
+            kind, path, info = self._get()
+            if kind == "done":
+                return
+            yield path, info
+
+    def batches(self):
+        """The batches of the current file: (arrow table, text columns as Series)."""
+        while True:
+            kind, table, raw = self._get()
+            if kind == "end":
+                return
+            yield table, raw
+
+
 class _Pipeline:
     """State carried across the batches and files of one ingest."""
 
@@ -300,19 +382,29 @@ class _Pipeline:
             return ["ho_offence_code", "offence_group", "knife_flag", "domestic_flag", "victim_under_25"]
         return ["crime_type"]
 
-    def run_file(self, path: Path) -> set[str]:
-        """Ingest one file batch by batch; returns the optional fields absent from it."""
-        wanted, absent = _columns_for(path, self.mapping, self.report)
-        offset = 0
-        for table in iter_text_batches(path, _options(self.mapping), columns=wanted, batch_rows=self.batch_rows):
-            raw = _batch_frame(table)
-            if not raw:
-                continue
-            self._batch(raw, path, offset, absent)
-            offset += table.num_rows
-        if not offset:
-            raise DataValidationError("the file has a header but no rows", file=str(path))
-        return absent
+    def run_files(self, files: list[Path]) -> dict[str, int]:
+        """Ingest the files in order, batch by batch; returns in how many files each optional field is absent.
+
+        A background thread reads ahead (the next batch is parsed as text while this one is processed); what it
+        finds - a file's columns, its batches, or the error that stops it - is handled here in file order, so
+        the report and the first error are the same as reading in turn.
+        """
+        absent_in: dict[str, int] = {}
+        with _ReadAhead(files, self.mapping, self.batch_rows) as ahead:
+            for path, (wanted, absent, found) in ahead.files():
+                self.report.warnings.extend(found.warnings)
+                self.report.dropped_columns.update(found.dropped_columns)
+                offset = 0
+                for table, raw in ahead.batches():
+                    if not raw:
+                        continue
+                    self._batch(raw, path, offset, absent)
+                    offset += table.num_rows
+                if not offset:
+                    raise DataValidationError("the file has a header but no rows", file=str(path))
+                for name in absent:
+                    absent_in[name] = absent_in.get(name, 0) + 1
+        return absent_in
 
     def _batch(self, raw: dict[str, pd.Series], path: Path, offset: int, absent: set[str]) -> None:
         t = time.perf_counter()
@@ -531,23 +623,38 @@ def _run(files: list[Path], mapping: Mapping, dataset: str, out: Path, on_invali
     limit = float(cfg.get("max_excluded_share", 0.05) if max_excluded is None else max_excluded)
     if not 0 <= limit <= 1:
         raise ValueError("max_excluded must be a share between 0 and 1 (e.g. 0.05)")
-    hashes = _same_content(files)
-    if append:
-        held = (json.loads((out / "dataset.json").read_text()).get("input_files", {})
-                if (out / "dataset.json").is_file() else {})
-        for name, h in hashes.items():
-            for old, oh in held.items():
-                if oh == h:
-                    raise DataValidationError(f"was already ingested into '{dataset}' as {old} (same content): a "
-                                              "re-delivered extract; nothing to add", file=name)
-    pipe = _Pipeline(mapping, dataset, out, on_invalid == "raise", check, append, limit,
-                     int(batch_rows or cfg.get("batch_rows", 1_000_000)))
+    # the inputs are hashed on a thread while they are read; the checks on the hashes come first all the same:
+    # whatever else fails, a repeated or already-ingested file is what is reported
+    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svtools-sha256")
+    hashed = hashing.submit(_same_content, files)
+    hashing.shutdown(wait=False)
+
+    def input_files() -> dict[str, str]:
+        hashes = hashed.result()
+        if append:
+            held = (json.loads((out / "dataset.json").read_text()).get("input_files", {})
+                    if (out / "dataset.json").is_file() else {})
+            for name, h in hashes.items():
+                for old, oh in held.items():
+                    if oh == h:
+                        raise DataValidationError(f"was already ingested into '{dataset}' as {old} (same "
+                                                  "content): a re-delivered extract; nothing to add", file=name)
+        return hashes
+
+    try:
+        pipe = _Pipeline(mapping, dataset, out, on_invalid == "raise", check, append, limit,
+                         int(batch_rows or cfg.get("batch_rows", 1_000_000)))
+    except BaseException:
+        input_files()
+        raise
     report = pipe.report
     try:
-        absent_in: dict[str, int] = {}
-        for path in files:
-            for name in pipe.run_file(path):
-                absent_in[name] = absent_in.get(name, 0) + 1
+        try:
+            absent_in = pipe.run_files(files)
+        except BaseException:
+            input_files()
+            raise
+        hashes = input_files()
         report.seconds["read_parse_place"] = round(time.perf_counter() - t0, 2)
         if not report.balanced():  # pragma: no cover - would be a bug in svtools
             raise DataValidationError(f"reconciliation does not balance: {report.to_dict()}")
