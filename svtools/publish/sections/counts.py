@@ -819,9 +819,8 @@ def _csp_rates(ctx: CountsContext, name: str) -> tuple[pd.DataFrame, dict]:
                                            multiplier=per)
         d.loc[ok, "funnel_95"] = sig["significance_95"].to_numpy()
         d.loc[ok, "funnel_998"] = sig["significance_998"].to_numpy()
-    d["vs_force"] = [_words(lo, hi, ("higher", "lower", "no clear difference"), reference=force_rate)
-                     if np.isfinite(force_rate) and np.isfinite(lo) and np.isfinite(hi) else ""
-                     for lo, hi in zip(d["lower"].astype(float), d["upper"].astype(float))]
+    verdict = {"high": "higher", "low": "lower", "not significant": "within the expected range"}
+    d["vs_force"] = [verdict.get(v, "") if isinstance(v, str) else "" for v in d["funnel_95"]]
     info = {"node": node, "months": months, "window": words, "years": years, "per": per, "force_rate": force_rate,
             "od": od, "table": table, "hidden": d.loc[~ok, "csp_name"].tolist(),
             "force_offences": int(shown["offences"].sum()), "force_person_years": float(shown["person_years"].sum())}
@@ -874,7 +873,7 @@ def count_funnel(ctx: CountsContext, name: str) -> SectionResult:
                              ylabel=f"Rate {_per_words(per)}", limit_labels=labels)
     _show(fig, alt, res)
     sentence = (f"Over {info['window']}, {area} recorded {info['force_rate']:.2f} offences of {what} "
-                f"{_per_words(per)}. {od.explanation('CSPs')} Above the 99.8% limits: {', '.join(high) or 'none'}; "
+                f"{_per_words(per)}. {od.explanation('CSPs', around=f'around the {area} rate')} Above the 99.8% limits: {', '.join(high) or 'none'}; "
                 f"below: {', '.join(low) or 'none'}.")
     _say(sentence)
     res.message = sentence
@@ -899,11 +898,12 @@ def count_league(ctx: CountsContext, name: str) -> SectionResult:
     below = d.loc[d["vs_force"] == "lower", "csp_name"].tolist()
     hi_row, lo_row = shown.loc[shown["rate"].idxmax()], shown.loc[shown["rate"].idxmin()]
     area = ctx.force_word
+    limits = info["od"].limits_phrase("95%")
     alt = (f"Bar chart ranking the {len(d)} CSPs of {ctx.force_name} by {what} rate {_per_words(per)}, "
            f"{info['window']}, with 95% confidence intervals and the {area} rate ({info['force_rate']:.2f}) as a "
            f"dashed line. Highest {hi_row['csp_name']} ({hi_row['rate']:.2f}), lowest {lo_row['csp_name']} "
-           f"({lo_row['rate']:.2f}). Interval wholly above the {area} rate: {len(above)} CSPs; wholly below: "
-           f"{len(below)}." + (f" No bar (count hidden): {', '.join(info['hidden'])}." if info["hidden"] else ""))
+           f"({lo_row['rate']:.2f}). Outside the {limits} around the {area} rate: {len(above)} CSPs above, "
+           f"{len(below)} below." + (f" No bar (count hidden): {', '.join(info['hidden'])}." if info["hidden"] else ""))
     fig = charts.bar_chart(chart_d, label="csp_name", value="rate", lower="lower", upper="upper",
                            title=f"{what.capitalize()}: rate {_per_words(per)} by CSP, {info['window']}",
                            xlabel=f"Rate {_per_words(per)}", ylabel="Community Safety Partnership",
@@ -912,14 +912,14 @@ def count_league(ctx: CountsContext, name: str) -> SectionResult:
     _show(fig, alt, res)
     sentence = (f"Over {info['window']}, the highest rate of {what} was in {hi_row['csp_name']} "
                 f"({hi_row['rate']:.2f} {_per_words(per)}) and the lowest in {lo_row['csp_name']} "
-                f"({lo_row['rate']:.2f}); the 95% interval of {len(above)} CSPs lies wholly above the {area} rate "
-                f"({info['force_rate']:.2f}) and of {len(below)} wholly below it.")
+                f"({lo_row['rate']:.2f}). Against the {area} rate ({info['force_rate']:.2f}), {len(above)} CSPs are "
+                f"higher and {len(below)} lower, outside the {limits}; the others are within the expected range.")
     if ctx.level == "csp" and ctx.code in set(shown["csp_code"]):
         me = d[d["csp_code"] == ctx.code].iloc[0]
         rank = int((shown["rate"] > me["rate"]).sum()) + 1
-        sentence += (f" {ctx.label} ranks {rank} of {len(shown)} ({me['rate']:.2f}, {_ci(me['lower'], me['upper'])}"
-                     f"): {me['vs_force'] or 'not compared'} {'than' if me['vs_force'] in ('higher', 'lower') else 'from'}"
-                     f" the {area} rate.")
+        sentence += (f" {ctx.label} ranks {rank} of {len(shown)} ({me['rate']:.2f}, {_ci(me['lower'], me['upper'])})"
+                     + (f": {me['vs_force']} than the {area} rate." if me["vs_force"] in ("higher", "lower")
+                        else f": {me['vs_force'] or 'not compared'}."))
     _say(sentence)
     res.message = sentence
     flag = {"high": "above", "low": "below", "not significant": "inside"}
@@ -929,7 +929,7 @@ def count_league(ctx: CountsContext, name: str) -> SectionResult:
         "Rate (95% CI)": [f"{_rate_text(r)} ({_rate_text(lo)} to {_rate_text(hi)})" if np.isfinite(r) else ""
                           for r, lo, hi in zip(raw["rate"], raw["lower"], raw["upper"])],
         f"Compared with {area}": raw["vs_force"].map(lambda v: v or "").to_numpy(),
-        "Funnel (99.8%)": raw["funnel_998"].map(lambda v: flag.get(v, "") if isinstance(v, str) else "")
+        "Funnel, 99.8% limits": raw["funnel_998"].map(lambda v: flag.get(v, "") if isinstance(v, str) else "")
         .to_numpy(),
     })
     ordered = ctx.family(name).areas_table(raw["csp_code"].tolist(), name, info["node"],
@@ -939,8 +939,9 @@ def count_league(ctx: CountsContext, name: str) -> SectionResult:
     res.csv = publish_gated(ctx, ordered, f"CSPs of {ctx.force_name} by rate of {what}, {info['window']}",
                             name=f"league_{name}", extra=extra,
                             note=f"Rate {_per_words(per)}. Residents: ONS mid-year estimates of each financial year "
-                                 f"(average over the window). Compared with the {area} rate at 95% confidence (exact Poisson or Byar's "
-                                 f"limits); funnel flag from the {info['od'].limits_phrase('99.8%')}. " + hidden_note())
+                                 f"(average over the window). Compared with the {area} rate: higher or lower only outside the "
+                                 f"{limits}, the limits of the funnel plot; the 95% CI of a rate allows for chance only "
+                                 f"(exact Poisson below 10 offences, Byar's from 10). " + hidden_note())
     res.table = ordered.text()
     res.values = {"above": above, "below": below, "highest": hi_row["csp_name"], "lowest": lo_row["csp_name"],
                   "force_rate": info["force_rate"]}
