@@ -35,7 +35,12 @@ __all__ = [
 DATASETS = ("demo", "police_uk")
 #: A dataset name is a folder name under ``data/processed``: letters, digits, ``_`` and ``-``.
 DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-TABLES = ("areas", "population", "lsoa", "monthly_counts", "hospital_admissions", "excluded", "aggregate_counts")
+#: The shared tables of a processed dataset (``docs/data_model.md``). ``lsoa_population`` (ONS LSOA single-year
+#: estimates, mid-2019/2020) and ``ethnicity`` (Census 2021 residents by ethnic group) are written by
+#: :func:`svtools.ingest.area_tables.write_area_tables`; datasets ingested before it lack them (the readers of
+#: :class:`svtools.publish.sections.context.ProfileContext` then build them from the shipped tables).
+TABLES = ("areas", "population", "lsoa", "lsoa_population", "ethnicity", "monthly_counts", "hospital_admissions",
+          "excluded", "aggregate_counts")
 
 
 def list_datasets() -> list[str]:

@@ -461,12 +461,13 @@ class ProfileContext:
         return person_years(self.population, self.months if months is None else months, self.csp_codes, lo, hi)
 
     def _dataset_table(self, name: str) -> pd.DataFrame | None:
-        """A shared table the ingest writes beside the standard ones (``lsoa_population``, ``ethnicity``), or
-        None when the dataset was ingested before it existed."""
-        from svtools.ingest.store import dataset_dir
+        """A shared table the ingest writes beside the standard ones (``lsoa_population``, ``ethnicity``), read
+        through :func:`svtools.ingest.store.load_table`, or None when the dataset was ingested before it existed."""
+        from svtools.ingest.store import dataset_dir, load_table
 
-        path = dataset_dir(self.dataset) / f"{name}.parquet"
-        return pd.read_parquet(path) if path.is_file() else None
+        if not (dataset_dir(self.dataset) / f"{name}.parquet").is_file():
+            return None  # an older dataset: the caller falls back to the shipped tables
+        return load_table(name, self.dataset)
 
     @cached_property
     def lsoa(self) -> pd.DataFrame:
