@@ -35,6 +35,13 @@ def exact(x, n, per):
 
 
 @pytest.fixture
+def shipped_years():
+    """One CSP at each age: 11 residents (mid-2011), 14 (mid-2014), 19 (mid-2019); nothing in between."""
+    return pd.DataFrame([("E22000001", y, a, float(y - 2000)) for y in (2011, 2014, 2019) for a in range(91)],
+                        columns=["csp_code", "year", "age", "population"])
+
+
+@pytest.fixture
 def population():
     """Two CSPs, ages 0-90; 2019 and 2020 estimates differ so the year rule is visible."""
     rows = []
@@ -90,6 +97,20 @@ class TestResidentPopulation:
         with pytest.raises(DataValidationError, match="no population"):
             resident_population(population, ["2019/20"], ["E22999999"])
 
+    def test_nearest_mid_year_not_the_latest_earlier(self, shipped_years):
+        """The one rule of svtools.analysis.population: a year's own mid-year, else the nearest (ties: earlier).
+        The old rule here ("latest earlier") took mid-2011 for 2013/14 and mid-2014 for 2017/18."""
+        years = ["2012/13", "2013/14", "2014/15", "2016/17", "2017/18", "2019/20", "2025/26"]
+        pop = resident_population(shipped_years, years, ["E22000001"])
+        assert pop.to_dict() == {"2012/13": 91 * 11.0, "2013/14": 91 * 14.0, "2014/15": 91 * 14.0,
+                                 "2016/17": 91 * 14.0, "2017/18": 91 * 19.0, "2019/20": 91 * 19.0,
+                                 "2025/26": 91 * 19.0}
+        assert pop.attrs["mid_year"] == {"2012/13": 2011, "2013/14": 2014, "2014/15": 2014, "2016/17": 2014,
+                                         "2017/18": 2019, "2019/20": 2019, "2025/26": 2019}
+        assert [fy for fy, e in pop.attrs["exact"].items() if e] == ["2014/15", "2019/20"]
+        young = resident_population(shipped_years, ["2013/14"], ["E22000001"], 0, 24)
+        assert young["2013/14"] == 25 * 14.0 and young.attrs["mid_year"] == {"2013/14": 2014}
+
 
 class TestSuccessMeasures:
     def test_counts_change_and_rates(self, records, population):
@@ -116,6 +137,32 @@ class TestSuccessMeasures:
         row = t.loc[("all ages", "2021/22")]
         assert row["rate_per_1000"] == 0 and row["lower"] == 0
         assert row["upper"] == pytest.approx(exact(0, 91 * 170, 1000)[1])
+
+    def test_each_years_own_residents_in_rates_and_rate_ratios(self, shipped_years):
+        """2013/14 divides by mid-2014 residents (not mid-2011), the baseline 2019/20 by mid-2019, and the rate
+        ratio is of those two rates; the table says which estimate each year used."""
+        from svtools.analysis.stats import rate_ratio
+
+        recs = make_records([("2019/20", "E22000001", "8N", True, 17, 30), ("2019/20", "E22000001", "8N", True, 40, 20),
+                             ("2013/14", "E22000001", "8N", True, 20, 12), ("2013/14", "E22000001", "8N", True, 50, 18)])
+        out = success_measures(recs, shipped_years, "knife_serious_violence").set_index(["cohort", "financial_year"])
+        row = out.loc[("all ages", "2013/14")]
+        assert (row["population"], row["mid_year"], row["exact"]) == (91 * 14.0, 2014, False)
+        assert row["rate_per_1000"] == pytest.approx(30 / (91 * 14) * 1000)
+        u = out.loc[("under 25", "2013/14")]
+        assert (u["population"], u["mid_year"]) == (25 * 14.0, 2014)
+        base = out.loc[("all ages", "2019/20")]
+        assert (base["population"], base["mid_year"], base["exact"]) == (91 * 19.0, 2019, True)
+        want = rate_ratio(30, 50, 91 * 14.0, 91 * 19.0).iloc[0]
+        assert row["rate_ratio"] == pytest.approx((30 / (91 * 14)) / (50 / (91 * 19)))
+        assert (row["rr_lower"], row["rr_upper"]) == pytest.approx((want["lower"], want["upper"]))
+        want_u = rate_ratio(12, 30, 25 * 14.0, 25 * 19.0).iloc[0]
+        assert (u["rate_ratio"], u["rr_lower"]) == pytest.approx((want_u["ratio"], want_u["lower"]))
+        assert "2013/14 uses mid-2014" in out.attrs["population_note"]
+        table = success_table(success_measures(recs, shipped_years, "knife_serious_violence"), latest="2013/14")
+        assert table["mid_year"].tolist() == ["2019/20: mid-2019; 2013/14: mid-2014 (nearest)"] * 2
+        assert not table["exact"].any()
+        assert table["rate_ratio"].tolist() == pytest.approx([row["rate_ratio"], u["rate_ratio"]])
 
     def test_worked_example_per_100000(self, population):
         """methods.md: 389 events in 100,000 -> 389.0 (351.30-429.65) per 100,000."""
@@ -179,9 +226,13 @@ class TestSuccessTable:
                              ("2023/24", "E22000001", "8N", True, 40, 494)])
         pop = pd.DataFrame({"csp_code": "E22000001", "year": [2019, 2020], "age": 20, "population": 10_000})
         table = success_table(recs, pop, "knife_serious_violence")
-        # the LLR layout first, then the rate ratio with its interval and the words (issue 9)
+        # the LLR layout first, then the rate ratio with its interval and the words (issue 9), then the
+        # mid-year estimates the two rates divide by (no mid-2023 in this table: the nearest, mid-2020)
         assert list(table.columns) == ["measure", "cohort", "2019/20", "2023/24", "change", "pct_change",
-                                       "rate_ratio", "rr_lower", "rr_upper", "rr_p_value", "comparison"]
+                                       "rate_ratio", "rr_lower", "rr_upper", "rr_p_value", "comparison",
+                                       "mid_year", "exact"]
+        assert table["mid_year"].iloc[0] == "2019/20: mid-2019; 2023/24: mid-2020 (nearest)"
+        assert not table["exact"].iloc[0]
         assert table.iloc[0, 2:6].tolist() == [864, 810, -54, -6.3]  # -6.25% rounds half away from zero
         assert table.iloc[1, 2:6].tolist() == [364, 316, -48, -13.2]
         assert table["comparison"].tolist() == ["no clear change", "no clear change"]
@@ -236,6 +287,23 @@ class TestHospitalMeasures:
         table = success_table(hospital_measures(hospital, ["E22000001"]))
         assert table.loc[0, "2023/24"] == ">=25" and table.loc[0, "change"] == ""
         assert table.loc[1, "2019/20"] == "18"
+
+    def test_rates_use_each_years_own_residents(self, hospital):
+        """2023/24 with mid-2019 and mid-2024 estimates only: the nearest, mid-2024 (the old rule took mid-2019)."""
+        from svtools.analysis.stats import rate_ratio
+
+        pop = pd.DataFrame([(c, y, a, n) for c in ("E22000001", "E22000002") for y, n in ((2019, 10.0), (2024, 20.0))
+                            for a in range(91)], columns=["csp_code", "year", "age", "population"])
+        complete = hospital.assign(admissions=hospital["admissions"].fillna(5), suppressed=False)
+        out = hospital_measures(complete, ["E22000001"], population=pop).set_index(["cohort", "financial_year"])
+        row = out.loc[("all ages", "2023/24")]
+        assert (row["population"], row["mid_year"], row["exact"]) == (91 * 20.0, 2024, False)
+        assert out.loc[("under 25", "2019/20"), "population"] == 25 * 10.0
+        want = rate_ratio(29, 38, 91 * 20.0, 91 * 10.0).iloc[0]
+        assert (row["rate_ratio"], row["rr_lower"], row["rr_upper"]) == pytest.approx(
+            (want["ratio"], want["lower"], want["upper"]))
+        table = success_table(out.reset_index())
+        assert table["mid_year"].iloc[0] == "2019/20: mid-2019; 2023/24: mid-2024 (nearest)"
 
     def test_bad_bands(self, hospital):
         bad = hospital.assign(age_band="adults")

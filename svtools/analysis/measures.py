@@ -56,7 +56,7 @@ def resident_population(population: pd.DataFrame, financial_years: Iterable[str]
     ----------
     population : DataFrame
         ``csp_code, year, age, population`` (``population.parquet``: ONS mid-year estimates by single year of
-        age, 90 = 90 and over, summed from 2011 LSOAs).
+        age, 90 = 90 and over; optionally ``sex`` and ``census_base``).
     financial_years : iterable of str
         Labels such as ``"2019/20"``.
     csp_codes : sequence of str, optional
@@ -68,36 +68,22 @@ def resident_population(population: pd.DataFrame, financial_years: Iterable[str]
     Returns
     -------
     Series
-        Persons, indexed by financial year, named ``population``.
+        Persons, indexed by financial year, named ``population``. ``attrs["mid_year"]`` and ``attrs["exact"]``
+        map each financial year to the mid-year estimate used and whether it is the year's own.
 
     Notes
     -----
-    Financial year ``YYYY/YY`` uses the mid-``YYYY`` estimate when it is in the table, otherwise the latest
-    earlier mid-year estimate, otherwise the earliest one. With the shipped mid-2019 and mid-2020 estimates
-    that is **mid-2019 for 2019/20 (and earlier years) and mid-2020 for 2020/21 and later** (caveat 2 in
-    ``docs/assumptions_caveats.md``).
+    The one rule of :mod:`svtools.analysis.population` (:func:`~svtools.analysis.population.residents_series`):
+    financial year ``YYYY/YY`` uses the mid-``YYYY`` estimate when it is in the table, otherwise the **nearest**
+    mid-year (ties: the earlier), flagged ``exact`` False. With every shipped mid-year (2011, 2014-2024) that is
+    2011 for 2012/13 and earlier, 2014 for 2013/14 and 2024 for 2025/26 and later; with a dataset ingested
+    before issue 9 (mid-2019 and mid-2020 only) mid-2019 for 2019/20 and earlier and mid-2020 for later years.
     """
+    from svtools.analysis.population import residents_series
+
     _require(population, ["csp_code", "year", "age", "population"], "population")
-    pop = _unique_index(population)
-    if csp_codes is not None:
-        codes = list(csp_codes)
-        missing = sorted(set(codes) - set(pop["csp_code"].astype(str)))
-        if missing:
-            raise DataValidationError("no population for these CSP(s)", column="csp_code", examples=missing)
-        pop = pop[pop["csp_code"].isin(codes)]
-    age = pop["age"].astype("int64")
-    keep = age >= min_age
-    if max_age is not None:
-        keep &= age <= max_age
-    by_year = pop[keep].groupby(pop["year"].astype("int64"))["population"].sum()
-    available = sorted(int(y) for y in pop["year"].unique())
-    if not available:
-        raise DataValidationError("population table is empty", column="population")
-    out = {}
-    for fy in financial_years:
-        year = _population_year(str(fy), available)
-        out[str(fy)] = float(by_year.get(year, 0.0))
-    return pd.Series(out, name="population", dtype="float64").rename_axis("financial_year")
+    return residents_series(_unique_index(population), [str(y) for y in financial_years],
+                            None if csp_codes is None else [str(c) for c in csp_codes], min_age, max_age)
 
 
 def success_measures(records: pd.DataFrame, population: pd.DataFrame, definition: Definition | str | None,
@@ -134,8 +120,11 @@ def success_measures(records: pd.DataFrame, population: pd.DataFrame, definition
     -------
     DataFrame
         One row per financial year and cohort (``all ages``, ``under 25``): ``financial_year, cohort,
-        offences, age_known, population, rate_per_1000, lower, upper, method, baseline_offences, change,
-        pct_change``. ``offences``, ``baseline_offences`` and ``change`` are Int64: the under-25 count is NA
+        offences, age_known, population, mid_year, exact, rate_per_1000, lower, upper, method,
+        baseline_offences, change, pct_change``. ``population`` is the year's residents of the cohort's ages
+        (all ages, or 0-24), ``mid_year`` the ONS mid-year estimate it comes from and ``exact`` False when the
+        year has no estimate of its own and the nearest was used (:func:`resident_population`;
+        ``attrs["population_note"]`` says it in words, :func:`svtools.analysis.population.year_note`). ``offences``, ``baseline_offences`` and ``change`` are Int64: the under-25 count is NA
         (unknown, never 0) in a year with offences none of which has a known victim age. ``age_known`` is
         the year's offences whose victim's under-25 status is known (the base of an under-25 share).
         ``rate_per_1000`` is per 1,000 residents per year (the column is named after ``per``; NaN when the
@@ -155,8 +144,9 @@ def success_measures(records: pd.DataFrame, population: pd.DataFrame, definition
     straddles 24/25) count in "all ages" only, and the under-25 count is then of victims with a known age: a
     lower bound when ``age_known`` is below the all-ages count. Rate intervals: exact Poisson
     (chi-square) limits below 10 events, Byar's approximation from 10 (``svtools.analysis.stats.rate``, as ``phe_rate``
-    in PHEindicatormethods). Denominators: see :func:`resident_population` (mid-2019 for 2019/20, mid-2020 for
-    later years). Rate ratio: conditional on the two years' total, the latest count is binomial with the split
+    in PHEindicatormethods). Denominators: each financial year's own mid-year estimate, else the nearest
+    (:func:`resident_population`). Rate ratio: each year's rate over the baseline year's, each with its own
+    year's residents: conditional on the two years' total, the latest count is binomial with the split
     the populations give under no change; the Clopper-Pearson interval of that split is the interval of the
     ratio (Breslow and Day 1987, section 2.4).
 
@@ -219,10 +209,14 @@ def success_measures(records: pd.DataFrame, population: pd.DataFrame, definition
             if cohort == "under 25" and n_all > 0 and n_known == 0:
                 n = pd.NA  # offences, but no victim age known: the under-25 count is unknown, not 0
             rows.append({"financial_year": year, "cohort": cohort, "offences": n,
-                         "age_known": n_known, "population": float(pops[cohort][year])})
+                         "age_known": n_known, "population": float(pops[cohort][year]),
+                         "mid_year": int(pops[cohort].attrs["mid_year"][year]),
+                         "exact": bool(pops[cohort].attrs["exact"][year])})
     out = pd.DataFrame(rows)
     out["offences"] = out["offences"].astype("Int64")
     out["age_known"] = out["age_known"].astype("int64")
+    out["mid_year"] = out["mid_year"].astype("int64")
+    out["exact"] = out["exact"].astype(bool)
     rate_col = _rate_column(per)
     rates = _rate(out["offences"], out["population"], confidence, per)
     out[rate_col] = rates["value"].to_numpy()
@@ -241,7 +235,8 @@ def success_measures(records: pd.DataFrame, population: pd.DataFrame, definition
     out["cohort"] = pd.Categorical(out["cohort"], categories=list(COHORTS))
     out = out.sort_values(["cohort", "financial_year"], ignore_index=True)
     out.attrs.update(baseline=baseline, per=per, confidence=confidence, csp_codes=list(csp_codes),
-                     definition=_definition_name(definition))
+                     definition=_definition_name(definition), population_note=_population_note(population, years,
+                                                                                               csp_codes))
     return out
 
 
@@ -267,8 +262,10 @@ def success_table(measures: pd.DataFrame, *args, latest: str | None = None, meas
         ``rate_ratio, rr_lower, rr_upper, rr_p_value, comparison``: the latest rate over the baseline rate
         with its exact conditional 95% interval, central p-value and words ("higher", "lower", "no clear
         change"; :func:`svtools.analysis.stats.interval_words`). Rates use the ``population`` column when
-        ``measures`` has one (police measures; hospital measures given ``population``), else the ratio is of
-        the counts. For hospital admissions, a total that includes a suppressed cell shows as a lower bound
+        ``measures`` has one (police measures; hospital measures given ``population``): each year's own
+        residents, so the ratio is of rates, else it is of the counts. With a ``population`` column, ``mid_year``
+        names the estimate each year's rate divides by (``"2019/20: mid-2019; 2023/24: mid-2023"``, "(nearest)"
+        after a year without its own) and ``exact`` is True when both years have their own. For hospital admissions, a total that includes a suppressed cell shows as a lower bound
         (``>=12``) and its change and ratio are blank.
 
     Notes
@@ -311,6 +308,11 @@ def success_table(measures: pd.DataFrame, *args, latest: str | None = None, meas
             rows.append({"measure": label, "cohort": cohort, baseline: b["offences"],
                          latest: x["offences"], "change": x["change"],
                          "pct_change": _round_half_away(x["pct_change"]), **rr})
+        if "mid_year" in g.columns:  # the estimates the two rates divide by
+            rows[-1]["mid_year"] = "; ".join(
+                f"{y}: mid-{int(r['mid_year'])}" + ("" if bool(r["exact"]) else " (nearest)")
+                for y, r in ((baseline, b), (latest, x)))
+            rows[-1]["exact"] = bool(b["exact"]) and bool(x["exact"])
     out = pd.DataFrame(rows)
     if not hospital:  # an unknown count (no victim age known) stays NA, never 0
         for c in (baseline, latest, "change"):
@@ -335,8 +337,9 @@ def hospital_measures(hospital_admissions: pd.DataFrame, csp_codes: Sequence[str
     financial_years : sequence of str, optional
         Years to report (default: all in the table).
     population : DataFrame, optional
-        ``population.parquet``; when given, a ``population`` column (residents of ``csp_codes``, all ages or
-        aged 0-24, as :func:`resident_population`) is added and the rate ratio is of rates, else of counts.
+        ``population.parquet``; when given, ``population`` (residents of ``csp_codes`` in each year, all ages
+        or aged 0-24, as :func:`resident_population`), ``mid_year`` and ``exact`` columns are added and the rate
+        ratio is of rates, else of counts.
 
     Returns
     -------
@@ -426,7 +429,10 @@ def hospital_measures(hospital_admissions: pd.DataFrame, csp_codes: Sequence[str
         pops = {"all ages": resident_population(population, years, codes),
                 "under 25": resident_population(population, years, codes, 0, u25_max)}
         out["population"] = [float(pops[c][y]) for c, y in zip(out["cohort"], out["financial_year"])]
-        cols.append("population")
+        out["mid_year"] = pd.array([int(pops[c].attrs["mid_year"][y]) for c, y in
+                                    zip(out["cohort"], out["financial_year"])], dtype="int64")
+        out["exact"] = [bool(pops[c].attrs["exact"][y]) for c, y in zip(out["cohort"], out["financial_year"])]
+        cols += ["population", "mid_year", "exact"]
         t1 = out["population"]
         t2 = out["cohort"].map(out[out["financial_year"] == baseline].set_index("cohort")["population"])
     else:
@@ -453,14 +459,11 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
         raise DataValidationError(f"{what} lack required column(s) {missing}", column=missing[0])
 
 
-def _population_year(fy: str, available: Sequence[int]) -> int:
-    match = re.fullmatch(r"(\d{4})/\d{2}", fy)
-    if not match:
-        raise DataValidationError("financial year must look like 2019/20", column="financial_year",
-                                  examples=[fy])
-    start = int(match.group(1))
-    earlier = [y for y in available if y <= start]
-    return max(earlier) if earlier else min(available)
+def _population_note(population: pd.DataFrame, years: Sequence[str], csp_codes) -> str:
+    """:func:`svtools.analysis.population.year_note` of the estimates used for ``years``."""
+    from svtools.analysis.population import residents, year_note
+
+    return year_note(residents(_unique_index(population), list(years), [str(c) for c in csp_codes]))
 
 
 def _financial_years_of(records: pd.DataFrame) -> pd.Series:
