@@ -414,6 +414,10 @@ def _num(v) -> str:
     return str(disclosure.rules()["marker"]) if v is None or pd.isna(v) else f"{int(v):,}"
 
 
+def _csps(n: int) -> str:
+    return f"{n} CSP" + ("" if n == 1 else "s")
+
+
 def _p_text(p) -> str:
     return "" if p is None or not np.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
 
@@ -902,7 +906,7 @@ def count_league(ctx: CountsContext, name: str) -> SectionResult:
     alt = (f"Bar chart ranking the {len(d)} CSPs of {ctx.force_name} by {what} rate {_per_words(per)}, "
            f"{info['window']}, with 95% confidence intervals and the {area} rate ({info['force_rate']:.2f}) as a "
            f"dashed line. Highest {hi_row['csp_name']} ({hi_row['rate']:.2f}), lowest {lo_row['csp_name']} "
-           f"({lo_row['rate']:.2f}). Outside the {limits} around the {area} rate: {len(above)} CSPs above, "
+           f"({lo_row['rate']:.2f}). Outside the {limits} around the {area} rate: {_csps(len(above))} above, "
            f"{len(below)} below." + (f" No bar (count hidden): {', '.join(info['hidden'])}." if info["hidden"] else ""))
     fig = charts.bar_chart(chart_d, label="csp_name", value="rate", lower="lower", upper="upper",
                            title=f"{what.capitalize()}: rate {_per_words(per)} by CSP, {info['window']}",
@@ -912,8 +916,8 @@ def count_league(ctx: CountsContext, name: str) -> SectionResult:
     _show(fig, alt, res)
     sentence = (f"Over {info['window']}, the highest rate of {what} was in {hi_row['csp_name']} "
                 f"({hi_row['rate']:.2f} {_per_words(per)}) and the lowest in {lo_row['csp_name']} "
-                f"({lo_row['rate']:.2f}). Against the {area} rate ({info['force_rate']:.2f}), {len(above)} CSPs are "
-                f"higher and {len(below)} lower, outside the {limits}; the others are within the expected range.")
+                f"({lo_row['rate']:.2f}). Against the {area} rate ({info['force_rate']:.2f}), "
+                f"{_csps(len(above))} {'is' if len(above) == 1 else 'are'} higher and {len(below)} lower, outside the {limits}; the others are within the expected range.")
     if ctx.level == "csp" and ctx.code in set(shown["csp_code"]):
         me = d[d["csp_code"] == ctx.code].iloc[0]
         rank = int((shown["rate"] > me["rate"]).sum()) + 1
