@@ -383,9 +383,10 @@ def _family(dataset: str, force: str, names: tuple[str, ...], start: str, end: s
                 for p in spare:
                     if series_resolution(points(area, union(late + [p]), r), t):
                         res[p] = target
+                        lw = " and ".join(words[x] for x in late)
                         reasons[(area, p)] = (
-                            f"it is published by {by(target)}, like {' and '.join(words[x] for x in late)}, so "
-                            f"that {words[g]} (published by {by(r)}) minus its other parts never gives "
+                            f"{lw} {'is' if len(late) == 1 else 'are'} published by {by(target)}, so {words[p]} is "
+                            f"too: that way {words[g]}, published by {by(r)}, minus its other parts never gives "
                             f"{' or '.join(words[x] for x in late)} alone")
                         break
                 else:
