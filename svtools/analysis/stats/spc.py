@@ -26,11 +26,13 @@ NHS-R Community. NHSRplotthedots 0.2.2 (R package): ``R/ptd_spc_standard.R``,
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["spc", "spc_summary"]
+__all__ = ["spc", "spc_summary", "spc_plan", "SPCPlan", "aggregate_series", "rolling_totals"]
 
 #: Process limits are mean +/- 2.66 AMR: 3 sigma with sigma = AMR / d2, d2 = 1.128 for moving ranges of 2.
 LIMIT = 2.66
@@ -435,3 +437,180 @@ def _assurance(frame: pd.DataFrame, target: float | None, direction: int) -> np.
         label = "inconsistent"
     out[(frame["group"] == last["group"]).to_numpy()] = label
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# When an XmR chart is valid: the one rule for every SPC chart and table of the profiles
+# ---------------------------------------------------------------------------------------------------------
+
+#: Points of each resolution in a financial year (months, quarters, the year itself).
+_PER_YEAR = {"month": 12, "quarter": 4, "financial_year": 1}
+
+
+@dataclass
+class SPCPlan:
+    """What to draw for a published series (see :func:`spc_plan`).
+
+    Attributes
+    ----------
+    kind : {"xmr", "rolling", "none"}
+        An XmR chart with Making Data Count limits and rules; a line of rolling 12-month totals with no
+        limits and no rules; or nothing but a one-line note.
+    resolution : str or None
+        ``"month"``, ``"quarter"`` or ``"financial_year"`` for an XmR chart; ``"rolling_12_months"`` for the
+        rolling chart (points at each month or quarter end); None for a note.
+    values : Series or None
+        The points (offences per point, float), indexed by period start (XmR) or by the last month of each
+        rolling window (rolling).
+    reason : str
+        One sentence (no trailing full stop) saying why this chart, or why none, in plain words.
+    points, mean_per_point : int, float
+        Of ``values`` (0 and NaN for a note).
+    tried : list of (resolution, points, mean)
+        Every XmR candidate considered, finest first.
+    """
+
+    kind: str
+    resolution: str | None
+    values: pd.Series | None
+    reason: str
+    points: int = 0
+    mean_per_point: float = float("nan")
+    tried: list = field(default_factory=list)
+
+
+def aggregate_series(values: pd.Series, resolution: str, to: str) -> pd.Series:
+    """Sum a series of period counts to a coarser financial-calendar resolution (complete periods only).
+
+    Parameters
+    ----------
+    values : Series
+        Counts indexed by period start (Timestamps): month starts for ``"month"``, the first month of a
+        financial quarter (April, July, October, January) for ``"quarter"``, 1 April for
+        ``"financial_year"``.
+    resolution, to : {"month", "quarter", "financial_year"}
+        Resolution of ``values`` and the one wanted (equal or coarser).
+
+    Returns
+    -------
+    Series
+        Sums over the complete periods of ``to`` (a quarter needs its 3 months, a year its 12 months or 4
+        quarters), indexed by period start.
+    """
+    if _PER_YEAR[to] > _PER_YEAR[resolution]:
+        raise ValueError(f"cannot aggregate {resolution} to the finer {to}")
+    idx = pd.DatetimeIndex(values.index)
+    if to == resolution:
+        return pd.Series(values.to_numpy(dtype="float64"), index=idx)
+    fy = np.where(idx.month >= 4, idx.year, idx.year - 1)
+    if to == "quarter":
+        q = ((idx.month - 4) % 12) // 3
+        start = [pd.Timestamp(year=int(y) + (1 if k == 3 else 0), month=int(4 + 3 * k) if k < 3 else 1, day=1)
+                 for y, k in zip(fy, q)]
+    else:
+        start = [pd.Timestamp(year=int(y), month=4, day=1) for y in fy]
+    g = pd.Series(values.to_numpy(dtype="float64"), index=idx).groupby(pd.DatetimeIndex(start))
+    need = _PER_YEAR[resolution] // _PER_YEAR[to]
+    sums, sizes = g.sum(), g.size()
+    return sums[sizes == need]
+
+
+def rolling_totals(values: pd.Series, resolution: str, months: int = 12) -> pd.Series:
+    """Rolling totals over the last ``months`` months of a monthly or quarterly series (complete windows),
+    indexed by the last month of each window."""
+    step = {"month": 1, "quarter": 3}.get(resolution)
+    if step is None or months % step:
+        raise ValueError(f"rolling {months}-month totals need a monthly or quarterly series, not {resolution}")
+    k = months // step
+    v = pd.Series(values.to_numpy(dtype="float64"), index=pd.DatetimeIndex(values.index))
+    out = v.rolling(k).sum().dropna()
+    out.index = out.index + pd.DateOffset(months=step - 1)
+    return out
+
+
+def spc_plan(values: pd.Series, resolution: str, *, min_mean_per_point: float, min_points: int,
+             resolutions: Sequence[str] = ("month", "quarter", "financial_year"), rolling_months: int = 12
+             ) -> SPCPlan:
+    """Decide how a published series is charted: an XmR chart at the finest valid resolution, else rolling
+    12-month totals, else a one-line note.
+
+    Parameters
+    ----------
+    values : Series
+        The series as the disclosure gate publishes it (counts of offences, no hidden point), indexed by
+        period start.
+    resolution : {"month", "quarter", "financial_year"}
+        Its resolution (the gate's choice: the finest with no count from 1 to the threshold).
+    min_mean_per_point, min_points : float, int
+        ``time_series.spc_min_mean_per_point`` and ``spc_min_points`` of ``config/disclosure.yaml``.
+    resolutions : sequence of str
+        ``time_series.resolutions`` (finest first): the resolutions the gate can publish.
+    rolling_months : int
+        ``time_series.spc_rolling_months``: the window of the rolling chart.
+
+    Returns
+    -------
+    SPCPlan
+
+    Notes
+    -----
+    The rule, in order:
+
+    1. **Candidates** are the published resolution and every coarser one of ``resolutions``; a coarser
+       series is the sum of published points, so it discloses nothing the gate did not publish (and a finer
+       one is never drawn: its points are not published).
+    2. **XmR** at the finest candidate with at least ``min_points`` points (Making Data Count: limits from
+       fewer are trial limits) and a mean of at least ``min_mean_per_point`` offences a point. XmR limits use
+       the moving range as if the data were roughly normal; for Poisson counts with a mean of 1.5 a month a
+       third of months are 0 or 1, the moving ranges are dominated by the discreteness and the rules flag
+       chance as "special cause" (the Eden measurement: 18 months). At a mean of 10 the normal approximation
+       to Poisson variation is adequate for the limits: Poisson(10) puts 0.35% of points beyond
+       mean +/- 3 sd (almost all above), against 0.27% for normal data.
+    3. **Rolling totals**: when no XmR candidate qualifies but the published series is monthly or quarterly,
+       the totals of the last ``rolling_months`` months at each point, drawn as a plain line with **no
+       process limits and no special-cause rules**, when there are at least ``min_points`` of them and their
+       mean is at least ``min_mean_per_point``. Successive rolling totals share 11 of their 12 months, so they
+       are not independent and XmR limits from their moving ranges would be far too narrow (Making Data Count
+       advises against SPC on rolling or cumulative data); the line shows the direction without seasonality.
+    4. Otherwise **no chart**: one line saying why (the published counts stay in their table).
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2018-04-01", periods=84, freq="MS")
+    >>> plan = spc_plan(pd.Series(6.0, index=idx), "month", min_mean_per_point=10, min_points=12)
+    >>> plan.kind, plan.resolution, plan.points, plan.mean_per_point
+    ('xmr', 'quarter', 28, 18.0)
+    """
+    order = list(resolutions)
+    if resolution not in order:
+        raise ValueError(f"resolution {resolution!r} is not one of {order}")
+    tried = []
+    words = {"month": "month", "quarter": "quarter", "financial_year": "financial year"}
+    for r in order[order.index(resolution):]:
+        pts = aggregate_series(values, resolution, r)
+        n, mean = len(pts), float(pts.mean()) if len(pts) else float("nan")
+        tried.append((r, n, mean))
+        if n >= min_points and mean >= min_mean_per_point:
+            why = (f"{n} {words[r]}s averaging {mean:.1f} offences" if r == resolution else
+                   f"by {words[resolution]} the mean is {tried[0][2]:.1f} offences a {words[resolution]}, below "
+                   f"the {min_mean_per_point:g} an XmR chart needs, so the published counts are summed to "
+                   f"{n} {words[r]}s averaging {mean:.1f}")
+            return SPCPlan("xmr", r, pts, why, n, mean, tried)
+    first = tried[0]
+    short = [t for t in tried if t[1] < min_points]
+    if resolution in ("month", "quarter"):
+        roll = rolling_totals(values, resolution, rolling_months)
+        n, mean = len(roll), float(roll.mean()) if len(roll) else float("nan")
+        if n >= min_points and mean >= min_mean_per_point:
+            why = (f"the mean is {first[2]:.1f} offences a {words[resolution]} (an XmR chart needs "
+                   f"{min_mean_per_point:g}) and coarser periods give fewer than {min_points} points, so the "
+                   f"chart shows rolling {rolling_months}-month totals, without process limits")
+            return SPCPlan("rolling", f"rolling_{rolling_months}_months", roll, why, n, mean, tried)
+    if first[1] < min_points:
+        why = (f"only {first[1]} {words[first[0]]}s are published (an SPC chart needs at least {min_points} "
+               "points)")
+    else:
+        why = (f"the mean is {first[2]:.1f} offences a {words[first[0]]}, below the {min_mean_per_point:g} an "
+               "SPC chart needs for informative process limits"
+               + (f", and by {words[short[0][0]]} there would be {short[0][1]} points" if short else ""))
+    return SPCPlan("none", None, None, why, 0, float("nan"), tried)

@@ -24,6 +24,7 @@ from svtools.config import settings
 
 __all__ = [
     "spc_chart",
+    "rolling_chart",
     "trend_chart",
     "seasonal_chart",
     "forecast_chart",
@@ -47,25 +48,35 @@ def spc_chart(
     Parameters
     ----------
     data : DataFrame
-        ``month, value, mean, lower, upper, variation``: one row per month; ``mean``/``lower``/``upper`` are
-        the centre line and process limits (may vary when limits are recalculated); ``variation`` is
-        ``"common cause"``, ``"improvement"`` or ``"concern"``.
+        ``month, value, mean, lower, upper, variation``: one row per point (``month`` is the period start);
+        ``mean``/``lower``/``upper`` are the centre line and process limits (may vary when limits are
+        recalculated); ``variation`` is ``"common cause"``, ``"improvement"`` or ``"concern"``.
     title, ylabel, xlabel : str
     trial_limits : bool
-        Label the limits as trial limits (fewer than ``spc.min_points`` months).
+        Label the limits as trial limits (fewer than ``spc.min_points`` points).
+
+    Notes
+    -----
+    Limits are drawn **as calculated**, as NHSRplotthedots and the Making Data Count tools draw them (the
+    package's vignette shows a lower process limit of -0.72; its maintainers leave any floor to the axis,
+    issue #154). A lower limit below 0 is not clipped to 0: the axis extends below 0, the area below 0 is
+    shaded and labelled "no count can fall here", so the chart shows that a single low point cannot be a
+    signal (no count can fall below the limit) while runs and trends still can. Clipping it to 0 would draw a
+    limit the calculation did not give and suggest that a month of 0 would be on it.
     """
     require_gate_frame(data, "spc_chart")
     pal = _pal()
     fig, ax = _figure()
     months = _months(data["month"])
     value = data["value"].to_numpy(dtype=float)
+    lower = data["lower"].to_numpy(dtype=float)
     ax.plot(months, value, color=pal["common_cause"], lw=1.5, zorder=2)
     kind = "Trial process limits" if trial_limits else "Process limits"
     ax.plot(months, data["mean"].to_numpy(dtype=float), color="#000000", lw=1.5, label="Mean", zorder=1)
     ax.plot(
         months, data["upper"].to_numpy(dtype=float), color="#555555", lw=1.3, ls="--", label=kind, zorder=1
     )
-    ax.plot(months, data["lower"].to_numpy(dtype=float), color="#555555", lw=1.3, ls="--", zorder=1)
+    ax.plot(months, lower, color="#555555", lw=1.3, ls="--", zorder=1)
     variation = data["variation"].astype(str).str.lower().to_numpy()
     for key, (pal_key, marker, label) in SPC_STYLES.items():
         sel = variation == key
@@ -81,12 +92,56 @@ def spc_chart(
                 label=label,
                 zorder=3,
             )
-    ax.set_ylim(bottom=0)
+    low = np.nanmin(lower) if np.isfinite(lower).any() else 0.0
+    if low < 0:
+        top = max(np.nanmax(data["upper"].to_numpy(dtype=float)), np.nanmax(value))
+        bottom = low - 0.06 * (top - low)
+        ax.set_ylim(bottom=bottom)
+        ax.axhspan(bottom, 0, color=pal["neutral"], alpha=0.15, lw=0, hatch="..", zorder=0,
+                   label="Below 0: no count can fall here")
+        ax.axhline(0, color="#000000", lw=0.8, zorder=1)
+    else:
+        ax.set_ylim(bottom=0)
     ax.set_ylabel(ylabel)
     ax.set_xlabel(xlabel)
     _date_axis(ax, months)
     _title(ax, title)
     _legend_below(fig, ax, ncol=2)
+    return fig
+
+
+def rolling_chart(
+    data: pd.DataFrame,
+    *,
+    title: str,
+    ylabel: str = "Offences in the last 12 months",
+    xlabel: str = "Month (end of the 12 months)",
+):
+    """Rolling 12-month totals as a plain line: no process limits and no special-cause rules.
+
+    Parameters
+    ----------
+    data : DataFrame
+        ``month`` (last month of each 12-month window) and ``value`` (offences in the window), derived from a
+        gated table's published counts.
+
+    Notes
+    -----
+    Successive rolling totals share 11 of their 12 months, so they are not independent points and XmR limits
+    would be far too narrow; the chart says so in its legend instead of drawing limits.
+    """
+    require_gate_frame(data, "rolling_chart")
+    pal = _pal()
+    fig, ax = _figure()
+    months = _months(data["month"])
+    ax.plot(months, data["value"].to_numpy(dtype=float), color=pal["primary"], lw=2.2, marker="o", ms=3,
+            label="Offences in the 12 months to this point (no SPC limits: the totals overlap)")
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel)
+    _date_axis(ax, months)
+    _title(ax, title)
+    _legend_below(fig, ax, ncol=1)
     return fig
 
 
@@ -253,46 +308,56 @@ def its_chart(
     ylabel: str = "Offences per month",
     xlabel: str = "Month",
     interruption_label: str = "Interruption",
+    window_end=None,
 ):
-    """Interrupted time series: observed counts, the fitted segmented model and the counterfactual.
+    """Observed counts, the model's "expected without the interruption" line and the model during it.
 
     Parameters
     ----------
     fitted : DataFrame
-        ``month, observed, fitted, counterfactual`` (:class:`svtools.analysis.trends.ITSResult` ``.fitted``).
+        ``month, observed, fitted, counterfactual``: recorded offences a month, the model's expected offences
+        and its expected offences with the interruption terms off
+        (:meth:`svtools.analysis.trends.TrendModelResult.fitted`).
     interruption : date-like
-        First month after the interruption (a vertical line).
+        First month of the interruption.
+    window_end : date-like, optional
+        Last month of a temporary interruption (the first lockdown): the window is shaded, the counterfactual
+        ("expected without COVID") is drawn over the whole series and the model's own line only inside the
+        window (outside it the two are the same). Without it (a lasting interruption) the model is drawn
+        throughout and the counterfactual from the interruption on.
     """
     require_gate_frame(fitted, "its_chart")
     pal = _pal()
     fig, ax = _figure()
     months = _months(fitted["month"])
+    start = pd.Timestamp(interruption)
     ax.plot(months, fitted["observed"], color=pal["neutral"], lw=1, marker="o", ms=3.5, label="Recorded")
-    ax.plot(months, fitted["fitted"], color=pal["primary"], lw=2.2, label="Model")
-    post = months >= pd.Timestamp(interruption)
-    ax.plot(
-        months[post],
-        fitted["counterfactual"].to_numpy(dtype=float)[post],
-        color=pal["highlight"],
-        lw=2.2,
-        ls="--",
-        label="Without the interruption",
-    )
-    ax.axvline(pd.Timestamp(interruption), color="#000000", lw=1.2, ls="-.")
-    ax.annotate(
-        interruption_label,
-        (pd.Timestamp(interruption), 1),
-        xycoords=("data", "axes fraction"),
-        xytext=(4, -14),
-        textcoords="offset points",
-        fontsize=11,
-    )
+    cf = fitted["counterfactual"].to_numpy(dtype=float)
+    model = fitted["fitted"].to_numpy(dtype=float)
+    if window_end is not None:
+        end = pd.Timestamp(window_end)
+        ax.axvspan(start, end + pd.offsets.MonthEnd(0), color=pal["neutral"], alpha=0.18, lw=0, hatch="//",
+                   label=interruption_label)
+        ax.plot(months, cf, color=pal["primary"], lw=2.2, label="Expected without COVID (trend and season)")
+        inside = (months >= start) & (months <= end)
+        ax.plot(months[inside], model[inside], color=pal["highlight"], lw=2.6, ls="--", marker="s", ms=5,
+                label="Model in the lockdown")
+        ncol = 2
+    else:
+        ax.plot(months, model, color=pal["primary"], lw=2.2, label="Model")
+        post = months >= start
+        ax.plot(months[post], cf[post], color=pal["highlight"], lw=2.2, ls="--",
+                label="Without the interruption")
+        ax.axvline(start, color="#000000", lw=1.2, ls="-.")
+        ax.annotate(interruption_label, (start, 1), xycoords=("data", "axes fraction"), xytext=(4, -14),
+                    textcoords="offset points", fontsize=11)
+        ncol = 3
     ax.set_ylim(bottom=0)
     ax.set_ylabel(ylabel)
     ax.set_xlabel(xlabel)
     _date_axis(ax, months)
     _title(ax, title)
-    _legend_below(fig, ax, ncol=3)
+    _legend_below(fig, ax, ncol=ncol)
     return fig
 
 
