@@ -25,6 +25,7 @@ from svtools.publish.sections.context import (
     _skip,
     _threshold,
     fmt_or_hidden,
+    gated_rate_bounds,
     gated_rates,
     hidden_note,
     known_pct,
@@ -175,10 +176,60 @@ def change_phrase(cmp: dict, baseline: str, subject: str | None = None) -> str:
     return f"{subject} is {text}" if subject else text
 
 
+# ---------------------------------------------------------------- denominators (issue 9)
+#: The residents of the under-25 rates, in words.
+U25_RESIDENTS = "residents aged 0 to 24"
+
+
+def _u25_max() -> int:
+    return int(config.settings()["age_bands"]["under_25_max_age"])
+
+
+def _residents(ctx: ProfileContext, years, max_age: int | None = None) -> tuple[pd.Series, pd.DataFrame]:
+    """Residents of the area aged 0 to ``max_age`` (all ages when None) in each financial year of ``years``,
+    each year by its own ONS mid-year estimate, else the nearest (flagged): a Series by financial year and the
+    :func:`svtools.analysis.population.residents` table (``mid_year``, ``exact``, for the notes)."""
+    tab = ctx.residents(list(dict.fromkeys(years)), 0, max_age)
+    return tab.set_index("financial_year")["population"].astype(float), tab
+
+
+def _mid_year_cells(tab: pd.DataFrame) -> list[str]:
+    """"mid-2019", or "mid-2020 (nearest)" for a year without an estimate of its own."""
+    return [f"mid-{int(y)}" + ("" if e else " (nearest)") for y, e in zip(tab["mid_year"], tab["exact"])]
+
+
+def _estimates_note(*tabs: pd.DataFrame) -> str:
+    """The estimates the rates divide by, in words (:func:`svtools.analysis.population.year_note`)."""
+    from svtools.analysis.population import year_note
+
+    tab = pd.concat(tabs, ignore_index=True).drop_duplicates("financial_year")
+    return year_note(tab.sort_values("financial_year", ignore_index=True))
+
+
+def _u25_rate_phrase(r: pd.Series, partial: bool) -> str:
+    """The under-25 rate of one year in words from a :func:`gated_rate_bounds` row: "a rate of X per 1,000
+    residents aged 0 to 24 (95% CI ...)" when every age is recorded, else "a rate between X and Y per 1,000 ..."
+    (the known count's rate and the rate if every unrecorded age were under 25), "a rate of at least X ..." when
+    the unknown count is hidden; "" when the count is hidden."""
+    lo, hi = r["rate"], r["rate_upper_bound"]
+    if pd.isna(lo):
+        return ""
+    if not partial or (not pd.isna(hi) and hi <= lo):
+        return f"a rate of **{_fmt(lo)} per 1,000 {U25_RESIDENTS}** ({_ci(r['lower_95_ci'], r['upper_95_ci'])})"
+    if pd.isna(hi):
+        return (f"a rate of at least **{_fmt(lo)} per 1,000 {U25_RESIDENTS}** (victims with a recorded age; the "
+                "offences with no recorded victim age are too few to show)")
+    return (f"a rate between **{_fmt(lo)} and {_fmt(hi)} per 1,000 {U25_RESIDENTS}** (the first counts victims "
+            "with a recorded age, the second is the rate if every offence with no recorded victim age had a "
+            "victim under 25)")
+
+
 def headline(ctx: ProfileContext) -> SectionResult:
     """The headline numbers from the published (gated) tables: the latest complete financial year, its rate per
-    1,000 residents with its 95% interval, the baseline year and the share with a victim under 25."""
-    from svtools.analysis.measures import resident_population
+    1,000 residents with its 95% interval, the baseline year and the share with a victim under 25 with its rate
+    per 1,000 residents aged 0 to 24 (between the rate of victims with a recorded age and the rate if every
+    unrecorded age were under 25, where ages are partly recorded). Each year's rate divides by that year's own
+    ONS mid-year estimate (else the nearest, named in the last line)."""
     from svtools.analysis.stats import rate
 
     res = SectionResult(name="headline")
@@ -194,7 +245,8 @@ def headline(ctx: ProfileContext) -> SectionResult:
     if years:
         latest = years[-1]
         n = fam.value(ctx.code, latest)
-        pop = resident_population(ctx.population, [latest], ctx.csp_codes)[latest]
+        pops, pop_tab = _residents(ctx, [baseline, latest] if baseline in years else [latest])
+        pop = pops[latest]
         if n is None:
             lines.append(f"In {latest}, too few offences of {ctx.what} were recorded in {ctx.name} to show "
                          f"(1 to {_threshold()}, or hidden so that such a count cannot be worked out).")
@@ -205,7 +257,7 @@ def headline(ctx: ProfileContext) -> SectionResult:
         cmp = None
         if baseline in years and baseline != latest:
             b = fam.value(ctx.code, baseline)
-            pop_b = resident_population(ctx.population, [baseline], ctx.csp_codes)[baseline]
+            pop_b = pops[baseline]
             # a ratio only from two published counts: with its interval it would give back a hidden one
             cmp = baseline_comparison(n, b, pop, pop_b, baseline=baseline)
             if cmp["words"] is not None:
@@ -219,22 +271,41 @@ def headline(ctx: ProfileContext) -> SectionResult:
                                 "; no change is given, because one of the two counts is hidden."))
         ages = _ages(ctx)
         status = _u25_status(ctx, latest) if ages is not None else "absent"
+        u25 = {}
+        tabs = [pop_tab]
         if ctx.record_level and status == "absent":
             lines.append(not_recorded(ctx, "victim_under_25", "the number with a victim under 25"))
         elif ages is not None:
             u = ages.value((ctx.code, latest, tables.AGE_GROUPS[0]))
             unk = ages.value((ctx.code, latest, tables.AGE_GROUPS[2]))
+            pops_u, tab_u = _residents(ctx, [latest], _u25_max())
+            tabs.append(tab_u)
+            # from the published cells only: a hidden count gives no rate and no bound
+            rb = gated_rate_bounds(pd.Series([np.nan if u is None else float(u)], index=[latest]),
+                                   pd.Series([np.nan if unk is None else float(unk)], index=[latest]), pops_u)
+            row = rb.loc[latest]
+            phrase = _u25_rate_phrase(row, status == "partial")
             if u is None:
                 lines.append(f"The number with a victim under 25 is too small to show (1 to {_threshold()}, or "
                              "hidden so that such a count cannot be worked out).")
             elif status == "complete":
-                lines.append(f"{u:,} of them had a victim under 25.")
+                lines.append(f"{u:,} of them had a victim under 25" + (f": {phrase}." if phrase else "."))
             else:  # partly known: the count is of victims with a recorded age, never unknown as 25 and over
                 known = None if n is None or unk is None else n - unk
                 lines.append(f"{u:,} of " + (f"the {known:,}" if known is not None else "those")
-                             + f" with a recorded victim age had a victim under 25 ({known_phrase(n, unk)}).")
+                             + f" with a recorded victim age had a victim under 25 ({known_phrase(n, unk)})"
+                             + (f": {phrase}." if phrase else "."))
+            u25 = {"under25_rate": None if pd.isna(row["rate"]) else float(row["rate"]),
+                   "under25_rate_upper_bound": None if status != "partial" or pd.isna(row["rate_upper_bound"])
+                   else float(row["rate_upper_bound"]),
+                   "under25_population": float(pops_u[latest])}
+        note = _estimates_note(*tabs)
+        lines.append(note)
         res.values = {"financial_year": latest, "offences": n, "victim_age_status": status,
-                      "baseline_comparison": cmp}
+                      "baseline_comparison": cmp, "population": float(pop),
+                      "rate": None if n is None else float(n) / float(pop) * 1000 if pop > 0 else None,
+                      "mid_years": dict(zip(pop_tab["financial_year"], pop_tab["mid_year"].astype(int))),
+                      "population_note": note, **u25}
     else:
         n = fam.value(ctx.code, tables.TOTAL)
         lines.append(f"From {ctx.period}, {_num(n)} offences of {ctx.what} were recorded in {ctx.name}.")
@@ -250,9 +321,13 @@ def headline(ctx: ProfileContext) -> SectionResult:
 def financial_years(ctx: ProfileContext) -> SectionResult:
     """Offences by financial year (April to March) from the gated tables, all ages and with a victim under 25
     (and with no recorded age), with rates per 1,000 residents a year and 95% intervals from published counts.
-    Complete financial years only (part years are not published)."""
-    from svtools.analysis.measures import resident_population
+    Complete financial years only (part years are not published).
 
+    Each year's rate divides by that year's own ONS mid-year estimate (else the nearest, flagged in the
+    "Mid-year estimate" column and named in the note); the under-25 rate by residents aged 0 to 24 of that year,
+    and where victim ages are partly recorded the table adds the rate if every offence with no recorded victim
+    age had a victim under 25 (:func:`~svtools.publish.sections.context.gated_rate_bounds`): the true rate lies
+    between the two."""
     skip = _cohort_skip(ctx, "financial_years", "Offences by financial year")
     if skip:
         return skip
@@ -264,11 +339,14 @@ def financial_years(ctx: ProfileContext) -> SectionResult:
     t = fam.cube.table("period", None, fixed={"area_code": ctx.code}, row_nodes=years,
                        name="offences_by_financial_year", row_title="Financial year")
     t.counts.columns = ["Offences"]
-    pop = resident_population(ctx.population, years, ctx.csp_codes)
-    r = gated_rates(t.counts["Offences"], pop.reindex(years).to_numpy(float))
+    pop, pop_tab = _residents(ctx, years)
+    r = gated_rates(t.counts["Offences"], pop.reindex(years))
     extra = pd.DataFrame({"Rate per 1,000 residents a year": fmt_or_hidden(r["rate"]),
                           "Lower 95% CI": fmt_or_hidden(r["lower_95_ci"]),
-                          "Upper 95% CI": fmt_or_hidden(r["upper_95_ci"])})
+                          "Upper 95% CI": fmt_or_hidden(r["upper_95_ci"]),
+                          "Mid-year estimate": _mid_year_cells(pop_tab)})
+    tabs = [pop_tab]
+    u25_values: dict = {}
     baseline = config.settings()["periods"]["baseline_financial_year"]
     ratio_note = ""
     if baseline in years:
@@ -288,37 +366,57 @@ def financial_years(ctx: ProfileContext) -> SectionResult:
         age_note = not_recorded(ctx, "victim_under_25", "the under-25 columns") + " "
         _say(age_note.strip())
     elif ages is not None:
-        u25_max = int(config.settings()["age_bands"]["under_25_max_age"])
         tu = ages.table("financial_year", "age_group", fixed={"area_code": ctx.code}, row_nodes=years,
                         column_nodes=[tables.ALL_AGES, tables.AGE_GROUPS[0], tables.AGE_GROUPS[2]], name="age")
-        pop_u = resident_population(ctx.population, years, ctx.csp_codes, 0, u25_max)
+        pop_u, tab_u = _residents(ctx, years, _u25_max())
+        tabs.append(tab_u)
         # a year whose victims' ages are all unknown has no under-25 count (not 0) and no rate
         none_known = np.array([status[y] == "absent" for y in years])
         u_counts = tu.counts[tables.AGE_GROUPS[0]].astype("Float64").mask(none_known)
-        ru = gated_rates(u_counts, pop_u.reindex(years).to_numpy(float))
+        # from the published cells only: a hidden count (under 25, or age not recorded) gives no rate or bound
+        ru = gated_rate_bounds(u_counts, tu.counts[tables.AGE_GROUPS[2]].astype("Float64"), pop_u.reindex(years))
         u_text = tu.text()[tables.AGE_GROUPS[0]].to_numpy().astype(object)
         u_text[none_known] = "not recorded"
         extra["Offences with a victim under 25"] = u_text
         extra["Under-25 rate per 1,000 residents aged 0-24"] = [
             "" if k else v for k, v in zip(none_known, fmt_or_hidden(ru["rate"]).to_numpy())]
         extra["Offences with no victim age recorded"] = tu.text()[tables.AGE_GROUPS[2]].to_numpy()
+        partial = {y: status[y] == "partial" for y in years}
         if any(v != "complete" for v in status.values()):
             extra["Victim age recorded"] = [
                 (known_pct(a, k) if status[y] != "absent" else "0%")
                 for y, a, k in zip(years, tu.counts[tables.ALL_AGES], tu.counts[tables.AGE_GROUPS[2]])]
             age_note = ("The under-25 counts and rates are of victims with a recorded age (the rest are neither "
                         "under 25 nor 25 and over), so they are a minimum where ages are missing. ")
+        if any(partial.values()):
+            extra["Under-25 rate if every unrecorded victim age were under 25"] = [
+                v if partial[y] else "" for y, v in zip(years, fmt_or_hidden(ru["rate_upper_bound"]).to_numpy())]
+            age_note += ("Where ages are partly recorded, the true under-25 rate lies between the two under-25 "
+                         "rates: the first counts victims with a recorded age, the second every offence with no "
+                         "recorded victim age as if its victim were under 25 (offences with no victim are among "
+                         "them, so it is generous). ")
         tables_out.append(tu)
+        u25_values = {
+            "under25_rates": {y: (None if k or pd.isna(v) else float(v)) for y, v, k in
+                              zip(years, ru["rate"], none_known)},
+            "under25_upper_bounds": {y: (float(v) if partial[y] and not pd.isna(v) else None)
+                                     for y, v in zip(years, ru["rate_upper_bound"])},
+            "under25_population": {y: float(pop_u[y]) for y in years},
+        }
     res = SectionResult(name="financial_years", data=t.counts)
     res.csv = publish_gated(ctx, t, f"Offences by financial year, {ctx.name}: {ctx.what}", extra=extra,
-                            note="Rates per 1,000 residents a year (ONS mid-year estimates), 95% confidence "
-                            "intervals, computed from the published counts. " + ratio_note
+                            note="Rates per 1,000 residents a year, 95% confidence intervals, computed from the "
+                            "published counts; under-25 rates per 1,000 residents aged 0 to 24 of the same year. "
+                            + _estimates_note(*tabs) + " " + ratio_note
                             + ("An offence with two victims counts once per victim. " if ctx.record_level else "")
                             + age_note + hidden_note())
     res.table = t.text()
     res.values = {"years": years, "offences": dict(zip(years, t.counts["Offences"].tolist())),
                   "rates": dict(zip(years, r["rate"].tolist())),
-                  "comparisons": cmps if baseline in years else {}}
+                  "comparisons": cmps if baseline in years else {},
+                  "population": {y: float(pop[y]) for y in years},
+                  "mid_years": dict(zip(pop_tab["financial_year"], pop_tab["mid_year"].astype(int))),
+                  "population_note": _estimates_note(*tabs), **u25_values}
     return res
 
 
@@ -368,9 +466,11 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
     latest = years[-1]
     mk = config.settings()["disclosure"]["suppressed_marker"]
     pops = _cohort_populations(ctx, [latest, baseline])
+    u25_pop = dict(zip([latest, baseline], pops["Victim under 25"]))
     rows = []
     tabs = []
     age_notes = []
+    bounds: dict = {}
     for source, name, label in _MEASURES:
         ages = _ages(ctx, name)
         if ages is None:  # no victim age recorded: all ages from the series family, under 25 not given
@@ -399,9 +499,22 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
                     row[_compared_column(baseline)] += " (victims with a recorded age; see the note)"
             rows.append(row)
         if any(v == "partial" for v in status.values()):
-            phrases = [f"{y}: " + known_phrase(ages.value((ctx.code, y, tables.ALL_AGES)),
-                                               ages.value((ctx.code, y, tables.AGE_GROUPS[2])))
-                       for y in (baseline, latest) if status[y] == "partial"]
+            phrases = []
+            for y in (baseline, latest):
+                if status[y] != "partial":
+                    continue
+                unk = ages.value((ctx.code, y, tables.AGE_GROUPS[2]))
+                # the rate between the known count and every unrecorded age under 25, from published cells
+                u = ages.value((ctx.code, y, tables.AGE_GROUPS[0]))
+                rb = gated_rate_bounds(pd.Series([np.nan if u is None else float(u)], index=[y]),
+                                       pd.Series([np.nan if unk is None else float(unk)], index=[y]),
+                                       pd.Series([u25_pop[y]], index=[y])).loc[y]
+                between = _u25_rate_phrase(rb, True).replace("**", "")
+                phrases.append(f"{y}: " + known_phrase(ages.value((ctx.code, y, tables.ALL_AGES)), unk)
+                               + (f"; {between.split(' (')[0]}" if between else ""))
+                bounds.setdefault(name, {})[y] = (None if pd.isna(rb["rate"]) else float(rb["rate"]),
+                                                  None if pd.isna(rb["rate_upper_bound"])
+                                                  else float(rb["rate_upper_bound"]))
             age_notes.append(f"{label}, victim under 25: of victims with a recorded age ({'; '.join(phrases)}).")
         tabs.append(ages.table("financial_year", "age_group", fixed={"area_code": ctx.code},
                                row_nodes=[baseline, latest], column_nodes=[tables.ALL_AGES, tables.AGE_GROUPS[0]],
@@ -429,9 +542,13 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
     shown = pd.DataFrame(rows)
     for c in (baseline, latest):
         shown[c] = shown[c].replace({"": mk})
+    estimates = _estimates_note(*pops["tables"])
     note = (hidden_note() + " A change is shown only when both years are published. " + _ratio_note(baseline)
+            + " Under 25: residents aged 0 to 24 of each year. " + estimates
             + (" " + " ".join(age_notes) + " Where victim ages are partly recorded, a change in recording can "
-               "look like a change in the under-25 count." if age_notes else "") + " Hospital admissions (HES, "
+               "look like a change in the under-25 count; the under-25 rate lies between the rate of victims "
+               "with a recorded age and the rate if every offence with no recorded victim age had a victim under "
+               "25." if age_notes else "") + " Hospital admissions (HES, "
             f"ICD-10 X99) are suppressed at source when 1 to {config.disclosure_threshold('hes')}; a total that "
             "includes a suppressed cell is shown as a lower bound (>=) and has no change.")
     res = SectionResult(name="success_measures", table=shown)
@@ -453,25 +570,28 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
         _say(sentence)
         res.message = sentence
         res.values["knife_comparison"] = cmp
-    res.values.update({"baseline": baseline, "latest": latest})
+    res.values.update({"baseline": baseline, "latest": latest, "population_note": estimates,
+                       "populations": {k: dict(zip([latest, baseline], v)) for k, v in pops.items()
+                                       if k != "tables"},
+                       "under25_rate_bounds": bounds})
     return res
 
 
 def _cohort_populations(ctx: ProfileContext, years: list[str]) -> dict:
     """Residents of the area in each year of ``years`` (latest, baseline), all ages and aged 0-24, as
-    ``{"All ages": (latest, baseline), "Victim under 25": (...)}``: the person-time of the rate ratios."""
-    from svtools.analysis.measures import resident_population
-
-    u25_max = int(config.settings()["age_bands"]["under_25_max_age"])
-    allages = resident_population(ctx.population, years, ctx.csp_codes)
-    young = resident_population(ctx.population, years, ctx.csp_codes, 0, u25_max)
+    ``{"All ages": (latest, baseline), "Victim under 25": (...)}``: the person-time of the rate ratios, each
+    year by its own ONS mid-year estimate (else the nearest; :meth:`ProfileContext.residents`). The residents
+    tables are under ``"tables"``."""
+    allages, tab = _residents(ctx, years)
+    young, tab_u = _residents(ctx, years, _u25_max())
     return {"All ages": tuple(float(allages[y]) for y in years),
-            "Victim under 25": tuple(float(young[y]) for y in years)}
+            "Victim under 25": tuple(float(young[y]) for y in years),
+            "tables": (tab, tab_u)}
 
 
 def _ratio_note(baseline: str) -> str:
-    return (f"{RATIO_COLUMN}: the later year's rate per resident divided by the {baseline} rate (ONS mid-year "
-            "estimates), with its exact 95% confidence interval (conditional on the two counts, as R's "
+    return (f"{RATIO_COLUMN}: the later year's rate per resident divided by the {baseline} rate (each year's own "
+            "ONS mid-year estimate), with its exact 95% confidence interval (conditional on the two counts, as R's "
             "poisson.test). An interval that includes 1 is shown as \"no clear change\": the data cannot tell "
             "the difference from chance. A ratio is given only when both counts are "
             "published, because a ratio with its interval would give back a hidden count.")
