@@ -211,3 +211,56 @@ def test_an_older_dataset_names_the_nearest_estimates(demo_data, quiet, page):
     assert csv.loc["2024/25", "Mid-year estimate"] == "mid-2020 (nearest)"
     head = sections.headline(ctx)
     assert "2024/25 uses mid-2020" in head.message
+
+
+# --------------------------------------------------------------------------- CSP profile: where and who
+def _person_years_by_hand(ctx, lo, hi) -> float:
+    """Sum over the period's months of 1/12 of its financial year's residents (own mid-year, else nearest)."""
+    months = ctx.months
+    fy = [f"{y}/{(y + 1) % 100:02d}" for y in np.where(months.month >= 4, months.year, months.year - 1)]
+    return sum(_own(ctx, f, lo, hi) for f in fy) / 12.0
+
+
+@pytest.mark.parametrize("dataset,end", [("denoms", "2024-09-30"), ("demo", "2025-03-31")])
+def test_under25_rates_use_person_years_of_the_same_ages(dataset, end, denoms, quiet, page):
+    """Person-years of residents aged 0-24 and 10-24, each month at its own year's estimate (the old page took
+    the average of the calendar years' estimates times the period's length: with mid-2019/2020 only that is
+    3.5 years of each, not 2 of mid-2019 and 5 of mid-2020), and the bound the unrecorded ages allow."""
+    from svtools.publish import sections
+
+    ctx = sections.ProfileContext.load(HARTLEPOOL, denoms if dataset == "denoms" else "demo", BROAD, end)
+    res = sections.under25(ctx)
+    v = res.values
+    py = {"under25": _person_years_by_hand(ctx, 0, 24), "aged_10_24": _person_years_by_hand(ctx, 10, 24)}
+    assert v["person_years"] == pytest.approx(py)
+    assert v["person_years"]["under25"] == pytest.approx(ctx.person_years(0, 24))
+    unk = v["age_not_recorded"]
+    assert unk and v["age_known"]  # partly recorded ages, all three counts published
+    for key, n in (("under25", v["under25"]), ("aged_10_24", v["aged_10_24"])):
+        assert v["rates"][key] == pytest.approx(n / py[key] * 1000)
+        assert v["upper_bounds"][key] == pytest.approx((n + unk) / py[key] * 1000)
+    csv = pd.read_csv(res.csv, dtype=str, keep_default_na=False)
+    assert csv.loc[0, "Rate if every unrecorded age were in the group"] == f"{v['upper_bounds']['under25']:,.2f}"
+    assert "between" in res.message and "residents aged 0 to 24" in res.message
+    if dataset == "demo":
+        assert "2024/25 uses mid-2020" in v["population_note"]
+        old = ctx.population[ctx.population["csp_code"] == HARTLEPOOL]
+        old = old[old["age"] <= 24].groupby("year")["population"].sum().mean() * ctx.years
+        assert v["person_years"]["under25"] != pytest.approx(old, rel=1e-4)  # the old denominator
+
+
+def test_hotspots_on_the_young_page_name_residents_aged_10_to_24(denoms, quiet, page):
+    from svtools.publish import sections
+
+    young = sections.ProfileContext.load(HARTLEPOOL, denoms, BROAD, "2025-03-31").young()
+    res = sections.hotspots(young)
+    assert res.values["residents"] == "residents aged 10 to 24"
+    csv = pd.read_csv(res.csv, dtype=str, keep_default_na=False)
+    assert "Rate per 1,000 residents aged 10 to 24 a year" in csv.columns
+    assert "Rates per 1,000 residents aged 10 to 24 a year" in _texts(quiet)
+    lk = young.lsoa.set_index("lsoa_code")["population"]
+    for code, n in res.values["counts"].items():
+        if n is not None:
+            assert res.values["rates"][code] == pytest.approx(n / (lk[code] * young.years) * 1000)
+    allages = sections.hotspots(sections.ProfileContext.load(HARTLEPOOL, denoms, BROAD, "2025-03-31"))
+    assert allages.values["residents"] == "residents"

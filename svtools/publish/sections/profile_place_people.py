@@ -28,6 +28,7 @@ from svtools.publish.sections.context import (
     _withheld,
     _threshold,
     fmt_or_hidden,
+    gated_rate_bounds,
     gated_rates,
     cohort_caveat,
     hidden_note,
@@ -99,12 +100,13 @@ def hotspots(ctx: ProfileContext) -> SectionResult:
     lk = ctx.lsoa.set_index(ctx.lsoa["lsoa_code"].astype(str))
     pop = lk["population"].reindex(top_counts.index).astype(float)
     rates = gated_rates(top_counts.astype("Float64"), pop.fillna(0).to_numpy(), multiplier=1000, years=ctx.years)
+    per = f"per 1,000 {ctx.residents_label} a year"  # the young page: residents aged 10 to 24, never all ages
     extra = pd.DataFrame(
         {
             "Name": list(lk["lsoa_name"].reindex(top_counts.index).fillna("").astype(str)) + [f"All of {ctx.name}"],
             "IMD decile": [("" if pd.isna(d) else str(int(d))) for d in lk["imd_decile"].reindex(top_counts.index)]
             + [""],
-            "Rate per 1,000 a year": list(fmt_or_hidden(rates["rate"])) + [""],
+            f"Rate {per}": list(fmt_or_hidden(rates["rate"])) + [""],
             "Lower 95% CI": list(fmt_or_hidden(rates["lower_95_ci"])) + [""],
             "Upper 95% CI": list(fmt_or_hidden(rates["upper_95_ci"])) + [""],
         }
@@ -137,7 +139,8 @@ def hotspots(ctx: ProfileContext) -> SectionResult:
         f"Busiest neighbourhoods (LSOAs), {ctx.name}, {ctx.period}",
         name="hotspot_lsoas",
         extra=extra,
-        note="IMD decile 1 = most deprived 10% nationally. Rates per 1,000 residents a year. "
+        note=f"IMD decile 1 = most deprived 10% nationally. Rates {per}: the neighbourhood's "
+        + str(ctx.lsoa.attrs.get("residents") or ctx.residents_label) + ". "
         + (f"{caveat} " if caveat else "") + hidden_note(),
     )
     res.values = {
@@ -147,6 +150,8 @@ def hotspots(ctx: ProfileContext) -> SectionResult:
         "top_all_visible": len(visible) == n_top,
         "total": None if total is None else int(total),
         "counts": {k: (None if pd.isna(v) else int(v)) for k, v in top_counts.items()},
+        "rates": {k: (None if pd.isna(v) else float(v)) for k, v in rates["rate"].items()},
+        "residents": ctx.residents_label,
     }
     return res
 
@@ -535,7 +540,17 @@ _U25_ROWS = ["Under 25|All", "10-24|All", f"{tables.AGE_NOT_RECORDED}|All", tabl
 def under25(ctx: ProfileContext) -> SectionResult:
     """Offences against victims under 25 and aged 10-24 over the period, from the victims' age-and-sex family
     (the same family as the profile's and the cohort page's tables): counts, share of victims of known age
-    (visible counts only) and rates per 1,000 residents of the same ages a year."""
+    (visible counts only) and rates per 1,000 residents of the same ages a year.
+
+    The rates divide by person-years of residents aged 0 to 24 and 10 to 24 over the period
+    (:meth:`ProfileContext.person_years`: each month at its own financial year's ONS mid-year estimate, else the
+    nearest, named in the note). Where victim ages are partly recorded the table adds the rate if every victim
+    of unrecorded age were in the group (:func:`~svtools.publish.sections.context.gated_rate_bounds`), so the rate
+    lies between the two; both only from published cells."""
+    from svtools import config
+    from svtools.analysis.population import age_label, year_note
+    from svtools.publish.sections.context import _financial_years, _fmt
+
     title = "Victims under 25"
     skip = _need_records(ctx, "under25", title, "no victim ages")
     if skip:
@@ -555,27 +570,38 @@ def under25(ctx: ProfileContext) -> SectionResult:
     known = None if pd.isna(total) or pd.isna(unk) else int(total) - int(unk)
     partial = full.field_status("victim_under_25") == "partial"
     age_known = known_phrase(total, unk) if partial else ""
-    pop = _areas_population(ctx)
-    pops = [float(pop[(pop.index >= 0) & (pop.index <= 24)].sum()), float(pop[(pop.index >= 10) &
-                                                                             (pop.index <= 24)].sum())]
-    rates = gated_rates(c.iloc[:2].astype("Float64"), np.array(pops), multiplier=1000, years=ctx.years)
-    extra = pd.DataFrame(
-        {
-            "Label": ["Under 25", "Aged 10 to 24", "Age not recorded", "All victims"],
-            "Share of victims of known age (%)": [_pct(u25, known), _pct(y1024, known), "", ""],
-            "Rate per 1,000 residents of these ages a year": list(fmt_or_hidden(rates["rate"])) + ["", ""],
-            "Lower 95% CI": list(fmt_or_hidden(rates["lower_95_ci"])) + ["", ""],
-            "Upper 95% CI": list(fmt_or_hidden(rates["upper_95_ci"])) + ["", ""],
-        }
-    )
+    cfg = config.settings()["age_bands"]
+    hi_age, young_lo = int(cfg["under_25_max_age"]), int(cfg["young_people_min_age"])
+    groups = c.index[:2]
+    # person-years of residents of the numerators' ages: each month at its financial year's own estimate
+    person_years = pd.Series([ctx.person_years(0, hi_age), ctx.person_years(young_lo, hi_age)], index=groups)
+    rates = gated_rate_bounds(c.iloc[:2].astype("Float64"), pd.Series([unk, unk], index=groups, dtype="Float64"),
+                              person_years, multiplier=1000)
+    columns = {
+        "Label": ["Under 25", "Aged 10 to 24", "Age not recorded", "All victims"],
+        "Share of victims of known age (%)": [_pct(u25, known), _pct(y1024, known), "", ""],
+        "Rate per 1,000 residents of these ages a year": list(fmt_or_hidden(rates["rate"])) + ["", ""],
+        "Lower 95% CI": list(fmt_or_hidden(rates["lower_95_ci"])) + ["", ""],
+        "Upper 95% CI": list(fmt_or_hidden(rates["upper_95_ci"])) + ["", ""],
+    }
+    if partial:  # the rate if every victim of unrecorded age were in the group: the other end of the range
+        columns["Rate if every unrecorded age were in the group"] = (
+            list(fmt_or_hidden(rates["rate_upper_bound"])) + ["", ""])
+    extra = pd.DataFrame(columns)
+    fys = list(dict.fromkeys(_financial_years(ctx.months)))
+    estimates = year_note(ctx.residents(fys, 0, hi_age))
+    residents_words = (f"person-years of residents {age_label(0, hi_age)} and {age_label(young_lo, hi_age)} over "
+                       "the period, each month at its financial year's estimate. " + estimates)
     res = SectionResult(name="under25", data=disclosure.frame_of(t))
     res.table = t.text()
     res.csv = publish_gated(
         ctx, t, f"Offences against young victims, {ctx.name}, {ctx.period}", name="under25", extra=extra,
-        note="Rates per 1,000 residents of the same ages a year (ONS mid-year estimates); shares are of victims "
+        note="Rates per 1,000 residents of the same ages a year: " + residents_words + " Shares are of victims "
         "with a recorded age (all victims minus age not recorded). "
         + ("Victims whose age is not recorded are neither under 25 nor 25 and over: the counts and rates are of "
-           f"victims with a recorded age, a minimum ({age_known}). " if partial else "") + hidden_note(),
+           f"victims with a recorded age, a minimum ({age_known}); the last column is the rate if every one of "
+           "them were in the group, a maximum, and the true rate lies between the two. " if partial else "")
+        + hidden_note(),
     )
     bars = pd.DataFrame({"label": ["Under 25", "Aged 10 to 24", "Age not recorded"],
                          "value": c.iloc[:3].astype("Float64").astype(float).to_numpy()})
@@ -596,6 +622,16 @@ def under25(ctx: ProfileContext) -> SectionResult:
            " (of the victims with a recorded age)" if partial else "")
         + f". Victim age not recorded: {fmt(unk)}" + (f" ({age_known})." if age_known else ".")
     )
+    lo_r, hi_r = rates["rate"].iloc[0], rates["rate_upper_bound"].iloc[0]
+    if not pd.isna(lo_r):
+        per = f"per 1,000 residents {age_label(0, hi_age)} a year"
+        if not partial or (not pd.isna(hi_r) and hi_r <= lo_r):
+            sentence += f" That is {_fmt(lo_r)} {per} ({_ci(rates['lower_95_ci'].iloc[0], rates['upper_95_ci'].iloc[0])})."
+        elif pd.isna(hi_r):
+            sentence += f" That is at least {_fmt(lo_r)} {per} (victims with a recorded age)."
+        else:
+            sentence += (f" That is between {_fmt(lo_r)} and {_fmt(hi_r)} {per}: the first counts victims with a "
+                         "recorded age, the second every victim of unrecorded age as if under 25.")
     _say(sentence)
     res.message = sentence
     res.values = {
@@ -606,6 +642,11 @@ def under25(ctx: ProfileContext) -> SectionResult:
         "share": (int(u25) / known) if share else None,
         "age_known": age_known,
         "rate": None if pd.isna(rates["rate"].iloc[0]) else float(rates["rate"].iloc[0]),
+        "rates": {k: (None if pd.isna(v) else float(v)) for k, v in zip(("under25", "aged_10_24"), rates["rate"])},
+        "upper_bounds": {k: (None if not partial or pd.isna(v) else float(v))
+                         for k, v in zip(("under25", "aged_10_24"), rates["rate_upper_bound"])},
+        "person_years": dict(zip(("under25", "aged_10_24"), person_years.astype(float).tolist())),
+        "population_note": estimates,
     }
     return res
 
