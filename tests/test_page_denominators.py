@@ -264,3 +264,24 @@ def test_hotspots_on_the_young_page_name_residents_aged_10_to_24(denoms, quiet, 
             assert res.values["rates"][code] == pytest.approx(n / (lk[code] * young.years) * 1000)
     allages = sections.hotspots(sections.ProfileContext.load(HARTLEPOOL, denoms, BROAD, "2025-03-31"))
     assert allages.values["residents"] == "residents"
+
+
+# --------------------------------------------------------------------------- the young people's page
+def test_young_rates_is_on_the_young_peoples_page():
+    import nbformat
+
+    from svtools.paths import NOTEBOOKS
+    from svtools.publish import sections
+    from svtools.publish.sections import cohort
+
+    assert sections.young_rates is cohort.young_rates and "young_rates" in sections.__all__
+    nb = nbformat.read(str(NOTEBOOKS / "cohort_under25.ipynb"), as_version=4)
+    heading = None
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("## "):
+            heading = cell.source.splitlines()[0]
+        if cell.cell_type == "code" and "sections.young_rates(ctx)" in cell.source:
+            assert heading == "## Rates among young residents" and cell.outputs == []
+            break
+    else:
+        pytest.fail("cohort_under25.ipynb does not call sections.young_rates(ctx)")

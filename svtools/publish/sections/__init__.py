@@ -57,6 +57,7 @@ from svtools.publish.sections.cohort import (
     young_ages,
     young_ethnicity,
     young_people,
+    young_rates,
     young_sex,
 )
 from svtools.publish.sections.context import POLICE_UK_VIOLENCE, ProfileContext, SectionResult
@@ -122,6 +123,7 @@ __all__ = [
     "trend_model",
     "covid_interruption",
     "young_people",
+    "young_rates",
     "young_ages",
     "young_sex",
     "young_ethnicity",
