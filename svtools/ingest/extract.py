@@ -25,6 +25,7 @@ import logging
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -242,16 +243,24 @@ class _Background:
     :meth:`submit` or by :meth:`wait`."""
 
     def __init__(self, depth: int = 2):
+        import threading
+
         self.depth = depth
         self.pool: ThreadPoolExecutor | None = None
         self.pending: list[Future] = []
+        self.lock = threading.Lock()
 
     def submit(self, fn, *args) -> None:
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svtools-ingest")
-        self.pending.append(self.pool.submit(fn, *args))
-        while len(self.pending) > self.depth or (self.pending and self.pending[0].done()):
-            self.pending.pop(0).result()
+        with self.lock:
+            if self.pool is None:
+                self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svtools-ingest")
+            self.pending.append(self.pool.submit(fn, *args))
+        while True:
+            with self.lock:
+                if not (len(self.pending) > self.depth or (self.pending and self.pending[0].done())):
+                    return
+                first = self.pending.pop(0)
+            first.result()
 
     def wait(self) -> None:
         """Finish every job; raise the first failure."""
@@ -269,6 +278,55 @@ class _Background:
         if self.pool is not None:
             self.pool.shutdown(wait=True)
             self.pool = None
+
+
+def _workers() -> int:
+    """Workers for several files: ``SVTOOLS_INGEST_WORKERS``, else 2 when this process may use 2 or more
+    processors, else 1."""
+    import os
+
+    if os.environ.get("SVTOOLS_INGEST_WORKERS"):
+        return max(1, int(os.environ["SVTOOLS_INGEST_WORKERS"]))
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return 2 if cpus >= 2 else 1
+
+
+def _warm_caches() -> None:
+    """Build the shared lookups once before workers use them side by side (an error is left for the batch
+    that needs the lookup to raise, in its place)."""
+    from svtools.ingest.geography import _lookup_arrays
+    from svtools.ingest.reference import css_weights, offence_codes
+
+    for build in (_lookup_arrays, offence_codes, css_weights, areas, settings):
+        try:
+            build()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+@dataclass
+class _Batch:
+    """One batch on its way through the pipeline (see :meth:`_Pipeline._prepare`)."""
+
+    path: Path
+    offset: int
+    t: float
+    n: int = 0
+    seconds: float = 0.0
+    located: pd.DataFrame | None = None
+    reasons: pd.Series | None = None
+    attributes: dict | None = None
+    keys: np.ndarray | None = None
+    by_id: np.ndarray | None = None
+    is_out: np.ndarray | None = None
+    number: int | None = None
+    new_keys: np.ndarray | None = None
+    excluded: pd.DataFrame | None = None
+    file_counts: tuple | None = None
+    kept: dict | None = None
 
 
 class _ReadAhead:
@@ -368,6 +426,7 @@ class _Pipeline:
         self.keys = _Keys(self.existing_keys, remember_files=strict)
         self.staging = None if check else Path(tempfile.mkdtemp(prefix=".ingest-", dir=_ensure(out.parent)))
         self.writer = _Background()
+        self.workers = _workers()
         self.excluded: list[pd.DataFrame] = []
         self.monthly: list[pd.DataFrame] = []
         self.known: dict[str, int] = {}
@@ -385,6 +444,15 @@ class _Pipeline:
     def run_files(self, files: list[Path]) -> dict[str, int]:
         """Ingest the files in order, batch by batch; returns in how many files each optional field is absent.
 
+        With several files and processors, two workers take a file each (:meth:`_run_parallel`); else one.
+        """
+        if self.workers > 1 and len(files) > 1:
+            return self._run_parallel(files, min(self.workers, len(files)))
+        return self._run_sequential(files)
+
+    def _run_sequential(self, files: list[Path]) -> dict[str, int]:
+        """Ingest the files in order, batch by batch.
+
         A background thread reads ahead (the next batch is parsed as text while this one is processed); what it
         finds - a file's columns, its batches, or the error that stops it - is handled here in file order, so
         the report and the first error are the same as reading in turn.
@@ -398,7 +466,10 @@ class _Pipeline:
                 for table, raw in ahead.batches():
                     if not raw:
                         continue
-                    self._batch(raw, path, offset, absent)
+                    b = self._prepare(raw, path, offset)
+                    self._mark(b)
+                    self._finish(b)
+                    self._commit(b)
                     offset += table.num_rows
                 if not offset:
                     raise DataValidationError("the file has a header but no rows", file=str(path))
@@ -406,31 +477,141 @@ class _Pipeline:
                     absent_in[name] = absent_in.get(name, 0) + 1
         return absent_in
 
-    def _batch(self, raw: dict[str, pd.Series], path: Path, offset: int, absent: set[str]) -> None:
-        t = time.perf_counter()
-        n = len(next(iter(raw.values())))
+    def _run_parallel(self, files: list[Path], workers: int) -> dict[str, int]:
+        """Workers (threads: the heavy work is in arrow and numpy, which release the GIL) each read and process
+        a whole file at a time, taking the files in order. A worker marks duplicates only when every earlier
+        file has been marked (its turn), so duplicates are found exactly as in turn; the results of each file
+        (or the error that stopped it) are committed here in file and batch order, and the first error in that
+        order is the one raised."""
+        import queue
+        import threading
+
+        _warm_caches()
+        queues = [queue.Queue() for _ in files]
+        lock, turn, stop = threading.Condition(), [0], threading.Event()
+        taken = iter(range(len(files)))
+
+        def pass_turn(i: int) -> None:
+            with lock:
+                if turn[0] == i:
+                    turn[0] = i + 1
+                    lock.notify_all()
+
+        def wait_turn(i: int) -> bool:
+            with lock:
+                while turn[0] != i and not stop.is_set():
+                    lock.wait(0.1)
+            return not stop.is_set()
+
+        def one_file(i: int) -> None:
+            path, out = files[i], queues[i].put
+            found = IngestReport(dataset="")
+            wanted, absent = _columns_for(path, self.mapping, found)
+            out(("file", (wanted, absent, found)))
+            tables = iter_text_batches(path, _options(self.mapping), columns=wanted, batch_rows=self.batch_rows)
+            offset, table = 0, next(tables, None)
+            while table is not None:
+                raw = _batch_frame(table)
+                b = None
+                if raw:
+                    b = self._prepare(raw, path, offset)
+                    if not wait_turn(i):
+                        return
+                    self._mark(b)
+                try:
+                    table_next = next(tables, None)  # read ahead: the last batch gives the turn on at once
+                except BaseException as exc:
+                    pass_turn(i)
+                    if b is not None:
+                        self._finish(b)
+                        out(("batch", b))
+                    raise exc
+                if table_next is None:
+                    pass_turn(i)
+                if b is not None:
+                    self._finish(b)
+                    out(("batch", b))
+                    offset += table.num_rows
+                table = table_next
+            if not offset:
+                raise DataValidationError("the file has a header but no rows", file=str(path))
+            out(("end", absent))
+
+        def work() -> None:
+            while not stop.is_set():
+                with lock:
+                    i = next(taken, None)
+                if i is None:
+                    return
+                try:
+                    one_file(i)
+                except BaseException as exc:  # noqa: BLE001 - raised by the committer, in file order
+                    queues[i].put(("error", exc))
+                finally:
+                    pass_turn(i)
+
+        threads = [threading.Thread(target=work, name=f"svtools-ingest-{k}", daemon=True) for k in range(workers)]
+        for th in threads:
+            th.start()
+        absent_in: dict[str, int] = {}
+        try:
+            for q in queues:
+                kind, item = q.get()
+                if kind == "error":
+                    raise item
+                _, absent, found = item
+                self.report.warnings.extend(found.warnings)
+                self.report.dropped_columns.update(found.dropped_columns)
+                while True:
+                    kind, item = q.get()
+                    if kind == "error":
+                        raise item
+                    if kind == "end":
+                        break
+                    self._commit(item)
+                for name in absent:
+                    absent_in[name] = absent_in.get(name, 0) + 1
+        finally:
+            stop.set()
+            with lock:
+                lock.notify_all()
+            for th in threads:
+                th.join()
+        return absent_in
+
+    # A batch goes through four steps. prepare and finish depend on nothing but the batch; mark (duplicates
+    # against everything before) and commit (into the report and the running totals) are taken in file and
+    # batch order, so with several workers the outcome - kept rows, reasons, report, file names, the first
+    # error - is the one of doing every batch in turn.
+    def _prepare(self, raw: dict[str, pd.Series], path: Path, offset: int) -> _Batch:
+        b = _Batch(path=path, offset=offset, t=time.perf_counter())
+        b.n = len(next(iter(raw.values())))
         typed, pr = self.standardise(raw, self.mapping, file=str(path), strict=self.strict, line_offset=offset)
         scope(typed, self.mapping, pr)
-        reasons = pr.reasons
-        self.report.add_attributes(pr.attributes)
+        b.reasons, b.attributes = pr.reasons, pr.attributes
         located, _ = assign_geography(typed, "lsoa_code", force_column="reporting_force", inplace=True)
         status = located["lsoa_status"]
         for state, reason in _LOCATION_REASONS:
-            hit = reasons.isna() & (status == state)
+            hit = b.reasons.isna() & (status == state)
             if hit.any():
-                reasons[hit] = reason
-        located = located.drop(columns=["lsoa_status"])
-        # duplicates: only among rows that are otherwise sound
-        keys, by_id = _Keys.of(raw, typed)
+                b.reasons[hit] = reason
+        b.located = located.drop(columns=["lsoa_status"])
+        b.keys, b.by_id = _Keys.of(raw, typed)
+        b.seconds = time.perf_counter() - b.t
+        return b
+
+    def _mark(self, b: _Batch) -> None:
+        """Duplicates (only among rows that are otherwise sound); numbers the batch's output file."""
+        reasons, keys, by_id, located = b.reasons, b.keys, b.by_id, b.located
         sound = reasons.isna().to_numpy()
-        seen = np.zeros(n, dtype=bool)
-        held = np.zeros(n, dtype=bool)
-        seen[sound], held[sound] = self.keys.mark(keys[sound], path.name)
+        seen = np.zeros(b.n, dtype=bool)
+        held = np.zeros(b.n, dtype=bool)
+        seen[sound], held[sound] = self.keys.mark(keys[sound], b.path.name)
         if seen.any():
             dup_reason = np.where(by_id, "duplicate_crime_victim", "duplicate_row")
             if self.strict:
                 first = int(np.flatnonzero(seen)[0])
-                other = self.keys.first_file(keys[first], path.name)
+                other = self.keys.first_file(keys[first], b.path.name)
                 where = f" (also in {other})" if other else " (earlier in the same file)"
                 ref = located["crime_ref"].iloc[first]
                 if by_id[first]:
@@ -438,42 +619,63 @@ class _Pipeline:
                 raise DataValidationError(
                     f"duplicate crime x victim row(s){where}: the same {self.mapping.source('crime_ref')} and "
                     f"{self.mapping.source('victim_id')} (or, without a victim id, the same whole row) occur twice; "
-                    "use --lenient to exclude the repeats (counted)", file=str(path),
+                    "use --lenient to exclude the repeats (counted)", file=str(b.path),
                     column=self.mapping.source("crime_ref"),
-                    examples=[f"line {first + offset + HEADER_ROW}: {ref!r}"], n_bad=int(seen.sum()))
+                    examples=[f"line {first + b.offset + HEADER_ROW}: {ref!r}"], n_bad=int(seen.sum()))
             reasons[seen] = dup_reason[seen]
         if held.any():
             reasons[held] = "already_in_dataset"
-        is_out = reasons.notna().to_numpy()
+        b.is_out = reasons.notna().to_numpy()
+        if not b.is_out.all():
+            b.number = self.n_batches
+            self.n_batches += 1
+
+    def _finish(self, b: _Batch) -> None:
+        t = time.perf_counter()
+        is_out, reasons, located, path = b.is_out, b.reasons, b.located, b.path
         kept = located.take(np.flatnonzero(~is_out)).reset_index(drop=True) if is_out.any() else located
-        self.new_keys.append(keys[~is_out])
+        b.new_keys = b.keys[~is_out]
         if is_out.any():
             ex = located.take(np.flatnonzero(is_out))
             ex["exclusion_reason"] = reasons[is_out].astype("string")
             ex["source_file"] = path.name
-            ex["source_line"] = np.flatnonzero(is_out) + offset + HEADER_ROW
-            self.excluded.append(ex.reset_index(drop=True))
+            ex["source_line"] = np.flatnonzero(is_out) + b.offset + HEADER_ROW
+            b.excluded = ex.reset_index(drop=True)
         counts = reasons[is_out].value_counts().to_dict()
-        self.report.add_file(path.name, n, len(kept), {str(k): int(v) for k, v in counts.items()})
+        b.file_counts = (path.name, b.n, len(kept), {str(k): int(v) for k, v in counts.items()})
+        b.located = b.reasons = b.keys = None
         if len(kept):
             kept = validate_records(kept, self.kind, source=str(path))
-            self._keep(kept)
-        self.report.seconds["batches"] = round(self.report.seconds.get("batches", 0) + time.perf_counter() - t, 2)
+            b.kept = self._summarise(kept)
+            if self.staging is not None:
+                self.writer.submit(_write_partitions, pa.Table.from_pandas(kept, preserve_index=False),
+                                   self.staging / "records", f"part-{b.number}-0.parquet")
+        b.seconds += time.perf_counter() - t
 
-    def _keep(self, kept: pd.DataFrame) -> None:
-        for col in kept.columns:
-            self.known[col] = self.known.get(col, 0) + int(kept[col].notna().sum())
-        self.forces.update(kept["reporting_force"].dropna().unique().tolist())
-        self.forces.update(kept.loc[~kept["out_of_force"], "pfa_code"].dropna().unique().tolist()
-                           if kept["reporting_force"].isna().all() else [])
-        self.report.out_of_force += int(kept["out_of_force"].sum())
-        self.months += [kept["month"].min(), kept["month"].max()]
+    def _summarise(self, kept: pd.DataFrame) -> dict:
+        """What the running totals need from a batch's kept rows."""
+        forces = set(kept["reporting_force"].dropna().unique().tolist())
+        forces.update(kept.loc[~kept["out_of_force"], "pfa_code"].dropna().unique().tolist()
+                      if kept["reporting_force"].isna().all() else [])
         keys = ["csp_code", "pfa_code", "month", "financial_year"] + self.count_keys()
-        self.monthly.append(kept.groupby(keys, observed=True, dropna=False).size().rename("offences").reset_index())
-        if self.staging is not None:
-            self.writer.submit(_write_partitions, pa.Table.from_pandas(kept, preserve_index=False),
-                               self.staging / "records", f"part-{self.n_batches}-0.parquet")
-        self.n_batches += 1
+        return {"known": {col: int(kept[col].notna().sum()) for col in kept.columns}, "forces": forces,
+                "out_of_force": int(kept["out_of_force"].sum()), "months": [kept["month"].min(), kept["month"].max()],
+                "monthly": kept.groupby(keys, observed=True, dropna=False).size().rename("offences").reset_index()}
+
+    def _commit(self, b: _Batch) -> None:
+        self.report.add_attributes(b.attributes)
+        self.new_keys.append(b.new_keys)
+        if b.excluded is not None:
+            self.excluded.append(b.excluded)
+        self.report.add_file(*b.file_counts)
+        if b.kept is not None:
+            for col, k in b.kept["known"].items():
+                self.known[col] = self.known.get(col, 0) + k
+            self.forces.update(b.kept["forces"])
+            self.report.out_of_force += b.kept["out_of_force"]
+            self.months += b.kept["months"]
+            self.monthly.append(b.kept["monthly"])
+        self.report.seconds["batches"] = round(self.report.seconds.get("batches", 0) + b.seconds, 2)
 
     def coverage(self, absent_everywhere: set[str]) -> dict[str, dict]:
         rows = self.report.rows_kept

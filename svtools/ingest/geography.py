@@ -248,6 +248,7 @@ def _lookup_arrays() -> tuple[pd.Index, dict[str, np.ndarray]]:
     cols = ["lad_code", "csp_code", "csp_name", "pfa_code", "pfa_name", "country"]
     arrays = {c: pa.array(idx[c].to_numpy(dtype=object), type=pa.large_string()) for c in cols}
     arrays["imd_decile"] = idx["imd_decile"].to_numpy(dtype="float64", na_value=np.nan)
+    idx.index.get_indexer(idx.index[:1])  # build the index's hash table now, not in two threads at once
     return idx.index, arrays
 
 
