@@ -285,25 +285,6 @@ def _per_words(per: int) -> str:
     return f"per {per:,} residents a year"
 
 
-def _spc_rule() -> tuple[int, float]:
-    """(fewest points, lowest mean per point) for an SPC chart (``config/disclosure.yaml`` time_series)."""
-    cfg = disclosure.rules()["time_series"]
-    return int(cfg["spc_min_points"]), float(cfg["spc_min_mean_per_point"])
-
-
-def _spc_ok(series: pd.Series, word: str) -> tuple[bool, str]:
-    """Whether an SPC chart is drawn for a published series (the disclosure rules' SPC rule), and why not."""
-    min_points, min_mean = _spc_rule()
-    n = len(series)
-    mean = float(series.astype(float).mean()) if n else 0.0
-    if n < min_points:
-        return False, f"there are {n} published {word}s and the chart needs at least {min_points}"
-    if mean < min_mean:
-        return False, (f"the mean is {mean:.1f} offences a {word}, below the {min_mean:g} needed for informative "
-                       "process limits")
-    return True, ""
-
-
 def _resolution_phrase(ctx: CountsContext, name: str, area: str | None = None, short: bool = False) -> str:
     """How an area's series of a measure is published, to follow "the series is published ...": "by month",
     "by quarter (why)", or years and totals only; ``short`` leaves out the reason."""
@@ -635,38 +616,88 @@ def count_trend(ctx: CountsContext, name: str) -> SectionResult:
     return res
 
 
+def _label(ts, resolution: str) -> str:
+    """The label of a period starting at ``ts``: ``2019-07``, ``2019/20 Q2`` or ``2019/20``."""
+    from svtools.publish.tables import quarter_label
+
+    ts = pd.Timestamp(ts)
+    if resolution == "month":
+        return f"{ts:%Y-%m}"
+    if resolution == "quarter":
+        return quarter_label(ts)
+    return f"{ts.year}/{(ts.year + 1) % 100:02d}"
+
+
+def _spc_plan(fam: count_tables.CountFamily, area: str, name: str):
+    """(SPC plan, published resolution) of an area's published series: :func:`svtools.analysis.stats.spc.spc_plan`
+    with the ``time_series`` rules of ``config/disclosure.yaml`` (an XmR chart at the published resolution or a
+    coarser one, else rolling 12-month totals without limits, else a note); (None, None) when no series is
+    published."""
+    from svtools.analysis.stats.spc import spc_plan
+
+    r = fam.resolution(area, name)
+    s = fam.series(area, name, r) if r else None
+    if s is None:
+        return None, None
+    series = pd.Series(s.astype(float).to_numpy(), index=pd.DatetimeIndex([_period_start(x, r) for x in s.index]))
+    cfg = disclosure.rules()["time_series"]
+    plan = spc_plan(series, r, min_mean_per_point=float(cfg["spc_min_mean_per_point"]),
+                    min_points=int(cfg["spc_min_points"]), resolutions=tuple(cfg["resolutions"]),
+                    rolling_months=int(cfg.get("spc_rolling_months", 12)))
+    return plan, r
+
+
 @_per_measure
 def count_spc(ctx: CountsContext, name: str) -> SectionResult:
-    """The published series of a measure on an NHS "Making Data Count" XmR chart (by month, else quarter,
-    else financial year): drawn when it has enough points and a high enough mean (the disclosure rules' SPC
-    rule), else the published counts with one line saying why."""
+    """The published series of a measure on an NHS "Making Data Count" XmR chart where the SPC rule allows it
+    (:func:`svtools.analysis.stats.spc.spc_plan`: at the published resolution or a coarser one, with at least
+    12 points and 10 offences a point), else rolling 12-month totals without limits, else the published counts
+    with one line saying why. Limits and signals are computed from the published points only."""
     title = f"SPC chart of {_what(ctx, name)}"
     what = _what(ctx, name)
     fam = ctx.family(name)
-    r = fam.resolution(ctx.code, name)
+    plan, r = _spc_plan(fam, ctx.code, name)
     res = SectionResult(name=f"spc_{name}")
     _say(f"### Statistical process control: {what}")
-    if r is None:
+    if plan is None:
         out = _skip(ctx, f"spc_{name}", title, f"the series of {what} for {ctx.label} is published "
                     f"{_resolution_phrase(ctx, name, short=True)} (see the table by financial year)")
-        out.values = {"resolution": None}
+        out.values = {"resolution": None, "plan": None}
         return out
-    word = _WORD[r]
+    pub_word = _WORD[r]
     labels = fam.levels[r]
-    t = fam.table(ctx.code, name, labels, name=f"spc_{name}", row_title=word.capitalize())
-    series = pd.Series(t.counts.iloc[:, 0].astype(float).to_numpy(),
-                       index=pd.DatetimeIndex([_period_start(x, r) for x in labels]))
-    ok, reason = _spc_ok(series, word)
-    if not ok:
-        t.counts.columns = ["Offences"]
-        publish_gated(ctx, t, f"{what.capitalize()} per {word}, {ctx.label}", name=f"spc_{name}",
+    t = fam.table(ctx.code, name, labels, name=f"spc_{name}", row_title=pub_word.capitalize())
+    t.counts.columns = ["Offences"]
+    if plan.kind == "none":
+        publish_gated(ctx, t, f"{what.capitalize()} per {pub_word}, {ctx.label}", name=f"spc_{name}",
                       note="Published counts. " + hidden_note(), show_last=12)
-        _say(f"**SPC chart**: not drawn, because {reason}; the published counts are in the table.")
-        res.values = {"resolution": r, "points": len(series), "drawn": False}
-        res.message = reason
+        _say(f"**SPC chart**: not drawn, because {plan.reason}; the published counts are in the table.")
+        res.values = {"resolution": r, "plan": "none", "points": len(labels), "drawn": False}
+        res.message = plan.reason
         return res
-    s = _spc_frame(series)
+    if plan.kind == "rolling":
+        roll = plan.values
+        data = disclosure.derived(pd.DataFrame({"month": roll.index, "value": roll.to_numpy()}), t)
+        alt = (f"Line chart of rolling 12-month totals of {what} offences in {ctx.label}, {roll.index[0]:%B %Y} to "
+               f"{roll.index[-1]:%B %Y} (from published counts, no process limits). The total moves from "
+               f"{roll.iloc[0]:,.0f} to {roll.iloc[-1]:,.0f}; highest {roll.max():,.0f}, lowest {roll.min():,.0f}.")
+        from svtools.publish.charts import time_series as charts_ts
+
+        _show(charts_ts.rolling_chart(data, title=f"{what.capitalize()}: rolling 12-month totals, {ctx.label}"),
+              alt, res)
+        sentence = (f"**No SPC chart**: {plan.reason}. Overlapping totals share 11 of their 12 months, so they cannot "
+                    "be judged with process limits; the line shows the direction.")
+        _say(sentence)
+        publish_gated(ctx, t, f"{what.capitalize()} per {pub_word}, {ctx.label}", name=f"spc_{name}",
+                      note="Published counts. " + hidden_note(), show_last=12)
+        res.message = sentence
+        res.data = roll
+        res.values = {"resolution": r, "plan": "rolling", "points": plan.points, "drawn": True}
+        return res
+    word = _WORD[plan.resolution]
+    s = _spc_frame(plan.values)
     res.data = s
+    points = [_label(d, plan.resolution) for d in s["date"]]
     trial = bool(s["trial_limits"].any())
     chart = disclosure.derived(pd.DataFrame({"month": s["date"], "value": s["value"], "mean": s["mean"],
                                              "lower": s["lower_limit"], "upper": s["upper_limit"],
@@ -675,24 +706,30 @@ def count_spc(ctx: CountsContext, name: str) -> SectionResult:
     n_imp, n_con = int(counts.get("improvement", 0)), int(counts.get("concern", 0))
     last = s.iloc[-1]
     latest = str(last["special_cause"])
-    recent = s.tail(6 if r == "month" else 4 if r == "quarter" else 2)
+    recent = s.tail(6 if plan.resolution == "month" else 4 if plan.resolution == "quarter" else 2)
     flagged = recent[recent["special_cause"] != "common cause"]
-    alt = (f"SPC chart of {what} offences per {word} in {ctx.label}, {labels[0]} to {labels[-1]} ({len(labels)} "
-           f"{word}s of published counts). Mean {last['mean']:.1f} a {word}; process limits "
-           f"{max(last['lower_limit'], 0):.1f} to {last['upper_limit']:.1f}. {n_imp} {word}(s) show special-cause "
-           f"improvement (fewer offences) and {n_con} special-cause concern; the latest {word} shows "
+    below_zero = last["lower_limit"] < 0
+    alt = (f"SPC chart of {what} offences per {word} in {ctx.label}, {points[0]} to {points[-1]} ({len(s)} "
+           f"{word}s, from published counts). Mean {last['mean']:.1f} a {word}; process limits "
+           f"{last['lower_limit']:.1f} to {last['upper_limit']:.1f}"
+           + (" (the lower limit is below zero: no single low point can be a signal)" if below_zero else "")
+           + f". {n_imp} {word}(s) show special-cause improvement (fewer offences) and {n_con} special-cause "
+           f"concern; the latest {word} shows "
            f"{'common-cause variation' if latest == 'common cause' else 'special-cause ' + latest}.")
     fig = charts.spc_chart(chart, title=f"{what.capitalize()} per {word}, {ctx.label}: SPC chart",
                            ylabel=f"Offences per {word}", xlabel=f"{word.capitalize()} (start)", trial_limits=trial)
     _show(fig, alt, res)
     rules = sorted(set(flagged["rule"]))
-    sentence = (f"The latest {word} ({labels[-1]}) shows "
+    sentence = (f"The latest {word} ({points[-1]}) shows "
                 f"{'common-cause variation' if latest == 'common cause' else '**special-cause ' + latest + '**'}"
                 + (f"; in the latest {len(recent)} {word}s: {'; '.join(_rule_words(x) for x in rules)}" if rules else "")
                 + f". Across the period {n_imp} {word}(s) show special-cause improvement (fewer offences) and "
                 f"{n_con} special-cause concern"
                 + (f"; over {len(s)} {word}s the limits describe the whole period, so these mark the stretches "
-                   "below and above its average" if len(s) > 36 else "") + ".")
+                   "below and above its average" if len(s) > 36 else "") + "."
+                + ("" if plan.resolution == r else f" The chart is by {word}: {plan.reason}.")
+                + (f" The lower process limit is below zero ({last['lower_limit']:.1f}), drawn as calculated: no "
+                   f"single low {word} can be a signal, only a run below the mean or a trend." if below_zero else ""))
     _say(sentence)
     res.message = sentence
     extra = pd.DataFrame({
@@ -702,13 +739,22 @@ def count_spc(ctx: CountsContext, name: str) -> SectionResult:
         "Variation": s["special_cause"].to_numpy(),
         "Rule": [_rule_words(x) for x in s["rule"]],
     })
-    t.counts.columns = ["Offences"]
-    res.csv = publish_gated(ctx, t, f"{what.capitalize()} per {word} and SPC signals, {ctx.label}",
-                            name=f"spc_{name}", extra=extra,
-                            note="Limits from the published counts (NHS Making Data Count rules; fewer offences "
-                                 "is improvement). " + hidden_note(), show_last=12)
-    res.table = t.text()
-    res.values = {"resolution": r, "drawn": True, "mean": float(last["mean"]), "upper": float(last["upper_limit"]),
+    note = ("Limits from the published counts, drawn as calculated (NHS Making Data Count rules; fewer offences is "
+            "improvement). " + hidden_note())
+    if plan.resolution == r:
+        res.csv = publish_gated(ctx, t, f"{what.capitalize()} per {word} and SPC signals, {ctx.label}",
+                                name=f"spc_{name}", extra=extra, note=note, show_last=12)
+        res.table = t.text()
+    else:  # sums of published points: nothing the gate did not publish
+        table = pd.DataFrame({word.capitalize(): points, "Offences": plan.values.round().astype("int64").to_numpy()})
+        for c in extra.columns:
+            table[c] = extra[c].to_numpy()
+        res.csv = _publish(ctx, table, f"spc_{name}", f"{what.capitalize()} per {word} (sums of the published "
+                           f"counts by {pub_word}) and SPC signals, {ctx.label}", note=note, counts=["Offences"],
+                           show_last=12)
+        res.table = table
+    res.values = {"resolution": plan.resolution, "published_resolution": r, "plan": "xmr", "drawn": True,
+                  "mean": float(last["mean"]), "upper": float(last["upper_limit"]),
                   "lower": float(last["lower_limit"]), "improvement": n_imp, "concern": n_con, "latest": latest,
                   "recent_rules": rules, "points": len(s)}
     return res
@@ -961,29 +1007,26 @@ def count_special_cause(ctx: CountsContext, name: str, recent: int = 6) -> Secti
     codes = list(fam.cube_of(ctx.csp_codes[0]).cube.dim("area_code").base)
     rows = []
     for code in codes:
-        r = fam.resolution(code, name)
-        s = fam.series(code, name, r) if r else None
+        plan, r = _spc_plan(fam, code, name)
         base = {"CSP": ctx.csp_name(code), "Published by": _WORD.get(r, "not as a series")}
-        if s is None:
-            rows.append({**base, "Mean per point": "", "Latest points": "", "Special cause in the latest points":
-                         "no SPC chart (series not published)", "Rule": "", "Improvement points": "",
-                         "Concern points": ""})
+        empty = {"Charted by": "", "Mean per point": "", "Latest points": "", "Rule": "", "Improvement points": "",
+                 "Concern points": ""}
+        if plan is None:
+            rows.append({**base, **empty, "Special cause in the latest points": "no SPC chart (series not published)"})
             continue
-        ok, _ = _spc_ok(s.astype(float), _WORD[r])
-        if not ok:
-            rows.append({**base, "Mean per point": f"{float(s.astype(float).mean()):.1f}", "Latest points": "",
-                         "Special cause in the latest points": "no SPC chart (too few offences)", "Rule": "",
-                         "Improvement points": "", "Concern points": ""})
+        if plan.kind != "xmr":
+            rows.append({**base, **empty, "Special cause in the latest points": "no SPC chart (too few offences: "
+                         + plan.reason + ")"})
             continue
-        series = pd.Series(s.astype(float).to_numpy(),
-                           index=pd.DatetimeIndex([_period_start(x, r) for x in s.index]))
-        f = _spc_frame(series)
-        n = recent if r == "month" else 4 if r == "quarter" else 2
+        f = _spc_frame(plan.values)
+        n = recent if plan.resolution == "month" else 4 if plan.resolution == "quarter" else 2
         tail = f.tail(n)
         kinds = [k for k in ("concern", "improvement") if (tail["special_cause"] == k).any()]
         rules = sorted(set(tail.loc[tail["special_cause"].isin(kinds), "rule"]))
-        rows.append({**base, "Mean per point": f"{float(f['mean'].iloc[-1]):.1f}",
-                     "Latest points": f"{s.index[-n]} to {s.index[-1]}",
+        rows.append({**base, "Charted by": _WORD[plan.resolution],
+                     "Mean per point": f"{float(f['mean'].iloc[-1]):.1f}",
+                     "Latest points": f"{_label(f['date'].iloc[-n], plan.resolution)} to "
+                                      f"{_label(f['date'].iloc[-1], plan.resolution)}",
                      "Special cause in the latest points": " and ".join(kinds) or "none",
                      "Rule": "; ".join(_rule_words(x) for x in rules),
                      "Improvement points": str(int((f["special_cause"] == "improvement").sum())),
@@ -1012,7 +1055,7 @@ def count_special_cause(ctx: CountsContext, name: str, recent: int = 6) -> Secti
     res.csv = output.publish_table(table, ctx.prefix + f"special_cause_{name}", caption, note=note,
                                    count_columns=[], display_table=False)
     if len(flagged):
-        shown = flagged[["CSP", "Published by", "Latest points", "Special cause in the latest points", "Rule"]]
+        shown = flagged[["CSP", "Charted by", "Latest points", "Special cause in the latest points", "Rule"]]
         output.show_table(shown.rename(columns={"Special cause in the latest points": "Signal"}),
                           f"CSPs with special-cause variation of {what} in their latest points", note=note,
                           count_columns=[])
