@@ -7,7 +7,9 @@ force, which LSOAs make a CSP and an IMD decile). It does not use the disclosure
 For each family of linked tables it sets up what an attacker can derive from the labels: a force is the sum
 of its CSPs; "Total" is the sum of the rows; a quarter, a financial year, "Total" and "Latest 12 months" are sums
 of months; "Under 25" is the sum of its ages, "All ages|F" of the female cells, a day of its time blocks, a
-CSP and a decile of their neighbourhoods; the same cell shown in two files is one unknown. Unknowns are the
+CSP and a decile of their neighbourhoods; the same cell shown in two files is one unknown. A rate shown beside
+the residents it divides by (the young people's rates by financial year) bounds its count: rate x residents /
+1,000, to the rate's rounding. Unknowns are the
 finest cells (area x month x age group, area x category, ...), integers >= 0; a visible cell fixes its sum, a
 hidden one is at least 1 (zeros are never hidden). For every hidden cell it solves for the smallest and
 largest value (``scipy.optimize.milp``).
@@ -63,6 +65,14 @@ def use_banded_ages() -> None:
 
 
 MEASURES = {"Knife or sharp-object enabled serious violence": "knife_serious_violence", "Homicide": "homicide"}
+#: Columns of the year-by-victim-age-group family (``offences_by_year_and_age_<definition>``: the young people's
+#: rates by financial year): the age groups each counts (U25 under 25, O25 25 and over, UNK not recorded).
+YEAR_AGE_GROUP = {"All ages": ["U25", "O25", "UNK"], "Under 25": ["U25"], "25 and over": ["O25"],
+                  "Age not recorded": ["UNK"]}
+#: Rate columns published beside a residents column: rate = 1,000 x (sum of these count columns) / residents.
+RATE_COLUMNS = {"Rate per 1,000 residents aged 0 to 24": ["Under 25"],
+                "Rate if every unrecorded age were under 25": ["Under 25", "Age not recorded"]}
+RESIDENTS_COLUMNS = ("Residents aged 0 to 24",)
 
 
 def _fy_months(fy: str) -> list[str]:
@@ -118,6 +128,7 @@ class Attack:
         self.cells: dict[str, list] = defaultdict(list)
         self.skipped: dict[str, int] = defaultdict(int)
         self.all_months: dict[str, set] = defaultdict(set)
+        self.rate_bounds = 0  # rates read as bounds on their counts
 
     def area(self, code: str) -> list[str]:
         return self.force_csps.get(code, [code])
@@ -171,6 +182,9 @@ class Attack:
                 for lab, v in zip(labels, df[col]):
                     self._period(d, area, lab, groups, _value(v), where)
             return
+        if fam.startswith("offences_by_year_and_age_"):
+            self._year_age(fam.removeprefix("offences_by_year_and_age_"), area, meta, df, labels, where)
+            return
         kind = fam.split("__")[0]
         counts = meta["count_columns"][0]
         for lab, v in zip(labels, df[counts]):
@@ -189,6 +203,27 @@ class Attack:
                 self.cells[fam].append(({"area": self.area(area), "category": [lab]}, v, where))
             else:
                 self.skipped[fam] += 1
+
+    def _year_age(self, definition, area, meta, df, labels, where):
+        """Financial years x victim age group: the same universe as the definition's period family (its age
+        dimension), plus what each published rate says about its count."""
+        for col in meta["count_columns"]:
+            groups = YEAR_AGE_GROUP.get(col)
+            if groups is None:
+                self.skipped[f"{where}:{col}"] += 1
+                continue
+            for lab, v in zip(labels, df[col]):
+                self._period(definition, area, lab, groups, _value(v), where)
+        pop_col = next((c for c in RESIDENTS_COLUMNS if c in df.columns), None)
+        for rate_col, parts in RATE_COLUMNS.items():
+            if rate_col not in df.columns or pop_col is None:
+                continue
+            groups = [g for c in parts for g in YEAR_AGE_GROUP[c]]
+            for lab, r, pop in zip(labels, df[rate_col], df[pop_col]):
+                bounds = _rate_bounds(r, pop)
+                if bounds is not None:
+                    self._period(definition, area, lab, groups, bounds, where)
+                    self.rate_bounds += 1
 
     def _period(self, definition, area, label, groups, v, where):
         if v == "skip":
@@ -256,6 +291,13 @@ class Attack:
             grids = [np.array([pos[d][a] for a in c[d]], dtype=np.int64) for d in dims]
             idx = np.ravel_multi_index([g.ravel() for g in np.meshgrid(*grids, indexing="ij")], shape)
             key = tuple(sorted(idx.tolist()))
+            if isinstance(v, tuple):  # a range the cell's sum lies in (from a rounded rate): no cell of its own
+                r = len(lo)
+                rows += [r] * len(idx)
+                cols += idx.tolist()
+                lo.append(v[0])
+                hi.append(v[1])
+                continue
             if v is None:
                 hidden.append((key, idx, w))
                 r = len(lo)
@@ -307,6 +349,21 @@ class Attack:
         return out
 
 
+def _rate_bounds(rate, residents, per: float = 1000.0):
+    """(lowest, highest) whole count a rounded rate allows with its residents, or None when either is not a
+    number (hidden, blank, "not recorded")."""
+    text, pop = str(rate).strip().replace(",", ""), str(residents).strip().replace(",", "")
+    try:
+        r, n = float(text), float(pop)
+    except ValueError:
+        return None
+    if not (np.isfinite(r) and np.isfinite(n)) or n <= 0:
+        return None
+    half = 0.5 * 10 ** -(len(text.split(".")[1]) if "." in text else 0)
+    lo_c, hi_c = max(r - half, 0.0) * n / per, (r + half) * n / per
+    return int(np.ceil(lo_c - 1e-9)), int(np.floor(hi_c + 1e-9))
+
+
 def _best(c, cons, bounds) -> float:
     """Exact integer optimum: the LP vertex if integral, else branch and bound (no time limit: an attacker waits)."""
     lp = milp(c, constraints=cons, integrality=np.zeros(c.size), bounds=bounds)
@@ -323,7 +380,7 @@ def attack(run: Path, dataset: str = "demo") -> dict:
     res = a.solve()
     total = {k: sum(r[k] for r in res.values()) for k in ("hidden", "exact", "within_1", "narrower_than_band",
                                                            "conflicts", "shown_elsewhere")}
-    return {"families": res, "total": total, "not_attacked": dict(a.skipped)}
+    return {"families": res, "total": total, "not_attacked": dict(a.skipped), "rate_bounds": a.rate_bounds}
 
 
 def main(argv=None) -> int:
@@ -343,6 +400,7 @@ def main(argv=None) -> int:
     print(f"{'ALL':45s} {t['hidden']:7d} {t['exact']:6d} {t['within_1']:5d} {t['narrower_than_band']:7d}")
     print(f"hidden cells shown elsewhere: {t['shown_elsewhere']}; inconsistent duplicates: {t['conflicts']}")
     print("tables not attacked (no family, or labels the attacker cannot place):", r["not_attacked"])
+    print(f"rates read as bounds on their counts: {r['rate_bounds']}")
     return 0
 
 

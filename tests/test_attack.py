@@ -105,3 +105,37 @@ def test_the_attacker_recovers_an_unprotected_cell(tmp_path):
     a = mod.Attack(tmp_path, areas, lsoa).read()
     r = a.solve()["offence_mix"]
     assert r["hidden"] == 1 and r["exact"] == 1  # A's x = 22 - 20 = 2
+
+
+def test_the_attacker_reads_the_young_rates_and_their_residents(tmp_path):
+    """The young people's rates by financial year (family offences_by_year_and_age_*) are attacked: their cells
+    join the definition's period universe, and a rate shown beside its residents bounds its count. A rate
+    published for a hidden count would give it back (0.30 per 1,000 of 10,000 residents: 3); shown as * it
+    leaves the count anywhere from 1 to 20."""
+    import json
+
+    import pandas as pd
+
+    mod = _attack_module()
+    areas = pd.DataFrame({"csp_code": ["A"], "pfa_code": ["F"]})
+    lsoa = pd.DataFrame({"lsoa_code": ["L1"], "csp_code": ["A"], "imd_decile": [1]})
+    results = {}
+    for shown in ("0.30", "*"):
+        run = tmp_path / ("leak" if shown != "*" else "safe")
+        (run / "p").mkdir(parents=True)
+        pd.DataFrame({"Financial year": ["2019/20"], "All ages": ["20"], "Under 25": ["*"],
+                      "Age not recorded": ["0"], "Residents aged 0 to 24": ["10,000"],
+                      "Rate per 1,000 residents aged 0 to 24": [shown],
+                      "Rate if every unrecorded age were under 25": [shown]}).to_csv(
+            run / "p" / "under25_rates_by_year.csv", index=False)
+        (run / "manifest.json").write_text(json.dumps({"jobs": [{"page": "p/index.html", "tables": [{
+            "file": "under25_rates_by_year.csv", "count_columns": ["All ages", "Under 25", "Age not recorded"],
+            "gate": {"family": "offences_by_year_and_age_knife_serious_violence", "area_code": "A"}}]}]}))
+        a = mod.Attack(run, areas, lsoa).read()
+        assert not a.skipped
+        results[shown] = (a.solve()["period_knife_serious_violence"], a.rate_bounds)
+    leak, n_leak = results["0.30"]
+    assert n_leak == 2 and leak["hidden"] == 1 and leak["exact"] == 1
+    safe, n_safe = results["*"]
+    assert n_safe == 0 and safe["hidden"] == 1 and safe["narrower_than_band"] == 0
+    assert mod._rate_bounds("0.30", "10,000") == (3, 3) and mod._rate_bounds("*", "10,000") is None
