@@ -224,14 +224,16 @@ def special_cause_by_csp(ctx: ProfileContext, recent: int = 6) -> SectionResult:
     res = SectionResult(name="special_cause_by_csp", data=table, table=table)
     flagged = table[~table["Special cause in the latest points"].str.startswith(("none", "no SPC chart"))]
     charted = int((~table["Special cause in the latest points"].str.startswith("no SPC chart")).sum())
+    n_flag = len(flagged)
     sentence = (
-        f"Of the {charted} CSPs of {ctx.force_name} with enough offences for an SPC chart, {len(flagged)} show "
-        f"special-cause variation in their latest {recent} points (months or quarters, as charted)"
+        f"Of the {charted} CSP(s) of {ctx.force_name} with an SPC chart, {n_flag} "
+        f"{'shows' if n_flag == 1 else 'show'} special-cause variation in the latest {recent} points (months or "
+        "quarters, as charted)"
         + (": " + "; ".join(f"{r['CSP']} ({r['Special cause in the latest points']})" for _, r in flagged.iterrows())
-           if len(flagged) else "")
+           if n_flag else "")
         + "."
-        + (f" {len(table) - charted} CSP(s) have too few offences a point for a chart (the rule is the profile "
-           "page's: at least 12 points averaging 10 offences or more)." if charted < len(table) else "")
+        + (f" {len(table) - charted} CSP(s) have no SPC chart: their published series has fewer than 12 points or "
+           "averages under 10 offences a point (the reason is in the table)." if charted < len(table) else "")
     )
     _say(sentence)
     res.message = sentence

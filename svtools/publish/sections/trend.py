@@ -1,5 +1,11 @@
 """Trend and seasonality (``trend_seasonality.ipynb``): STL trend, seasonality, the trend model with its
-forecast and the COVID-19 interrupted time series. Each needs at least 24 months of data.
+forecast and the first COVID-19 lockdown. Each needs at least 24 months of data.
+
+The seasonality, trend-model and COVID-19 sections read **one** fit of one model
+(:func:`svtools.analysis.trends.covid_trend_model`: trend, one seasonal harmonic and a temporary term for the
+first lockdown, with the area's residents by month as a population offset), so a page gives one trend and one
+lockdown answer. Without a population for the area the model is of counts and the page says its ratios are
+ratios of counts.
 
 Every section runs only on the monthly series the disclosure gate publishes for the area
 (:func:`svtools.publish.tables.series_cube`: published monthly only when no month has 1 to 4 offences), so
@@ -18,6 +24,7 @@ from svtools.publish.sections.context import (
     SectionResult,
     _ci,
     _financial_years,
+    _fmt,
     _publish,
     _say,
     _show,
@@ -75,24 +82,66 @@ def _monthly_or_skip(ctx: ProfileContext, name: str, title: str, need: int = 24)
     return got, None
 
 
-def _trend_fit(monthly: pd.Series, interruption=None):
-    """Fit the trend model (negative binomial) to a published monthly series, falling back to quasi-Poisson
-    when the NB2 fit fails numerically (very small counts); returns (result, note)."""
-    from svtools.analysis.trends import fit_trend_model, interrupted_time_series
+#: The one model of each published monthly series, per process: the trend, seasonality and COVID-19 sections
+#: of a page all read the same fit (so the page gives one trend and one lockdown answer).
+_MODELS: dict = {}
 
-    def fit(family):
-        if interruption is None:
-            return fit_trend_model(monthly, family=family)
-        return interrupted_time_series(monthly, interruption, covid=False, family=family)
+
+def _population_offset(ctx: ProfileContext, months: pd.DatetimeIndex):
+    """(residents by month or None, one sentence on the denominator) for the trend model's offset."""
+    from svtools.analysis.population import year_note
 
     try:
-        return fit("negbin"), ""
-    except (ArithmeticError, np.linalg.LinAlgError, ValueError) as exc:
-        note = (
-            f"The negative binomial fit failed ({type(exc).__name__}), so a quasi-Poisson model "
-            "(Poisson with overdispersion-scaled intervals) is used."
-        )
-        return fit("quasipoisson"), note
+        pop = ctx.monthly_residents()
+        table = ctx.residents(list(dict.fromkeys(_financial_years(months))))
+    except Exception as exc:  # no population table, or none for this area: a model of counts, said so
+        return None, (f"No resident population is available for {ctx.name} ({type(exc).__name__}), so the "
+                      "model is of counts and its ratios are ratios of counts, not of rates.")
+    pop = pop.reindex(months)
+    if pop.isna().any() or (pop <= 0).any():
+        return None, (f"The resident population of {ctx.name} is not known for every month, so the model is of "
+                      "counts and its ratios are ratios of counts, not of rates.")
+    return pop, year_note(table)
+
+
+def _model(ctx: ProfileContext, monthly: pd.Series):
+    """(the trend model, fit note, population note), fitted once per area, definition and period."""
+    from svtools.analysis.trends import covid_trend_model
+
+    key = (ctx.dataset, ctx.code, ctx.definition.name, str(ctx.period_start), str(ctx.period_end),
+           tuple(monthly.to_numpy().tolist()))
+    if key not in _MODELS:
+        pop, pop_note = _population_offset(ctx, monthly.index)
+        model, note = covid_trend_model(monthly, population=pop)
+        _MODELS.clear() if len(_MODELS) > 64 else None
+        _MODELS[key] = (model, note, pop_note)
+    return _MODELS[key]
+
+
+def _ratio_words(model) -> tuple[str, str]:
+    """("rate" or "count", what is compared) for sentences about the model's ratios."""
+    if model.ratio_kind == "rate":
+        return "rate", "offences per resident"
+    return "count", "offences (a ratio of counts: no population offset)"
+
+
+def _covid_sentence(ctx: ProfileContext, model) -> str:
+    """The page's one answer on the first lockdown, from the one model (empty when the period has no lockdown
+    months)."""
+    w = model.covid_window
+    if w is None:
+        return ""
+    eff = model.covid_effect()
+    span = f"{w[0]:%B} to {w[1]:%B %Y}"
+    if model._model.covid_separated:
+        return (f"No offences were recorded in the first lockdown ({span}), so its effect cannot be estimated "
+                "as a ratio; the model expected {:.0f}.".format(eff["expected"]))
+    rr, (lo, hi) = model.covid_rate_ratio, model.covid_rate_ratio_ci
+    verdict = ("clearly below it" if hi < 1 else "clearly above it" if lo > 1
+               else "not clearly different from it")
+    return (f"In the first lockdown ({span}) {eff['observed']:,.0f} offences were recorded against "
+            f"{eff['expected']:,.0f} expected from the trend and the season: {rr:.2f} times the expected level "
+            f"({_ci(lo, hi)}), {verdict}.")
 
 
 def stl_trend(ctx: ProfileContext) -> SectionResult:
@@ -169,7 +218,7 @@ def seasonality(ctx: ProfileContext) -> SectionResult:
     stl = stl_decompose(monthly)
     prof = stl.groupby(pd.DatetimeIndex(stl["month"]).month)["seasonal"].mean()
     profile = pd.DataFrame({"month_of_year": prof.index.astype(int), "value": prof.to_numpy()})
-    model, fit_note = _trend_fit(monthly)
+    model, fit_note, _ = _model(ctx, monthly)
     if fit_note:
         _say(fit_note)
     res = SectionResult(name="seasonality", data=profile)
@@ -230,35 +279,53 @@ def seasonality(ctx: ProfileContext) -> SectionResult:
 
 
 def trend_model(ctx: ProfileContext, horizon: int = 12) -> SectionResult:
-    """The log-linear trend model (negative binomial): annual rate ratio with its interval, the COVID-19
-    lockdown rate ratio, and a 12-month forecast with its 95% prediction band."""
+    """The log-linear trend model (negative binomial, population offset): annual rate ratio with its
+    interval, the first lockdown's rate ratio (the same answer as :func:`covid_interruption`), and a 12-month
+    forecast with its 95% prediction band."""
     title = "The trend model and forecast"
     got, skip = _monthly_or_skip(ctx, "trend_model", title)
     if skip:
         return skip
     monthly, pub = got
-    model, fit_note = _trend_fit(monthly)
+    model, fit_note, pop_note = _model(ctx, monthly)
     if fit_note:
         _say(fit_note)
     fc = model.forecast(horizon)
+    check = fc.attrs.get("check") or {}
     res = SectionResult(name="trend_model", data=model.summary())
+    kind, what = _ratio_words(model)
     rr, (lo, hi) = model.annual_rate_ratio, model.annual_rate_ratio_ci
     direction = "are **falling**" if hi < 1 else "are **rising**" if lo > 1 else "show **no clear change**"
+    subject = (f"offences of {ctx.what} per resident of {ctx.name}" if kind == "rate"
+               else f"offences of {ctx.what} in {ctx.name}")
     sentence = (
-        f"Allowing for the season and the first COVID-19 lockdown, offences of {ctx.what} in {ctx.name} "
-        f"{direction}: the annual rate ratio is {rr:.3f} ({_ci(lo, hi, 3)}), i.e. "
-        f"{(rr - 1):+.1%} a year."
+        f"Allowing for the season and the first COVID-19 lockdown, {subject} {direction}: the annual "
+        f"{kind} ratio is {rr:.3f} ({_ci(lo, hi, 3)}), i.e. {(rr - 1):+.1%} a year."
     )
-    if np.isfinite(model.covid_rate_ratio):
-        sentence += (
-            f" During the lockdown (April to June 2020) offences were {model.covid_rate_ratio:.2f} times "
-            f"the expected level ({_ci(*model.covid_rate_ratio_ci)})."
-        )
+    covid = _covid_sentence(ctx, model)
+    if covid:
+        sentence += " " + covid
     _say(sentence)
     res.message = sentence
+    _say(pop_note)
+    r1 = model.residual_autocorrelation
+    if np.isfinite(r1) and r1 > 2 / np.sqrt(len(monthly)):
+        _say(f"The months the model misses by most come in runs (lag-1 autocorrelation of its residuals "
+             f"{r1:.2f}), so the interval for the annual change is likely too narrow: read it as a guide.")
+    widened = check.get("inflation", 1.0) > 1
+    if check.get("origins"):
+        band = (f"The 95% prediction band is for the count in each month. It was checked against the model's own "
+                f"forecasts of each of the last {check['origins']} years, made from the months before them: "
+                + (f"their errors were {np.sqrt(check['c2']):.2f} times the size the model allowed, so the band "
+                   "is widened by that much." if widened else
+                   "their errors were no larger than the model allowed, so the band is the model's own."))
+    else:
+        band = ("The 95% prediction band is for the count in each month (the series is too short to check the "
+                "model's earlier forecasts).")
+    _say(band)
     alt = (
         f"Line chart of monthly {ctx.what} offences in {ctx.name}, {ctx.period}, with the fitted trend model "
-        f"and a {horizon}-month forecast. Annual rate ratio {rr:.3f} ({_ci(lo, hi, 3)}). The forecast for "
+        f"and a {horizon}-month forecast. Annual {kind} ratio {rr:.3f} ({_ci(lo, hi, 3)}). The forecast for "
         f"{output.month_label(fc['month'].iloc[0])} to {output.month_label(fc['month'].iloc[-1])} ranges from "
         f"{fc['expected'].min():.1f} to {fc['expected'].max():.1f} offences a month, with 95% prediction "
         f"limits from {fc['lower'].min():.0f} to {fc['upper'].max():.0f}."
@@ -288,16 +355,16 @@ def trend_model(ctx: ProfileContext, horizon: int = 12) -> SectionResult:
         table,
         "trend_model",
         f"Trend model estimates, {ctx.name}, {ctx.period}",
-        note=f"Log-linear count model ({model.family}): trend, one seasonal harmonic and "
-        "a COVID-19 lockdown term. Rate ratios per year.",
+        note=f"Log-linear count model ({model.family}) of {what}: trend, one seasonal harmonic and a term for "
+        "the first COVID-19 lockdown (April to June 2020). Ratios per year; Student-t intervals. " + pop_note,
         counts=[],
     )
     ftable = pd.DataFrame(
         {
             "Month": pd.DatetimeIndex(fc["month"]).strftime("%b %Y"),
             "Expected offences": fc["expected"].round(1),
-            "Lower 95% prediction limit": fc["lower"].round(0),
-            "Upper 95% prediction limit": fc["upper"].round(0),
+            "Lower 95% prediction limit": fc["lower"].round(0).astype("int64"),
+            "Upper 95% prediction limit": fc["upper"].round(0).astype("int64"),
         }
     )
     _publish(
@@ -305,88 +372,100 @@ def trend_model(ctx: ProfileContext, horizon: int = 12) -> SectionResult:
         ftable,
         "forecast",
         f"Forecast, {ctx.name}",
-        note="Model expectations, not recorded counts.",
+        note="Model expectations, not recorded counts. Residents held at the latest estimate."
+        + (" Band widened after checking the model's earlier forecasts." if widened else ""),
         counts=[],
     )
     res.values = {
         "annual_rate_ratio": rr,
         "annual_rate_ratio_ci": (lo, hi),
+        "ratio_kind": kind,
         "covid_rate_ratio": model.covid_rate_ratio,
+        "covid_rate_ratio_ci": model.covid_rate_ratio_ci,
         "forecast": fc,
+        "forecast_check": check,
         "family": model.family,
     }
     return res
 
 
 def covid_interruption(ctx: ProfileContext) -> SectionResult:
-    """The COVID-19 interruption as an interrupted time series: level change at the first lockdown and the
-    change in trend after it."""
-    title = "The COVID-19 interruption"
+    """The first COVID-19 lockdown, from the same model as :func:`trend_model`: the months of April to June 2020
+    against what the trend and the season predict for them ("expected without COVID")."""
+    title = "The COVID-19 first lockdown"
     got, skip = _monthly_or_skip(ctx, "covid_interruption", title)
     if skip:
         return skip
     monthly, pub = got
-    start = pd.Timestamp(config.settings()["periods"]["covid_start"])
+    model, fit_note, pop_note = _model(ctx, monthly)
+    w = model.covid_window
     months = monthly.index
-    if (months < start).sum() < 6 or (months >= start).sum() < 6:
-        return _skip(
-            ctx,
-            "covid_interruption",
-            title,
-            f"the period ({ctx.period}) needs at least 6 months before and after {start:%B %Y}",
-        )
-    its, fit_note = _trend_fit(monthly, interruption=start)
+    if w is None or (months < w[0]).sum() < 12 or (months > w[1]).sum() < 12:
+        start = pd.Timestamp(config.settings()["periods"]["covid_start"])
+        return _skip(ctx, "covid_interruption", title,
+                     f"the period ({ctx.period}) needs at least 12 months before and after the first lockdown "
+                     f"({start:%B %Y})")
     if fit_note:
         _say(fit_note)
-    res = SectionResult(name="covid_interruption", data=its.table)
-    lvl, (l_lo, l_hi) = its.level_change, its.level_change_ci
-    sl, (s_lo, s_hi) = its.slope_change, its.slope_change_ci
-    sentence = (
-        f"At the first lockdown ({start:%B %Y}) offences stepped by a factor of {lvl:.2f} "
-        f"({_ci(l_lo, l_hi)}); the yearly trend was {its.pre_trend[0]:.3f} before and "
-        f"{its.post_trend[0]:.3f} "
-        f"after (ratio {sl:.3f}, {_ci(s_lo, s_hi, 3)})."
+    res = SectionResult(name="covid_interruption")
+    eff = model.covid_effect()
+    span = f"{w[0]:%B} to {w[1]:%B %Y}"
+    explain = (
+        f"**How this is worked out.** One model describes the whole series: a steady trend, the same seasonal "
+        f"pattern every year and, for the first lockdown ({span}) only, a level of its own. The trend and the "
+        "season are learnt from every other month, so the line \"expected without COVID\" is what they predict; "
+        "outside the lockdown it is the model itself. The model does not assume a lasting change after the "
+        "lockdown; the trend section uses the same model, so the two give the same answer."
     )
+    _say(explain)
+    sentence = _covid_sentence(ctx, model)
     _say(sentence)
     res.message = sentence
+    chart = model.fitted[["month", "observed", "fitted", "counterfactual"]].copy()
     alt = (
-        f"Line chart of monthly {ctx.what} offences in {ctx.name}, {ctx.period}, with a segmented regression "
-        f"model interrupted in {start:%B %Y} and the expected series without the interruption. Level change "
-        f"{lvl:.2f} ({_ci(l_lo, l_hi)}); annual rate ratio {its.pre_trend[0]:.3f} before and "
-        f"{its.post_trend[0]:.3f} after."
+        f"Line chart of monthly {ctx.what} offences in {ctx.name}, {ctx.period}, with the offences expected "
+        f"without COVID (trend and season) and the model's level in the first lockdown ({span}). "
+        f"{eff['observed']:,.0f} offences were recorded in the lockdown months against {eff['expected']:,.0f} "
+        f"expected; rate ratio {model.covid_rate_ratio:.2f} ({_ci(*model.covid_rate_ratio_ci)})."
     )
     _show(
         charts.its_chart(
-            disclosure.derived(its.fitted, pub),
-            its.interruption,
-            title=f"The COVID-19 interruption, {ctx.name}",
+            disclosure.derived(chart, pub),
+            w[0],
+            title=f"The first COVID-19 lockdown, {ctx.name}",
             interruption_label="First lockdown",
+            window_end=w[1],
         ),
         alt,
         res,
     )
+    rr, (lo, hi) = model.covid_rate_ratio, model.covid_rate_ratio_ci
     table = pd.DataFrame(
         {
-            "Measure": its.table["measure"],
-            "Estimate": its.table["estimate"].round(3),
-            "Lower 95% CI": its.table["lower"].round(3),
-            "Upper 95% CI": its.table["upper"].round(3),
-            "p-value": its.table["p_value"].round(3),
+            "Measure": [f"Rate ratio in the first lockdown ({span})", "Offences recorded in those months",
+                        "Offences expected without COVID", "Difference (recorded - expected)"],
+            "Estimate": [f"{rr:.3f}", f"{eff['observed']:,.0f}", f"{eff['expected']:,.1f}",
+                         f"{eff['difference']:+,.1f}"],
+            "Lower 95% CI": [_fmt(lo, 3), "", "", ""],
+            "Upper 95% CI": [_fmt(hi, 3), "", "", ""],
         }
     )
     res.table = table
+    res.data = table
     res.csv = _publish(
         ctx,
         table,
         "covid_interruption",
-        f"Interrupted time series at the first lockdown, {ctx.name}",
-        note="Segmented negative binomial regression with one seasonal harmonic (Bernal et al. 2017).",
+        f"The first COVID-19 lockdown, {ctx.name}",
+        note=f"Trend model ({model.family}) with one seasonal harmonic and a term for {span}; expected without "
+        "COVID = the model with that term off. " + pop_note,
         counts=[],
     )
     res.values = {
-        "level_change": lvl,
-        "level_change_ci": (l_lo, l_hi),
-        "slope_change": sl,
-        "family": its.model.family,
+        "covid_rate_ratio": rr,
+        "covid_rate_ratio_ci": (lo, hi),
+        "observed": eff["observed"],
+        "expected": eff["expected"],
+        "family": model.family,
     }
     return res
