@@ -82,8 +82,11 @@ def test_count_table_through_the_cli(tmp_path, monkeypatch, capsys):
     assert "32 CSPs" in out
     assert main(["areas", "--dataset", "london_mps"]) == 0
     assert capsys.readouterr().out.count("Metropolitan Police") == 32
-    assert main(["build", "--dataset", "london_mps"]) == 1  # pages for count tables: the statistics issue
-    assert "counts dataset" in capsys.readouterr().err
+    from svtools.publish.batch import plan_jobs
+
+    jobs = plan_jobs(dataset="london_mps")  # the count-table notebooks (london_csp, london_overview)
+    assert sum(j.name == "london_csp" for j in jobs) == 32 and any(j.name == "london_overview" for j in jobs)
+    assert not any(j.name == "csp_profile" for j in jobs)  # record notebooks do not take a count table
 
 
 def test_unknown_dataset_names_the_ones_present(tmp_path, monkeypatch, capsys):

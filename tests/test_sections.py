@@ -297,7 +297,8 @@ def test_notebooks_execute_and_render(demo_data, police_uk_data, tmp_path):
         settings = report.notebook_settings(path)
         kinds = {"police_extract": "demo", "police_uk": "police_uk"}
         for schema in settings["schemas"]:
-            runs.append((path, kinds[schema]))
+            if schema in kinds:  # count-table notebooks run on the real London series: tests/test_london_pages.py
+                runs.append((path, kinds[schema]))
     with report.WarmKernel(warm_modules=["svtools.publish.sections"]) as kernel:
         for path, dataset in runs:
             page = tmp_path / f"{path.stem}_{dataset}"
