@@ -626,7 +626,8 @@ def under25(ctx: ProfileContext) -> SectionResult:
     if not pd.isna(lo_r):
         per = f"per 1,000 residents {age_label(0, hi_age)} a year"
         if not partial or (not pd.isna(hi_r) and hi_r <= lo_r):
-            sentence += f" That is {_fmt(lo_r)} {per} ({_ci(rates['lower_95_ci'].iloc[0], rates['upper_95_ci'].iloc[0])})."
+            ci = _ci(rates["lower_95_ci"].iloc[0], rates["upper_95_ci"].iloc[0])
+            sentence += f" That is {_fmt(lo_r)} {per} ({ci})."
         elif pd.isna(hi_r):
             sentence += f" That is at least {_fmt(lo_r)} {per} (victims with a recorded age)."
         else:
