@@ -12,7 +12,8 @@ serious-violence group) and each of its measures (``measures:`` in the definitio
 * :func:`count_trend` - trend and seasonality: STL decomposition, the seasonal pattern and the negative binomial
   trend model (:mod:`svtools.analysis.trends`);
 * :func:`count_spc` - the NHS "Making Data Count" XmR chart of the published series;
-* :func:`count_covid` - the COVID-19 interruption (segmented regression at the first lockdown);
+* :func:`count_covid` - the first COVID-19 lockdown against what the trend and season predict (the same model
+  as :func:`count_trend`: :func:`svtools.analysis.trends.covid_trend_model`, rates per resident);
 * :func:`count_funnel`, :func:`count_league`, :func:`count_special_cause` - every CSP of the force compared:
   funnel plot with over-dispersion (:func:`svtools.analysis.stats.funnels.overdispersion`), league table with
   intervals, special-cause variation in the latest points.
@@ -366,21 +367,35 @@ def _monthly_or_skip(ctx: CountsContext, name: str, section: str, title: str, ne
     return got, None
 
 
-def _fit(monthly: pd.Series, interruption=None):
-    """Trend model (negative binomial; quasi-Poisson when the NB fit fails numerically) of a published monthly
-    series: (result, note)."""
-    from svtools.analysis.trends import fit_trend_model, interrupted_time_series
-
-    def fit(family):
-        if interruption is None:
-            return fit_trend_model(monthly, family=family)
-        return interrupted_time_series(monthly, interruption, covid=False, family=family)
+def _model(ctx: CountsContext, name: str, monthly: pd.Series):
+    """(the one model of the measure's published monthly series, fit note, population note), fitted once per
+    page: :func:`svtools.analysis.trends.covid_trend_model` (trend, one seasonal harmonic and a temporary term
+    for the first lockdown) with the area's residents by month as the offset, so its ratios are of rates per
+    resident. The trend and COVID-19 sections both read it, so a page gives one trend and one lockdown answer."""
+    key = ("model", name)
+    if key in ctx._cache:
+        return ctx._cache[key]
+    from svtools.analysis.population import monthly_residents, residents, year_note
+    from svtools.analysis.trends import covid_trend_model
 
     try:
-        return fit("negbin"), ""
-    except (ArithmeticError, np.linalg.LinAlgError, ValueError) as exc:
-        return fit("quasipoisson"), (f"The negative binomial fit failed ({type(exc).__name__}), so a quasi-Poisson "
-                                     "model (Poisson with overdispersion-scaled intervals) is used.")
+        pop = monthly_residents(ctx.population, monthly.index, ctx.csp_codes).reindex(monthly.index)
+        years = list(dict.fromkeys(_financial_years(monthly.index)))
+        pop_note = year_note(residents(ctx.population, years, ctx.csp_codes))
+        if pop.isna().any() or (pop <= 0).any():
+            raise ValueError("residents not known for every month")
+    except Exception as exc:  # no population for the area: a model of counts, said so
+        pop, pop_note = None, (f"No resident population is available for every month ({type(exc).__name__}), so "
+                               "the model is of counts and its ratios are ratios of counts, not of rates.")
+    model, note = covid_trend_model(monthly, population=pop)
+    ctx._cache[key] = (model, note, pop_note)
+    return ctx._cache[key]
+
+
+def _financial_years(months) -> list[str]:
+    from svtools.ingest import financial_year
+
+    return financial_year(pd.Series(pd.to_datetime(list(months)))).tolist()
 
 
 def _words(lo, hi, words=("higher", "lower", "no clear change"), reference: float = 1.0) -> str:
@@ -397,10 +412,6 @@ def _num(v) -> str:
 
 def _csps(n: int) -> str:
     return f"{n} CSP" + ("" if n == 1 else "s")
-
-
-def _p_text(p) -> str:
-    return "" if p is None or not np.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
 
 
 def _rate_text(v, nd: int = 2) -> str:
@@ -560,7 +571,7 @@ def count_trend(ctx: CountsContext, name: str) -> SectionResult:
     monthly, pub = got
     what = _what(ctx, name)
     stl = stl_decompose(monthly)
-    model, note = _fit(monthly)
+    model, note, pop_note = _model(ctx, name, monthly)
     res = SectionResult(name=f"trend_{name}", data=stl)
     _say(f"### {title[0].upper() + title[1:]}")
     if note:
@@ -588,12 +599,14 @@ def count_trend(ctx: CountsContext, name: str) -> SectionResult:
     _show(charts.seasonal_chart(disclosure.derived(prof[["month_of_year", "value"]], pub),
                                 title=f"Seasonal pattern of {what}, {ctx.label}", model=curve), alt2, res)
     rr, (lo, hi) = model.annual_rate_ratio, model.annual_rate_ratio_ci
+    kind = model.ratio_kind
     words = _words(lo, hi, ("rising", "falling", "no clear change"))
+    subject = f"{what} per resident" if kind == "rate" else what
     sentence = (f"The underlying trend went from {first:.1f} offences a month to {last:.1f}"
                 + (f" ({change:+.0%})" if np.isfinite(change) else "") + ". Allowing for the season and the "
-                f"first lockdown, the trend model finds {what} "
+                f"first lockdown, the trend model finds {subject} "
                 + ("showing **no clear change**" if words == "no clear change" else f"**{words}**")
-                + f": an annual rate ratio of {rr:.3f} ({_ci(lo, hi, 3)}), {rr - 1:+.1%} a year. The busiest month "
+                + f": an annual {kind} ratio of {rr:.3f} ({_ci(lo, hi, 3)}), {rr - 1:+.1%} a year. The busiest month "
                 f"is usually **{names[hi_m]}** ({prof['value'].max():+.1f} offences above the trend) and the quietest "
                 f"{names[lo_m]}; the model's smooth yearly curve peaks in {peak}, at "
                 f"{model.seasonal_amplitude:.2f} times the average month.")
@@ -606,12 +619,18 @@ def count_trend(ctx: CountsContext, name: str) -> SectionResult:
             "Overdispersion alpha (NB2)"]
     table = table[table["Measure"].isin(keep)].reset_index(drop=True)
     res.table = table
+    r1 = model.residual_autocorrelation
+    if np.isfinite(r1) and r1 > 2 / np.sqrt(len(monthly)):
+        _say(f"The months the model misses by most come in runs (lag-1 autocorrelation of its residuals {r1:.2f}), "
+             "so the interval for the annual change is likely too narrow: read it as a guide.")
     res.csv = _publish(ctx, table, f"trend_model_{name}", f"Trend model of {what}, {ctx.label}, {ctx.period}",
-                       note=f"Log-linear count model ({model.family}) of the published monthly counts: trend, one "
-                            "seasonal harmonic and a term for the first COVID-19 lockdown (April to June 2020). "
-                            "Rate ratios are per year; models are of counts, not rates.", counts=[])
-    res.values = {"trend_first": first, "trend_last": last, "annual_rate_ratio": rr,
-                  "annual_rate_ratio_ci": (lo, hi), "words": words, "peak_month": int(model.seasonal_peak_month),
+                       note=f"Log-linear count model ({model.family}) of the published monthly counts"
+                            + (" with residents by month as the offset (ratios of rates per resident)" if
+                               kind == "rate" else " (ratios of counts)")
+                            + ": trend, one seasonal harmonic and a term for the first COVID-19 lockdown (April to "
+                            f"June 2020). Ratios per year; Student-t intervals. {pop_note}", counts=[])
+    res.values = {"trend_first": first, "trend_last": last, "annual_rate_ratio": rr, "ratio_kind": kind,
+                  "annual_rate_ratio_ci": (lo, hi), "words": words, "covid_rate_ratio": model.covid_rate_ratio, "peak_month": int(model.seasonal_peak_month),
                   "amplitude": float(model.seasonal_amplitude), "family": model.family}
     return res
 
@@ -762,52 +781,60 @@ def count_spc(ctx: CountsContext, name: str) -> SectionResult:
 
 @_per_measure
 def count_covid(ctx: CountsContext, name: str) -> SectionResult:
-    """The COVID-19 interruption of a measure's published monthly series: segmented negative binomial regression
-    with one seasonal harmonic, interrupted at the first lockdown (level change and change in trend)."""
-    title = f"The COVID-19 interruption of {_what(ctx, name)}"
+    """The first COVID-19 lockdown in a measure's published monthly series, from the same model as
+    :func:`count_trend` (:func:`svtools.analysis.trends.covid_trend_model`): the months of April to June 2020
+    against what the trend and the season predict for them ("expected without COVID")."""
+    title = f"The first COVID-19 lockdown: {_what(ctx, name)}"
     got, skip = _monthly_or_skip(ctx, name, f"covid_{name}", title)
     if skip:
         return skip
     monthly, pub = got
     what = _what(ctx, name)
-    start = pd.Timestamp(config.settings()["periods"]["covid_start"])
-    if (monthly.index < start).sum() < 6 or (monthly.index >= start).sum() < 6:
-        return _skip(ctx, f"covid_{name}", title, f"the period ({ctx.period}) needs at least 6 months before and "
-                     f"after {start:%B %Y}")
-    its, note = _fit(monthly, interruption=start)
-    res = SectionResult(name=f"covid_{name}", data=its.table)
-    _say(f"### {title[0].upper() + title[1:]}")
+    model, note, pop_note = _model(ctx, name, monthly)
+    w = model.covid_window
+    months = monthly.index
+    if w is None or (months < w[0]).sum() < 12 or (months > w[1]).sum() < 12:
+        start = pd.Timestamp(config.settings()["periods"]["covid_start"])
+        return _skip(ctx, f"covid_{name}", title, f"the period ({ctx.period}) needs at least 12 months before and "
+                     f"after the first lockdown ({start:%B %Y})")
+    res = SectionResult(name=f"covid_{name}")
+    _say(f"### {title}")
     if note:
         _say(note)
-    lvl, (l_lo, l_hi) = its.level_change, its.level_change_ci
-    sl, (s_lo, s_hi) = its.slope_change, its.slope_change_ci
-    step = _words(l_lo, l_hi, ("a step up", "a step down", "no clear step"))
-    bend = _words(s_lo, s_hi, ("rising faster (or falling more slowly)", "falling faster (or rising more slowly)",
-                               "no clear change in the trend"))
-    pre, post = its.pre_trend, its.post_trend
-    sentence = (f"At the first lockdown ({start:%B %Y}) {what} in {ctx.label} took **{step}**: offences were "
-                f"{lvl:.2f} times the level the earlier trend predicted ({_ci(l_lo, l_hi)}). Before it the yearly "
-                f"rate ratio was {pre[0]:.3f} ({_ci(pre[1], pre[2], 3)}) and after it {post[0]:.3f} "
-                f"({_ci(post[1], post[2], 3)}): " + (f"**{bend}**" if bend.startswith("no clear") else
-                                                      f"offences **{bend}** after the lockdown")
-                + f" (ratio {sl:.3f}, {_ci(s_lo, s_hi, 3)}).")
+    eff = model.covid_effect()
+    span = f"{w[0]:%B} to {w[1]:%B %Y}"
+    rr, (lo, hi) = model.covid_rate_ratio, model.covid_rate_ratio_ci
+    if model._model.covid_separated:
+        sentence = (f"No offences of {what} were recorded in {ctx.label} in the first lockdown ({span}), so its "
+                    f"effect cannot be estimated as a ratio; the model expected {eff['expected']:,.0f}.")
+        verdict = "no offences"
+    else:
+        verdict = _words(lo, hi, ("clearly above it", "clearly below it", "not clearly different from it"))
+        sentence = (f"In the first lockdown ({span}) {ctx.label} recorded {eff['observed']:,.0f} offences of {what} "
+                    f"against {eff['expected']:,.0f} expected from the trend and the season: {rr:.2f} times the "
+                    f"expected level ({_ci(lo, hi)}), **{verdict}**.")
     _say(sentence)
     res.message = sentence
-    alt = (f"Line chart of monthly {what} offences in {ctx.label}, {ctx.period}, with a segmented regression model "
-           f"interrupted in {start:%B %Y} and the expected series had the earlier trend continued. Level change "
-           f"{lvl:.2f} ({_ci(l_lo, l_hi)}): {step}; yearly rate ratio {pre[0]:.3f} before and {post[0]:.3f} after.")
-    _show(charts.its_chart(disclosure.derived(its.fitted, pub), its.interruption,
-                           title=f"The COVID-19 interruption: {what}, {ctx.label}",
-                           interruption_label="First lockdown"), alt, res)
-    table = pd.DataFrame({"Measure": its.table["measure"], "Estimate": its.table["estimate"].round(3),
-                          "Lower 95% CI": its.table["lower"].round(3), "Upper 95% CI": its.table["upper"].round(3),
-                          "p-value": its.table["p_value"].map(_p_text)})
+    chart = model.fitted[["month", "observed", "fitted", "counterfactual"]].copy()
+    alt = (f"Line chart of monthly {what} offences in {ctx.label}, {ctx.period}, with the offences expected without "
+           f"COVID (trend and season) and the model's level in the first lockdown ({span}). {eff['observed']:,.0f} "
+           f"offences were recorded in the lockdown months against {eff['expected']:,.0f} expected"
+           + (f"; ratio {rr:.2f} ({_ci(lo, hi)})." if verdict != "no offences" else "."))
+    _show(charts.its_chart(disclosure.derived(chart, pub), w[0], title=f"The first COVID-19 lockdown: {what}, "
+                           f"{ctx.label}", interruption_label="First lockdown", window_end=w[1]), alt, res)
+    table = pd.DataFrame({
+        "Measure": [f"Ratio to the expected level in the first lockdown ({span})", "Offences recorded in those months",
+                    "Offences expected without COVID", "Difference (recorded - expected)"],
+        "Estimate": [_fmt(rr, 3), f"{eff['observed']:,.0f}", f"{eff['expected']:,.1f}", f"{eff['difference']:+,.1f}"],
+        "Lower 95% CI": [_fmt(lo, 3), "", "", ""],
+        "Upper 95% CI": [_fmt(hi, 3), "", "", ""],
+    })
     res.table = table
-    res.csv = _publish(ctx, table, f"covid_{name}", f"Interrupted time series of {what} at the first lockdown, "
-                       f"{ctx.label}", note=f"Segmented {its.model.family} regression of the published monthly counts "
-                       "with one seasonal harmonic (Bernal et al. 2017).", counts=[])
-    res.values = {"level_change": lvl, "level_change_ci": (l_lo, l_hi), "slope_change": sl,
-                  "slope_change_ci": (s_lo, s_hi), "step": step, "family": its.model.family}
+    res.csv = _publish(ctx, table, f"covid_{name}", f"The first COVID-19 lockdown: {what}, {ctx.label}",
+                       note=f"Trend model ({model.family}) with one seasonal harmonic and a term for {span}; expected "
+                            f"without COVID = the model with that term off. {pop_note}", counts=[])
+    res.values = {"covid_rate_ratio": rr, "covid_rate_ratio_ci": (lo, hi), "observed": eff["observed"],
+                  "expected": eff["expected"], "verdict": verdict, "family": model.family}
     return res
 
 
