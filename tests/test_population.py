@@ -224,6 +224,17 @@ def test_person_years_and_monthly_offset(tiny):
     assert P.person_years(tiny, months, ["A"], 0, 24) == pytest.approx((6 * 500 + 6 * 550) / 12)
 
 
+def test_person_years_of_every_csp_at_once(tiny):
+    """The funnel's denominators: each CSP's person-years over a window spanning two financial years."""
+    months = pd.date_range("2019-10-01", "2020-09-01", freq="MS")
+    py = P.person_years_by_csp(tiny, months)
+    for csp in ("A", "B"):
+        assert py[csp] == pytest.approx(P.person_years(tiny, months, [csp]))
+    assert py.attrs["mid_years"] == [2019, 2020] and py.attrs["exact"]
+    later = P.person_years_by_csp(tiny, pd.date_range("2023-04-01", "2024-03-01", freq="MS"), 10, 24)
+    assert later["A"] == pytest.approx(15 * 24) and not later.attrs["exact"]  # nearest: mid-2022
+
+
 def test_old_population_table_without_sex_still_works():
     old = pd.DataFrame({"csp_code": "A", "year": 2020, "age": np.arange(91), "population": 5})
     r = P.residents(old, ["2023/24"], ["A"], 0, 24)

@@ -43,6 +43,7 @@ __all__ = [
     "residents",
     "residents_series",
     "person_years",
+    "person_years_by_csp",
     "monthly_residents",
     "lsoa_residents",
     "ethnicity_residents",
@@ -238,6 +239,40 @@ def person_years(population: pd.DataFrame, months, csp_codes: Sequence[str] | No
     financial-year residents (:func:`monthly_residents`). Divide by ``len(months) / 12`` for the
     period-average population."""
     return float(monthly_residents(population, months, csp_codes, min_age, max_age).sum() / 12.0)
+
+
+def person_years_by_csp(population: pd.DataFrame, months, min_age: int = 0,
+                        max_age: int | None = None) -> pd.Series:
+    """Person-years at risk of every CSP over the months of a period (the funnel and league-table denominator).
+
+    The same rule as :func:`person_years` for each CSP at once: each month counts 1/12 of its financial year's
+    residents (mid-``YYYY`` for ``YYYY/YY``, else the nearest mid-year, ties earlier), so a 12-month window
+    across two financial years uses both years' estimates in proportion.
+
+    Returns
+    -------
+    Series
+        Person-years (float64) indexed by ``csp_code``; ``attrs["mid_years"]`` lists the estimates used and
+        ``attrs["exact"]`` is False when any month used the nearest year.
+    """
+    _check(population)
+    idx = _months(months)
+    fys = pd.Series(_fy_of_month(idx))
+    sel = population["age"] >= min_age
+    if max_age is not None:
+        sel &= population["age"] <= max_age
+    by = population.loc[sel].groupby(["csp_code", "year"], observed=True)["population"].sum().unstack("year")
+    available = [int(y) for y in by.columns]
+    weights: dict[int, float] = {}
+    exact = True
+    for fy, n in fys.value_counts().items():
+        year, own = mid_year_for(str(fy), available)
+        weights[year] = weights.get(year, 0.0) + n / 12.0
+        exact &= own
+    out = sum(by[y].astype("float64") * w for y, w in weights.items())
+    out = pd.Series(out, name="person_years").rename_axis("csp_code")
+    out.attrs.update(mid_years=sorted(weights), exact=bool(exact))
+    return out
 
 
 def lsoa_residents(lsoa_population: pd.DataFrame, population: pd.DataFrame, lsoa_csp: Mapping | pd.Series,

@@ -785,10 +785,13 @@ def _area_rates(ctx: ProfileContext, months: int = 12) -> tuple[pd.DataFrame, di
         for c in fam.cube.cube.dim("area_code").base:
             v = fam.value(c, node)
             n[c] = np.nan if v is None else float(v)
+    from svtools.analysis.population import person_years_by_csp
+
     areas = ctx.areas.copy()
     areas["offences"] = areas["csp_code"].map(n).astype(float)
-    years = len(window) / 12.0
-    areas["person_years"] = areas["population"].astype(float) * years
+    # each month counts 1/12 of its financial year's residents (the window's own mid-year estimates)
+    py = person_years_by_csp(ctx.population, window)
+    areas["person_years"] = areas["csp_code"].map(py).astype(float)
     areas["rate"] = np.nan
     areas["lower"] = np.nan
     areas["upper"] = np.nan
@@ -825,7 +828,8 @@ def _area_rates(ctx: ProfileContext, months: int = 12) -> tuple[pd.DataFrame, di
     info = {
         "window_start": window[0],
         "window_end": window[-1],
-        "years": years,
+        "years": len(window) / 12.0,
+        "mid_years": py.attrs.get("mid_years", []),
         "overall": float(overall),
         "force_rate": float(force_rate),
         "force_offences": int(force["offences"].sum()),
