@@ -630,7 +630,8 @@ def count_trend(ctx: CountsContext, name: str) -> SectionResult:
                             + ": trend, one seasonal harmonic and a term for the first COVID-19 lockdown (April to "
                             f"June 2020). Ratios per year; Student-t intervals. {pop_note}", counts=[])
     res.values = {"trend_first": first, "trend_last": last, "annual_rate_ratio": rr, "ratio_kind": kind,
-                  "annual_rate_ratio_ci": (lo, hi), "words": words, "covid_rate_ratio": model.covid_rate_ratio, "peak_month": int(model.seasonal_peak_month),
+                  "annual_rate_ratio_ci": (lo, hi), "words": words, "covid_rate_ratio": model.covid_rate_ratio,
+                  "peak_month": int(model.seasonal_peak_month),
                   "amplitude": float(model.seasonal_amplitude), "family": model.family}
     return res
 
@@ -741,7 +742,8 @@ def count_spc(ctx: CountsContext, name: str) -> SectionResult:
     rules = sorted(set(flagged["rule"]))
     sentence = (f"The latest {word} ({points[-1]}) shows "
                 f"{'common-cause variation' if latest == 'common cause' else '**special-cause ' + latest + '**'}"
-                + (f"; in the latest {len(recent)} {word}s: {'; '.join(_rule_words(x) for x in rules)}" if rules else "")
+                + (f"; in the latest {len(recent)} {word}s: {'; '.join(_rule_words(x) for x in rules)}"
+                   if rules else "")
                 + f". Across the period {n_imp} {word}(s) show special-cause improvement (fewer offences) and "
                 f"{n_con} special-cause concern"
                 + (f"; over {len(s)} {word}s the limits describe the whole period, so these mark the stretches "
@@ -950,7 +952,8 @@ def count_funnel(ctx: CountsContext, name: str) -> SectionResult:
                              ylabel=f"Rate {_per_words(per)}", limit_labels=labels)
     _show(fig, alt, res)
     sentence = (f"Over {info['window']}, {area} recorded {info['force_rate']:.2f} offences of {what} "
-                f"{_per_words(per)}. {od.explanation('CSPs', around=f'around the {area} rate')} Above the 99.8% limits: {', '.join(high) or 'none'}; "
+                f"{_per_words(per)}. {od.explanation('CSPs', around=f'around the {area} rate')} Above the 99.8% "
+                f"limits: {', '.join(high) or 'none'}; "
                 f"below: {', '.join(low) or 'none'}.")
     _say(sentence)
     res.message = sentence
@@ -990,7 +993,8 @@ def count_league(ctx: CountsContext, name: str) -> SectionResult:
     sentence = (f"Over {info['window']}, the highest rate of {what} was in {hi_row['csp_name']} "
                 f"({hi_row['rate']:.2f} {_per_words(per)}) and the lowest in {lo_row['csp_name']} "
                 f"({lo_row['rate']:.2f}). Against the {area} rate ({info['force_rate']:.2f}), "
-                f"{_csps(len(above))} {'is' if len(above) == 1 else 'are'} higher and {len(below)} lower, outside the {limits}; the others are within the expected range.")
+                f"{_csps(len(above))} {'is' if len(above) == 1 else 'are'} higher and {len(below)} lower, outside "
+                f"the {limits}; the others are within the expected range.")
     if ctx.level == "csp" and ctx.code in set(shown["csp_code"]):
         me = d[d["csp_code"] == ctx.code].iloc[0]
         rank = int((shown["rate"] > me["rate"]).sum()) + 1
@@ -1016,8 +1020,9 @@ def count_league(ctx: CountsContext, name: str) -> SectionResult:
     res.csv = publish_gated(ctx, ordered, f"CSPs of {ctx.force_name} by rate of {what}, {info['window']}",
                             name=f"league_{name}", extra=extra,
                             note=f"Rate {_per_words(per)}. Residents: ONS mid-year estimates of each financial year "
-                                 f"(average over the window). Compared with the {area} rate: higher or lower only outside the "
-                                 f"{limits}, the limits of the funnel plot; the 95% CI of a rate allows for chance only "
+                                 f"(average over the window). Compared with the {area} rate: higher or lower only "
+                                 f"outside the {limits}, the limits of the funnel plot; the 95% CI of a rate allows "
+                                 "for chance only "
                                  f"(exact Poisson below 10 offences, Byar's from 10). " + hidden_note())
     res.table = ordered.text()
     res.values = {"above": above, "below": below, "highest": hi_row["csp_name"], "lowest": lo_row["csp_name"],
