@@ -874,7 +874,10 @@ def _csp_rates(ctx: CountsContext, name: str) -> tuple[pd.DataFrame, dict]:
     d = pd.DataFrame({"csp_code": codes, "csp_name": [ctx.csp_name(c) for c in codes],
                       "offences": [None if pd.isna(v) else int(v) for v in counts]})
     years = len(months) / 12.0
-    d["person_years"] = [ctx.person_years(months, [c]) for c in codes]
+    from svtools.analysis.population import person_years_by_csp
+
+    py = person_years_by_csp(ctx.population, months)  # each month at its own financial year's estimate
+    d["person_years"] = py.reindex(codes).to_numpy(dtype=float)
     d["residents"] = d["person_years"] / years
     ok = d["offences"].notna()
     d["rate"] = np.nan
