@@ -122,9 +122,12 @@ def _cmd_areas(args: argparse.Namespace) -> int:
 def _cmd_definitions(args: argparse.Namespace) -> int:
     from svtools.ingest.definitions import list_definitions, load_definition
 
-    for name in list_definitions():
-        d = load_definition(name)
-        print(f"{name:<32} {d.title}")
+    for kind, title in (("records", "for record extracts (Home Office offence codes)"),
+                        ("counts", "for count tables (their own categories)")):
+        print(f"Definitions {title}:")
+        for name in list_definitions(kind):
+            d = load_definition(name)
+            print(f"  {name:<32} {d.title}")
     return 0
 
 

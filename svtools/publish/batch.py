@@ -198,7 +198,10 @@ def _plan(notebooks, csps, forces, dataset, definition, period_end) -> tuple[lis
     force_codes = (_select_forces(areas, forces) if forces else [] if csps
                    else list(dict.fromkeys(areas["pfa_code"])))
     force_names = dict(zip(areas["pfa_code"], areas["pfa_name"]))
-    with_records = {p.name.split("=", 1)[1] for p in (ddir / "records").glob("csp_code=*")}
+    if schema == "counts":  # a count table holds every CSP it covers (gaps are reported by its ingest)
+        with_records = set(areas["csp_code"])
+    else:
+        with_records = {p.name.split("=", 1)[1] for p in (ddir / "records").glob("csp_code=*")}
 
     base = dict(dataset=dataset, definition=definition, period_end=end)
     jobs: list[Job] = []

@@ -739,7 +739,10 @@ def run_context(dataset: str = "demo", definition: str | None = None) -> dict[st
                             "instead, so they are not comparable with the success measures."),
             "source": "data.police.uk street-level crime, crime type field"}
     elif definition:
-        d = load_definition(definition)
+        from svtools.ingest.definitions import definition_for
+
+        # a count table has its own definitions (categories, not offence codes): the one the pages use
+        d = definition_for(definition, dataset) if info.get("schema") == "counts" else load_definition(definition)
         ctx["definition"] = {"name": d.name, "title": d.title, "description": d.description, "source": d.source}
     return ctx
 
