@@ -52,6 +52,8 @@ from svtools.publish.sections.context import (
     publish_gated,
 )
 
+from svtools.publish.sections.monthly import _period_start
+
 __all__ = [
     "CountsContext",
     "count_about",
@@ -254,17 +256,6 @@ class CountsContext:
 
 
 # =========================================================================== small helpers
-def _period_start(label: str, resolution: str) -> pd.Timestamp:
-    """First month of a published period label (``2019-07``, ``2019/20 Q2``, ``2019/20``)."""
-    if resolution == "month":
-        return pd.Timestamp(label + "-01")
-    fy = int(label[:4])
-    if resolution == "quarter":
-        q = int(label[-1])
-        return pd.Timestamp(year=fy + (1 if q == 4 else 0), month={1: 4, 2: 7, 3: 10, 4: 1}[q], day=1)
-    return pd.Timestamp(year=fy, month=4, day=1)
-
-
 def _category_words(category: str) -> str:
     """An MPS category in sentence case: "ROBBERY / ROBBERY OF PERSONAL PROPERTY" -> "Robbery / robbery of
     personal property"."""

@@ -30,6 +30,7 @@ _RES_WORDS = {"month": "month", "quarter": "quarter", "financial_year": "financi
 
 
 def _period_start(label: str, resolution: str) -> pd.Timestamp:
+    """First month of a published period label (``2019-07``, ``2019/20 Q2``, ``2019/20``)."""
     if resolution == "month":
         return pd.Timestamp(label + "-01")
     fy = int(label[:4])
