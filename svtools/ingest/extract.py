@@ -45,7 +45,7 @@ from svtools.ingest.parse import HEADER_ROW, parse_datetimes
 from svtools.ingest.readers import ReadOptions, iter_text_batches, read_header
 from svtools.ingest.reference import AGE_COLUMNS, population_lsoa11_wide
 from svtools.ingest.report import IngestReport
-from svtools.ingest.schema import validate_records
+from svtools.ingest.schema import check_records
 from svtools.ingest.standardise import (
     FIELD_USES,
     financial_year,
@@ -208,11 +208,10 @@ class _Keys:
             fresh = fresh[np.concatenate([[True], fresh[1:] != fresh[:-1]])]
         if self.files is not None:
             self.files.append((file, fresh))
-        # both runs are sorted: a stable sort merges them in linear time
-        merged = np.sort(np.concatenate([self.seen, fresh]), kind="stable")
-        if len(merged):
-            merged = merged[np.concatenate([[True], merged[1:] != merged[:-1]])]
-        self.seen = merged
+        # the sorted union of the keys seen and these: the new ones inserted where they sort (linear)
+        if len(fresh):
+            new = fresh[~self._isin(self.seen, fresh)]
+            self.seen = np.insert(self.seen, np.searchsorted(self.seen, new), new) if len(self.seen) else new
         return seen, held
 
     def first_file(self, key: np.uint64, but: str) -> str | None:
@@ -307,6 +306,20 @@ def _warm_caches() -> None:
             pass
 
 
+class _Compact:
+    """A batch's monthly counts held with its text columns as categories (a few bytes a row instead of a
+    string each: a large ingest keeps one of these per batch until the end); :meth:`restore` gives the frame
+    back with its own dtypes and values."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.dtypes = frame.dtypes.to_dict()
+        text = [c for c, t in self.dtypes.items() if isinstance(t, pd.StringDtype)]
+        self.frame = frame.astype({c: "category" for c in text}) if text else frame
+
+    def restore(self) -> pd.DataFrame:
+        return self.frame.astype(self.dtypes)
+
+
 @dataclass
 class _Batch:
     """One batch on its way through the pipeline (see :meth:`_Pipeline._prepare`)."""
@@ -327,6 +340,10 @@ class _Batch:
     excluded: pd.DataFrame | None = None
     file_counts: tuple | None = None
     kept: dict | None = None
+    _keys: np.ndarray | None = None
+
+    def keys_kept(self, is_out: np.ndarray) -> np.ndarray:
+        return self._keys[~is_out]
 
 
 class _ReadAhead:
@@ -395,20 +412,17 @@ class _ReadAhead:
         return kind, a, b
 
     def files(self):
-        """(path, (columns, absent fields, report)) of each file in turn; :meth:`batches` after each."""
+        """(path, (columns, absent fields, report)) of each file in turn; :meth:`next_batch` after each."""
         while True:
             kind, path, info = self._get()
             if kind == "done":
                 return
             yield path, info
 
-    def batches(self):
-        """The batches of the current file: (arrow table, text columns as Series)."""
-        while True:
-            kind, table, raw = self._get()
-            if kind == "end":
-                return
-            yield table, raw
+    def next_batch(self) -> tuple[int, dict] | None:
+        """The next batch of the current file: (rows, text columns as Series); None at its end."""
+        kind, table, raw = self._get()
+        return None if kind == "end" else (table.num_rows, raw)
 
 
 class _Pipeline:
@@ -425,7 +439,7 @@ class _Pipeline:
         self.existing_keys = _existing_keys(out) if append else None
         self.keys = _Keys(self.existing_keys, remember_files=strict)
         self.staging = None if check else Path(tempfile.mkdtemp(prefix=".ingest-", dir=_ensure(out.parent)))
-        self.writer = _Background()
+        self.writer = _Background(depth=1)
         self.workers = _workers()
         self.excluded: list[pd.DataFrame] = []
         self.monthly: list[pd.DataFrame] = []
@@ -463,14 +477,17 @@ class _Pipeline:
                 self.report.warnings.extend(found.warnings)
                 self.report.dropped_columns.update(found.dropped_columns)
                 offset = 0
-                for table, raw in ahead.batches():
+                while (item := ahead.next_batch()) is not None:
+                    rows, raw = item
+                    item = None
                     if not raw:
                         continue
                     b = self._prepare(raw, path, offset)
+                    offset += rows
+                    raw = None  # the text of the batch is no longer needed
                     self._mark(b)
                     self._finish(b)
                     self._commit(b)
-                    offset += table.num_rows
                 if not offset:
                     raise DataValidationError("the file has a header but no rows", file=str(path))
                 for name in absent:
@@ -487,6 +504,8 @@ class _Pipeline:
         import threading
 
         _warm_caches()
+        # a worker holds its batch while the writer holds the one before: rows held stay about batch_rows
+        per_worker = max(1, self.batch_rows // (2 * workers))
         queues = [queue.Queue() for _ in files]
         lock, turn, stop = threading.Condition(), [0], threading.Event()
         taken = iter(range(len(files)))
@@ -508,13 +527,15 @@ class _Pipeline:
             found = IngestReport(dataset="")
             wanted, absent = _columns_for(path, self.mapping, found)
             out(("file", (wanted, absent, found)))
-            tables = iter_text_batches(path, _options(self.mapping), columns=wanted, batch_rows=self.batch_rows)
+            tables = iter_text_batches(path, _options(self.mapping), columns=wanted, batch_rows=per_worker)
             offset, table = 0, next(tables, None)
             while table is not None:
-                raw = _batch_frame(table)
+                rows, raw = table.num_rows, _batch_frame(table)
+                table = None
                 b = None
                 if raw:
                     b = self._prepare(raw, path, offset)
+                    raw = None
                     if not wait_turn(i):
                         return
                     self._mark(b)
@@ -531,8 +552,8 @@ class _Pipeline:
                 if b is not None:
                     self._finish(b)
                     out(("batch", b))
-                    offset += table.num_rows
-                table = table_next
+                    offset += rows
+                table, table_next = table_next, None
             if not offset:
                 raise DataValidationError("the file has a header but no rows", file=str(path))
             out(("end", absent))
@@ -597,6 +618,7 @@ class _Pipeline:
                 b.reasons[hit] = reason
         b.located = located.drop(columns=["lsoa_status"])
         b.keys, b.by_id = _Keys.of(raw, typed)
+        b._keys = b.keys
         b.seconds = time.perf_counter() - b.t
         return b
 
@@ -633,34 +655,53 @@ class _Pipeline:
     def _finish(self, b: _Batch) -> None:
         t = time.perf_counter()
         is_out, reasons, located, path = b.is_out, b.reasons, b.located, b.path
-        kept = located.take(np.flatnonzero(~is_out)).reset_index(drop=True) if is_out.any() else located
-        b.new_keys = b.keys[~is_out]
-        if is_out.any():
+        b.located = b.reasons = b.keys = None  # the batch's frame is held only here from now on
+        any_out = bool(is_out.any())
+        rows = np.flatnonzero(~is_out) if any_out else None  # the kept rows (None: every row); not copied
+        n_kept = b.n - int(is_out.sum())
+        b.new_keys = b.keys_kept(is_out)
+        if any_out:
             ex = located.take(np.flatnonzero(is_out))
             ex["exclusion_reason"] = reasons[is_out].astype("string")
             ex["source_file"] = path.name
             ex["source_line"] = np.flatnonzero(is_out) + b.offset + HEADER_ROW
             b.excluded = ex.reset_index(drop=True)
+            del ex
         counts = reasons[is_out].value_counts().to_dict()
-        b.file_counts = (path.name, b.n, len(kept), {str(k): int(v) for k, v in counts.items()})
-        b.located = b.reasons = b.keys = None
-        if len(kept):
-            kept = validate_records(kept, self.kind, source=str(path))
-            b.kept = self._summarise(kept)
+        b.file_counts = (path.name, b.n, n_kept, {str(k): int(v) for k, v in counts.items()})
+        if n_kept:
+            check_records(located, self.kind, source=str(path), rows=rows)
+            b.kept = self._summarise(located, rows)
             if self.staging is not None:
-                self.writer.submit(_write_partitions, pa.Table.from_pandas(kept, preserve_index=False),
-                                   self.staging / "records", f"part-{b.number}-0.parquet")
+                table = pa.Table.from_pandas(located, preserve_index=False)
+                del located
+                self.writer.submit(_write_partitions, table, self.staging / "records", f"part-{b.number}-0.parquet",
+                                   rows)
+        b._keys = None
         b.seconds += time.perf_counter() - t
 
-    def _summarise(self, kept: pd.DataFrame) -> dict:
-        """What the running totals need from a batch's kept rows."""
-        forces = set(kept["reporting_force"].dropna().unique().tolist())
-        forces.update(kept.loc[~kept["out_of_force"], "pfa_code"].dropna().unique().tolist()
-                      if kept["reporting_force"].isna().all() else [])
+    def _summarise(self, located: pd.DataFrame, rows: np.ndarray | None) -> dict:
+        """What the running totals need from a batch's kept rows (``rows`` of ``located``; None: all)."""
+        def kept(col: str) -> pd.Series:
+            return located[col] if rows is None else located[col].take(rows)
+
+        force = kept("reporting_force")
+        forces = set(force.dropna().unique().tolist())
+        out_of_force = kept("out_of_force")
+        if force.isna().all():
+            forces.update(kept("pfa_code")[~out_of_force.to_numpy()].dropna().unique().tolist())
         keys = ["csp_code", "pfa_code", "month", "financial_year"] + self.count_keys()
-        return {"known": {col: int(kept[col].notna().sum()) for col in kept.columns}, "forces": forces,
-                "out_of_force": int(kept["out_of_force"].sum()), "months": [kept["month"].min(), kept["month"].max()],
-                "monthly": kept.groupby(keys, observed=True, dropna=False).size().rename("offences").reset_index()}
+        frame = located[keys] if rows is None else located[keys].take(rows)
+        month = kept("month")
+
+        def known(col: str) -> int:
+            mask = located[col].notna().to_numpy()
+            return int(mask.sum() if rows is None else mask[rows].sum())
+
+        monthly = frame.groupby(keys, observed=True, dropna=False).size().rename("offences").reset_index()
+        return {"known": {col: known(col) for col in located.columns}, "forces": forces,
+                "out_of_force": int(out_of_force.sum()), "months": [month.min(), month.max()],
+                "monthly": _Compact(monthly)}
 
     def _commit(self, b: _Batch) -> None:
         self.report.add_attributes(b.attributes)
@@ -696,23 +737,27 @@ class _Pipeline:
         return out
 
 
-def _write_partitions(table: pa.Table, root: Path, basename: str) -> None:
-    """Write ``table`` as one hive partition per CSP (``root/csp_code=<code>/<basename>``), without the
-    partition column, rows in their order within each CSP: sorted once by CSP, one slice (one row group) each."""
+def _write_partitions(table: pa.Table, root: Path, basename: str, rows: np.ndarray | None = None) -> None:
+    """Write ``table`` (its ``rows``; None: all) as one hive partition per CSP (``root/csp_code=<code>/
+    <basename>``), without the partition column, rows in their order within each CSP: one file (one row group)
+    per CSP, taken one CSP at a time."""
     i = table.schema.get_field_index("csp_code")
-    csp = pc.dictionary_encode(table.column(i).combine_chunks())
+    column = table.column(i).combine_chunks()
+    csp = pc.dictionary_encode(column if rows is None else column.take(pa.array(rows)))
     body = table.remove_column(i)
     codes = csp.indices.to_numpy(zero_copy_only=False)
     counts = np.bincount(codes, minlength=len(csp.dictionary))
     order = np.argsort(codes, kind="stable")
-    if len(order) and not (order[1:] > order[:-1]).all():
-        body = body.take(pa.array(order))
+    if rows is not None:
+        order = rows[order]
     starts = np.concatenate([[0], np.cumsum(counts)])
+    single = len(counts) == 1 and rows is None
     for k, name in enumerate(csp.dictionary.to_pylist()):
         if counts[k]:
             folder = _ensure(root / f"csp_code={name}")
-            pq.write_table(body.slice(starts[k], counts[k]), folder / basename, compression="snappy",
-                           row_group_size=max(int(counts[k]), 1))
+            part = body if single else body.take(pa.array(order[starts[k]:starts[k + 1]]))  # one CSP at a time
+            pq.write_table(part, folder / basename, compression="snappy", row_group_size=max(int(counts[k]), 1))
+            del part
 
 
 def _outputs_of(name: str) -> list[str]:
@@ -869,7 +914,7 @@ def _run(files: list[Path], mapping: Mapping, dataset: str, out: Path, on_invali
                 file=str(files[0].parent))
         if not report.rows_kept:
             raise DataValidationError("no rows could be kept (see the exclusions by reason)", file=str(files[0].parent))
-        report.csps = len({c for m in pipe.monthly for c in m["csp_code"].unique()})
+        report.csps = len({c for m in pipe.monthly for c in m.frame["csp_code"].unique()})
         if check:
             report.seconds["total"] = round(time.perf_counter() - t0, 2)
             return report
@@ -892,7 +937,7 @@ def _write(pipe: _Pipeline, out: Path, files, hashes: dict, meta: dict, append: 
     old_meta = json.loads((out / "dataset.json").read_text()) if append and (out / "dataset.json").is_file() else {}
     staged = pipe.staging / "records"
     root = out / "records"
-    monthly = pd.concat(pipe.monthly, ignore_index=True)
+    monthly = pd.concat([m.restore() for m in pipe.monthly], ignore_index=True)
     excluded = pd.concat(pipe.excluded, ignore_index=True) if pipe.excluded else pd.DataFrame(
         columns=["exclusion_reason", "source_file", "source_line"])
     keys = np.concatenate(pipe.new_keys) if pipe.new_keys else np.empty(0, dtype="uint64")

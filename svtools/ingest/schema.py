@@ -30,6 +30,7 @@ __all__ = [
     "POLICE_UK",
     "schema_for",
     "validate_records",
+    "check_records",
 ]
 
 SEX_CATEGORIES = ["F", "M", "X"]
@@ -171,34 +172,62 @@ def _dtype_is(series: pd.Series, spec) -> bool:
     return type(dtype) is type(want) and dtype == want
 
 
-def _holds(series: pd.Series, check) -> bool:
-    """The check on the non-missing values (a pattern or a list once per distinct value)."""
+def _holds(series: pd.Series, check, rows: np.ndarray | None = None) -> bool:
+    """The check on the non-missing values of ``series`` (its ``rows``; None: all); a pattern or a list is
+    tested once per distinct value (of every row first: when they all pass, so do those of ``rows``)."""
     name, *args = check
-    values = series.dropna()
+    if name in ("str_matches", "isin"):
+        values = pd.Series(series.dropna().unique(), dtype=series.dtype)
+
+        def passes(values: pd.Series) -> bool:
+            ok = values.str.match(args[0], na=False) if name == "str_matches" else values.isin(args[0])
+            return bool(ok.all())
+
+        if passes(values):
+            return True
+        if rows is None:
+            return False
+        return passes(pd.Series(series.take(rows).dropna().unique(), dtype=series.dtype))
+    values = (series if rows is None else series.take(rows)).dropna()
     if not len(values):
         return True
-    if name in ("str_matches", "isin"):
-        values = pd.Series(values.unique(), dtype=series.dtype)
-        ok = values.str.match(args[0], na=False) if name == "str_matches" else values.isin(args[0])
-        return bool(ok.all())
     lo, hi = values.min(), values.max()
     if name == "in_range":
         return bool(args[0] <= lo and hi <= args[1])
     return bool(lo >= args[0])
 
 
-def _conforms(frame: pd.DataFrame, kind: str) -> bool:
-    """Whether ``frame`` meets every rule of the schema (columns, dtypes, missing values, checks)."""
+def _conforms(frame: pd.DataFrame, kind: str, rows: np.ndarray | None = None) -> bool:
+    """Whether ``frame`` (its ``rows``; None: all) meets every rule of the schema (columns, dtypes, missing
+    values, checks)."""
     spec = _SPECS[kind]
     if len(frame.columns) != len(spec) or set(frame.columns) != set(spec) or not frame.columns.is_unique:
         return False
     for name, (dtype, nullable, checks) in spec.items():
         s = frame[name]
-        if not _dtype_is(s, dtype) or (not nullable and s.isna().any()):
+        if not _dtype_is(s, dtype):
             return False
-        if not all(_holds(s, c) for c in checks):
+        if not nullable:
+            missing = s.isna().to_numpy()
+            if (missing if rows is None else missing[rows]).any():
+                return False
+        if not all(_holds(s, c, rows) for c in checks):
             return False
     return True
+
+
+def check_records(frame: pd.DataFrame, kind: str, source: str | None = None,
+                  rows: np.ndarray | None = None) -> None:
+    """:func:`validate_records` of ``frame.take(rows)`` (``rows`` None: the whole frame), without making that
+    copy unless a rule fails (then pandera gets exactly the records :func:`validate_records` would)."""
+    if kind not in _SPECS:
+        raise DataValidationError(f"unknown schema '{kind}' (known: police_extract, police_uk)")
+    try:
+        if _conforms(frame, kind, rows):
+            return
+    except Exception:  # noqa: BLE001 - anything unexpected: pandera decides
+        pass
+    validate_records(frame if rows is None else frame.take(rows).reset_index(drop=True), kind, source)
 
 
 def validate_records(frame: pd.DataFrame, kind: str, source: str | None = None) -> pd.DataFrame:
