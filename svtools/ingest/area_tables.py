@@ -309,6 +309,19 @@ def lsoa_population_base(lsoa_codes) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
+def _cached(name: str, build) -> pd.DataFrame:
+    """A national table of this module, built once from the reference files and kept on disk
+    (:func:`svtools.ingest.geography.disk_cached`, keyed on the files, this code and the reference readers)."""
+    from svtools.ingest import geography
+    from svtools.paths import CONFIG, real_data_dir
+
+    root = real_data_dir()
+    sources = tuple(str(p.relative_to(root)) for folder in ("population", "ethnicity", "lookups")
+                    for p in sorted((root / folder).glob("*")) if p.is_file())
+    code = (Path(__file__), Path(ref.__file__), CONFIG / "population.yaml")
+    return geography.disk_cached(name, sources, code, build)
+
+
 def write_area_tables(csp_codes, out: Path) -> list[str]:
     """Write ``areas``, ``population``, ``lsoa``, ``lsoa_population`` and ``ethnicity`` parquet for these CSPs
     into ``out``; returns the CSP codes (sorted).
@@ -330,7 +343,9 @@ def write_area_tables(csp_codes, out: Path) -> list[str]:
     """
     out = Path(out)
     csp_list = sorted(set(csp_codes))
-    pop = csp_population_by_year(csp_list)
+    # every CSP is bridged on its own LADs, so the national table filtered equals the table built for these CSPs
+    pop = _cached("csp_population_by_year", csp_population_by_year)
+    pop = pop[pop["csp_code"].isin(csp_list)].reset_index(drop=True)
     pop.to_parquet(out / "population.parquet", index=False)
     latest = int(pop["year"].max())
     totals = pop[pop["year"] == latest].groupby("csp_code")["population"].sum()
@@ -348,7 +363,8 @@ def write_area_tables(csp_codes, out: Path) -> list[str]:
                        population_year=np.int64(2020))
     lsoa.to_parquet(out / "lsoa.parquet", index=False)
     lsoa_population_base(lsoa["lsoa_code"]).to_parquet(out / "lsoa_population.parquet", index=False)
-    csp_ethnicity(csp_list).to_parquet(out / "ethnicity.parquet", index=False)
+    eth = _cached("csp_ethnicity", csp_ethnicity)
+    eth[eth["csp_code"].isin(csp_list)].reset_index(drop=True).to_parquet(out / "ethnicity.parquet", index=False)
     return csp_list
 
 
