@@ -145,11 +145,11 @@ def read_source(path: str | Path, mapping: Mapping | str) -> tuple[pd.DataFrame,
 
 
 # --------------------------------------------------------------------------- duplicates
-def _arrow_text(series: pd.Series) -> pa.Array:
-    """A text column as one arrow large_string array (no copy when it is arrow-backed already)."""
+def _arrow_text(series: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A text column as arrow large_string (its own chunks, no copy, when it is arrow-backed already)."""
     arr = series.array
     if isinstance(arr, pd.arrays.ArrowStringArray) and arr._pa_array.type == pa.large_string():
-        return arr._pa_array.combine_chunks()
+        return arr._pa_array
     return pa.array(series, type=pa.large_string(), from_pandas=True)
 
 
@@ -196,6 +196,13 @@ class _Keys:
     def _isin(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
         if not len(sorted_keys):
             return np.zeros(len(keys), dtype=bool)
+        if len(keys) > 1000:  # look the keys up in sorted order: ~8x faster on a large set (memory locality)
+            order = np.argsort(keys)
+            ordered = keys[order]
+            pos = np.minimum(np.searchsorted(sorted_keys, ordered), len(sorted_keys) - 1)
+            out = np.empty(len(keys), dtype=bool)
+            out[order] = sorted_keys[pos] == ordered
+            return out
         pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
         return sorted_keys[pos] == keys
 
@@ -241,10 +248,10 @@ class _Background:
     written while the next one is parsed). At most ``depth`` jobs wait; the first failure is raised by the next
     :meth:`submit` or by :meth:`wait`."""
 
-    def __init__(self, depth: int = 2):
+    def __init__(self, depth: int = 2, threads: int = 1):
         import threading
 
-        self.depth = depth
+        self.depth, self.threads = depth, threads
         self.pool: ThreadPoolExecutor | None = None
         self.pending: list[Future] = []
         self.lock = threading.Lock()
@@ -252,7 +259,7 @@ class _Background:
     def submit(self, fn, *args) -> None:
         with self.lock:
             if self.pool is None:
-                self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svtools-ingest")
+                self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="svtools-write")
             self.pending.append(self.pool.submit(fn, *args))
         while True:
             with self.lock:
@@ -317,7 +324,18 @@ class _Compact:
         self.frame = frame.astype({c: "category" for c in text}) if text else frame
 
     def restore(self) -> pd.DataFrame:
-        return self.frame.astype(self.dtypes)
+        out = {}
+        for c, dtype in self.dtypes.items():
+            col = self.frame[c]
+            if isinstance(dtype, pd.StringDtype) and isinstance(col.dtype, pd.CategoricalDtype) and \
+                    dtype == pd.StringDtype("pyarrow"):  # one arrow take from the categories
+                codes = col.cat.codes.to_numpy()
+                cats = pa.array(col.cat.categories.to_numpy(dtype=object), type=pa.large_string())
+                taken = cats.take(pa.array(np.where(codes < 0, 0, codes), mask=codes < 0))
+                out[c] = pd.Series(pd.arrays.ArrowStringArray(taken), index=col.index, name=c)
+            else:
+                out[c] = col.astype(dtype)
+        return pd.DataFrame(out, index=self.frame.index)
 
 
 @dataclass
@@ -695,8 +713,9 @@ class _Pipeline:
         month = kept("month")
 
         def known(col: str) -> int:
-            mask = located[col].notna().to_numpy()
-            return int(mask.sum() if rows is None else mask[rows].sum())
+            if rows is None:
+                return int(located[col].count())
+            return int(located[col].notna().to_numpy()[rows].sum())
 
         monthly = frame.groupby(keys, observed=True, dropna=False).size().rename("offences").reset_index()
         return {"known": {col: known(col) for col in located.columns}, "forces": forces,
@@ -737,6 +756,11 @@ class _Pipeline:
         return out
 
 
+#: Columns written without parquet's dictionary encoding: nearly every value differs, so the dictionary it
+#: tries first is thrown away (the values read back are the same either way).
+_PLAIN_COLUMNS = frozenset({"crime_ref", "victim_id", "suspect_id", "occurred_at"})
+
+
 def _write_partitions(table: pa.Table, root: Path, basename: str, rows: np.ndarray | None = None) -> None:
     """Write ``table`` (its ``rows``; None: all) as one hive partition per CSP (``root/csp_code=<code>/
     <basename>``), without the partition column, rows in their order within each CSP: one file (one row group)
@@ -756,7 +780,8 @@ def _write_partitions(table: pa.Table, root: Path, basename: str, rows: np.ndarr
         if counts[k]:
             folder = _ensure(root / f"csp_code={name}")
             part = body if single else body.take(pa.array(order[starts[k]:starts[k + 1]]))  # one CSP at a time
-            pq.write_table(part, folder / basename, compression="snappy", row_group_size=max(int(counts[k]), 1))
+            pq.write_table(part, folder / basename, compression="snappy", row_group_size=max(int(counts[k]), 1),
+                           use_dictionary=[c for c in part.column_names if c not in _PLAIN_COLUMNS])
             del part
 
 
@@ -833,7 +858,14 @@ def _lsoa_population_2020() -> pd.Series:
     return pd.Series(table["population"].to_numpy(), index=pd.Index(table["lsoa11_code"]))
 
 
-def _shared_tables(forces: set[str], monthly: pd.DataFrame, out: Path) -> list[str]:
+def _monthly_total(parts: list[_Compact]) -> pd.DataFrame:
+    """The monthly counts of every batch, summed (what :func:`_shared_tables` writes)."""
+    monthly = pd.concat([m.restore() for m in parts], ignore_index=True)
+    keys = [c for c in monthly.columns if c != "offences"]
+    return monthly.groupby(keys, observed=True, dropna=False)["offences"].sum().reset_index()
+
+
+def _shared_tables(forces: set[str], monthly: pd.DataFrame, out: Path, summed: bool = False) -> list[str]:
     """areas, population, lsoa and monthly_counts for every CSP of the reporting forces.
 
     Records placed in other forces' CSPs are kept (flagged ``out_of_force`` and counted in the data-quality
@@ -853,8 +885,9 @@ def _shared_tables(forces: set[str], monthly: pd.DataFrame, out: Path) -> list[s
     lpop = _lsoa_population_2020()
     lsoa = lsoa.assign(population=lsoa["lsoa_code"].map(lpop).fillna(0).astype("int64"))
     lsoa.to_parquet(out / "lsoa.parquet", index=False)
-    keys = [c for c in monthly.columns if c != "offences"]
-    monthly = monthly.groupby(keys, observed=True, dropna=False)["offences"].sum().reset_index()
+    if not summed:  # (summed: already the sum by these keys, from _monthly_total)
+        keys = [c for c in monthly.columns if c != "offences"]
+        monthly = monthly.groupby(keys, observed=True, dropna=False)["offences"].sum().reset_index()
     monthly["offences"] = monthly["offences"].astype("int64")
     monthly.to_parquet(out / "monthly_counts.parquet", index=False)
     return csp_list
@@ -919,8 +952,13 @@ def _run(files: list[Path], mapping: Mapping, dataset: str, out: Path, on_invali
             report.seconds["total"] = round(time.perf_counter() - t0, 2)
             return report
         absent_all = {n for n, k in absent_in.items() if k == len(files)}
+        # the monthly totals are summed while the writer finishes (when appending, with the dataset's own later)
+        adding = append and (out / "records").exists()
+        monthly = pd.concat([m.restore() for m in pipe.monthly], ignore_index=True) if adding else \
+            _monthly_total(pipe.monthly)
+        pipe.monthly = []
         pipe.writer.wait()
-        _write(pipe, out, files, hashes, meta, append, absent_all)
+        _write(pipe, out, files, hashes, meta, append, absent_all, monthly, summed=not adding)
     finally:
         pipe.writer.close()
         if pipe.staging is not None and pipe.staging.exists():
@@ -930,14 +968,14 @@ def _run(files: list[Path], mapping: Mapping, dataset: str, out: Path, on_invali
     return report
 
 
-def _write(pipe: _Pipeline, out: Path, files, hashes: dict, meta: dict, append: bool, absent_all: set) -> None:
+def _write(pipe: _Pipeline, out: Path, files, hashes: dict, meta: dict, append: bool, absent_all: set,
+           monthly: pd.DataFrame, summed: bool = False) -> None:
     t = time.perf_counter()
     report = pipe.report
     out.mkdir(parents=True, exist_ok=True)
     old_meta = json.loads((out / "dataset.json").read_text()) if append and (out / "dataset.json").is_file() else {}
     staged = pipe.staging / "records"
     root = out / "records"
-    monthly = pd.concat([m.restore() for m in pipe.monthly], ignore_index=True)
     excluded = pd.concat(pipe.excluded, ignore_index=True) if pipe.excluded else pd.DataFrame(
         columns=["exclusion_reason", "source_file", "source_line"])
     keys = np.concatenate(pipe.new_keys) if pipe.new_keys else np.empty(0, dtype="uint64")
@@ -948,6 +986,7 @@ def _write(pipe: _Pipeline, out: Path, files, hashes: dict, meta: dict, append: 
                 f.rename(dest / f"{f.stem}-{len(list(dest.iterdir()))}{f.suffix}")
         if (out / "monthly_counts.parquet").is_file():
             monthly = pd.concat([pd.read_parquet(out / "monthly_counts.parquet"), monthly], ignore_index=True)
+            summed = False
         if (out / "excluded.parquet").is_file():
             excluded = pd.concat([pd.read_parquet(out / "excluded.parquet"), excluded], ignore_index=True)
         if pipe.existing_keys is not None:
@@ -959,7 +998,7 @@ def _write(pipe: _Pipeline, out: Path, files, hashes: dict, meta: dict, append: 
         staged.rename(root)
     excluded.to_parquet(out / "excluded.parquet", index=False)
     pd.DataFrame({"key": keys}).to_parquet(out / "row_keys.parquet", index=False)
-    _shared_tables(pipe.forces, monthly, out)
+    _shared_tables(pipe.forces, monthly, out, summed=summed)
     months = pd.Series(pipe.months + [pd.Timestamp(old_meta[k]) for k in ("period_start", "period_end")
                                       if k in old_meta]).dropna()
     report.seconds["write"] = round(time.perf_counter() - t, 2)

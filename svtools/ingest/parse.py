@@ -228,7 +228,7 @@ def parse_dates_multi(series: pd.Series, formats, ) -> tuple[pd.Series, np.ndarr
 
 
 _DISTINCT_MIN_ROWS = 2_000   # below this, parse every row
-_DISTINCT_SHARE = 0.5        # parse by distinct value when there are at most this share of them
+_DISTINCT_SHARE = 0.8        # parse by distinct value when there are at most this share of them
 
 
 def _parse_dates_multi(series: pd.Series, formats) -> tuple[pd.Series, np.ndarray]:

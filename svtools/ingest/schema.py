@@ -177,7 +177,7 @@ def _holds(series: pd.Series, check, rows: np.ndarray | None = None) -> bool:
     tested once per distinct value (of every row first: when they all pass, so do those of ``rows``)."""
     name, *args = check
     if name in ("str_matches", "isin"):
-        values = pd.Series(series.dropna().unique(), dtype=series.dtype)
+        values = pd.Series(series.unique(), dtype=series.dtype).dropna()
 
         def passes(values: pd.Series) -> bool:
             ok = values.str.match(args[0], na=False) if name == "str_matches" else values.isin(args[0])
@@ -187,11 +187,11 @@ def _holds(series: pd.Series, check, rows: np.ndarray | None = None) -> bool:
             return True
         if rows is None:
             return False
-        return passes(pd.Series(series.take(rows).dropna().unique(), dtype=series.dtype))
-    values = (series if rows is None else series.take(rows)).dropna()
-    if not len(values):
+        return passes(pd.Series(series.take(rows).unique(), dtype=series.dtype).dropna())
+    values = series if rows is None else series.take(rows)
+    if not values.count():
         return True
-    lo, hi = values.min(), values.max()
+    lo, hi = values.min(), values.max()  # missing values skipped
     if name == "in_range":
         return bool(args[0] <= lo and hi <= args[1])
     return bool(lo >= args[0])
