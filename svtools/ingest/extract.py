@@ -866,25 +866,17 @@ def _monthly_total(parts: list[_Compact]) -> pd.DataFrame:
 
 
 def _shared_tables(forces: set[str], monthly: pd.DataFrame, out: Path, summed: bool = False) -> list[str]:
-    """areas, population, lsoa and monthly_counts for every CSP of the reporting forces.
+    """areas, population (every mid-year), lsoa, lsoa_population and ethnicity for every CSP of the reporting
+    forces (:func:`svtools.ingest.area_tables.write_area_tables`, the one writer of the shared area tables for
+    record and count datasets), and monthly_counts.
 
     Records placed in other forces' CSPs are kept (flagged ``out_of_force`` and counted in the data-quality
     report) but those CSPs get no profile of their own.
     """
+    from svtools.ingest.area_tables import write_area_tables
+
     area = areas()
-    csp_list = sorted(area.loc[area["pfa_code"].isin(forces), "csp_code"])
-    pop = pd.concat([_csp_population(y, csp_list).assign(year=y) for y in (2019, 2020)], ignore_index=True)
-    pop[["csp_code", "year", "age", "population"]].to_parquet(out / "population.parquet", index=False)
-    totals = pop[pop["year"] == 2020].groupby("csp_code")["population"].sum()
-    area = area[area["csp_code"].isin(csp_list)].copy()
-    area["population"] = area["csp_code"].map(totals).astype("int64")
-    area.to_parquet(out / "areas.parquet", index=False)
-    geo = lsoa_geography()
-    lsoa = geo.loc[geo["csp_code"].isin(csp_list) & (geo["lsoa_vintage"] == "2011"),
-                   ["lsoa_code", "lsoa_name", "csp_code", "imd_decile", "country"]]
-    lpop = _lsoa_population_2020()
-    lsoa = lsoa.assign(population=lsoa["lsoa_code"].map(lpop).fillna(0).astype("int64"))
-    lsoa.to_parquet(out / "lsoa.parquet", index=False)
+    csp_list = write_area_tables(area.loc[area["pfa_code"].isin(forces), "csp_code"], out)
     if not summed:  # (summed: already the sum by these keys, from _monthly_total)
         keys = [c for c in monthly.columns if c != "offences"]
         monthly = monthly.groupby(keys, observed=True, dropna=False)["offences"].sum().reset_index()
