@@ -717,7 +717,8 @@ class _Pipeline:
                 return int(located[col].count())
             return int(located[col].notna().to_numpy()[rows].sum())
 
-        monthly = frame.groupby(keys, observed=True, dropna=False).size().rename("offences").reset_index()
+        # in first-seen order (the total at the end is summed and sorted by these keys again)
+        monthly = frame.groupby(keys, observed=True, dropna=False, sort=False).size().rename("offences").reset_index()
         return {"known": {col: known(col) for col in located.columns}, "forces": forces,
                 "out_of_force": int(out_of_force.sum()), "months": [month.min(), month.max()],
                 "monthly": _Compact(monthly)}

@@ -67,10 +67,12 @@ def _financial_year_ns(dates: pd.Series) -> pd.Series:
     known = ~np.isnat(months)
     m = months.astype("int64")                          # months since 1970-01
     start = np.where(known, (m - 3) // 12 + 1970, 0)     # April 1970 .. March 1971 -> 1970
-    years, codes = np.unique(start[known], return_inverse=True)
-    labels = pd.Series([f"{y}/{(y + 1) % 100:02d}" for y in years.tolist()], dtype="string")
-    pos = np.full(len(m), -1, dtype=np.int64)
-    pos[known] = codes
+    if not known.any():
+        return strings_by_code(pd.Series([], dtype="string"), np.full(len(m), -1, dtype=np.int64), dates.index)
+    first = int(start[known].min())
+    years = range(first, int(start[known].max()) + 1)   # a label for every year in the range: no sort
+    labels = pd.Series([f"{y}/{(y + 1) % 100:02d}" for y in years], dtype="string")
+    pos = np.where(known, start - first, -1)
     return strings_by_code(labels, pos, dates.index)
 
 
