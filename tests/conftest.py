@@ -107,6 +107,24 @@ def demo_data(svtools_dirs) -> Path:
     return processed
 
 
+@pytest.fixture(scope="session")
+def old_demo(demo_data) -> str:
+    """The demo dataset as datasets were ingested before issue 9: population for mid-2019 and mid-2020 only (no
+    sex column), no ``lsoa_population`` or ``ethnicity`` table; for the tests that older datasets still work."""
+    import shutil
+
+    out = demo_data.parent / "demo_v1"
+    if not (out / "dataset.json").is_file():
+        shutil.copytree(demo_data, out, dirs_exist_ok=True)
+        pop = pd.read_parquet(out / "population.parquet")
+        pop = pop[pop["year"].isin([2019, 2020])].groupby(["csp_code", "year", "age"], as_index=False)[
+            "population"].sum()
+        pop.to_parquet(out / "population.parquet", index=False)
+        for name in ("lsoa_population.parquet", "ethnicity.parquet"):
+            (out / name).unlink(missing_ok=True)
+    return "demo_v1"
+
+
 # --------------------------------------------------------------------------- section fixtures (tests/section_helpers.py)
 import shutil  # noqa: E402
 

@@ -190,10 +190,10 @@ def test_young_rates_section(denoms):
     assert "aged 10 to 24" in res.message
 
 
-def test_a_dataset_ingested_before_issue_9_still_works(demo_data):
+def test_a_dataset_ingested_before_issue_9_still_works(old_demo):
     from svtools.publish import sections
 
-    ctx = sections.ProfileContext.load(HARTLEPOOL, "demo", DEFINITION, "2025-03-31")
+    ctx = sections.ProfileContext.load(HARTLEPOOL, old_demo, DEFINITION, "2025-03-31")
     r = ctx.residents()
     assert set(r["mid_year"]) <= {2019, 2020}
     assert not r.set_index("financial_year").loc["2024/25", "exact"]  # nearest (mid-2020), flagged

@@ -54,7 +54,7 @@ def _texts(calls) -> str:
 
 
 # --------------------------------------------------------------------------- store
-def test_lsoa_population_and_ethnicity_are_shared_tables(denoms):
+def test_lsoa_population_and_ethnicity_are_shared_tables(denoms, old_demo):
     """Both are tables of the store (they were read by path; load_table refused them as unknown)."""
     from svtools.ingest.store import TABLES, load_table
     from svtools.publish import sections
@@ -65,14 +65,14 @@ def test_lsoa_population_and_ethnicity_are_shared_tables(denoms):
     eth = load_table("ethnicity", denoms)
     assert {"csp_code", "ethnic_group", "ethnicity", "population"} <= set(eth.columns)
     with pytest.raises(SvtoolsError, match="not present"):  # an older dataset: present in TABLES, not on disk
-        load_table("ethnicity", "demo")
+        load_table("ethnicity", old_demo)
     ctx = sections.ProfileContext.load(HARTLEPOOL, denoms, DEFINITION, "2025-03-31")
     from svtools.ingest import store
 
     with mock.patch.object(store, "load_table", wraps=store.load_table) as spy:
         assert len(ctx.ethnicity) and ctx.lsoa["population"].notna().any()
     assert {c.args[0] for c in spy.call_args_list} >= {"ethnicity", "lsoa_population"}
-    old = sections.ProfileContext.load(HARTLEPOOL, "demo", DEFINITION, "2025-03-31")
+    old = sections.ProfileContext.load(HARTLEPOOL, old_demo, DEFINITION, "2025-03-31")
     assert old._dataset_table("ethnicity") is None and len(old.ethnicity)  # the fallback for older datasets
 
 
@@ -198,12 +198,12 @@ def test_success_measures_rate_ratios_use_each_years_residents(denoms, quiet, pa
     assert "a rate between" in _texts(quiet) and "2024/25 uses mid-2020" in _texts(quiet)
 
 
-def test_an_older_dataset_names_the_nearest_estimates(demo_data, quiet, page):
+def test_an_older_dataset_names_the_nearest_estimates(old_demo, quiet, page):
     """A dataset ingested before issue 9 (mid-2019 and mid-2020 only): the pages still work and say which
     estimate stood in for which year."""
     from svtools.publish import sections
 
-    ctx = sections.ProfileContext.load(HARTLEPOOL, "demo", DEFINITION, "2025-03-31")
+    ctx = sections.ProfileContext.load(HARTLEPOOL, old_demo, DEFINITION, "2025-03-31")
     res = sections.financial_years(ctx)
     assert res.values["mid_years"]["2024/25"] == 2020 and res.values["mid_years"]["2018/19"] == 2019
     assert "2024/25 uses mid-2020" in res.values["population_note"]
@@ -221,14 +221,14 @@ def _person_years_by_hand(ctx, lo, hi) -> float:
     return sum(_own(ctx, f, lo, hi) for f in fy) / 12.0
 
 
-@pytest.mark.parametrize("dataset,end", [("denoms", "2024-09-30"), ("demo", "2025-03-31")])
-def test_under25_rates_use_person_years_of_the_same_ages(dataset, end, denoms, quiet, page):
+@pytest.mark.parametrize("dataset,end", [("denoms", "2024-09-30"), ("old", "2025-03-31")])
+def test_under25_rates_use_person_years_of_the_same_ages(dataset, end, denoms, old_demo, quiet, page):
     """Person-years of residents aged 0-24 and 10-24, each month at its own year's estimate (the old page took
     the average of the calendar years' estimates times the period's length: with mid-2019/2020 only that is
     3.5 years of each, not 2 of mid-2019 and 5 of mid-2020), and the bound the unrecorded ages allow."""
     from svtools.publish import sections
 
-    ctx = sections.ProfileContext.load(HARTLEPOOL, denoms if dataset == "denoms" else "demo", BROAD, end)
+    ctx = sections.ProfileContext.load(HARTLEPOOL, denoms if dataset == "denoms" else old_demo, BROAD, end)
     res = sections.under25(ctx)
     v = res.values
     py = {"under25": _person_years_by_hand(ctx, 0, 24), "aged_10_24": _person_years_by_hand(ctx, 10, 24)}
@@ -242,7 +242,7 @@ def test_under25_rates_use_person_years_of_the_same_ages(dataset, end, denoms, q
     csv = pd.read_csv(res.csv, dtype=str, keep_default_na=False)
     assert csv.loc[0, "Rate if every unrecorded age were in the group"] == f"{v['upper_bounds']['under25']:,.2f}"
     assert "between" in res.message and "residents aged 0 to 24" in res.message
-    if dataset == "demo":
+    if dataset == "old":
         assert "2024/25 uses mid-2020" in v["population_note"]
         old = ctx.population[ctx.population["csp_code"] == HARTLEPOOL]
         old = old[old["age"] <= 24].groupby("year")["population"].sum().mean() * ctx.years
