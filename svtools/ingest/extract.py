@@ -39,11 +39,10 @@ import pyarrow.parquet as pq
 from svtools import __version__
 from svtools.config import read_yaml, settings
 from svtools.errors import DataValidationError
-from svtools.ingest.geography import areas, assign_geography, csp_population, disk_cached, lsoa_geography
+from svtools.ingest.geography import areas, assign_geography
 from svtools.ingest.mapping import Mapping, load_mapping
 from svtools.ingest.parse import HEADER_ROW, parse_datetimes
 from svtools.ingest.readers import ReadOptions, iter_text_batches, read_header
-from svtools.ingest.reference import AGE_COLUMNS, population_lsoa11_wide
 from svtools.ingest.report import IngestReport
 from svtools.ingest.schema import check_records
 from svtools.ingest.standardise import (
@@ -827,36 +826,6 @@ def _same_content(files: list[Path]) -> dict[str, str]:
                                           "given twice; give it once", file=str(p))
         hashes[p.name if p.name not in hashes else str(p)] = h
     return hashes
-
-
-_POPULATION_SOURCES = tuple(f"population/ons_mye_mid{y}_lsoa11_syoa_persons.csv.gz" for y in (2019, 2020))
-
-
-def _cached(name: str, build) -> pd.DataFrame:
-    """A table derived from the reference data only, cached on disk (:func:`geography.disk_cached`)."""
-    from svtools.ingest import geography, reference
-
-    return disk_cached(name, _POPULATION_SOURCES + geography._GEOGRAPHY_SOURCES,
-                       (Path(__file__), Path(geography.__file__), Path(reference.__file__)), build)
-
-
-def _csp_population(year: int, csp_list: list[str]) -> pd.DataFrame:
-    """``csp_population(year, csp_list)``: the rows of those CSPs from the table of every CSP (cached)."""
-    every = _cached(f"csp_population_{year}", lambda: csp_population(year))
-    if not csp_list or not set(csp_list) <= set(every["csp_code"]):
-        return csp_population(year, csp_list)  # says which CSP it does not know
-    return every[every["csp_code"].isin(csp_list)].reset_index(drop=True)
-
-
-def _lsoa_population_2020() -> pd.Series:
-    """Persons by 2011 LSOA, mid-2020 (cached)."""
-    def build() -> pd.DataFrame:
-        wide = population_lsoa11_wide(2020)
-        return pd.DataFrame({"lsoa11_code": wide["lsoa11_code"],
-                             "population": wide[AGE_COLUMNS].sum(axis=1).to_numpy()})
-
-    table = _cached("lsoa11_population_2020", build)
-    return pd.Series(table["population"].to_numpy(), index=pd.Index(table["lsoa11_code"]))
 
 
 def _monthly_total(parts: list[_Compact]) -> pd.DataFrame:
