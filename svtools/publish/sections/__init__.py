@@ -61,6 +61,7 @@ from svtools.publish.sections.cohort import (
     young_sex,
 )
 from svtools.publish.sections.context import POLICE_UK_VIOLENCE, ProfileContext, SectionResult
+from svtools.publish.sections import counts
 from svtools.publish.sections.counts import (
     CountsContext,
     count_about,
@@ -132,14 +133,5 @@ __all__ = [
     "location_quality",
     "unknown_ages",
     "reconciliation",
-    "CountsContext",
-    "count_about",
-    "count_years",
-    "count_measure",
-    "count_trend",
-    "count_spc",
-    "count_covid",
-    "count_funnel",
-    "count_league",
-    "count_special_cause",
+    *counts.__all__,  # the count-table pages' sections (svtools/publish/sections/counts.py)
 ]
