@@ -108,6 +108,21 @@ def demo_data(svtools_dirs) -> Path:
 
 
 @pytest.fixture(scope="session")
+def denoms(demo_data) -> str:
+    """A copy of the demo dataset whose area tables are rewritten by write_area_tables (every mid-year, Census
+    ethnicity): a dataset the denominator tests may change without touching ``demo``."""
+    import shutil
+
+    from svtools.ingest.area_tables import write_area_tables
+
+    out = demo_data.parent / "demo_denoms"
+    if not (out / "dataset.json").is_file():
+        shutil.copytree(demo_data, out, dirs_exist_ok=True)
+        write_area_tables(pd.read_parquet(out / "areas.parquet")["csp_code"].tolist(), out)
+    return "demo_denoms"
+
+
+@pytest.fixture(scope="session")
 def old_demo(demo_data) -> str:
     """The demo dataset as datasets were ingested before issue 9: population for mid-2019 and mid-2020 only (no
     sex column), no ``lsoa_population`` or ``ethnicity`` table; for the tests that older datasets still work."""

@@ -9,7 +9,6 @@ check that a dataset ingested before issue 9 still works (nearest mid-year, flag
 
 from __future__ import annotations
 
-import shutil
 from unittest import mock
 
 import numpy as np
@@ -116,18 +115,6 @@ def test_gated_rates_align_years_by_label_and_hide_hidden_counts():
 
 
 # --------------------------------------------------------------------------- the pages
-@pytest.fixture(scope="module")
-def denoms(demo_data):
-    """The demo dataset with its area tables written by write_area_tables (every mid-year, Census ethnicity)."""
-    from svtools.ingest.area_tables import write_area_tables
-
-    out = demo_data.parent / "demo_denoms"
-    if not (out / "dataset.json").is_file():
-        shutil.copytree(demo_data, out, dirs_exist_ok=True)
-        write_area_tables(pd.read_parquet(out / "areas.parquet")["csp_code"].tolist(), out)
-    return "demo_denoms"
-
-
 def _quiet():
     import IPython.display
 

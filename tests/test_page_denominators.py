@@ -12,7 +12,6 @@ times the period's length, all-ages labels on the young people's page, and no bo
 
 from __future__ import annotations
 
-import shutil
 from unittest import mock
 
 import numpy as np
@@ -24,18 +23,6 @@ from svtools.errors import SvtoolsError
 HARTLEPOOL = "E22000027"
 DEFINITION = "knife_serious_violence"
 BROAD = "most_serious_violence"  # enough offences for the under-25 and unknown-age cells to be published
-
-
-@pytest.fixture(scope="module")
-def denoms(demo_data):
-    """The demo dataset with its area tables written by write_area_tables (every mid-year, Census ethnicity)."""
-    from svtools.ingest.area_tables import write_area_tables
-
-    out = demo_data.parent / "demo_denoms"
-    if not (out / "dataset.json").is_file():
-        shutil.copytree(demo_data, out, dirs_exist_ok=True)
-        write_area_tables(pd.read_parquet(out / "areas.parquet")["csp_code"].tolist(), out)
-    return "demo_denoms"
 
 
 @pytest.fixture
