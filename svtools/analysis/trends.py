@@ -73,14 +73,57 @@ from svtools.errors import DataValidationError
 
 __all__ = [
     "ITSResult",
+    "FAMILY_WORDS",
     "TrendModelResult",
     "covid_trend_model",
+    "family_sentence",
+    "family_words",
     "fit_trend_model",
     "interrupted_time_series",
     "monthly_counts",
     "seasonal_profile",
     "stl_decompose",
 ]
+
+
+#: The words pages use for a fitted model's ``family`` (:attr:`TrendModelResult.family`): the one source, so a
+#: page never names a family its model did not use. Each is (name, what it means for the counts).
+FAMILY_WORDS: dict[str, tuple[str, str]] = {
+    "negbin": ("negative binomial",
+               "the months vary more than chance alone would make them, and the model allows for that"),
+    "poisson": ("Poisson",
+                "the months vary no more than chance alone would make them, so no extra variation is allowed for"),
+    "quasipoisson": ("quasi-Poisson",
+                     "the months vary more than chance alone would make them; the intervals are widened by that "
+                     "much"),
+}
+
+
+def family_words(family: str) -> str:
+    """The name of a fitted model's family in words ("negative binomial", "Poisson", "quasi-Poisson").
+
+    Raises
+    ------
+    ValueError
+        A family with no words in :data:`FAMILY_WORDS`.
+    """
+    if family not in FAMILY_WORDS:
+        raise ValueError(f"no words for the model family {family!r} (add them to svtools.analysis.trends."
+                         "FAMILY_WORDS)")
+    return FAMILY_WORDS[family][0]
+
+
+def family_sentence(family: str) -> str:
+    """One sentence naming the fitted model's family and what it means, for a page.
+
+    Examples
+    --------
+    >>> family_sentence("negbin")[:60]
+    'The model is a negative binomial regression: the months vary'
+    """
+    family_words(family)
+    name, meaning = FAMILY_WORDS[family]
+    return f"The model is a {name} regression: {meaning}."
 
 
 def monthly_counts(data: pd.DataFrame, definition: Definition | str | None = None, start=None, end=None

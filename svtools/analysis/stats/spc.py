@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["spc", "spc_summary", "spc_plan", "SPCPlan", "aggregate_series", "rolling_totals"]
+__all__ = ["spc", "spc_summary", "spc_plan", "SPCPlan", "aggregate_series", "rolling_totals", "RULE_WORDS",
+           "rule_words"]
 
 #: Process limits are mean +/- 2.66 AMR: 3 sigma with sigma = AMR / d2, d2 = 1.128 for moving ranges of 2.
 LIMIT = 2.66
@@ -42,6 +43,60 @@ NEAR_LIMIT = 2 * (LIMIT / 3)
 SCREEN_FACTOR = 3.267
 #: Groups with fewer points than this have "trial" limits (MDC guidance; NHSRplotthedots message).
 MIN_POINTS_FOR_LIMITS = 12
+
+#: The rule labels :func:`spc` writes (as NHSRplotthedots) and the plain words pages use for them, ``{n}`` the
+#: number of points and ``{unit}`` the point's unit ("month", "quarter", "year"); the one mapping every page uses
+#: (:func:`rule_words`).
+RULE_WORDS: tuple[tuple[str, str], ...] = (
+    (r"^Above UCL$", "a {unit} above the upper process limit"),
+    (r"^Below LCL$", "a {unit} below the lower process limit"),
+    (r"^(?P<n>\d+) Point Trend \(Increasing\)$", "{n} {units} in a row each higher than the one before"),
+    (r"^(?P<n>\d+) Point Trend \(Decreasing\)$", "{n} {units} in a row each lower than the one before"),
+    (r"^2 in 3 Above CL$", "2 of 3 consecutive {units} close to the upper process limit"),
+    (r"^2 in 3 Below CL$", "2 of 3 consecutive {units} close to the lower process limit"),
+    (r"^(?P<n>\d+) Points Above CL$", "{n} {units} in a row above the average"),
+    (r"^(?P<n>\d+) Points Below CL$", "{n} {units} in a row below the average"),
+    (r"^Common Cause$", ""),
+)
+
+
+def rule_words(rule, unit: str = "point") -> str:
+    """An SPC rule label in plain words, for a page.
+
+    Parameters
+    ----------
+    rule : str
+        A ``rule`` label from :func:`spc` (e.g. ``"7 Points Above CL"``).
+    unit : str, default "point"
+        What each point is: ``"month"``, ``"quarter"``, ``"year"`` (``"financial_year"`` reads as "year").
+
+    Returns
+    -------
+    str
+        E.g. "7 months in a row above the average"; ``""`` for common cause (no rule met).
+
+    Raises
+    ------
+    ValueError
+        A label that is not one of :data:`RULE_WORDS` (a new rule needs its words, never its raw label on a page).
+
+    Examples
+    --------
+    >>> rule_words("7 Points Above CL", "month")
+    '7 months in a row above the average'
+    >>> rule_words("Above UCL", "quarter")
+    'a quarter above the upper process limit'
+    """
+    import re
+
+    unit = {"financial_year": "year", "financial year": "year"}.get(unit, unit)
+    units = unit + "s"
+    for pattern, words in RULE_WORDS:
+        hit = re.match(pattern, str(rule))
+        if hit:
+            return words.format(unit=unit, units=units, **hit.groupdict())
+    raise ValueError(f"no plain words for the SPC rule {rule!r} (add them to svtools.analysis.stats.spc.RULE_WORDS)")
+
 
 _IMPROVEMENT = {"increase": 1, "decrease": -1, "neutral": 0}
 _TWO_OF_THREE = ("ptd", "mdc2023")

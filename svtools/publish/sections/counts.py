@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from svtools import config
+from svtools.analysis.trends import family_sentence, family_words
 from svtools.errors import SvtoolsError
 from svtools.ingest.definitions import Definition
 from svtools.publish import charts, count_tables, disclosure, output
@@ -302,28 +303,12 @@ def _resolution_phrase(ctx: CountsContext, name: str, area: str | None = None, s
     return f"by {_WORD[r]}: {why}"
 
 
-_RULES = [
-    (r"^Above UCL$", "a point above the upper process limit"),
-    (r"^Below LCL$", "a point below the lower process limit"),
-    (r"^(\d+) Point Trend \(Increasing\)$", r"\1 points rising in a row"),
-    (r"^(\d+) Point Trend \(Decreasing\)$", r"\1 points falling in a row"),
-    (r"^2 in 3 Above CL$", "2 of 3 points close to the upper limit"),
-    (r"^2 in 3 Below CL$", "2 of 3 points close to the lower limit"),
-    (r"^(\d+) Points Above CL$", r"\1 points in a row above the mean"),
-    (r"^(\d+) Points Below CL$", r"\1 points in a row below the mean"),
-    (r"^Common Cause$", ""),
-]
+def _rule_words(rule: str, resolution: str) -> str:
+    """An SPC rule label in plain words for points of ``resolution`` (:func:`svtools.analysis.stats.spc.rule_words`,
+    the one mapping)."""
+    from svtools.analysis.stats.spc import rule_words
 
-
-def _rule_words(rule: str) -> str:
-    """A Making Data Count rule label in plain words ("7 Points Above CL" -> "7 points in a row above the
-    mean")."""
-    import re
-
-    for pattern, words in _RULES:
-        if re.match(pattern, str(rule)):
-            return re.sub(pattern, words, str(rule))
-    return str(rule).lower()
+    return rule_words(rule, _WORD.get(resolution, resolution))
 
 
 def _monthly(ctx: CountsContext, name: str):
@@ -552,7 +537,7 @@ def count_measure(ctx: CountsContext, name: str) -> SectionResult:
 def count_trend(ctx: CountsContext, name: str) -> SectionResult:
     """Trend and seasonality of a measure's published monthly series: the STL trend and seasonally adjusted
     series, the seasonal pattern by calendar month with the trend model's curve, and the model's annual rate
-    ratio (negative binomial, one seasonal harmonic, a COVID-19 lockdown term)."""
+    ratio (negative binomial or Poisson, as fitted; one seasonal harmonic, a COVID-19 lockdown term)."""
     from svtools.analysis.trends import seasonal_profile, stl_decompose
 
     title = f"Trend and seasonality of {_what(ctx, name)}"
@@ -600,7 +585,7 @@ def count_trend(ctx: CountsContext, name: str) -> SectionResult:
                 + f": an annual {kind} ratio of {rr:.3f} ({_ci(lo, hi, 3)}), {rr - 1:+.1%} a year. The busiest month "
                 f"is usually **{names[hi_m]}** ({prof['value'].max():+.1f} offences above the trend) and the quietest "
                 f"{names[lo_m]}; the model's smooth yearly curve peaks in {peak}, at "
-                f"{model.seasonal_amplitude:.2f} times the average month.")
+                f"{model.seasonal_amplitude:.2f} times the average month. " + family_sentence(model.family))
     _say(sentence)
     res.message = sentence
     table = pd.DataFrame({"Measure": model.summary()["measure"], "Estimate": model.summary()["estimate"].round(3),
@@ -615,7 +600,8 @@ def count_trend(ctx: CountsContext, name: str) -> SectionResult:
         _say(f"The months the model misses by most come in runs (lag-1 autocorrelation of its residuals {r1:.2f}), "
              "so the interval for the annual change is likely too narrow: read it as a guide.")
     res.csv = _publish(ctx, table, f"trend_model_{name}", f"Trend model of {what}, {ctx.label}, {ctx.period}",
-                       note=f"Log-linear count model ({model.family}) of the published monthly counts"
+                       note=f"Log-linear count model ({family_words(model.family)} regression) of the published "
+                            "monthly counts"
                             + (" with residents by month as the offset (ratios of rates per resident)" if
                                kind == "rate" else " (ratios of counts)")
                             + ": trend, one seasonal harmonic and a term for the first COVID-19 lockdown (April to "
@@ -733,7 +719,7 @@ def count_spc(ctx: CountsContext, name: str) -> SectionResult:
     rules = sorted(set(flagged["rule"]))
     sentence = (f"The latest {word} ({points[-1]}) shows "
                 f"{'common-cause variation' if latest == 'common cause' else '**special-cause ' + latest + '**'}"
-                + (f"; in the latest {len(recent)} {word}s: {'; '.join(_rule_words(x) for x in rules)}"
+                + (f"; in the latest {len(recent)} {word}s: {'; '.join(_rule_words(x, plan.resolution) for x in rules)}"
                    if rules else "")
                 + f". Across the period {n_imp} {word}(s) show special-cause improvement (fewer offences) and "
                 f"{n_con} special-cause concern"
@@ -749,7 +735,7 @@ def count_spc(ctx: CountsContext, name: str) -> SectionResult:
         "Lower process limit": s["lower_limit"].map(lambda v: f"{v:.1f}").to_numpy(),
         "Upper process limit": s["upper_limit"].map(lambda v: f"{v:.1f}").to_numpy(),
         "Variation": s["special_cause"].to_numpy(),
-        "Rule": [_rule_words(x) for x in s["rule"]],
+        "Rule": [_rule_words(x, plan.resolution) for x in s["rule"]],
     })
     note = ("Limits from the published counts, drawn as calculated (NHS Making Data Count rules; fewer offences is "
             "improvement). " + hidden_note())
@@ -824,8 +810,9 @@ def count_covid(ctx: CountsContext, name: str) -> SectionResult:
     })
     res.table = table
     res.csv = _publish(ctx, table, f"covid_{name}", f"The first COVID-19 lockdown: {what}, {ctx.label}",
-                       note=f"Trend model ({model.family}) with one seasonal harmonic and a term for {span}; expected "
-                            f"without COVID = the model with that term off. {pop_note}", counts=[])
+                       note=f"Trend model ({family_words(model.family)} regression) with one seasonal harmonic "
+                            f"and a term for {span}; expected without COVID = the model with that term off. "
+                            f"{pop_note}", counts=[])
     res.values = {"covid_rate_ratio": rr, "covid_rate_ratio_ci": (lo, hi), "observed": eff["observed"],
                   "expected": eff["expected"], "verdict": verdict, "family": model.family}
     return res
@@ -1054,7 +1041,7 @@ def count_special_cause(ctx: CountsContext, name: str, recent: int = 6) -> Secti
                      "Latest points": f"{_label(f['date'].iloc[-n], plan.resolution)} to "
                                       f"{_label(f['date'].iloc[-1], plan.resolution)}",
                      "Special cause in the latest points": " and ".join(kinds) or "none",
-                     "Rule": "; ".join(_rule_words(x) for x in rules),
+                     "Rule": "; ".join(_rule_words(x, plan.resolution) for x in rules),
                      "Improvement points": str(int((f["special_cause"] == "improvement").sum())),
                      "Concern points": str(int((f["special_cause"] == "concern").sum()))})
     table = pd.DataFrame(rows).sort_values("CSP", kind="stable").reset_index(drop=True)

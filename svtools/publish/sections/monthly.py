@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from svtools.analysis.stats.spc import rule_words
 from svtools.publish import charts, disclosure, tables
 from svtools.publish.charts import time_series as charts_ts
 from svtools.publish.sections.context import (
@@ -153,13 +154,12 @@ def monthly_spc(ctx: ProfileContext) -> SectionResult:
                 + coarser + finer + low_note)
     _say(sentence)
     res.message = sentence
-    rules_text = {"Common Cause": "", "Above UCL": "above the upper limit", "Below LCL": "below the lower limit"}
     extra = pd.DataFrame({
         "Mean": s["mean"].round(1).map(lambda v: f"{v:.1f}").to_numpy(),
         "Lower process limit": s["lower_limit"].round(1).map(lambda v: f"{v:.1f}").to_numpy(),
         "Upper process limit": s["upper_limit"].round(1).map(lambda v: f"{v:.1f}").to_numpy(),
         "Variation": s["special_cause"].to_numpy(),
-        "Rule": [rules_text.get(x, str(x).lower()) for x in s["rule"]],
+        "Rule": [rule_words(x, word) for x in s["rule"]],
     })
     note = ("Limits from the published counts, drawn as calculated (a lower limit below 0 is not moved to 0). "
             + hidden_note())
@@ -215,7 +215,7 @@ def special_cause_by_csp(ctx: ProfileContext, recent: int = 6) -> SectionResult:
                 "SPC points": plan.resolution,
                 "Mean per point": round(float(s["mean"].iloc[-1]), 1),
                 "Special cause in the latest points": " and ".join(kinds) or "none",
-                "Rule": "; ".join(rules),
+                "Rule": "; ".join(rule_words(x, _RES_WORDS[plan.resolution]) for x in rules),
                 "Improvement points": int((s["special_cause"] == "improvement").sum()),
                 "Concern points": int((s["special_cause"] == "concern").sum()),
             }
@@ -245,7 +245,7 @@ def special_cause_by_csp(ctx: ProfileContext, recent: int = 6) -> SectionResult:
         f"Special-cause variation in the latest {recent} points by CSP, {ctx.force_name}",
         note="Improvement and concern points count months (or quarters) with a special-cause signal over the "
         "whole period (NHS Making Data Count rules; fewer offences is improvement). A CSP is charted only when "
-        "its published series has at least 12 points averaging 10 offences or more (config/disclosure.yaml).",
+        "its published series has at least 12 points averaging 10 offences or more (the project's disclosure rules).",
         counts=[],
     )
     res.values = {"flagged": flagged["CSP"].tolist(), "charted": charted}

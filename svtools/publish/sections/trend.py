@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from svtools import config
+from svtools.analysis.trends import family_sentence, family_words
 from svtools.publish import charts, disclosure, output, tables
 from svtools.publish.sections.context import (
     ProfileContext,
@@ -279,7 +280,8 @@ def seasonality(ctx: ProfileContext) -> SectionResult:
 
 
 def trend_model(ctx: ProfileContext, horizon: int = 12) -> SectionResult:
-    """The log-linear trend model (negative binomial, population offset): annual rate ratio with its
+    """The log-linear trend model (negative binomial or Poisson, as fitted; population offset): annual rate ratio
+    with its
     interval, the first lockdown's rate ratio (the same answer as :func:`covid_interruption`), and a 12-month
     forecast with its 95% prediction band."""
     title = "The trend model and forecast"
@@ -307,7 +309,7 @@ def trend_model(ctx: ProfileContext, horizon: int = 12) -> SectionResult:
         sentence += " " + covid
     _say(sentence)
     res.message = sentence
-    _say(pop_note)
+    _say(family_sentence(model.family) + " " + pop_note)
     r1 = model.residual_autocorrelation
     if np.isfinite(r1) and r1 > 2 / np.sqrt(len(monthly)):
         _say(f"The months the model misses by most come in runs (lag-1 autocorrelation of its residuals "
@@ -355,7 +357,8 @@ def trend_model(ctx: ProfileContext, horizon: int = 12) -> SectionResult:
         table,
         "trend_model",
         f"Trend model estimates, {ctx.name}, {ctx.period}",
-        note=f"Log-linear count model ({model.family}) of {what}: trend, one seasonal harmonic and a term for "
+        note=f"Log-linear count model ({family_words(model.family)} regression) of {what}: trend, one seasonal "
+        "harmonic and a term for "
         "the first COVID-19 lockdown (April to June 2020). Ratios per year; Student-t intervals. " + pop_note,
         counts=[],
     )
@@ -457,7 +460,8 @@ def covid_interruption(ctx: ProfileContext) -> SectionResult:
         table,
         "covid_interruption",
         f"The first COVID-19 lockdown, {ctx.name}",
-        note=f"Trend model ({model.family}) with one seasonal harmonic and a term for {span}; expected without "
+        note=f"Trend model ({family_words(model.family)} regression) with one seasonal harmonic and a term for "
+        f"{span}; expected without "
         "COVID = the model with that term off. " + pop_note,
         counts=[],
     )
