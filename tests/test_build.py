@@ -269,13 +269,92 @@ def test_manifest_summary_and_index(built):
 
 
 @pytest.mark.slow
-def test_latest_points_at_the_finished_run(built):
-    latest = built.out / "latest"
-    assert latest.is_symlink() and os.readlink(latest) == built.result.run_id
+def test_a_filtered_run_moves_no_latest_link_and_says_it_is_partial(built):
+    """--csp / --notebook: the run has its own folder, no latest link moves, the index says how partial it is."""
+    assert not (built.out / "latest").exists() and not list(built.out.glob("latest-*"))
+    assert not (built.out / "_analyst" / "latest").exists()
     assert not list(built.out.glob("*.partial")) and not list((built.out / "_analyst").glob("*.partial"))
     assert built.result.index == built.run / "index.html" and built.result.analyst_dir == built.analyst
-    analyst_latest = built.out / "_analyst" / "latest"
-    assert analyst_latest.is_symlink() and os.readlink(analyst_latest) == built.result.run_id
+    assert built.result.partial and built.result.latest == []
+    full = sum(not j.skip_reason for j in build.plan_jobs())  # what an unfiltered run of the dataset builds
+    assert built.result.full_pages == full and full > 4
+    manifest = json.loads((built.run / "manifest.json").read_text())
+    assert manifest["scope"] == "partial" and manifest["pages"] == 4 and manifest["full_run_pages"] == full
+    assert manifest["filter"] == {"notebooks": ["csp_profile", "failing_page.ipynb"], "csps": TWO_CSPS}
+    soup = BeautifulSoup((built.run / "index.html").read_text(), "html.parser")
+    assert "partial run, 4 of " + str(full) + " pages of the demo dataset" in soup.h1.get_text()
+    note = soup.find(id="partial-run").get_text(" ", strip=True)
+    assert note.startswith(f"Partial run: 4 pages of the {full} a full run of this dataset builds")
+    assert "CSPs E22000027, E22000029" in note and "No full run of this dataset has been built yet" in note
+
+
+def full_run_notebooks(folder: Path) -> Path:
+    """A whole-dataset page and a force page: a full run of the demo data in seconds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_notebook(folder / "overview_page.ipynb", "from svtools.publish import render as report\n"
+                   "report.say(f'Every area in {dataset}.')",
+                   {"level": "dataset", "schemas": ["police_extract"], "title": "Overview", "order": 10},
+                   params='dataset = "demo"')
+    write_notebook(folder / "force_page.ipynb", "from svtools.publish import render as report\n"
+                   "report.say(f'Force {pfa_code}.')",
+                   {"level": "force", "schemas": ["police_extract"], "title": "Force page: {area_name}",
+                    "order": 20}, params='pfa_code = "E23000013"')
+    return folder
+
+
+@pytest.fixture(scope="module")
+def full_runs(demo_data, tmp_path_factory):
+    """Full runs of two datasets (demo, then a copy named ``other``), then a filtered run of demo."""
+    out = tmp_path_factory.mktemp("outputs_full")
+    other = demo_data.parent / "other"
+    if not other.exists():
+        shutil.copytree(demo_data, other)
+        meta = json.loads((other / "dataset.json").read_text())
+        (other / "dataset.json").write_text(json.dumps({**meta, "dataset": "other"}))
+    folder = full_run_notebooks(tmp_path_factory.mktemp("full_notebooks"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(build, "NOTEBOOKS", folder)
+        demo = build.run_build(jobs=1, out=out, progress=False)
+        second = build.run_build(dataset="other", jobs=1, out=out, progress=False)
+        partial = build.run_build(notebooks=["force_page"], jobs=1, out=out, progress=False)
+        yield SimpleNamespace(out=out, demo=demo, other=second, partial=partial, folder=folder)
+
+
+@pytest.mark.slow
+def test_full_runs_move_latest_and_their_datasets_latest(full_runs):
+    out = full_runs.out
+    assert not full_runs.demo.partial and not full_runs.other.partial and full_runs.partial.partial
+    # latest: the newest full run; latest-<dataset>: each dataset's own; the filtered run moved nothing
+    assert os.readlink(out / "latest") == full_runs.other.run_id
+    assert os.readlink(out / "latest-demo") == full_runs.demo.run_id
+    assert os.readlink(out / "latest-other") == full_runs.other.run_id
+    assert os.readlink(out / "_analyst" / "latest") == full_runs.other.run_id
+    assert os.readlink(out / "_analyst" / "latest-demo") == full_runs.demo.run_id
+    assert (out / "_analyst" / "latest-demo" / "manifest.json").is_file()
+    assert (out / full_runs.partial.run_id / "index.html").is_file()
+    manifest = json.loads((out / "latest-demo" / "manifest.json").read_text())
+    assert manifest["scope"] == "full" and "filter" not in manifest and manifest["pages"] == 2
+    assert manifest["full_run_pages"] == 2
+    soup = BeautifulSoup((out / "latest-demo" / "index.html").read_text(), "html.parser")
+    assert soup.h1.get_text().endswith(": all pages of the demo dataset") and not soup.find(id="partial-run")
+    other = BeautifulSoup((out / "latest" / "index.html").read_text(), "html.parser")
+    assert other.h1.get_text().endswith(": all pages of the other dataset")
+    part = BeautifulSoup((out / full_runs.partial.run_id / "index.html").read_text(), "html.parser")
+    assert "partial run, 1 of 2 pages of the demo dataset" in part.h1.get_text()
+    note = part.find(id="partial-run").get_text(" ", strip=True)
+    assert note == (f"Partial run: 1 page of the 2 a full run of this dataset builds (only notebook force_page). "
+                    f"The latest full run is in {out.name}/latest-demo.")
+
+
+@pytest.mark.slow
+def test_a_filtered_run_prints_where_it_went(full_runs, capsys, monkeypatch):
+    monkeypatch.setattr(build, "NOTEBOOKS", full_runs.folder)
+    r = build.run_build(notebooks=["force_page"], forces=["E23000013"], jobs=1, out=full_runs.out, progress=False)
+    printed = capsys.readouterr().out
+    assert f"partial run (1 page of the 2 a full run builds; force E23000013; notebook force_page): {r.index}" \
+        in printed
+    assert f"no latest link moved ({full_runs.out.name}/latest: still {full_runs.other.run_id})" in printed
+    assert os.readlink(full_runs.out / "latest-demo") == full_runs.demo.run_id
 
 
 def _machine_paths(out: Path) -> set[str]:
@@ -321,8 +400,7 @@ def test_rerun_with_nothing_changed_executes_nothing(built):
         assert r.produced_at == first[r.job_id].produced_at and r.page_bytes == first[r.job_id].page_bytes
         page = again.run_dir / again.jobs[0].page
         assert page.is_file() and "Serious violence profile" in page.read_text()
-    assert os.readlink(built.out / "latest") == again.run_id
-    assert os.readlink(built.out / "_analyst" / "latest") == again.run_id
+    assert not (built.out / "latest").exists() and again.partial  # a filtered run: no latest link
     assert (again.run_dir / "csp/E22000029/csp_profile/offences_by_financial_year.csv").is_file()
     # the cache restores the executed notebooks into the analysts' folder, never into the published one
     assert {p.name for p in (again.analyst_dir / "_notebooks").iterdir()} == {
@@ -338,24 +416,27 @@ def test_force_all_reruns_on_one_worker(built):
 
 
 @pytest.mark.slow
-def test_interrupted_run_leaves_the_last_good_run_in_place(built, monkeypatch):
-    before = os.readlink(built.out / "latest")
-    before_analyst = os.readlink(built.out / "_analyst" / "latest")
-    runs = {p.name for p in built.out.iterdir()}
-    analyst_runs = {p.name for p in (built.out / "_analyst").iterdir()}
+def test_interrupted_run_leaves_the_last_good_run_in_place(full_runs, monkeypatch):
+    out = full_runs.out
+    links = {name: os.readlink(out / name) for name in ("latest", "latest-demo")}
+    analyst_links = {name: os.readlink(out / "_analyst" / name) for name in ("latest", "latest-demo")}
+    runs = {p.name for p in out.iterdir()}
+    analyst_runs = {p.name for p in (out / "_analyst").iterdir()}
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
+    monkeypatch.setattr(build, "NOTEBOOKS", full_runs.folder)
     monkeypatch.setattr(build, "_write_reports", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        build.run_build(notebooks=["csp_profile"], csps=TWO_CSPS, jobs=2, out=built.out, progress=False)
-    assert os.readlink(built.out / "latest") == before and (built.out / "latest" / "index.html").is_file()
-    new = {p.name for p in built.out.iterdir()} - runs
+        build.run_build(jobs=1, out=out, progress=False)  # a full run, stopped before it is complete
+    assert {name: os.readlink(out / name) for name in links} == links
+    assert (out / "latest" / "index.html").is_file()
+    new = {p.name for p in out.iterdir()} - runs
     assert len(new) == 1 and new.pop().endswith(".partial")
-    assert os.readlink(built.out / "_analyst" / "latest") == before_analyst
-    assert (built.out / "_analyst" / "latest" / "_notebooks").is_dir()
-    new = {p.name for p in (built.out / "_analyst").iterdir()} - analyst_runs
+    assert {name: os.readlink(out / "_analyst" / name) for name in analyst_links} == analyst_links
+    assert (out / "_analyst" / "latest" / "_notebooks").is_dir()
+    new = {p.name for p in (out / "_analyst").iterdir()} - analyst_runs
     assert len(new) == 1 and new.pop().endswith(".partial")
 
 

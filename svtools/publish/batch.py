@@ -18,8 +18,12 @@ Each run has two folders:
   that job an error page (name and message only) and keeps its executed notebook in the analysts' ``_failed/``;
   every other job completes and :attr:`BuildResult.ok` is False;
 * **publishes atomically**: it writes into ``outputs/<run-id>.partial/`` and ``outputs/_analyst/<run-id>.partial/``,
-  renames both when complete and only then repoints ``outputs/latest`` (and ``outputs/_analyst/latest``); an
-  interrupted run leaves the last good run in place;
+  renames both when complete and only then repoints ``outputs/latest`` and ``outputs/latest-<dataset>`` (and the
+  same two in ``outputs/_analyst/``); an interrupted run leaves the last good run in place;
+* **moves latest only for a full run**: a run filtered by ``csps``, ``forces`` or ``notebooks`` is *partial*: it
+  gets its own ``outputs/<run-id>/`` (printed), moves no ``latest`` link, and its manifest (``scope``,
+  ``filter``, ``pages``, ``full_run_pages``) and index page say so, so ``outputs/latest`` always holds a whole
+  dataset's pages and ``outputs/latest-<dataset>`` each dataset's newest full run;
 * **is incremental**: a job whose notebook, parameters, input data (its CSP's parquet files, the shared tables
   it reads, ``dataset.json``), svtools code, config and package versions are unchanged reuses its page from
   ``outputs/.cache/`` (hard links, with its executed notebook) instead of running again (``force_all=True``
@@ -79,12 +83,15 @@ from svtools.publish.run_cache import (  # noqa: E402,F401
 from svtools.publish.run_record import (  # noqa: E402,F401
     _PAGE,
     ANALYST_DIR,
+    _filter_text,
     _index_context,
     _machine_roots,
     _manifest,
     _now_iso,
+    _index_title,
     _partner_summary,
     _public_path,
+    _scope,
     _published_manifest,
     _scrub_paths,
     _write_reports,
@@ -358,24 +365,39 @@ def _new_run_id(out: Path) -> str:
     return run_id
 
 
-def _point_latest(out: Path, run_id: str) -> None:
-    """Atomically repoint ``<out>/latest`` at the run (a symlink swapped with ``os.replace``).
+def _point_latest(out: Path, run_id: str, name: str = "latest") -> Path | None:
+    """Atomically repoint ``<out>/<name>`` at the run (a symlink swapped with ``os.replace``); return the link.
 
-    Used for ``outputs/latest`` (the published run) and ``outputs/_analyst/latest`` (its analysts' folder).
+    Used after a full run only, for ``outputs/latest`` and ``outputs/latest-<dataset>`` (the published run) and
+    the same two in ``outputs/_analyst/`` (its analysts' folder).
     """
-    link = out / "latest"
+    link = out / name
     if link.exists() and not link.is_symlink():
         log.warning("%s is not a symlink: left alone", link)
-        return
-    tmp = out / f".latest-{os.getpid()}"
+        return None
+    tmp = out / f".{name}-{os.getpid()}"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     try:
         os.symlink(run_id, tmp, target_is_directory=True)
     except OSError as exc:  # pragma: no cover - filesystems without symlinks
         log.warning("cannot create %s: %s", link, exc)
-        return
+        return None
     os.replace(tmp, link)
+    return link
+
+
+def _full_run_pages(plan: list[Job], filters: dict, dataset: str, definition: str,
+                    period_end: str | None) -> int | None:
+    """The pages a full run of the dataset builds (from the plan of an unfiltered run; nothing is run)."""
+    if not filters:
+        return sum(not j.skip_reason for j in plan)
+    try:
+        full = _plan(None, None, None, dataset, definition, period_end)[0]
+    except SvtoolsError as exc:  # e.g. only a notebook named by path supports this dataset
+        log.info("no full plan for %s: %s", dataset, exc)
+        return None
+    return sum(not j.skip_reason for j in full)
 
 
 # --------------------------------------------------------------------------- the build
@@ -456,6 +478,10 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
     if not plan:
         raise SvtoolsError("nothing to build: no notebook has pages for this selection (force-level and "
                            "whole-dataset notebooks run without --csp)")
+    # a run with a filter is partial: its own run folder, and no ``latest`` link moves (README, outputs/README)
+    filters = {k: v for k, v in (("notebooks", [str(n) for n in notebooks or []]), ("csps", list(csps or [])),
+                                 ("forces", list(forces or []))) if v}
+    full_pages = _full_run_pages(plan, filters, dataset, definition, period_end)
     nbs = {str(n.path): n for n in supported}
     input_hashes = _assign_keys(plan, nbs, dataset, code=_code_digest())
     kernel_name = kernel_name or render.default_kernel_name()
@@ -475,6 +501,9 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
     analyst_final = analyst_root / run_id
 
     base = render.run_context(dataset, definition)
+    full_link = out / f"latest-{dataset}"
+    scope = _scope(filters, sum(not j.skip_reason for j in plan), full_pages, dataset,
+                   f"{out.name}/{full_link.name}" if full_link.is_dir() else None)
     for job in plan:
         href = os.path.relpath(_PAGE, start=Path(job.page).parent.as_posix())
         job.context = render.page_context(job.params, job.title, base=base, area_name=job.area_name,
@@ -527,37 +556,59 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
         seconds = time.perf_counter() - t_start
         ordered = [results[j.job_id] for j in plan]
         result = BuildResult(run_id=run_id, run_dir=final, index=final / _PAGE, jobs=plan, results=ordered,
-                             seconds=seconds, manifest={}, analyst_dir=analyst_final)
+                             seconds=seconds, manifest={}, analyst_dir=analyst_final, scope=scope["scope"],
+                             filters=filters, full_pages=full_pages)
         summary = result.summary()
         manifest = _manifest(run_id, started_at, seconds, plan, results, dict(
             notebooks=[str(n) for n in notebooks] if notebooks else None, csps=list(csps) if csps else None,
             forces=list(forces) if forces else None, dataset=dataset, definition=definition,
             period_end=plan[0].params.get("period_end") if plan else period_end, jobs=n_jobs, workers=workers,
             force_all=force_all, timeout=timeout, kernel_name=kernel_name),
-            dataset_info(dataset), input_hashes, dataset_dir(dataset), summary, nbs, _code_digest())
+            dataset_info(dataset), input_hashes, dataset_dir(dataset), summary, nbs, _code_digest(), scope=scope,
+            definition={k: (base.get("definition") or {}).get(k) for k in ("name", "title")})
         result.manifest = manifest
-        index_ctx = _index_context(plan, results, base, run_id, _partner_summary(plan, results), dataset)
-        (partial / _PAGE).write_text(render.render_page("run_index.html.j2", index_ctx,
-                                                        f"{base['project_title']}: all pages"), encoding="utf-8")
+        index_ctx = _index_context(plan, results, base, run_id, _partner_summary(plan, results), dataset, scope)
+        (partial / _PAGE).write_text(render.render_page("run_index.html.j2", index_ctx, _index_title(base, scope)),
+                                     encoding="utf-8")
         published = _published_manifest(manifest, result, out)
         _write_reports(partial, analyst_partial, plan, results, manifest, published)
         logfile.write(f"{_now_iso()} done: {summary}\n")
         logfile.close()
         os.rename(analyst_partial, analyst_final)  # both renames, then both links: latest never sees half a run
         os.rename(partial, final)
-        _point_latest(out, run_id)
-        _point_latest(analyst_root, run_id)
+        if not result.partial:  # only a full run of a dataset moves latest (and latest-<dataset>)
+            for folder in (out, analyst_root):
+                for name in ("latest", f"latest-{dataset}"):
+                    link = _point_latest(folder, run_id, name)
+                    if link is not None:
+                        result.latest.append(link)
         _cache_prune(cache, {j.key for j in plan})
     finally:
         bar.close()
         if not logfile.closed:
             logfile.close()
     print(summary)
+    print(_where_message(result, out, dataset))
     for j in plan:
         r = results[j.job_id]
         if r.status == "failed":
             print(f"  failed: {j.job_id}: {r.ename}: {r.evalue}", file=sys.stderr)
     return result
+
+
+def _where_message(result: BuildResult, out: Path, dataset: str) -> str:
+    """Where the pages went, in one line: a full run names the links it moved, a partial run says none moved."""
+    if not result.partial:
+        names = ", ".join(f"{out.name}/{p.name}" for p in result.latest if p.parent == out)
+        return f"full run of the {dataset} dataset: {names} -> {result.run_id}"
+    of = f" of the {result.full_pages} a full run builds" if result.full_pages else ""
+    pages = sum(r.status != "skipped" for r in result.results)
+    latest = out / "latest"
+    now = f"still {os.readlink(latest)}" if latest.is_symlink() else "none yet"
+    return (f"partial run ({pages} page{'s' if pages != 1 else ''}{of}; {_filter_text(result.filters)}): "
+            f"{result.index}\n"
+            f"  no latest link moved ({out.name}/latest: {now}); a run with no --csp, --force or --notebook "
+            "moves it")
 
 
 def _run_pool(todo: list[Job], workers: int, run_dir: Path, analyst_dir: Path, kernel_name: str,

@@ -98,6 +98,17 @@ class BuildResult:
     seconds: float
     manifest: dict  # the full manifest (the analysts' copy); the published one has relative paths only
     analyst_dir: Path | None = None  # outputs/_analyst/<run-id>/: executed and failed notebooks, logs
+    #: ``"full"`` (no --csp, --force or --notebook filter: ``latest`` and ``latest-<dataset>`` now point here)
+    #: or ``"partial"`` (its own run folder; no ``latest`` link moved)
+    scope: str = "full"
+    filters: dict = field(default_factory=dict)  # the filter of a partial run: notebooks, csps, forces
+    full_pages: int | None = None  # the pages a full run of the dataset builds (None: not known)
+    latest: list[Path] = field(default_factory=list)  # the ``latest`` links this run moved
+
+    @property
+    def partial(self) -> bool:
+        """True for a filtered run (``--csp``, ``--force`` or ``--notebook``)."""
+        return self.scope == "partial"
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)

@@ -25,8 +25,63 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _filter_text(filters: dict) -> str:
+    """A partial run's filter in words: ``CSP E22000027``, ``forces Cleveland, Durham; notebook csp_profile``."""
+    parts = []
+    for key, one, many in (("csps", "CSP", "CSPs"), ("forces", "force", "forces"),
+                           ("notebooks", "notebook", "notebooks")):
+        values = [Path(str(v)).stem if key == "notebooks" else str(v) for v in filters.get(key) or []]
+        if values:
+            parts.append(f"{one if len(values) == 1 else many} {', '.join(values)}")
+    return "; ".join(parts)
+
+
+def _scope(filters: dict, pages: int, full_pages: int | None, dataset: str, full_run: str | None) -> dict:
+    """What the manifest and the index page say about a run's scope.
+
+    A run with no filter (``--csp``, ``--force``, ``--notebook``) is ``full``; any other is ``partial``, and
+    records its filter, its page count, the page count of a full run of the dataset and where the latest full run
+    is (``full_run``, e.g. ``outputs/latest-demo``; None when the dataset has none yet).
+    """
+    filters = {k: [Path(str(x)).name if k == "notebooks" and str(x).endswith(".ipynb") else str(x) for x in v]
+               for k, v in filters.items() if v}  # a notebook named by path: its file name, no folder
+    scope = {"scope": "partial" if filters else "full", "pages": pages, "full_run_pages": full_pages}
+    if filters:
+        scope["filter"] = filters
+        scope["filter_text"] = _filter_text(filters)
+        scope["full_run"] = full_run
+    scope["dataset"] = dataset
+    return scope
+
+
+def _index_title(base: dict, scope: dict) -> str:
+    """The run index's title: which dataset a full run holds; a partial run says it is one, with its size."""
+    project = base.get("project_title") or "svtools"
+    name = base.get("dataset_name") or scope["dataset"]
+    if scope["scope"] == "full":
+        return f"{project}: all pages of the {name} dataset"
+    of = f" of {scope['full_run_pages']}" if scope.get("full_run_pages") else ""
+    return f"{project}: partial run, {scope['pages']}{of} pages of the {name} dataset"
+
+
+def _partial_note(scope: dict) -> str | None:
+    """The plain sentence at the top of a partial run's index (None for a full run)."""
+    if scope["scope"] == "full":
+        return None
+    n, full = scope["pages"], scope.get("full_run_pages")
+    pages = f"{n} page{'s' if n != 1 else ''}"
+    text = (f"Partial run: {pages} of the {full} a full run of this dataset builds" if full
+            else f"Partial run: {pages}, not every page of this dataset")
+    text += f" (only {scope['filter_text']})." if scope.get("filter_text") else "."
+    if scope.get("full_run"):
+        text += f" The latest full run is in {scope['full_run']}."
+    else:
+        text += " No full run of this dataset has been built yet."
+    return text
+
+
 def _index_context(jobs: list[Job], results: dict[str, JobResult], base: dict, run_id: str, summary: str,
-                   dataset: str) -> dict:
+                   dataset: str, scope: dict | None = None) -> dict:
     from svtools.ingest.store import load_table
 
     def entry(job: Job) -> dict:
@@ -64,6 +119,8 @@ def _index_context(jobs: list[Job], results: dict[str, JobResult], base: dict, r
         "dataset_label": base.get("data", {}).get("Dataset", dataset),
         "index_href": None,
         "parameters": None,
+        "scope": (scope or {}).get("scope", "full"),
+        "partial_note": _partial_note(scope) if scope else None,
     }
 
 
@@ -104,7 +161,8 @@ def _write_reports(run_dir: Path, analyst_dir: Path, jobs: list[Job], results: d
 
 def _manifest(run_id: str, started_at: str, seconds: float, plan: list[Job], results: dict[str, JobResult],
               parameters: dict, info: dict, input_hashes: dict, ddir: Path, summary: str,
-              nbs: dict[str, Notebook], code_sha256: str | None = None) -> dict:
+              nbs: dict[str, Notebook], code_sha256: str | None = None, scope: dict | None = None,
+              definition: dict | None = None) -> dict:
     jobs = []
     for j in plan:
         r = results[j.job_id]
@@ -122,7 +180,9 @@ def _manifest(run_id: str, started_at: str, seconds: float, plan: list[Job], res
         "finished_at": _now_iso(),
         "seconds": round(seconds, 2),
         "status": counts,
+        **{k: v for k, v in (scope or {}).items() if k not in ("dataset", "filter_text")},
         "parameters": parameters,
+        "definition": definition,
         "notebooks": {n.name: {"path": n.path.relative_to(ROOT).as_posix() if n.path.is_relative_to(ROOT)
                                else str(n.path), "sha256": n.sha256, "settings": n.settings}
                       for n in nbs.values()},
