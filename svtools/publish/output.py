@@ -13,6 +13,7 @@ through :func:`svtools.analysis.stats.suppress` first.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
@@ -43,6 +44,8 @@ __all__ = [
     "describe_series",
     "monthly_chart",
     "check_publishable",
+    "table_layout",
+    "table_id",
     "table_html",
     "show_table",
     "publish_table",
@@ -255,30 +258,128 @@ def _cell(value) -> tuple[str, bool]:
     return html.escape(text), numeric
 
 
+#: A table with at least this many columns is shown as one card per row on a narrow screen (``stacked``).
+STACK_MIN_COLUMNS = 4
+#: ... and so is a narrower one whose estimated width (:func:`table_layout`) passes this many characters:
+#: about what a 320 px phone fits across in the page's type, after the page margins and cell padding.
+STACK_MIN_CHARS = 32
+#: A table with at least this many columns, or wider than this many characters, is ``wide``: it is stacked up
+#: to a tablet's width (48rem, where the page column is narrower than its own) and set a size smaller above it.
+WIDE_MIN_COLUMNS = 6
+WIDE_MIN_CHARS = 64
+#: Longest run of characters a column is estimated at: longer text wraps inside its cell.
+_COLUMN_CHARS_CAP = 24
+
+
+def _text_width(text: str, header: bool) -> int:
+    """Characters a cell needs across: a header wraps between its words, a value only if it is long."""
+    text = html.unescape(text)
+    if header:
+        return max((len(w) for w in text.split()), default=0)
+    return min(len(text), _COLUMN_CHARS_CAP)
+
+
+def table_layout(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """The layout class of a table from its shape: ``""`` (stays a table), ``"stacked"`` or ``"stacked wide"``.
+
+    A stacked table becomes one card per row below the stylesheet's breakpoint (``style.css``: 40rem, or 48rem
+    when wide), headed by its row header, each value beside its column name: nothing is off-screen on a phone.
+    Tables of :data:`STACK_MIN_COLUMNS` or more columns stack, and so do narrower ones estimated wider than
+    :data:`STACK_MIN_CHARS` characters (each column as wide as its longest value, capped at
+    :data:`_COLUMN_CHARS_CAP`, or its header's longest word, plus two for padding).
+
+    Parameters
+    ----------
+    columns : sequence of str
+        Column headers (as shown, HTML-escaped or not).
+    rows : sequence of sequence of str
+        Cell texts, row by row.
+
+    Examples
+    --------
+    >>> table_layout(["Area", "Offences"], [["Hartlepool", "1,234"]])
+    ''
+    >>> table_layout(["Area", "2023/24", "2024/25", "Change"], [["Hartlepool", "1", "2", "+1"]])
+    'stacked'
+    """
+    widths = [_text_width(c, header=True) for c in columns]
+    for row in rows:
+        widths = [max(w, _text_width(t, header=False)) for w, t in zip(widths, row)]
+    chars = sum(w + 2 for w in widths)
+    n = len(columns)
+    if n >= WIDE_MIN_COLUMNS or chars > WIDE_MIN_CHARS:
+        return "stacked wide" if n >= 2 else ""
+    if n >= STACK_MIN_COLUMNS or (n >= 2 and chars > STACK_MIN_CHARS):
+        return "stacked"
+    return ""
+
+
+_ids_on_page: dict[str, int] = {}
+
+
+def table_id(caption: str) -> str:
+    """A deterministic id for a table on its page: ``tbl-`` and a hash of the caption, ``-2``... if repeated.
+
+    Each page is built in a kernel of its own, so the count of captions seen is the page's: the same page
+    built twice gets the same ids, and no two tables of a page share one.
+    """
+    key = "tbl-" + hashlib.sha1(str(caption).encode("utf-8")).hexdigest()[:10]
+    seen = _ids_on_page[key] = _ids_on_page.get(key, 0) + 1
+    return key if seen == 1 else f"{key}-{seen}"
+
+
 def table_html(frame: pd.DataFrame, caption: str, row_header: bool = True, note: str | None = None) -> str:
     """An accessible HTML table: ``<caption>``, ``<th scope="col">`` headers, the first column as row headers.
 
-    Numbers get thousands separators and are right-aligned; the table scrolls sideways on a narrow screen.
+    Numbers get thousands separators and are right-aligned (``class="num"``). A table that would not fit a
+    phone (:func:`table_layout`) is ``stacked``: every cell carries its column's name in ``data-label`` for the
+    card layout of ``style.css``, every element its ARIA role (the stylesheet changes their ``display``, which
+    would otherwise lose the table semantics in some browsers), and its box (which can still scroll sideways
+    between the breakpoint and the page's full width) is a keyboard-focusable region named by the caption,
+    whose id is deterministic and unique on the page (:func:`table_id`). A ``wide`` table's box also takes the
+    window's width on a wide screen, beyond the text column.
     """
     if not caption or not str(caption).strip():
         raise ValueError("a published table needs a caption")
     flat = frame.reset_index() if any(n is not None for n in frame.index.names) else frame
     cols = [str(c) for c in flat.columns]
-    out = ['<div class="table-wrap"><table>', f"<caption>{html.escape(str(caption))}</caption>", "<thead><tr>"]
-    for i, c in enumerate(cols):
-        numeric = i > 0 and pd.api.types.is_numeric_dtype(flat.iloc[:, i]) and not pd.api.types.is_bool_dtype(
-            flat.iloc[:, i])
-        cls = ' class="num"' if numeric or (i > 0 and flat.iloc[:, i].map(lambda v: _cell(v)[1]).all()) else ""
-        out.append(f'<th scope="col"{cls}>{html.escape(c)}</th>')
-    out.append("</tr></thead><tbody>")
-    for row in flat.itertuples(index=False, name=None):
-        out.append("<tr>")
-        for i, value in enumerate(row):
-            text, numeric = _cell(value)
+    heads = [html.escape(c) for c in cols]
+    numeric_col = []
+    for i in range(len(cols)):
+        s = flat.iloc[:, i]
+        numeric = i > 0 and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        numeric_col.append(numeric or (i > 0 and bool(s.map(lambda v: _cell(v)[1]).all())))
+    body = [[_cell(v) for v in row] for row in flat.itertuples(index=False, name=None)]
+    layout = table_layout(heads, [[t for t, _ in row] for row in body])
+    stacked = bool(layout)
+
+    def role(name: str) -> str:
+        return f' role="{name}"' if stacked else ""
+
+    def label(i: int) -> str:
+        return f' data-label="{heads[i]}"' if stacked else ""
+
+    text_caption = html.escape(str(caption))
+    if stacked:
+        tid = table_id(caption)
+        wrap = "table-wrap wide" if "wide" in layout.split() else "table-wrap"
+        out = [f'<div class="{wrap}" role="region" tabindex="0" aria-labelledby="{tid}-caption">',
+               f'<table class="{layout}" role="table">', f'<caption id="{tid}-caption">{text_caption}</caption>']
+    else:
+        out = ['<div class="table-wrap"><table>', f"<caption>{text_caption}</caption>"]
+    out.append(f"<thead{role('rowgroup')}><tr{role('row')}>")
+    for i, h in enumerate(heads):
+        cls = ' class="num"' if numeric_col[i] else ""
+        out.append(f'<th scope="col"{cls}{role("columnheader")}>{h}</th>')
+    out.append(f"</tr></thead><tbody{role('rowgroup')}>")
+    for row in body:
+        out.append(f"<tr{role('row')}>")
+        for i, (text, numeric) in enumerate(row):
             if i == 0 and row_header:
-                out.append(f'<th scope="row">{text}</th>')
+                out.append(f'<th scope="row"{role("rowheader")}{label(i)}>{text}</th>')
             else:
-                out.append(f'<td class="num">{text}</td>' if numeric else f"<td>{text}</td>")
+                cls = ' class="num"' if numeric else ""
+                out.append(f"<td{cls}{role('cell')}{label(i)}>{text}</td>")
         out.append("</tr>")
     out.append("</tbody></table></div>")
     if note:
