@@ -11,7 +11,8 @@ a phone, and 1280 px, a laptop) and checked for:
 - **horizontal page scroll**: ``document.scrollingElement.scrollWidth > window.innerWidth`` after loading
   (a box that scrolls inside the page is axe's business, the whole page moving sideways is this check's);
 - **broken relative links**: every ``a[href]`` and ``img[src]`` that is not ``data:``, ``mailto:``/``tel:``
-  or an absolute ``http(s):`` address must resolve to an existing file inside the run folder (a folder is
+  or an absolute ``http(s):`` address (``//host/...`` is no exception: from ``file://`` it names a file) must
+  resolve to an existing file inside the run folder (a folder is
   broken: ``file://`` shows a listing, not its ``index.html``); a ``#fragment`` must name an ``id`` (or
   ``a[name]``) in its target page. ``file:`` resources that fail to load are broken links too.
 
@@ -235,7 +236,7 @@ def check_link(tag: str, raw: str, url: str, page: Path, run: Path, anchors: _An
     """Why the link ``raw`` (resolved by the browser to ``url``) on ``page`` is broken, or None when it is fine."""
     value = (raw or "").strip()
     scheme = urlsplit(value).scheme.lower()
-    if scheme in ("data", "mailto", "tel", "http", "https") or (value.startswith("//") and tag == "a"):
+    if scheme in ("data", "mailto", "tel", "http", "https"):
         return None  # not a relative link (requests to the internet are caught as requests)
     if not value:
         return f"{tag} with an empty {'href' if tag == 'a' else 'src'}"

@@ -74,7 +74,9 @@ def small_run(demo_data, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser_report(small_run):
-    return audit.audit_run(small_run, widths=WIDTHS, concurrency=4)
+    report = audit.audit_run(small_run, widths=WIDTHS, concurrency=4)
+    print(report.summary())  # shown with a failing test's captured output
+    return report
 
 
 def _failing(report, width, keep) -> dict:
@@ -145,6 +147,7 @@ def test_the_audit_finds_each_problem(tmp_path):
         '<a href="../X/">a folder</a> <a href="../../../outside.html">outside</a></p>'
         '<img src="https://example.org/pixel.png" alt="tracker">'
         '<img src="no_such_chart.png">'
+        '<a href="//example.org/page.html">no scheme</a>'
         '<div style="width: 2000px">wide</div>')))
     (tmp_path / "outside.html").write_text(PAGE.format(title="Outside", body=""))
 
@@ -159,5 +162,6 @@ def test_the_audit_finds_each_problem(tmp_path):
     assert "'../X/': is a folder" in reasons
     assert "'../../../outside.html': points outside the run folder" in reasons
     assert "'no_such_chart.png': no such file" in reasons
+    assert "'//example.org/page.html': points outside the run folder" in reasons
     assert "axe image-alt (critical" in reasons
     assert not report.ok and "FAIL" in report.summary()
