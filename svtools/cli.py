@@ -1,4 +1,5 @@
-"""The ``svtools`` command: ``demo-data``, ``inspect``, ``ingest``, ``build`` (and ``areas``, ``definitions``).
+"""The ``svtools`` command: ``demo-data``, ``inspect``, ``ingest``, ``build``, ``publish`` (and ``areas``,
+``definitions``).
 
 Every subcommand has ``--help``; on bad input it prints a one-line reason to stderr and exits with status 2
 (usage) or 1 (data or build failure), never a bare traceback (``--debug`` shows one). Output into a closed pipe
@@ -103,6 +104,39 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)  # pragma: no cover
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from svtools.publish.bundle import publish
+
+    bundle, written, checked = publish(args.run, to=args.to, zip_path=args.zip, allow_partial=args.allow_partial,
+                                       out=args.out)
+    kinds = Counter("page" if n.endswith("index.html") and n != "index.html" else Path(n).suffix.lstrip(".")
+                    for n in bundle.files)
+    scope = "partial run" if bundle.manifest.get("scope") == "partial" else "full run"
+    print(f"publish: run {bundle.run_id} ({bundle.manifest.get('dataset')}, {scope}) passed the disclosure gate: "
+          f"{checked['csv']} CSV tables re-checked, {checked['pages']} pages and {checked['links']} links, "
+          "no machine paths")
+    print(f"  wrote {len(bundle.names())} files, {_size(bundle.total_bytes())} ({bundle.total_bytes():,} bytes) "
+          f"to {written}: the run index, {kinds.get('page', 0)} pages, {kinds.get('csv', 0)} CSV downloads, "
+          "manifest.json")
+    if bundle.left_out:
+        shown = ", ".join(bundle.left_out[:3]) + (", ..." if len(bundle.left_out) > 3 else "")
+        print(f"  left out {len(bundle.left_out)} file(s) of the run folder that are not for partners: {shown}")
+    if args.list:
+        for entry in bundle.manifest["files"]:
+            print(f"  {entry['bytes']:>10,}  {entry['path']}")
+    return 0
+
+
 def _dataset(args: argparse.Namespace) -> str:
     """--dataset NAME, or the older --source demo|police-uk."""
     if args.dataset:
@@ -204,6 +238,23 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--force-all", action="store_true", help="re-run every job even if nothing changed")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_cmd_build)
+
+    pb = sub.add_parser("publish", help="write what a partner may get from a run (pages, CSVs, index, manifest)",
+                        description="Check a run with the disclosure gate (every CSV again, no machine paths, no "
+                                    "notebooks, every link inside the bundle) and write only what a partner may "
+                                    "get: the run index, the pages, their CSV downloads and a plain manifest.json "
+                                    "(files with sha256 and size). Refuses a partial run unless --allow-partial.")
+    pb.add_argument("run", nargs="?", default="latest",
+                    help="a run id, latest-<dataset>, or a run folder's path (default: latest, the newest full run)")
+    where = pb.add_mutually_exclusive_group(required=True)
+    where.add_argument("--to", type=Path, default=None, metavar="DIR", help="write into this new (or empty) folder")
+    where.add_argument("--zip", type=Path, default=None, metavar="FILE",
+                       help="write one zip file (deterministic: the same run gives the same bytes)")
+    pb.add_argument("--allow-partial", action="store_true",
+                    help="publish a partial run (built with --csp, --force or --notebook) too")
+    pb.add_argument("--out", type=Path, default=None, help="outputs folder run ids are looked up in (default outputs/)")
+    pb.add_argument("--list", action="store_true", help="list every file written")
+    pb.set_defaults(func=_cmd_publish)
 
     a = sub.add_parser("areas", help="list the CSPs and forces in the processed data")
     a.add_argument("--dataset", default=None, metavar="NAME", help="processed dataset (default demo)")

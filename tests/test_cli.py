@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from svtools.cli import build_parser, main
 
 
-@pytest.mark.parametrize("command", ["demo-data", "ingest", "build", "areas", "definitions"])
+@pytest.mark.parametrize("command", ["demo-data", "ingest", "build", "publish", "areas", "definitions"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
@@ -80,3 +82,26 @@ def test_bare_police_uk_flag_means_the_shipped_files(monkeypatch):
     monkeypatch.setattr(ingest, "ingest_police_uk", fake)
     assert main(["ingest", "--police-uk"]) == 0 and seen["folder"] is None
     assert main(["ingest", "--police-uk", "/x/y"]) == 0 and str(seen["folder"]) == "/x/y"
+
+
+def _piped_to_head(command: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -1"], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+def test_areas_piped_to_head_ends_quietly(demo_data):
+    """`svtools areas | head -1`: the first line, exit status 0, no traceback."""
+    svtools = Path(sys.executable).with_name("svtools")
+    out = _piped_to_head(f"'{svtools}' areas")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("\n") == 1 and "Traceback" not in out.stderr and not out.stderr.strip()
+
+
+def test_a_long_output_into_a_closed_pipe_ends_quietly():
+    """Far more than a pipe holds (so the write does fail): still status 0 and nothing on stderr."""
+    code = ("import sys\nfrom svtools import cli\n"
+            "def many(args):\n    for i in range(200_000):\n        print('line', i)\n    return 0\n"
+            "cli._cmd_areas = many\nsys.exit(cli.main(['areas']))")
+    out = _piped_to_head(f"'{sys.executable}' -c \"{code}\"")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "line 0\n" and "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
