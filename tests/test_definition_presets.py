@@ -212,3 +212,12 @@ def test_location_unknown_include_and_in_list():
     d = definition_from_mapping(raw)
     got = definition_mask(frame(one("8N"), one("8N", location="Dwelling"), one("8N", location=None)), d)
     assert got.tolist() == [True, False, True]
+
+
+def test_parts_label_says_which_part_brought_each_offence_in():
+    from svtools.ingest.definitions import definition_parts
+
+    f = frame(one("1", knife=True), one("8N", knife=True), one("34B"), one("105A"), one("92A", victim_age=None))
+    assert definition_parts(f, "kent_medway_2023").tolist() == ["homicide", "knife crime", "robbery", pd.NA,
+                                                                "drug supply"]
+    assert definition_parts(f, "homicide").tolist() == ["homicide", pd.NA, pd.NA, pd.NA, pd.NA]

@@ -58,7 +58,7 @@ from svtools.errors import ConfigError, DataValidationError
 from svtools.paths import CONFIG
 
 __all__ = ["Definition", "Part", "load_definition", "definition_from_mapping", "list_definitions",
-           "definition_catalogue", "apply_definition", "definition_mask", "definition_overlap", "definition_for",
+           "definition_catalogue", "apply_definition", "definition_mask", "definition_overlap", "definition_parts", "definition_for",
            "check_categories", "APPLIES_TO"]
 
 DEFINITIONS_DIR = CONFIG / "definitions"
@@ -460,6 +460,31 @@ def _conditions_mask(frame: pd.DataFrame, cond: dict, need) -> pd.Series:
         blank = where.isna() | (where == "")
         mask &= keep.where(~blank.fillna(True).astype(bool), loc["unknown"] == "include").astype(bool)
     return mask.fillna(False).astype(bool)
+
+
+def definition_parts(frame: pd.DataFrame, definition: Definition | str) -> pd.Series:
+    """The label of the first part each row of ``frame`` meets (``<NA>`` where it is not in the definition).
+
+    For a definition made of ``parts`` (e.g. Kent and Medway's homicide, knife crime, robbery ...), so a table can
+    say which part brought an offence in; a definition without parts gives its short title for every row it
+    counts.
+    """
+    d = load_definition(definition) if isinstance(definition, str) else definition
+    inside = definition_mask(frame, d)
+    out = pd.Series(pd.NA, index=frame.index, dtype="string")
+    if not d.parts:
+        return out.mask(inside, d.short_title)
+    codes = frame["ho_offence_code"].astype("string")
+
+    def need(col: str, what: str = "this column") -> pd.Series:
+        if col not in frame.columns:
+            raise DataValidationError(f"definition '{d.name}' needs {what}", column=col)
+        return frame[col]
+
+    for part in reversed(d.parts):  # the first part that matches wins
+        hit = inside & codes.isin(part.offence_codes).fillna(False) & _conditions_mask(frame, part.conditions, need)
+        out = out.mask(hit, part.label)
+    return out
 
 
 def definition_overlap(frame: pd.DataFrame, a: Definition | str, b: Definition | str,
