@@ -725,7 +725,7 @@ def run_context(dataset: str = "demo", definition: str | None = None) -> dict[st
         "dataset": dataset,
         "dataset_period_start": info.get("period_start"),
         "dataset_period_end": info.get("period_end"),
-        "sources": [str(s) for s in info.get("sources", [])],
+        "sources": [provenance.plain_words(s) for s in info.get("sources", [])],
         **provenance.dataset_facts(dataset, info),
         "data": provenance.data_vintage(info),
         "versions": package_versions(),
@@ -733,10 +733,15 @@ def run_context(dataset: str = "demo", definition: str | None = None) -> dict[st
     }
     if definition and info.get("schema") == "police_uk":  # no offence codes, no knife flag: no definition
         ctx["definition"] = {
-            "name": None, "title": "data.police.uk broad violence crime types (no local definition applies)",
-            "description": (f"The local definition ({definition}) needs Home Office offence codes and the knife "
-                            "flag, which data.police.uk does not publish; these pages count its broad crime types "
-                            "instead, so they are not comparable with the success measures."),
+            "name": None,
+            "title": ("every crime of three data.police.uk crime types: violence and sexual offences, robbery, "
+                      "possession of weapons (no local definition of serious violence applies)"),
+            "description": ("A local definition of serious violence needs Home Office offence codes and the knife "
+                            "flag, which data.police.uk does not publish. These pages count every crime recorded "
+                            "under three of its broad crime types instead: violence and sexual offences (which "
+                            "includes common assault, harassment and stalking as well as serious violence), "
+                            "robbery and possession of weapons. They are not serious violence as the Home Office "
+                            "success measures count it, and not comparable with them."),
             "source": "data.police.uk street-level crime, crime type field"}
     elif definition:
         from svtools.ingest.definitions import definition_for
@@ -773,11 +778,16 @@ def page_context(parameters: Mapping[str, Any], title: str, *, base: Mapping[str
                      else "Police force area" if "pfa_code" in params else "Area")
     start = ctx.get("dataset_period_start")
     end = params.get("period_end") or ctx.get("dataset_period_end")
+    shown = dict(params)
+    if "definition" in shown and (ctx.get("definition") or {}).get("name", shown["definition"]) is None:
+        # the page does not use the definition it was run with (data.police.uk: no offence codes or knife
+        # flag): the parameters table must not name it as if it applied
+        del shown["definition"]
     ctx.update(
         title=title, area_name=area_name, area_code=code, area_kind=area_kind,
         force_name=None if "pfa_code" in params else force_name,
         period=period_label(start, end) if start and end else None,
-        parameters=params, index_href=index_href,
+        parameters=shown, index_href=index_href,
     )
     return ctx
 

@@ -21,6 +21,7 @@ from svtools.publish.sections.context import (
     _skip,
     _threshold,
     _window_label,
+    _window_words,
     suppress,
 )
 
@@ -99,12 +100,12 @@ def rate_comparison(ctx: ProfileContext) -> SectionResult:
     areas, info = _area_rates(ctx)
     if ctx.level == "csp" and ctx.code not in set(areas["csp_code"]):
         return _skip(ctx, "rate_comparison", "The rate comparison",
-                     f"too few offences of {ctx.what} were recorded in {ctx.name} in the latest 12 months to publish "
-                     "a count or a rate")
+                     f"too few offences of {ctx.what} were recorded in {ctx.name} in {_window_words(info)} to "
+                     "publish a count or a rate")
     if ctx.level != "csp" and not (areas["pfa_code"] == ctx.force_code).any():
         return _skip(ctx, "rate_comparison", "The rate comparison",
-                     f"too few offences of {ctx.what} were recorded in the CSPs of {ctx.force_name} in the latest "
-                     "12 months to publish a count or a rate")
+                     f"too few offences of {ctx.what} were recorded in the CSPs of {ctx.force_name} in "
+                     f"{_window_words(info)} to publish a count or a rate")
     per = "per 1,000 residents a year"
     res = SectionResult(name="rate_comparison", data=areas)
     window = _window_label(info)

@@ -847,6 +847,17 @@ def _window_label(info: dict) -> str:
     return f"{info['window_start']:%B %Y} to {info['window_end']:%B %Y}"
 
 
+def _window_words(info: dict) -> str:
+    """The comparison window in words with its length counted, never assumed: "the latest 12 months (April 2024
+    to March 2025)", or "the 11 months the data hold (January 2022 to November 2022)"."""
+    start, end = pd.Timestamp(info["window_start"]), pd.Timestamp(info["window_end"])
+    months = (end.year - start.year) * 12 + end.month - start.month + 1
+    span = _window_label(info)
+    if months >= 12:
+        return f"the latest {months} months ({span})"
+    return f"the {months} month{'s' if months != 1 else ''} the data hold ({span})"
+
+
 # =========================================================================== SPC frame (profile and force)
 def _spc_frame(series: pd.Series):
     import warnings

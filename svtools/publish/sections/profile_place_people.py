@@ -165,8 +165,10 @@ def deprivation(ctx: ProfileContext) -> SectionResult:
     ``transform=True``, as PHEindicatormethods ``phe_sii(value_type = 1, transform = TRUE, rii = TRUE)``,
     100,000 repetitions): deciles ordered most to least deprived, population-share mid-point ranks, log rates
     regressed with square-root population weights; the 95% intervals pivot the simulated slope limits about
-    the fitted mid-point. SII in rate per 1,000 residents a year (least minus most deprived end); RII a ratio
-    (least / most deprived end), always positive. A gradient is claimed only when the RII's interval excludes 1.
+    the fitted mid-point. ``values`` keep PHE's signs (SII = least minus most deprived end, RII = least / most);
+    the page states the gap as most minus least deprived and the ratio as most / least (``values["gap"]``,
+    ``values["ratio"]``), so both are positive (> 1) when rates are higher in more deprived neighbourhoods. A
+    gradient is claimed only when the RII's interval excludes 1.
     """
     from svtools.analysis.place_time import _line, sii
 
@@ -184,18 +186,23 @@ def deprivation(ctx: ProfileContext) -> SectionResult:
         lo, hi = float(s["rii_lower"]), float(s["rii_upper"])
         if not np.isfinite(rii_v) or rii_v <= 0:  # cannot happen for the log-linear fit; never print one
             return ("No relative index of inequality: " + (s.get("rii_note") or "the fit gives no ratio") + ".")
-        gap = (f"Slope index of inequality {sii_v:,.2f} per 1,000 residents a year ({_ci(s['sii_lower'], s['sii_upper'])}): "
-               "the fitted rate at the least deprived end of the area minus that at the most deprived end. "
-               f"Relative index of inequality {_sig3(rii_v)} (95% CI {_sig3(lo)} to {_sig3(hi)}): the fitted rate at "
-               "the least deprived end as a multiple of that at the most deprived end (log-linear fit, PHE method)")
-        if hi < 1:
+        # PHE orders deciles most to least deprived, so its SII is (least - most) and its RII (least / most);
+        # pages state the gap as most minus least deprived and the ratio as most / least, positive (> 1) when
+        # rates are higher in more deprived neighbourhoods, the way partners read it
+        gap_v, gap_lo, gap_hi = -sii_v, -float(s["sii_upper"]), -float(s["sii_lower"])
+        ratio_v, ratio_lo, ratio_hi = 1 / rii_v, 1 / hi, 1 / lo
+        gap = (f"Slope index of inequality {gap_v:,.2f} per 1,000 residents a year ({_ci(gap_lo, gap_hi)}): "
+               "the fitted rate at the most deprived end of the area minus that at the least deprived end. "
+               f"Relative index of inequality {_sig3(ratio_v)} (95% CI {_sig3(ratio_lo)} to {_sig3(ratio_hi)}): "
+               "the fitted rate at the most deprived end as a multiple of that at the least deprived end "
+               "(log-linear fit to the deciles, PHE method; the fitted ends lie beyond the first and last deciles, "
+               "so the ratio is further from 1 than that of the two end deciles' own rates)")
+        if ratio_lo > 1:
             return (f"{gap}. Rates are higher in more deprived neighbourhoods: the fitted rate at the most deprived "
-                    f"end of the fitted line is {_sig3(1 / rii_v)} times that at the least deprived end (95% CI "
-                    f"{_sig3(1 / hi)} to {_sig3(1 / lo)}).")
-        if lo > 1:
+                    f"end is {_sig3(ratio_v)} times that at the least deprived end.")
+        if ratio_hi < 1:
             return (f"{gap}. Rates are higher in less deprived neighbourhoods: the fitted rate at the least deprived "
-                    f"end of the fitted line is {_sig3(rii_v)} times that at the most deprived end (95% CI "
-                    f"{_sig3(lo)} to {_sig3(hi)}).")
+                    f"end is {_sig3(1 / ratio_v)} times that at the most deprived end.")
         return f"{gap}. The interval includes 1, so these data show no clear gradient by deprivation."
 
 
@@ -227,7 +234,10 @@ def deprivation(ctx: ProfileContext) -> SectionResult:
         sii_text = _gradient_words(s)
         res.values.update({"sii": float(s["sii"]), "rii": float(s["rii"]), "sii_lower": float(s["sii_lower"]),
                            "sii_upper": float(s["sii_upper"]), "rii_lower": float(s["rii_lower"]),
-                           "rii_upper": float(s["rii_upper"]), "sii_method": s["method"]})
+                           "rii_upper": float(s["rii_upper"]), "sii_method": s["method"],
+                           "gap": -float(s["sii"]), "gap_ci": (-float(s["sii_upper"]), -float(s["sii_lower"])),
+                           "ratio": 1 / float(s["rii"]),
+                           "ratio_ci": (1 / float(s["rii_upper"]), 1 / float(s["rii_lower"]))})
         a = pop.to_numpy() / pop.sum()
         rank = np.cumsum(a) - a / 2
         line = pd.DataFrame({"imd_decile": deciles, "value": _line(s["beta0"], s["beta1"], rank, True)})
