@@ -618,11 +618,19 @@ def hospital_admissions(ctx: ProfileContext) -> SectionResult:
     wide = hm.pivot_table(
         index="financial_year", columns="cohort", values="display", aggfunc="first", observed=True
     )
+    # a total holding a cell suppressed at source is shown as the range the source itself allows (each
+    # suppressed cell holds 1 to the HES threshold), never as a bare lower bound such as ">=1"
+    ranged = hm.assign(shown=[
+        f"{lo:,} to {hi:,}" if supp and shown != "no data" else shown
+        for lo, hi, supp, shown in zip(hm["lower_bound"], hm["upper_bound"], hm["suppressed"], hm["display"])])
+    wide_shown = ranged.pivot_table(
+        index="financial_year", columns="cohort", values="shown", aggfunc="first", observed=True
+    ).reindex(wide.index)
     table = pd.DataFrame(
         {
             "Financial year": wide.index,
-            "All ages": wide["all ages"].to_numpy(),
-            "Under 25": wide["under 25"].to_numpy(),
+            "All ages": wide_shown["all ages"].to_numpy(),
+            "Under 25": wide_shown["under 25"].to_numpy(),
         }
     )
     baseline = config.settings()["periods"]["baseline_financial_year"]
@@ -651,7 +659,9 @@ def hospital_admissions(ctx: ProfileContext) -> SectionResult:
     note = (
         f"Cells of 1 to {config.disclosure_threshold('hes')} admissions are suppressed at source (HES "
         "rules); "
-        "a total that includes one is shown as a lower bound, e.g. >=12." + ratio_note
+        "a total that includes one is shown as the range it must lie in (for example 9 to 15: the admissions "
+        "that are published plus 1 to "
+        f"{config.disclosure_threshold('hes')} for each suppressed cell), and has no rate ratio." + ratio_note
     )
     res.csv = _publish(
         ctx,
