@@ -5,24 +5,30 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 JOBS ?= $(shell nproc)
+# pip without its wall of text: errors still show (and fail the target)
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check --progress-bar off --no-input
 
-.PHONY: help env test-env demo data reports real-data real-reports london-data report test test-fast lab bench attack clean
+.PHONY: help env test-env demo data reports real-data real-reports london-data report publish test test-fast lab bench attack clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-13s %s\n", $$1, $$2}'
 
 $(BIN)/svtools: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found (svtools needs Python 3.11)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
-	$(BIN)/python -m ipykernel install --sys-prefix --name svtools --display-name "Python (svtools)" >/dev/null
+	@echo "make: installing svtools and its pinned packages into $(VENV) (a few minutes the first time)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP_INSTALL) --upgrade pip
+	@$(PIP_INSTALL) -e .
+	@log=$$(mktemp); $(BIN)/python -m ipykernel install --sys-prefix --name svtools \
+	  --display-name "Python (svtools)" >$$log 2>&1 || { cat $$log; rm -f $$log; exit 1; }; rm -f $$log
+	@echo "make: $(VENV) ready (Jupyter kernel \"Python (svtools)\")"
 	@touch $@
 
 env: $(BIN)/svtools ## create .venv with the pinned packages and the `svtools` Jupyter kernel
 
 $(VENV)/.test-deps: $(BIN)/svtools
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@echo "make: installing the test tools into $(VENV)"
+	@$(PIP_INSTALL) -e '.[test]'
 	@touch $@
 
 test-env: $(VENV)/.test-deps ## env plus the test tools
@@ -37,6 +43,7 @@ data: data/processed/demo/dataset.json ## generate the synthetic demo extract an
 
 reports: data ## build every CSP profile from the demo data into outputs/ (prints the index path)
 	$(BIN)/svtools build --jobs $(JOBS)
+	@echo "make reports: outputs/latest and outputs/latest-demo hold these pages; svtools publish --zip FILE gives partners theirs"
 
 demo: reports ## THE MAIN JOB: install, generate and validate the demo data, build all profiles
 
@@ -45,12 +52,19 @@ real-data: env ## ingest the real data.police.uk files shipped in ../shared/data
 
 real-reports: real-data ## build the real-data profiles (crime types, hotspots, deprivation)
 	$(BIN)/svtools build --dataset police_uk --jobs $(JOBS)
+	@echo "make real-reports: outputs/latest and outputs/latest-police_uk hold these pages; the demo pages stay in outputs/latest-demo"
 
 london-data: env ## ingest the real Metropolitan Police borough counts (32 London CSPs, 2010-2023; kind: counts)
 	$(BIN)/svtools ingest --dataset london_mps --extract ../shared/data/real/london_mps --mapping london_mps
 
-report: data ## one CSP's profiles: make report CSP=E22000027
+report: data ## one CSP's profiles: make report CSP=E22000027 (a partial run: outputs/latest is left alone)
+	@test -n "$(CSP)" || { echo "make report: give a CSP code, e.g. make report CSP=E22000027"; exit 1; }
 	$(BIN)/svtools build --csp $(CSP) --jobs $(JOBS)
+	@echo "make report: the pages of $(CSP) are in the run folder printed above; outputs/latest still holds the latest full run"
+
+publish: env ## the bundle a partner may get from a run: make publish [RUN=latest] ZIP=profiles.zip (or TO=folder)
+	@test -n "$(ZIP)$(TO)" || { echo "make publish: give ZIP=file.zip or TO=folder"; exit 1; }
+	$(BIN)/svtools publish $(or $(RUN),latest) $(if $(ZIP),--zip $(ZIP),--to $(TO))
 
 test: test-env ## install what the tests need and run them (what CI runs)
 	$(BIN)/python -m pytest -n 2 --dist loadfile; rc=$$?; \
@@ -70,4 +84,4 @@ attack: env ## attack the latest run from its published files (hidden cells reco
 	$(BIN)/python benchmarks/attack.py outputs/latest
 
 clean: ## remove generated data and outputs, published and analysts' (keeps .venv)
-	rm -rf data/raw/demo data/processed/demo data/processed/police_uk outputs/[0-9]* outputs/latest outputs/.cache outputs/_analyst
+	rm -rf data/raw/demo data/processed/demo data/processed/police_uk outputs/[0-9]* outputs/latest outputs/latest-* outputs/.cache outputs/_analyst

@@ -126,7 +126,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
           f"{checked['csv']} CSV tables re-checked, {checked['pages']} pages and {checked['links']} links, "
           "no machine paths")
     print(f"  wrote {len(bundle.names())} files, {_size(bundle.total_bytes())} ({bundle.total_bytes():,} bytes) "
-          f"to {written}: the run index, {kinds.get('page', 0)} pages, {kinds.get('csv', 0)} CSV downloads, "
+          f"to {written}: the run index, {kinds.get('page', 0)} page(s), {kinds.get('csv', 0)} CSV download(s), "
           "manifest.json")
     if bundle.left_out:
         shown = ", ".join(bundle.left_out[:3]) + (", ..." if len(bundle.left_out) > 3 else "")
