@@ -334,6 +334,9 @@ def write_zip(bundle: Bundle, dest: str | Path) -> Path:
             for name in bundle.names():
                 data = bundle.manifest_bytes() if name == MANIFEST else bundle.files[name].read_bytes()
                 zf.writestr(_zip_entry(f"{bundle.run_id}/{name}"), data, compresslevel=9)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # an ordinary file to hand over (mkstemp makes it private)
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
