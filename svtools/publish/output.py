@@ -261,32 +261,36 @@ def _cell(value) -> tuple[str, bool]:
 #: A table with at least this many columns is shown as one card per row on a narrow screen (``stacked``).
 STACK_MIN_COLUMNS = 4
 #: ... and so is a narrower one whose estimated width (:func:`table_layout`) passes this many characters:
-#: about what a 320 px phone fits across in the page's type, after the page margins and cell padding.
-STACK_MIN_CHARS = 32
+#: about what a 320 px phone fits across in the page's type (288 px of column), cell padding included.
+STACK_MIN_CHARS = 36
 #: A table with at least this many columns, or wider than this many characters, is ``wide``: it is stacked up
 #: to a tablet's width (48rem, where the page column is narrower than its own) and set a size smaller above it.
 WIDE_MIN_COLUMNS = 6
 WIDE_MIN_CHARS = 64
-#: Longest run of characters a column is estimated at: longer text wraps inside its cell.
-_COLUMN_CHARS_CAP = 24
+#: Width in characters a text value is estimated at when longer: it wraps between its words in its cell.
+_TEXT_WRAP_CHARS = 14
 
 
-def _text_width(text: str, header: bool) -> int:
-    """Characters a cell needs across: a header wraps between its words, a value only if it is long."""
+def _text_width(text: str, kind: str) -> int:
+    """Characters a cell needs across: a header or a text value wraps between its words, a number never."""
     text = html.unescape(text)
-    if header:
-        return max((len(w) for w in text.split()), default=0)
-    return min(len(text), _COLUMN_CHARS_CAP)
+    longest_word = max((len(w) for w in text.split()), default=0)
+    if kind == "header":
+        return longest_word
+    if kind == "number":
+        return len(text)
+    return min(len(text), max(longest_word, _TEXT_WRAP_CHARS))
 
 
-def table_layout(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def table_layout(columns: Sequence[str], rows: Sequence[Sequence[str]],
+                 numeric: Sequence[bool] | None = None) -> str:
     """The layout class of a table from its shape: ``""`` (stays a table), ``"stacked"`` or ``"stacked wide"``.
 
     A stacked table becomes one card per row below the stylesheet's breakpoint (``style.css``: 40rem, or 48rem
     when wide), headed by its row header, each value beside its column name: nothing is off-screen on a phone.
     Tables of :data:`STACK_MIN_COLUMNS` or more columns stack, and so do narrower ones estimated wider than
-    :data:`STACK_MIN_CHARS` characters (each column as wide as its longest value, capped at
-    :data:`_COLUMN_CHARS_CAP`, or its header's longest word, plus two for padding).
+    :data:`STACK_MIN_CHARS` characters: each column as wide as its header's longest word, its longest number,
+    or its longest text value (up to :data:`_TEXT_WRAP_CHARS`, or its longest word), plus two for padding.
 
     Parameters
     ----------
@@ -294,17 +298,20 @@ def table_layout(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         Column headers (as shown, HTML-escaped or not).
     rows : sequence of sequence of str
         Cell texts, row by row.
+    numeric : sequence of bool, optional
+        Which columns hold numbers (they never wrap); default none.
 
     Examples
     --------
-    >>> table_layout(["Area", "Offences"], [["Hartlepool", "1,234"]])
+    >>> table_layout(["Area", "Offences"], [["Hartlepool", "1,234"]], [False, True])
     ''
     >>> table_layout(["Area", "2023/24", "2024/25", "Change"], [["Hartlepool", "1", "2", "+1"]])
     'stacked'
     """
-    widths = [_text_width(c, header=True) for c in columns]
+    numeric = list(numeric) if numeric is not None else [False] * len(columns)
+    widths = [_text_width(c, "header") for c in columns]
     for row in rows:
-        widths = [max(w, _text_width(t, header=False)) for w, t in zip(widths, row)]
+        widths = [max(w, _text_width(t, "number" if num else "text")) for w, t, num in zip(widths, row, numeric)]
     chars = sum(w + 2 for w in widths)
     n = len(columns)
     if n >= WIDE_MIN_COLUMNS or chars > WIDE_MIN_CHARS:
@@ -350,7 +357,7 @@ def table_html(frame: pd.DataFrame, caption: str, row_header: bool = True, note:
         numeric = i > 0 and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
         numeric_col.append(numeric or (i > 0 and bool(s.map(lambda v: _cell(v)[1]).all())))
     body = [[_cell(v) for v in row] for row in flat.itertuples(index=False, name=None)]
-    layout = table_layout(heads, [[t for t, _ in row] for row in body])
+    layout = table_layout(heads, [[t for t, _ in row] for row in body], numeric_col)
     stacked = bool(layout)
 
     def role(name: str) -> str:
