@@ -204,3 +204,32 @@ def test_no_table_scrolls_sideways_in_a_browser(width):
             assert box["thead"] <= 1 and box["label"] not in ("none", "normal", ""), box  # cards, labelled
         else:
             assert box["thead"] > 100, box  # a table again
+
+
+def png_data_uri(width: int, height: int) -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@pytest.mark.parametrize("width, expected", [(320, 288), (1280, 460)])
+def test_an_image_shows_at_most_its_own_width_and_shrinks_to_the_column(width, expected):
+    chart = png_data_uri(920, 600)  # drawn at twice its CSS size, as a chart for a sharp screen is
+    markup = page_html(f'<img src="{chart}" alt="a chart" width="460" height="300">',
+                       f'<img src="{chart}" alt="no size given">')
+    with browser_page() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 800})
+            page.set_content(markup)
+            sized, unsized = page.evaluate("() => [...document.images].map(i => [i.width, i.height])")
+            column = page.evaluate("() => document.querySelector('main').clientWidth")
+        finally:
+            browser.close()
+    assert sized == [expected, round(expected * 300 / 460)]  # its own shape kept
+    assert unsized[0] == column  # an image with no width of its own fills the column
