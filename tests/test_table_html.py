@@ -233,3 +233,15 @@ def test_an_image_shows_at_most_its_own_width_and_shrinks_to_the_column(width, e
             browser.close()
     assert sized == [expected, round(expected * 300 / 460)]  # its own shape kept
     assert unsized[0] == column  # an image with no width of its own fills the column
+
+
+def test_ids_start_again_with_each_page_of_a_warm_kernel(monkeypatch, tmp_path):
+    def ids() -> list[str]:
+        return [soup_of(output.table_html(wide_frame(), c)).caption["id"] for c in ("Offences", "Offences")]
+
+    monkeypatch.setenv(output.PAGE_DIR_ENV, str(tmp_path / "a"))
+    first = ids()
+    monkeypatch.setenv(output.PAGE_DIR_ENV, str(tmp_path / "b"))
+    assert ids() == first  # another page in the same kernel: counted afresh
+    monkeypatch.setenv(output.PAGE_DIR_ENV, str(tmp_path / "a"))
+    assert ids() == first and first[1] == first[0].removesuffix("-caption") + "-2-caption"

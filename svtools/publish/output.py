@@ -321,15 +321,33 @@ def table_layout(columns: Sequence[str], rows: Sequence[Sequence[str]],
     return ""
 
 
+#: Tables seen on the page being built (id -> how many times), and which page that is.
 _ids_on_page: dict[str, int] = {}
+_page_seen: dict = {"page": None, "cell": 0}
+
+
+def _execution_count() -> int:
+    """The IPython cell being run (0 outside IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return 0
+    ip = get_ipython()
+    return int(getattr(ip, "execution_count", 0) or 0) if ip is not None else 0
 
 
 def table_id(caption: str) -> str:
     """A deterministic id for a table on its page: ``tbl-`` and a hash of the caption, ``-2``... if repeated.
 
-    Each page is built in a kernel of its own, so the count of captions seen is the page's: the same page
-    built twice gets the same ids, and no two tables of a page share one.
+    The count of captions seen starts again with each page: the build's warm kernels run one page after another
+    (:class:`svtools.publish.render.WarmKernel`), each with its own ``$SVTOOLS_PAGE_DIR`` and its cell count
+    reset to 1. So the same page built twice gets the same ids, whatever ran before it, and no two tables of a
+    page share one.
     """
+    page, cell = os.environ.get(PAGE_DIR_ENV), _execution_count()
+    if page != _page_seen["page"] or cell < _page_seen["cell"]:
+        _ids_on_page.clear()
+    _page_seen.update(page=page, cell=cell)
     key = "tbl-" + hashlib.sha1(str(caption).encode("utf-8")).hexdigest()[:10]
     seen = _ids_on_page[key] = _ids_on_page.get(key, 0) + 1
     return key if seen == 1 else f"{key}-{seen}"
