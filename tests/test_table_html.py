@@ -245,3 +245,16 @@ def test_ids_start_again_with_each_page_of_a_warm_kernel(monkeypatch, tmp_path):
     assert ids() == first  # another page in the same kernel: counted afresh
     monkeypatch.setenv(output.PAGE_DIR_ENV, str(tmp_path / "a"))
     assert ids() == first and first[1] == first[0].removesuffix("-caption") + "-2-caption"
+
+
+def test_a_named_row_header_heads_each_card():
+    frame = pd.DataFrame({"LSOA": ["E01011999"], "Offences": [65], "Name": ["Hartlepool 007D"], "Rate": [4.75]})
+    table = soup_of(output.table_html(frame, "Busiest neighbourhoods", row_header="Name")).table
+    assert [th.get_text() for th in table.thead.find_all("th")] == ["Name", "LSOA", "Offences", "Rate"]
+    row = table.tbody.tr
+    assert row.th.get_text() == "Hartlepool 007D" and row.th["data-label"] == "Name"
+    assert [td["data-label"] for td in row.find_all("td")] == ["LSOA", "Offences", "Rate"]
+    with pytest.raises(ValueError, match="'Neighbourhood' is not one of its columns"):
+        output.table_html(frame, "Busiest neighbourhoods", row_header="Neighbourhood")
+    plain = soup_of(output.table_html(frame, "Busiest neighbourhoods", row_header=False)).table
+    assert not plain.tbody.find("th") and plain.tbody.td["data-label"] == "LSOA"

@@ -353,7 +353,7 @@ def table_id(caption: str) -> str:
     return key if seen == 1 else f"{key}-{seen}"
 
 
-def table_html(frame: pd.DataFrame, caption: str, row_header: bool = True, note: str | None = None) -> str:
+def table_html(frame: pd.DataFrame, caption: str, row_header: bool | str = True, note: str | None = None) -> str:
     """An accessible HTML table: ``<caption>``, ``<th scope="col">`` headers, the first column as row headers.
 
     Numbers get thousands separators and are right-aligned (``class="num"``). A table that would not fit a
@@ -363,10 +363,27 @@ def table_html(frame: pd.DataFrame, caption: str, row_header: bool = True, note:
     between the breakpoint and the page's full width) is a keyboard-focusable region named by the caption,
     whose id is deterministic and unique on the page (:func:`table_id`). A ``wide`` table's box also takes the
     window's width on a wide screen, beyond the text column.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table (a named index becomes its first columns).
+    caption : str
+        What the table shows: its caption, and the name of its box.
+    row_header : bool or str
+        The first column heads each row (default); False for none; or the name of the column that names the
+        rows, shown first (on a phone, the heading of each row's card: e.g. a neighbourhood's name, not its code).
+    note : str, optional
+        A line under the table.
     """
     if not caption or not str(caption).strip():
         raise ValueError("a published table needs a caption")
     flat = frame.reset_index() if any(n is not None for n in frame.index.names) else frame
+    if isinstance(row_header, str):
+        if row_header not in flat.columns:
+            raise ValueError(f"table '{caption}': row_header column {row_header!r} is not one of its columns "
+                             f"{[str(c) for c in flat.columns]}")
+        flat = flat[[row_header] + [c for c in flat.columns if c != row_header]]
     cols = [str(c) for c in flat.columns]
     heads = [html.escape(c) for c in cols]
     numeric_col = []
@@ -414,8 +431,8 @@ def table_html(frame: pd.DataFrame, caption: str, row_header: bool = True, note:
 
 def show_table(frame: pd.DataFrame, caption: str, *, threshold: int | None = None,
                count_columns: Sequence[str] | None = None, note: str | None = None,
-               row_header: bool = True) -> None:
-    """Display ``frame`` as an accessible HTML table after checking it is safe to publish."""
+               row_header: bool | str = True) -> None:
+    """Display ``frame`` as an accessible HTML table (:func:`table_html`) after checking it is safe to publish."""
     from IPython.display import HTML, display
 
     check_publishable(frame, threshold, count_columns, what=f"table '{caption}'")
@@ -439,12 +456,13 @@ def _record_table(folder: Path, entry: dict) -> None:
 def publish_table(frame: pd.DataFrame, name: str, caption: str, *, threshold: int | None = None,
                   count_columns: Sequence[str] | None = None, note: str | None = None,
                   page_dir: str | Path | None = None, display_table: bool = True,
-                  gate: dict | None = None) -> Path | None:
+                  gate: dict | None = None, row_header: bool | str = True) -> Path | None:
     """Show ``frame`` on the page and write it as ``<name>.csv`` beside the page, with a download link.
 
     Refuses (raises :class:`DisclosureError`) a table holding a count from 1 to the threshold or a
     record-level column. The CSV goes to ``page_dir`` or the folder in ``$SVTOOLS_PAGE_DIR`` (set by the
-    batch build); with neither (e.g. in JupyterLab) the table is shown and nothing is written.
+    batch build); with neither (e.g. in JupyterLab) the table is shown and nothing is written. ``row_header`` is
+    as in :func:`table_html` (the CSV keeps the frame's column order).
 
     Returns
     -------
@@ -470,6 +488,6 @@ def publish_table(frame: pd.DataFrame, name: str, caption: str, *, threshold: in
         link = (f'<p><a href="{html.escape(path.name)}" download>Download this table '
                 f'(CSV, {size_kb} KB)</a></p>')
     if display_table:
-        display(HTML(table_html(frame, caption, note=note) + link))
+        display(HTML(table_html(frame, caption, row_header=row_header, note=note) + link))
     return path
 
