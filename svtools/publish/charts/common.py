@@ -8,7 +8,7 @@ import textwrap
 
 import pandas as pd
 
-from svtools.publish import output
+from svtools.publish import figures, output
 from svtools.config import settings
 
 __all__ = [
@@ -26,11 +26,19 @@ SPC_STYLES = {
     "concern": ("concern", "^", "Special cause: concern"),
 }
 
-_TITLE_WIDTH = 62  # characters per title line at 7 in and 13 pt
-
-
 def _pal() -> dict:
     return output.palette()
+
+
+def _fs(role: str) -> float:
+    """Text size in points for ``role`` (``title``, ``label``, ``tick``, ``legend``, ``annotation``; config)."""
+    return figures.font_size(role)
+
+
+def _height(kind: str = "default") -> float:
+    """Figure height in inches from config: ``"default"`` or ``"tall"``."""
+    fig = figures.figure_settings()
+    return fig["tall_height_in"] if kind == "tall" else fig["height_in"]
 
 
 def _figure(height_in: float | None = None, nrows: int = 1, ncols: int = 1, **kwargs):
@@ -38,7 +46,7 @@ def _figure(height_in: float | None = None, nrows: int = 1, ncols: int = 1, **kw
     import matplotlib.pyplot as plt
 
     output.set_theme()
-    fig = output.figure_settings()
+    fig = figures.figure_settings()
     return plt.subplots(
         nrows,
         ncols,
@@ -49,12 +57,14 @@ def _figure(height_in: float | None = None, nrows: int = 1, ncols: int = 1, **kw
     )
 
 
-def _title(ax, title: str, width: int = _TITLE_WIDTH) -> None:
-    """Left-aligned title wrapped to ``width`` characters (narrower when long tick labels push the axes
-    right)."""
+def _title(ax, title: str) -> None:
+    """Left-aligned title, wrapped so that every line fits between the left of the axes and the right edge of
+    the figure (measured after layout, so long tick labels that push the axes right give shorter lines;
+    :func:`svtools.publish.figures.show` re-wraps it if the layout changes later)."""
     if not title or not str(title).strip():
         raise ValueError("every chart needs a title")
-    ax.set_title("\n".join(textwrap.wrap(str(title), width)), loc="left")
+    ax.set_title(" ".join(str(title).split()), loc="left")
+    figures.fit_title(ax)
 
 
 def _months(values) -> pd.DatetimeIndex:
@@ -65,16 +75,23 @@ def _months(values) -> pd.DatetimeIndex:
 
 
 def _date_axis(ax, months: pd.DatetimeIndex) -> None:
-    """Year ticks at April (financial years) for long series, otherwise every few months."""
+    """Year ticks at April (financial years) for long series, otherwise every few months; never more ticks than
+    fit across the axes at the house text size (one every two or more years on long series)."""
+    import math
+
     import matplotlib.dates as mdates
 
     span = len(pd.date_range(months.min(), months.max(), freq="MS")) if len(months) else 0
+    fig = ax.figure
+    width_px = ax.get_position().width * fig.get_figwidth() * figures.CSS_PX_PER_IN
+    label_px = 3.1 * _fs("tick") * figures.CSS_PX_PER_IN / 72  # "2024" and a gap
+    most = max(2, int(width_px // label_px))
     if span > 30:
-        ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=4))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
+        years = span / 12
+        ax.xaxis.set_major_locator(mdates.YearLocator(base=max(1, math.ceil(years / most)), month=4))
     else:
-        ax.xaxis.set_major_locator(mdates.MonthLocator(interval=max(1, span // 6)))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
+        ax.xaxis.set_major_locator(mdates.MonthLocator(interval=max(1, math.ceil(span / min(most, 6)))))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
 
 
 def _covid_band(ax, months: pd.DatetimeIndex, covid=None, label: bool = True) -> None:
@@ -98,44 +115,158 @@ def _covid_band(ax, months: pd.DatetimeIndex, covid=None, label: bool = True) ->
     )
 
 
+def _fits(fig, artist) -> bool:
+    """Whether ``artist`` (a legend: its width does not depend on the layout) is no wider than the figure."""
+    ext = artist.get_window_extent(fig.canvas.get_renderer())
+    return ext.x0 >= fig.bbox.x0 - 0.5 and ext.x1 <= fig.bbox.x1 + 0.5
+
+
 def _legend_below(fig, ax, ncol: int = 2) -> None:
-    """Legend under the plot, outside the axes (never over the data; constrained layout makes room)."""
+    """Legend under the plot, outside the axes (never over the data; constrained layout makes room).
+
+    Tries up to ``ncol`` columns, with long labels wrapped to the column width, and keeps the lowest legend that
+    is no wider than the figure.
+    """
     handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False)
+    if not handles:
+        return
+    font_px = _fs("legend") * figures.CSS_PX_PER_IN / 72
+    fig_px = fig.get_figwidth() * figures.CSS_PX_PER_IN
+    longest = max(len(lab) for lab in labels)
+    options = []
+    for n in range(max(1, min(ncol, len(handles))), 0, -1):
+        chars = int((fig_px / n - 3.4 * font_px) / (0.56 * font_px))  # room for the handle and the gap
+        options += [(n, w) for w in sorted({longest, min(longest, chars), min(longest, chars - 4)}, reverse=True)
+                    if w >= 10]
+    best = None
+    for n, width in options:
+        wrapped = ["\n".join(textwrap.wrap(lab, width)) or lab for lab in labels]
+        legend = fig.legend(handles, wrapped, loc="outside lower center", ncol=n, frameon=False)
+        fits = _fits(fig, legend)
+        height = legend.get_window_extent(fig.canvas.get_renderer()).height
+        legend.remove()
+        if fits and (best is None or height < best[0] - 0.5):
+            best = (height, n, wrapped)
+    n, wrapped = (best[1], best[2]) if best else (1, ["\n".join(textwrap.wrap(lab, 24)) for lab in labels])
+    fig.legend(handles, wrapped, loc="outside lower center", ncol=n, frameon=False)
 
 
-def _place_labels(ax, xs, ys, texts, bold=None, fontsize: float = 10.5) -> None:
-    """Label points without overlaps: labels sit right of their point and are nudged apart vertically."""
+def _marker_boxes(ax, pad: float = 2.0):
+    """Display-pixel boxes ``(x0, y0, x1, y1)`` of every scatter marker on ``ax``."""
+    import numpy as np
+
+    boxes = []
+    for coll in ax.collections:
+        if not hasattr(coll, "get_sizes") or not len(coll.get_offsets()):
+            continue
+        sizes = np.asarray(coll.get_sizes(), dtype=float)
+        if not len(sizes):
+            continue
+        pts = coll.get_offset_transform().transform(coll.get_offsets())
+        for k, (px, py) in enumerate(pts):
+            if not np.isfinite([px, py]).all():
+                continue
+            r = np.sqrt(sizes[k % len(sizes)]) / 2 * ax.figure.dpi / 72 + pad
+            boxes.append((px - r, py - r, px + r, py + r))
+    return boxes
+
+
+def _overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+#: Where a point label may go, tried in this order: (dx, dy) direction of the label box from the point.
+_LABEL_DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
+_LABEL_OFFSETS = (5, 12, 22, 36, 54, 78, 110)  # CSS px from the marker's edge
+
+
+def _place_labels(ax, xs, ys, texts, bold=None, required=None, fontsize: float | None = None) -> list:
+    """Label points so that no label overlaps another label or any marker on the axes, and stays inside them.
+
+    Each label tries positions right, left, above, below and on the diagonals of its point, nearest first,
+    moving further out (with a thin leader line) until its box is clear of every placed label and every scatter
+    marker. Call it last, once the title and legend are in place (they change the layout).
+
+    Parameters
+    ----------
+    xs, ys : array-like
+        Data coordinates of the points.
+    texts : list of str
+    bold : list of bool, optional
+        Labels drawn bold (the page's own area).
+    required : list of bool, optional
+        Labels that are always drawn (at their clearest position if no position is clear); the others are left
+        out when they do not fit (the table beside the chart has every value). Default: all required.
+    fontsize : float, optional
+        Points (default ``figures.font_pt.annotation``).
+
+    Returns
+    -------
+    list of matplotlib.text.Annotation
+        The labels drawn.
+    """
     fig = ax.figure
+    fontsize = fontsize or _fs("annotation")
+    n = len(texts)
+    bold = list(bold) if bold is not None else [False] * n
+    required = list(required) if required is not None else [True] * n
     fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
     to_px = ax.transData.transform
-    pts = [to_px((x, y)) for x, y in zip(xs, ys)]
-    height = fontsize * fig.dpi / 72 * 1.25
-    order = sorted(range(len(pts)), key=lambda i: pts[i][1])
-    placed: list[tuple[float, float, float]] = []  # (x0, x1, y) in pixels
+    frame = ax.get_window_extent(renderer)
+    markers = _marker_boxes(ax)
+    placed = []
+    drawn = []
+    order = sorted(range(n), key=lambda i: (not bold[i], not required[i], i))
     for i in order:
-        x0 = pts[i][0] + (12 if bold is not None and bold[i] else 7)
-        x1 = x0 + 0.6 * fontsize * fig.dpi / 72 * len(str(texts[i]))
-        y = pts[i][1] + 3
-        for _ in range(50):
-            clash = [p for p in placed if p[0] < x1 and x0 < p[1] and abs(p[2] - y) < height]
-            if not clash:
+        px, py = to_px((xs[i], ys[i]))
+        probe = ax.text(0, 0, str(texts[i]), fontsize=fontsize, fontweight="bold" if bold[i] else "normal")
+        ext = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = ext.width, ext.height
+        own = max([b[2] - px for b in markers if b[0] <= px <= b[2] and b[1] <= py <= b[3]] + [4.0])
+        best, best_clash = None, None
+        for off in _LABEL_OFFSETS:
+            for dx, dy in _LABEL_DIRECTIONS:
+                gap = own + off
+                x0 = px + gap if dx > 0 else (px - gap - w if dx < 0 else px - w / 2)
+                y0 = py + gap if dy > 0 else (py - gap - h if dy < 0 else py - h / 2)
+                box = (x0, y0, x0 + w, y0 + h)
+                if box[0] < frame.x0 + 2 or box[2] > frame.x1 - 2 or box[1] < frame.y0 + 2 or box[3] > frame.y1 - 2:
+                    continue
+                clash = sum(_overlaps(box, b) for b in placed) * 10 + sum(_overlaps(box, b) for b in markers)
+                lead = off > 12 or (dx != 0 and dy != 0)  # a leader line when the label is not beside its point
+                if clash == 0:
+                    best, best_clash = (box, lead), 0
+                    break
+                if best_clash is None or clash < best_clash:
+                    best, best_clash = (box, lead), clash
+            if best_clash == 0:
                 break
-            y = max(p[2] for p in clash) + height
-        placed.append((x0, x1, y))
-        ax.annotate(
+        if best is None or (best_clash and not required[i]):
+            continue
+        (box, lead) = best
+        padded = (box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2)
+        placed.append(padded)
+        pt = 72 / fig.dpi  # offsets in points: the PNG is saved at another dpi
+        ann = ax.annotate(
             str(texts[i]),
             (xs[i], ys[i]),
-            xytext=(x0 - pts[i][0], y - pts[i][1]),
-            textcoords="offset pixels",
-            fontsize=fontsize,
+            xytext=((box[0] - px) * pt, (box[1] - py) * pt),
+            textcoords="offset points",
+            ha="left",
             va="bottom",
-            fontweight="bold" if bold is not None and bold[i] else "normal",
-            arrowprops={"arrowstyle": "-", "color": "#777777", "lw": 0.6}
-            if abs(y - pts[i][1] - 3) > 2
+            fontsize=fontsize,
+            fontweight="bold" if bold[i] else "normal",
+            arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.7, "shrinkA": 0, "shrinkB": 2}
+            if lead
             else None,
+            bbox={"boxstyle": "square,pad=0", "fc": "white", "ec": "none", "alpha": 0.8},
+            zorder=5,
         )
+        ann.set_in_layout(False)
+        drawn.append(ann)
+    return drawn
 
 
 def _col(frame: pd.DataFrame, *names: str) -> str:

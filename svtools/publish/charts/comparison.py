@@ -4,19 +4,26 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 
 from svtools.publish.charts.common import (
-    _TITLE_WIDTH,
     _pal,
     _figure,
     _title,
     _legend_below,
     _place_labels,
     _thousands,
+    _fs,
+    _height,
 )
+from svtools.publish import figures
 from svtools.publish.disclosure import require_gate_frame
+
+#: Characters per line of a bar's label (longer labels wrap, so the bars keep most of the width).
+_TICK_CHARS = 22
 
 __all__ = [
     "funnel_plot",
@@ -53,8 +60,9 @@ def funnel_plot(
     highlight : str, optional
         Label of the area the page is about (drawn larger, in the highlight colour, and always labelled).
     label_all : bool, optional
-        Label every point (default: when there are at most 15 points; otherwise only the highlighted area and
-        areas outside the 99.8% limits).
+        Label every point that has room (default: when there are at most 15 points, e.g. a force's CSPs). The
+        highlighted area and areas outside the 99.8% limits are always labelled; other labels are left out where
+        they would overlap a label or a marker (every value is in the table beside the chart).
     limit_labels : (str, str)
         Legend labels of the 95% and 99.8% limits, saying which limits they are (e.g. "99.8% limits allowing
         for over-dispersion"); both must contain "95%" and "99.8%" respectively.
@@ -66,7 +74,7 @@ def funnel_plot(
     """
     require_gate_frame(points, "funnel_plot")
     pal = _pal()
-    fig, ax = _figure(4.4)
+    fig, ax = _figure(_height("tall"))
     lim = limits.sort_values("denominator")
     x = lim["denominator"].to_numpy(dtype=float)
     label_95, label_998 = limit_labels
@@ -117,20 +125,24 @@ def funnel_plot(
     ax.set_xlabel(xlabel)
     ax.set_xlim(left=0, right=max(float(x.max()), float(pts["denominator"].max())) * 1.05)
     ax.set_ylim(bottom=0)
-    show_label = [bool(label_all or is_hl[i] or signal[i] in ("high", "low")) for i in pts.index]
-    sel = [i for i in pts.index if show_label[i]]
+    ax.set_ylabel(ylabel)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))  # "600,000" is wide
+    ax.xaxis.set_major_formatter(_thousands())
+    _title(ax, title)
+    _legend_below(fig, ax, ncol=2)
+    figures.prepare(fig)  # what show() does, before the labels: they are placed on the final layout
+    outlier = [signal[i] in ("high", "low") for i in pts.index]
+    sel = [i for i in pts.index if label_all or is_hl[i] or outlier[i]]
     _place_labels(
         ax,
         pts.loc[sel, "denominator"].to_numpy(dtype=float),
         pts.loc[sel, "value"].to_numpy(dtype=float),
         pts.loc[sel, "label"].astype(str).tolist(),
         bold=[bool(is_hl[i]) for i in sel],
+        required=[bool(is_hl[i] or outlier[i]) for i in sel],
     )
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.xaxis.set_major_formatter(_thousands())
-    _title(ax, title)
-    _legend_below(fig, ax, ncol=2)
     return fig
 
 
@@ -185,7 +197,7 @@ def gradient_chart(
             transform=ax.transAxes,
             ha="right",
             va="top",
-            fontsize=11,
+            fontsize=_fs("annotation"),
             bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#999999"},
         )
     ax.set_xticks(range(1, 11))
@@ -221,7 +233,7 @@ def lorenz_chart(
     """
     require_gate_frame(data, "lorenz_chart")
     pal = _pal()
-    fig, ax = _figure(4.4)
+    fig, ax = _figure(_height("tall"))
     d = data.sort_values("area_share")
     x = np.r_[0.0, d["area_share"].to_numpy(dtype=float)]
     y = np.r_[0.0, d["offence_share"].to_numpy(dtype=float)]
@@ -243,7 +255,7 @@ def lorenz_chart(
             (top_share, top_value),
             xytext=(0.3, max(0.08, min(top_value, 0.9) - 0.22)),
             textcoords="axes fraction",
-            fontsize=11,
+            fontsize=_fs("annotation"),
             arrowprops={"arrowstyle": "-", "color": "#333333"},
             bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.9},
         )
@@ -296,10 +308,13 @@ def bar_chart(
     if sort:
         d = d.sort_values(value, ascending=True, na_position="first")
     n = len(d)
-    fig, ax = _figure(max(2.6, 0.38 * n + 1.5))
+    with_legend = (lower is not None and upper is not None) or reference is not None
+    labels = d[label].astype(str).tolist()
+    shown_labels = ["\n".join(textwrap.wrap(lab, _TICK_CHARS)) or lab for lab in labels]
+    lines = sum(max(1, lab.count("\n") + 1) for lab in shown_labels)
+    fig, ax = _figure(max(2.6, 0.3 * n + 0.14 * lines + 1.5 + (0.5 if with_legend else 0)))
     y = np.arange(n)
     vals = pd.to_numeric(d[value], errors="coerce").to_numpy(dtype=float)
-    labels = d[label].astype(str).tolist()
     is_hl = (
         np.array([lab == str(highlight) for lab in labels]) if highlight is not None else np.zeros(n, bool)
     )
@@ -328,20 +343,19 @@ def bar_chart(
     span = np.nanmax(np.r_[text_x, 1e-9])
     for yi, xi, v in zip(y, text_x, vals):
         ax.text(
-            xi + span * 0.01, yi, "*" if np.isnan(v) else value_format.format(v), va="center", fontsize=10.5
+            xi + span * 0.01, yi, "*" if np.isnan(v) else value_format.format(v), va="center", fontsize=_fs("annotation")
         )
     if reference is not None and np.isfinite(reference):
         ax.axvline(reference, color="#000000", ls="--", lw=1.3, label=f"{reference_label} ({reference:,.2f})")
-    ax.set_yticks(y, labels)
+    ax.set_yticks(y, shown_labels)
     for tick, h in zip(ax.get_yticklabels(), is_hl):
         if h:
             tick.set_fontweight("bold")
-    ax.set_xlim(0, span * 1.18)
+    ax.set_xlim(0, span * 1.25)  # room for the value labels
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel or label.replace("_", " ").capitalize())
     ax.grid(axis="y", visible=False)
-    longest = max([len(lab) for lab in labels] + [0])
-    _title(ax, title, width=max(28, _TITLE_WIDTH - int(longest * 0.95) - 3))
-    if (lower is not None and upper is not None) or reference is not None:
-        ax.legend(loc="lower right", frameon=True, framealpha=0.95, fontsize=10)
+    _title(ax, title)
+    if with_legend:
+        _legend_below(fig, ax, ncol=2)
     return fig

@@ -11,6 +11,7 @@ from svtools.publish.charts.common import (
     _pal,
     _figure,
     _title,
+    _fs,
 )
 from svtools.publish.disclosure import require_gate_frame
 
@@ -53,8 +54,8 @@ def pyramid_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Victims", yl
     def fmt(v):
         return "*" if np.isnan(v) else (f"{v:.0%}" if shares else f"{v:,.0f}")
 
-    ax.bar_label(bm, labels=[fmt(v) for v in male], padding=2, fontsize=10)
-    ax.bar_label(bf, labels=[fmt(v) for v in female], padding=2, fontsize=10)
+    ax.bar_label(bm, labels=[fmt(v) for v in male], padding=2, fontsize=_fs("annotation"))
+    ax.bar_label(bf, labels=[fmt(v) for v in female], padding=2, fontsize=_fs("annotation"))
     ax.set_yticks(y, data["age_band"].astype(str).tolist())
     top = np.nanmax(np.r_[np.nan_to_num(male), np.nan_to_num(female), 1e-9])
     ax.set_xlim(-top * 1.3, top * 1.3)
@@ -62,9 +63,9 @@ def pyramid_chart(data: pd.DataFrame, *, title: str, xlabel: str = "Victims", yl
 
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{abs(v):,.0f}" if top > 1 else f"{abs(v):.0%}"))
     ax.axvline(0, color="#000000", lw=1)
-    ax.text(0.02, 0.98, "Male", transform=ax.transAxes, ha="left", va="top", fontsize=12, fontweight="bold")
+    ax.text(0.02, 0.98, "Male", transform=ax.transAxes, ha="left", va="top", fontsize=_fs("label"), fontweight="bold")
     ax.text(
-        0.98, 0.98, "Female", transform=ax.transAxes, ha="right", va="top", fontsize=12, fontweight="bold"
+        0.98, 0.98, "Female", transform=ax.transAxes, ha="right", va="top", fontsize=_fs("label"), fontweight="bold"
     )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -118,7 +119,7 @@ def day_hour_heatmap(
         r, c = np.unravel_index(np.nanargmax(values), values.shape)
         ax.add_patch(mpatches.Rectangle((c, r), 1, 1, fill=False, edgecolor="#D55E00", linewidth=3))
         ax.text(
-            c + 0.5, r + 0.5, "X", ha="center", va="center", fontsize=11, fontweight="bold", color="#D55E00"
+            c + 0.5, r + 0.5, "X", ha="center", va="center", fontsize=_fs("annotation"), fontweight="bold", color="#D55E00"
         )
         busiest = f"\nX = busiest hour: {table.index[r]} {int(hours[c]):02d}:00 to {int(hours[c]):02d}:59"
     ax.grid(False)

@@ -18,6 +18,8 @@ from svtools.publish.charts.common import (
     _date_axis,
     _covid_band,
     _legend_below,
+    _fs,
+    _height,
 )
 from svtools.publish.disclosure import require_gate_frame
 from svtools.config import settings
@@ -220,7 +222,7 @@ def seasonal_chart(
             xytext=(0, 4),
             textcoords="offset points",
             ha="center",
-            fontsize=11,
+            fontsize=_fs("annotation"),
             fontweight="bold",
         )
     if model is not None:
@@ -350,7 +352,7 @@ def its_chart(
                 label="Without the interruption")
         ax.axvline(start, color="#000000", lw=1.2, ls="-.")
         ax.annotate(interruption_label, (start, 1), xycoords=("data", "axes fraction"), xytext=(4, -14),
-                    textcoords="offset points", fontsize=11)
+                    textcoords="offset points", fontsize=_fs("annotation"))
         ncol = 3
     ax.set_ylim(bottom=0)
     ax.set_ylabel(ylabel)
@@ -405,7 +407,7 @@ def yearly_chart(
             label=str(name),
         )
         labels = ["*" if np.isnan(v) else f"{v:,.0f}" for v in vals]
-        ax.bar_label(bars, labels=labels, padding=2, fontsize=10)
+        ax.bar_label(bars, labels=labels, padding=2, fontsize=_fs("annotation"))
     ax.set_xticks(x, [f"{y}\n(baseline)" if y == baseline else y for y in years])
     ax.set_ylabel(ylabel)
     ax.set_xlabel(xlabel)
@@ -433,7 +435,7 @@ def completeness_chart(
         without its ``records`` column).
     """
     pal = _pal()
-    fig, ax = _figure(4.4)
+    fig, ax = _figure(_height("tall"))
     months = _months(table.index)
     markers = ["o", "s", "^", "v", "D", "P", "X", "*"]
     styles = ["-", "--", "-.", ":"]
