@@ -734,7 +734,7 @@ def run_context(dataset: str = "demo", definition: str | None = None) -> dict[st
     if definition and info.get("schema") == "police_uk":  # no offence codes, no knife flag: no definition
         ctx["definition"] = {
             "name": None,
-            "title": ("every crime of three data.police.uk crime types: violence and sexual offences, robbery, "
+            "title": ("Every crime of three data.police.uk crime types: violence and sexual offences, robbery, "
                       "possession of weapons (no local definition of serious violence applies)"),
             "description": ("A local definition of serious violence needs Home Office offence codes and the knife "
                             "flag, which data.police.uk does not publish. These pages count every crime recorded "
