@@ -248,3 +248,208 @@ def test_chart_refuses_data_not_published_by_the_gate(draw):
         draw(raw)
     with pytest.raises(DisclosureError):  # a copy that lost the mark is refused too
         draw(pd.DataFrame(gated(raw).to_dict()))
+
+
+# --------------------------------------------------------------------------- readable on a phone (issue 10)
+def _every_chart():
+    """One figure of every chart type, built from the test data above."""
+    stl = pd.DataFrame({"month": MONTHS, "observed": VALUES, "trend": 20.0, "seasonally_adjusted": VALUES - 1.0})
+    spc = pd.DataFrame({"month": MONTHS, "value": VALUES, "mean": 20.0, "lower": -2.0, "upper": 32.0,
+                        "variation": ["common cause"] * (len(MONTHS) - 2) + ["improvement", "concern"]})
+    fc = pd.DataFrame({"month": pd.date_range("2025-04-01", periods=12, freq="MS"), "expected": 18.0,
+                       "lower": 10.0, "upper": 27.0})
+    its = pd.DataFrame({"month": MONTHS, "observed": VALUES, "fitted": 20.0, "counterfactual": 22.0})
+    years = pd.DataFrame({"financial_year": [f"20{y}/{y + 1}" for y in range(18, 25)],
+                          "All ages": [1234, 1410, 980, 1120, 1302, 1388, 1290],
+                          "Under 25": [402, 455, np.nan, 380, 410, 433, 398]})
+    g = pd.DataFrame({"imd_decile": range(1, 11), "value": np.linspace(2, 0.5, 10)})
+    g["lower"], g["upper"] = g["value"] * 0.8, g["value"] * 1.2
+    x = np.linspace(0.01, 1, 50)
+    mix = pd.DataFrame({"offence": ["Violence with injury", "Robbery of personal property",
+                                    "Possession of weapons offences", "Homicide"], "n": [561, 92, 40, np.nan]})
+    ages = pd.DataFrame({"age_band": ["0-9", "10-14", "15-19", "20-24", "25-34", "35-44", "45+"],
+                         "male": [5, 20, 60, 50, 120, 90, np.nan], "female": [5, 10, 30, 25, 80, 60, 40]})
+    heat = pd.DataFrame(RNG.poisson(5, (7, 24)), index=charts.DAY_NAMES, columns=range(24))
+    shares = pd.DataFrame({"Victim age known": RNG.uniform(0.8, 1, len(MONTHS)),
+                           "Time known": RNG.uniform(0.6, 0.9, len(MONTHS)),
+                           "Location known to an LSOA": RNG.uniform(0.7, 0.95, len(MONTHS))}, index=MONTHS)
+    long_title = "Knife-enabled serious violence: rate per 1,000 residents a year, April 2024 to March 2025"
+    return {
+        "spc_chart": lambda: charts.spc_chart(gated(spc), title=long_title),
+        "funnel_plot": lambda: charts.funnel_plot(
+            gated(_crowded_points()), _limits(), target=0.5, title=long_title, highlight="Hartlepool",
+            ylabel="Rate per 1,000 residents a year",
+            limit_labels=("95% limits allowing for over-dispersion", "99.8% limits allowing for over-dispersion")),
+        "trend_chart": lambda: charts.trend_chart(gated(stl), title=long_title),
+        "seasonal_chart": lambda: charts.seasonal_chart(
+            gated(pd.DataFrame({"month_of_year": range(1, 13), "value": np.sin(np.arange(12) + 0.5)})),
+            title=long_title, model=pd.DataFrame({"month_of_year": range(1, 13), "value": np.sin(np.arange(12))})),
+        "forecast_chart": lambda: charts.forecast_chart(
+            gated(pd.Series(VALUES, index=MONTHS)), fc, fitted=pd.DataFrame({"month": MONTHS, "fitted": 20.0}),
+            title=long_title),
+        "its_chart": lambda: charts.its_chart(gated(its), "2020-04-01", window_end="2020-06-01", title=long_title,
+                                              interruption_label="First COVID-19 lockdown"),
+        "yearly_chart": lambda: charts.yearly_chart(gated(years), title=long_title),
+        "pyramid_chart": lambda: charts.pyramid_chart(gated(ages), title=long_title),
+        "day_hour_heatmap": lambda: charts.day_hour_heatmap(gated(heat), title=long_title),
+        "gradient_chart": lambda: charts.gradient_chart(gated(g), title=long_title, line=g[["imd_decile", "value"]],
+                                                        note="SII 1.7, RII 3.4"),
+        "lorenz_chart": lambda: charts.lorenz_chart(
+            gated(pd.DataFrame({"area_share": x, "offence_share": x**0.4})), title=long_title, top_share=0.05,
+            top_value=0.3),
+        "bar_chart": lambda: charts.bar_chart(
+            gated(mix.assign(lo=mix["n"] * 0.8, hi=mix["n"] * 1.2)), label="offence", value="n", lower="lo",
+            upper="hi", reference=300, reference_label="Force average", title=long_title, xlabel="Offences"),
+        "completeness_chart": lambda: charts.completeness_chart(gated(shares), title=long_title),
+    }
+
+
+def _crowded_points(n: int = 40):
+    """A funnel's worth of CSPs, many of them close together, two outside the limits, and Hartlepool."""
+    rng = np.random.default_rng(3)
+    den = np.r_[93836, 95000, 97000, rng.uniform(5e4, 6e5, n - 5), 150000, 300000]
+    val = np.r_[0.6, 0.61, 0.59, rng.normal(0.5, 0.06, n - 5), 0.95, 0.3]
+    names = ["Hartlepool", "Barrow-in-Furness", "Darlington"] + [f"Area {k}" for k in range(n - 5)] + [
+        "Middlesbrough", "South Warwickshire"]
+    sig = [""] * (n - 2) + ["high", "low"]
+    return pd.DataFrame({"label": names, "denominator": den, "value": val, "signal": sig})
+
+
+CHARTS = _every_chart()
+
+
+@pytest.mark.parametrize("name", sorted(CHARTS))
+def test_every_text_is_readable_at_390_px_and_inside_the_figure(name):
+    """The smallest text of every chart type is at least figures.min_text_px CSS px once the image is scaled
+    to the 358 px column of a 390 px phone (without the show() safety net), and no text is cut off."""
+    from svtools.publish import figures
+
+    fig = CHARTS[name]()
+    settings = config.settings()["figures"]
+    assert fig.get_size_inches()[0] == pytest.approx(settings["width_in"])
+    sizes = figures.text_sizes(fig, column_px=settings["column_px"])
+    assert sizes, "no text found"
+    smallest_text, smallest_px = sizes[0]
+    assert smallest_px >= settings["min_text_px"], f"{smallest_text!r} is {smallest_px:.1f} CSS px at 390 px"
+    # the arithmetic: font pt / 72 * 96 * (358 / CSS width)
+    scale = settings["column_px"] / (settings["width_in"] * 96)
+    texts = figures._drawn_texts(fig)
+    assert smallest_px == pytest.approx(min(t.get_fontsize() for t in texts) / 72 * 96 * scale)
+    assert figures.prepare(fig)["raised"] == []  # the charts meet the rule themselves
+    renderer = fig.canvas.get_renderer()
+    for t in figures._drawn_texts(fig):
+        box = t.get_window_extent(renderer)
+        assert box.x0 >= -1 and box.x1 <= fig.bbox.x1 + 1, f"{name}: {t.get_text()!r} cut off at the side"
+        assert box.y0 >= -1 and box.y1 <= fig.bbox.y1 + 1, f"{name}: {t.get_text()!r} cut off at the top/bottom"
+    plt.close(fig)
+
+
+def test_text_added_below_the_minimum_is_enlarged_by_show(monkeypatch):
+    from svtools.publish import figures
+
+    monkeypatch.setattr("IPython.display.display", lambda *a, **kw: None)
+    fig = charts.trend_chart(gated(pd.DataFrame({"month": MONTHS, "observed": VALUES, "trend": 20.0})),
+                             title="Trend")
+    note = fig.axes[0].text(0.5, 0.5, "a caller's small note", fontsize=6, transform=fig.axes[0].transAxes)
+    assert figures.text_sizes(fig)[0][0] == "a caller's small note"
+    assert figures.prepare(fig)["raised"] == ["a caller's small note"]
+    assert note.get_fontsize() == pytest.approx(figures.min_font_pt())
+    assert figures.text_sizes(fig)[0][1] == pytest.approx(config.settings()["figures"]["min_text_px"])
+    plt.close(fig)
+
+
+def _label_boxes(fig):
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    anns = [a for a in fig.axes[0].texts if type(a).__name__ == "Annotation"]
+    # the text's own box: an Annotation's extent includes its leader line, which does reach its point
+    return {a.get_text(): Text.get_window_extent(a, renderer) for a in anns}
+
+
+def _marker_extents(ax):
+    """Every scatter marker's box in display pixels, from the drawn marker size (not the chart's own helper)."""
+    out = []
+    for coll in ax.collections:
+        if type(coll).__name__ != "PathCollection":
+            continue
+        size = np.sqrt(coll.get_sizes()[0]) / 2 * ax.figure.dpi / 72
+        for px, py in coll.get_offset_transform().transform(coll.get_offsets()):
+            out.append((px - size, py - size, px + size, py + size))
+    return out
+
+
+@pytest.mark.parametrize("label_all", [None, True])
+def test_funnel_labels_never_overlap_each_other_or_a_marker(label_all):
+    points = _crowded_points()
+    fig = charts.funnel_plot(gated(points), _limits(), target=0.5, title="Funnel", highlight="Hartlepool",
+                             label_all=label_all)
+    boxes = _label_boxes(fig)
+    # the page's area and the real outliers are always labelled; with 40 points nothing else by default
+    assert {"Hartlepool", "Middlesbrough", "South Warwickshire"} <= set(boxes)
+    if label_all is None:
+        assert set(boxes) == {"Hartlepool", "Middlesbrough", "South Warwickshire"}
+    else:
+        assert len(boxes) > 3  # others where there is room
+    names = list(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not boxes[a].overlaps(boxes[b]), f"labels {a!r} and {b!r} overlap"
+    for name, box in boxes.items():
+        for m in _marker_extents(fig.axes[0]):
+            assert not (box.x0 < m[2] and m[0] < box.x1 and box.y0 < m[3] and m[1] < box.y1), (
+                f"label {name!r} sits on a marker at {m}")
+        frame = fig.axes[0].get_window_extent()
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+    plt.close(fig)
+
+
+def test_funnel_labels_stay_clear_in_the_saved_png():
+    """Labels are offset in points, so the PNG (drawn at raster_dpi) keeps them where they were placed."""
+    from svtools.publish import figures
+
+    fig = charts.funnel_plot(gated(_crowded_points()), _limits(), target=0.5, title="Funnel",
+                             highlight="Hartlepool")
+    figures.prepare(fig)
+    raster = config.settings()["figures"]["raster_dpi"]
+    before = {k: (b.x0, b.y0) for k, b in _label_boxes(fig).items()}
+    fig.set_dpi(raster)
+    after = {k: (b.x0 * fig.dpi / raster * 96 / fig.dpi, b.y0 * 96 / raster) for k, b in _label_boxes(fig).items()}
+    for k in before:
+        assert after[k] == pytest.approx(before[k], abs=1.5)
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("name", ["funnel_plot", "spc_chart", "day_hour_heatmap"])
+def test_same_chart_gives_the_same_png_bytes(name):
+    from svtools.publish import figures
+
+    first, second = CHARTS[name](), CHARTS[name]()
+    a, b = figures.png_bytes(first), figures.png_bytes(second)
+    assert a == b
+    assert b"Software" not in a and b"matplotlib" not in a.lower()
+    plt.close("all")
+
+
+def test_show_gives_css_size_and_a_sharper_png(monkeypatch):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from svtools.publish import figures
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *a, **kw: shown.append((a, kw)))
+    fig = CHARTS["trend_chart"]()
+    width_in, height_in = fig.get_size_inches()
+    figures.show(fig, alt="Offences a month in Hartlepool with the trend.")
+    (data,), kw = shown[0]
+    meta = kw["metadata"]["image/png"]
+    settings = config.settings()["figures"]
+    assert meta["width"] == round(settings["width_in"] * 96) == round(width_in * 96)  # CSS px, not PNG px
+    assert meta["height"] == round(height_in * 96)
+    png = Image.open(io.BytesIO(base64.b64decode(data["image/png"])))
+    assert png.size[0] == pytest.approx(meta["width"] * settings["raster_dpi"] / 96, abs=2)
+    assert png.size[1] == pytest.approx(meta["height"] * settings["raster_dpi"] / 96, abs=2)

@@ -128,9 +128,16 @@ def _drawn_texts(fig, draw: bool = True):
         fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     box = fig.bbox
+    undrawn = set()  # tick labels of ticks outside the view, which matplotlib keeps but never draws
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            drawn = {id(t) for t in axis._update_ticks()}
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if id(tick) not in drawn:
+                    undrawn.update({id(tick.label1), id(tick.label2)})
     found = []
     for t in fig.findobj(Text):
-        if not t.get_visible() or not t.get_text().strip() or t.get_alpha() == 0:
+        if id(t) in undrawn or not t.get_visible() or not t.get_text().strip() or t.get_alpha() == 0:
             continue
         ext = t.get_window_extent(renderer)
         if ext.width <= 0 or ext.x1 < box.x0 or ext.x0 > box.x1 or ext.y1 < box.y0 or ext.y0 > box.y1:

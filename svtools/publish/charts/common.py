@@ -226,16 +226,25 @@ def _place_labels(ax, xs, ys, texts, bold=None, required=None, fontsize: float |
         w, h = ext.width, ext.height
         own = max([b[2] - px for b in markers if b[0] <= px <= b[2] and b[1] <= py <= b[3]] + [4.0])
         best, best_clash = None, None
-        for off in _LABEL_OFFSETS:
+        # a label that is only there because there is room stays beside its point (no leader lines across
+        # the chart); the page's area and the outliers may go further out
+        for off in _LABEL_OFFSETS if required[i] else _LABEL_OFFSETS[:2]:
             for dx, dy in _LABEL_DIRECTIONS:
                 gap = own + off
-                x0 = px + gap if dx > 0 else (px - gap - w if dx < 0 else px - w / 2)
+                if dx > 0:
+                    x0 = px + gap
+                elif dx < 0:
+                    x0 = px - gap - w
+                else:  # above or below: centred, or slid along (still over its point) to stay inside the axes
+                    x0 = min(max(px - w / 2, frame.x0 + 3), frame.x1 - 3 - w)
                 y0 = py + gap if dy > 0 else (py - gap - h if dy < 0 else py - h / 2)
                 box = (x0, y0, x0 + w, y0 + h)
                 if box[0] < frame.x0 + 2 or box[2] > frame.x1 - 2 or box[1] < frame.y0 + 2 or box[3] > frame.y1 - 2:
                     continue
                 clash = sum(_overlaps(box, b) for b in placed) * 10 + sum(_overlaps(box, b) for b in markers)
                 lead = off > 12 or (dx != 0 and dy != 0)  # a leader line when the label is not beside its point
+                if lead and not required[i]:
+                    continue
                 if clash == 0:
                     best, best_clash = (box, lead), 0
                     break

@@ -393,6 +393,7 @@ def yearly_chart(
     x = np.arange(len(years))
     width = 0.8 / max(1, len(series))
     hatches = ["", "//", "..", "xx"]
+    value_labels = []
     for k, name in enumerate(series):
         vals = pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=float)
         pos = x - 0.4 + width * (k + 0.5)
@@ -407,7 +408,7 @@ def yearly_chart(
             label=str(name),
         )
         labels = ["*" if np.isnan(v) else f"{v:,.0f}" for v in vals]
-        ax.bar_label(bars, labels=labels, padding=2, fontsize=_fs("annotation"))
+        value_labels += ax.bar_label(bars, labels=labels, padding=2, fontsize=_fs("annotation"))
     ax.set_xticks(x, [f"{y}\n(baseline)" if y == baseline else y for y in years])
     ax.set_ylabel(ylabel)
     ax.set_xlabel(xlabel)
@@ -415,6 +416,17 @@ def yearly_chart(
     _title(ax, title)
     if len(series) > 1:
         _legend_below(fig, ax, ncol=len(series))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    bar_px = ax.get_window_extent(renderer).width / max(1, len(years)) * width
+    widths = [t.get_window_extent(renderer).width for t in value_labels]
+    if widths and max(widths) > bar_px:
+        for t in value_labels:  # wider than their bars: they would run into the next bar's label
+            t.set_rotation(90)
+        height = ax.get_window_extent(renderer).height
+        top = float(np.nanmax([np.nanmax(pd.to_numeric(table[n], errors="coerce")) for n in series] + [0]))
+        room = min(0.6, (max(widths) + 8) / max(height, 1.0))  # the upright labels need this share of the axes
+        ax.set_ylim(0, max(top, 1e-9) / (1 - room))
     return fig
 
 
