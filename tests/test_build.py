@@ -312,12 +312,12 @@ def full_runs(demo_data, tmp_path_factory):
         meta = json.loads((other / "dataset.json").read_text())
         (other / "dataset.json").write_text(json.dumps({**meta, "dataset": "other"}))
     folder = full_run_notebooks(tmp_path_factory.mktemp("full_notebooks"))
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp:  # undone before any other test of the module runs
         mp.setattr(build, "NOTEBOOKS", folder)
         demo = build.run_build(jobs=1, out=out, progress=False)
         second = build.run_build(dataset="other", jobs=1, out=out, progress=False)
         partial = build.run_build(notebooks=["force_page"], jobs=1, out=out, progress=False)
-        yield SimpleNamespace(out=out, demo=demo, other=second, partial=partial, folder=folder)
+    return SimpleNamespace(out=out, demo=demo, other=second, partial=partial, folder=folder)
 
 
 @pytest.mark.slow
