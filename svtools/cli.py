@@ -154,14 +154,19 @@ def _cmd_areas(args: argparse.Namespace) -> int:
 
 
 def _cmd_definitions(args: argparse.Namespace) -> int:
-    from svtools.ingest.definitions import list_definitions, load_definition
+    import textwrap
 
+    from svtools.ingest.definitions import definition_catalogue
+
+    cat = definition_catalogue(None)
     for kind, title in (("records", "for record extracts (Home Office offence codes)"),
                         ("counts", "for count tables (their own categories)")):
         print(f"Definitions {title}:")
-        for name in list_definitions(kind):
-            d = load_definition(name)
-            print(f"  {name:<32} {d.title}")
+        for row in cat[cat["applies_to"] == kind].itertuples(index=False):
+            size = f"{row.offence_codes} codes" if kind == "records" else f"{row.categories} categories"
+            print(f"  {row.name:<34} {size:>14}  {row.title}")
+            print(textwrap.fill(f"source: {row.source}", width=110, initial_indent=" " * 6,
+                                subsequent_indent=" " * 6))
     return 0
 
 
