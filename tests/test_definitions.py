@@ -37,14 +37,14 @@ def test_homicide_excludes_unlawful_driving():
 
 
 def test_age_and_domestic_conditions():
-    out = apply_definition(records(), "public_space_violence_under25")
+    out = apply_definition(records(), "avon_somerset_2023")
     assert out["ho_offence_code"].tolist() == ["34B", "5D"]  # 8N under-25 is domestic; 10D age unknown
 
 
 def test_works_on_monthly_counts_with_under_25_flag():
     counts = records().drop(columns="victim_age").assign(
         victim_under_25=pd.array([False, True, False, True, True, None, True, False], dtype="boolean"))
-    mask = definition_mask(counts, "public_space_violence_under25")
+    mask = definition_mask(counts, "avon_somerset_2023")
     assert mask.tolist() == [False, False, False, False, True, False, True, False]
 
 
