@@ -59,7 +59,9 @@ def svtools_build(notebook: str, codes: list[str], jobs: int, out: Path, env: di
     cmd = [sys.executable, "-m", "svtools.cli", "build", "--notebook", notebook, "--csp", *codes,
            "--jobs", str(jobs), "--out", str(out), "--force-all", "--quiet"]
     seconds = _run(cmd, env)
-    manifest = json.loads((out / "latest" / "manifest.json").read_text())
+    # a filtered run (--csp, --notebook) keeps its own folder and moves no latest link: read the newest run
+    run = max(d for d in out.glob("2*") if d.is_dir() and not d.name.endswith(".partial"))
+    manifest = json.loads((run / "manifest.json").read_text())
     ran = [j for j in manifest["jobs"] if j["status"] in ("ok", "failed")]
     per_worker: dict[int, float] = {}
     for j in ran:
