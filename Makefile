@@ -5,6 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 JOBS ?= $(shell nproc)
+LAB_ARGS ?=
 # pip without its wall of text: errors still show (and fail the target)
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check --progress-bar off --no-input
 
@@ -74,7 +75,9 @@ test-fast: test-env ## the tests without the slow notebook runs
 	$(BIN)/python -m pytest -m "not slow" -n 2
 
 lab: env ## open JupyterLab on notebooks/ with the svtools kernel
-	$(BIN)/jupyter lab notebooks/
+	@# Jupyter refuses to start as root unless told; containers often run as root, so the flag is passed only then
+	@if [ "$$(id -u)" = 0 ]; then echo "make lab: running as root (a container?): passing --allow-root to Jupyter"; \
+	  $(BIN)/jupyter lab --allow-root $(LAB_ARGS) notebooks/; else $(BIN)/jupyter lab $(LAB_ARGS) notebooks/; fi
 
 bench: data ## speed and memory benchmarks (prints figures)
 	$(BIN)/python benchmarks/bench_ingest.py
