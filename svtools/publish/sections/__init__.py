@@ -34,6 +34,8 @@ calls ``sections.<name>(ctx)`` whichever module the section lives in:
 * :mod:`~svtools.publish.sections.monthly` - month by month: ``monthly_spc``;
 * :mod:`~svtools.publish.sections.profile_place_people` - ``csp_profile.ipynb``, where, when and who:
   ``hotspots``, ``deprivation``, ``when``, ``who``, ``under25``, ``repeat_victims``, ``harm_concentration``;
+* :mod:`~svtools.publish.sections.place_context` - ``csp_profile.ipynb``, where it happens: ``place_context``
+  (public space and homes, location types, the night-time economy);
 * :mod:`~svtools.publish.sections.force` - ``force_overview.ipynb``: ``league_table``,
   ``special_cause_by_csp`` (the page also calls CSP-profile sections on a force context);
 * :mod:`~svtools.publish.sections.trend` - ``trend_seasonality.ipynb``: ``stl_trend``, ``seasonality``,
@@ -89,6 +91,7 @@ from svtools.publish.sections.profile_place_people import (
 from svtools.publish.sections.comparison import funnel_significance_998 as funnel_significance_998
 from svtools.publish.sections.comparison import rate_comparison
 from svtools.publish.sections.monthly import monthly_spc, special_cause_by_csp
+from svtools.publish.sections.place_context import place_context
 from svtools.publish.sections.profile_volume import (
     financial_years,
     headline,
@@ -119,6 +122,7 @@ __all__ = [
     "under25",
     "repeat_victims",
     "harm_concentration",
+    "place_context",
     "stl_trend",
     "seasonality",
     "trend_model",
