@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -198,7 +199,7 @@ class Attack:
                     continue
                 self.cells[fam].append(({"area": self.area(area), "age": a[0], "sex": a[1]}, v, where))
             elif kind == "neighbourhoods":
-                self.cells[fam].append(({"lsoa": self._lsoas(lab)}, v, where))
+                self.cells[fam].append(({"lsoa": self._lsoas(lab, area)}, v, where))
             elif kind in ("offence_mix", "day_time"):
                 self.cells[fam].append(({"area": self.area(area), "category": [lab]}, v, where))
             else:
@@ -235,12 +236,14 @@ class Attack:
         self.cells[f"period_{definition}"].append(
             ({"area": self.area(area), "month": months, "age": list(groups)}, v, where))
 
-    def _lsoas(self, label: str) -> list[str]:
+    def _lsoas(self, label: str, area: str | None = None) -> list[str]:
         lk = self.lsoa
         code_col = "lsoa_code" if "lsoa_code" in lk.columns else lk.columns[0]
-        if "|decile " in label:
-            csp, d = label.split("|decile ")
-            sub = lk[(lk["csp_code"].astype(str) == csp) & (lk["imd_decile"].astype("Int64") == int(d))]
+        decile = re.match(r"Decile (\d+)\b", label)  # a page's row "Decile 3": the page's own area
+        if "|decile " in label or (decile and area):
+            csp, d = label.split("|decile ") if "|decile " in label else (area, decile.group(1))
+            csps = self.force_csps.get(csp, [csp])
+            sub = lk[lk["csp_code"].astype(str).isin(csps) & (lk["imd_decile"].astype("Int64") == int(d))]
             return list(sub[code_col].astype(str))
         if label in self.force_csps:
             return list(lk[lk["csp_code"].astype(str).isin(self.force_csps[label])][code_col].astype(str))

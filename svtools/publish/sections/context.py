@@ -20,7 +20,6 @@ Every page module of :mod:`svtools.publish.sections` imports from here; this mod
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -960,16 +959,21 @@ def fmt_or_hidden(values: pd.Series, nd: int = 2) -> pd.Series:
 
 
 def publish_gated(ctx: ProfileContext, table, caption: str, *, name: str | None = None,
-                  extra: pd.DataFrame | None = None, note: str | None = None, show_last: int | None = None):
+                  extra: pd.DataFrame | None = None, note: str | None = None, show_last: int | None = None,
+                  row_labels: dict[str, str] | None = None):
     """Show a :class:`~svtools.publish.disclosure.PublishedTable` (plus derived text columns) and write its CSV.
 
     ``extra`` holds columns already formatted as text (rates, shares) derived from the table's published
-    counts; they are appended after the counts. The CSV's disclosure record names the table's gate family.
+    counts; they are appended after the counts. ``row_labels`` maps the gate's row keys (such as
+    ``E22000030|decile 1``) to the words a reader sees (``Decile 1 (most deprived)``), on the page and in the CSV.
+    The CSV's disclosure record names the table's gate family.
     """
     from svtools.publish.disclosure import require_published
 
     require_published(table, "a published table")
     text = table.text()
+    if row_labels:
+        text.index = pd.Index([row_labels.get(str(k), k) for k in text.index], name=text.index.name)
     counts = [str(c) for c in text.columns]
     text.columns = counts
     if extra is not None:

@@ -26,7 +26,6 @@ from svtools.publish.sections.context import (
     _show,
     _skip,
     _withheld,
-    _threshold,
     fmt_or_hidden,
     gated_rate_bounds,
     gated_rates,
@@ -54,6 +53,12 @@ PER_VICTIM_WITHHELD = (
 
 
 # =========================================================================== shared
+def decile_label(decile: int) -> str:
+    """``1`` -> ``"Decile 1 (most deprived)"``: national IMD deciles as a reader sees them (10 = least deprived)."""
+    d = int(decile)
+    return f"Decile {d}" + (" (most deprived)" if d == 1 else " (least deprived)" if d == 10 else "")
+
+
 def _pct(num, den) -> str:
     """A whole-number percentage from two published counts ('' when either is hidden or the base is 0)."""
     return disclosure.share(num, den, 0) or ""
@@ -294,6 +299,7 @@ def deprivation(ctx: ProfileContext) -> SectionResult:
     res.csv = publish_gated(
         ctx, t, f"Rates by IMD decile, {ctx.name}, {ctx.period}", name="deprivation", extra=extra,
         note=f"{sii_text} Residents rounded to 10. " + (f"{caveat} " if caveat else "") + hidden_note(),
+        row_labels={node: decile_label(d) for node, d in zip(nodes, deciles)},
     )
     res.values.update({
         "hidden_deciles": hidden_deciles,
