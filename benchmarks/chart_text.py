@@ -1,6 +1,6 @@
 """Smallest chart text in CSS px on a phone, for every chart of a few demo pages (issue 10 item 3).
 
-Runs the code cells of the CSP profile, trend, force overview and data-quality notebooks in this process (as the batch build
+Runs the code cells of the CSP profile, trend, young-victims, force overview and data-quality notebooks in this process (as the batch build
 does, minus papermill), catches every chart at :func:`svtools.publish.output.show` and prints, per chart, the
 smallest drawn text in CSS px once the image is scaled to the page column of a 390 px phone (358 px) and at
 1280 px (where it shows at its CSS width), which texts the show() safety net had to enlarge, the PNG's size, and
@@ -100,6 +100,7 @@ def main(argv=None) -> int:
     output.show = measuring_show
     base = {"dataset": args.dataset, "definition": "knife_serious_violence", "period_end": "2025-03-31"}
     pages = [("csp_profile", {"csp_code": args.csp, **base}), ("trend_seasonality", {"csp_code": args.csp, **base}),
+             ("cohort_under25", {"csp_code": args.csp, **base}),
              ("force_overview", {"pfa_code": args.force, **base}), ("data_quality", {"pfa_code": args.force, **base})]
     import io
     from contextlib import redirect_stdout

@@ -2,9 +2,16 @@
 deprivation gradients, Lorenz curves and bar charts.
 
 Every function takes tidy numbers (already computed by the tested svtools functions), builds one
-matplotlib figure in the house style of :mod:`svtools.publish.output` (7 in wide at 96 dpi, large fonts, the
-colour-blind-safe Okabe-Ito palette from ``config/settings.yaml``) and returns it; :func:`svtools.publish.output.show`
-displays it with alt text. Nothing here computes statistics or reads data.
+matplotlib figure in the house style of :mod:`svtools.publish.figures` (sizes from the ``figures:`` block of
+``config/settings.yaml``: 4.8 in = 461 CSS px wide, text at least 11 CSS px when scaled to the 358 px column of a
+390 px phone; the colour-blind-safe Okabe-Ito palette) and returns it; :func:`svtools.publish.output.show` displays
+it with alt text. Nothing here computes statistics or reads data.
+
+Phone rules followed by every chart: titles, legends (under the plot, wrapped to the figure) and axis labels are
+fitted to the figure after layout; date axes thin their ticks to what fits; funnel plot labels are placed clear of
+every other label and every marker (only the page's area, outliers and, on small funnels, areas with room are
+labelled: every value is in the table beside the chart). ``benchmarks/chart_text.py`` prints the smallest text of
+every chart on a few demo pages.
 
 Accessibility rules followed by every chart (WCAG 2.2 AA "use of colour"): colour is never the only cue. SPC
 points differ in marker shape as well as colour, limit lines differ in line style, bars carry value labels or
