@@ -46,6 +46,7 @@ AGE_NODES = {
     "All ages": AGE_ATOMS,
 }
 SEX_NODES = {"F": ["F"], "M": ["M"], "Other or not recorded": ["O"], "All": ["F", "M", "O"]}
+SEX_WORDS = {"Female": "F", "Male": "M", "Other or not recorded": "Other or not recorded"}
 AGE_GROUP = {"Offences": ["U25", "O25", "UNK"], "Offences with a victim under 25": ["U25"],
              "Offences with no victim age recorded": ["UNK"], "All ages": ["U25", "O25", "UNK"],
              "Victim under 25": ["U25"]}
@@ -98,8 +99,12 @@ def _period_atoms(label: str, all_months: list[str]) -> list[str] | None:
 
 
 def _age_sex_atoms(label: str):
-    if label == "Total":
+    if label in ("Total", "All records"):
         return AGE_NODES["All ages"], ["F", "M", "O"]
+    if label in SEX_WORDS:  # a page's sex row ("Male"): all ages
+        return AGE_NODES["All ages"], SEX_NODES[SEX_WORDS[label]]
+    if "|" not in str(label):  # a page's age-band row ("10-24"): all sexes
+        label = f"{label}|All"
     age, _, sex = str(label).partition("|")
     ages = AGE_NODES.get(age, [age] if age in AGE_ATOMS else None)
     sexes = SEX_NODES.get(sex)

@@ -490,7 +490,7 @@ def who(ctx: ProfileContext) -> SectionResult:
         sex_rows = _SEX_ROWS if sex_known else []
         rows = band_rows + sex_rows + [tables.TOTAL]
         t = cube.table("category", None, fixed={"area_code": ctx.code}, row_nodes=rows, name=spec.name,
-                       row_title="Group")
+                       row_title="Age band or sex")
         c = t.counts.iloc[:, 0]
         total = c[tables.TOTAL]
         age_known = known_phrase(total, c.get(f"{tables.AGE_NOT_RECORDED}|All"), of=f"{role} records") \
@@ -525,13 +525,13 @@ def who(ctx: ProfileContext) -> SectionResult:
                 res,
             )
             shown_any = True
-        extra = pd.DataFrame({"Age band or sex": labels, f"% of all {total if pd.isna(total) else int(total):,} records"
+        extra = pd.DataFrame({f"% of all {total if pd.isna(total) else int(total):,} records"
                               if not pd.isna(total) else "% of all records": _shares(c, total)})
         if age_known:
             _say(f"{role.capitalize()}s' age bands count the records with a recorded age ({age_known}).")
         what = ("by age band and by sex" if band_rows and sex_rows else "by age band" if band_rows else "by sex")
         publish_gated(ctx, t, f"{role.capitalize()}s {what}, {ctx.name}, {ctx.period}",
-                      name=f"{role}_age_sex", extra=extra,
+                      name=f"{role}_age_sex", extra=extra, row_labels=dict(zip(rows, labels)),
                       note=("Age bands and sex are shown separately (not crossed). " if band_rows and sex_rows
                             else "") + f"Percentages are of all {role} records, including those with "
                       + ("age or sex" if band_rows and sex_rows else "age" if band_rows else "sex")
