@@ -160,7 +160,8 @@ class TestShow:
         plots.show(fig, alt="Monthly offences in Hartlepool, January to March 2020.")
         (data,), kw = shown[0]
         assert kw["metadata"]["image/png"]["alt"].startswith("Monthly offences")
-        assert kw["metadata"]["image/png"]["width"] == 672  # 7 in at 96 dpi (config)
+        # CSS px: the configured width in inches at 96 px an inch, whatever the PNG's resolution
+        assert kw["metadata"]["image/png"]["width"] == round(plots.figure_settings()["width_in"] * 96)
         assert data["image/png"] and kw["raw"] is True
         assert plt.get_fignums() == []
 
