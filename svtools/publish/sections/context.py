@@ -960,13 +960,14 @@ def fmt_or_hidden(values: pd.Series, nd: int = 2) -> pd.Series:
 
 def publish_gated(ctx: ProfileContext, table, caption: str, *, name: str | None = None,
                   extra: pd.DataFrame | None = None, note: str | None = None, show_last: int | None = None,
-                  row_labels: dict[str, str] | None = None):
+                  row_labels: dict[str, str] | None = None, row_header: bool | str = True):
     """Show a :class:`~svtools.publish.disclosure.PublishedTable` (plus derived text columns) and write its CSV.
 
     ``extra`` holds columns already formatted as text (rates, shares) derived from the table's published
     counts; they are appended after the counts. ``row_labels`` maps the gate's row keys (such as
     ``E22000030|decile 1``) to the words a reader sees (``Decile 1 (most deprived)``), on the page and in the CSV.
-    The CSV's disclosure record names the table's gate family.
+    ``row_header`` names the column that heads each row (each card on a phone), as in
+    :func:`svtools.publish.output.table_html`. The CSV's disclosure record names the table's gate family.
     """
     from svtools.publish.disclosure import require_published
 
@@ -982,13 +983,14 @@ def publish_gated(ctx: ProfileContext, table, caption: str, *, name: str | None 
     stem = ctx.prefix + (name or table.name)
     gate = {**table.meta, "area_code": ctx.code, "area_level": ctx.level}
     if show_last is None or len(text) <= show_last:
-        return output.publish_table(text, stem, caption, note=note, count_columns=counts, gate=gate)
+        return output.publish_table(text, stem, caption, note=note, count_columns=counts, gate=gate,
+                                    row_header=row_header)
     from IPython.display import HTML, display
 
     path = output.publish_table(text, stem, caption, note=note, count_columns=counts, display_table=False,
                                 gate=gate)
     output.show_table(text.tail(show_last), f"{caption} (latest {show_last} rows)", note=note,
-                      count_columns=counts)
+                      count_columns=counts, row_header=row_header)
     if path is not None:
         display(HTML(f'<p><a href="{path.name}" download>Download the full table, {len(text)} rows (CSV)</a></p>'))
     return path

@@ -144,6 +144,7 @@ def hotspots(ctx: ProfileContext) -> SectionResult:
         f"Busiest neighbourhoods (LSOAs), {ctx.name}, {ctx.period}",
         name="hotspot_lsoas",
         extra=extra,
+        row_header="Name",
         note=f"IMD decile 1 = most deprived 10% nationally. Rates {per}: the neighbourhood's "
         + str(ctx.lsoa.attrs.get("residents") or ctx.residents_label) + ". "
         + (f"{caveat} " if caveat else "") + hidden_note(),

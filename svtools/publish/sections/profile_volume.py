@@ -556,7 +556,7 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
 
     res.csv = publish_table(shown, ctx.prefix + "success_measures",
                             f"Home Office success measures, {ctx.name}: {baseline} and {latest}", note=note,
-                            count_columns=[baseline, latest],
+                            count_columns=[baseline, latest], row_header="Measure",
                             gate={"families": [t.meta for t in tabs], "area_code": ctx.code, "area_level": ctx.level})
     knife = shown[(shown["Measure"] == _MEASURES[0][2]) & (shown["Cohort"] == "All ages")]
     if len(knife):
