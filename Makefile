@@ -9,7 +9,7 @@ LAB_ARGS ?=
 # pip without its wall of text: errors still show (and fail the target)
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check --progress-bar off --no-input
 
-.PHONY: help env test-env demo data reports real-data real-reports london-data report publish test test-fast lab bench attack clean
+.PHONY: help env test-env demo data reports real-data real-reports london-data report publish test test-fast lab bench browser-audit attack clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-13s %s\n", $$1, $$2}'
@@ -30,6 +30,10 @@ env: $(BIN)/svtools ## create .venv with the pinned packages and the `svtools` J
 $(VENV)/.test-deps: $(BIN)/svtools
 	@echo "make: installing the test tools into $(VENV)"
 	@$(PIP_INSTALL) -e '.[test]'
+	@# axe-core for the real-browser test (tests/test_browser.py), pinned by tests/browser/package-lock.json;
+	@# without npm (or chromium) that test is skipped with the install commands, except under CI
+	@if command -v npm >/dev/null 2>&1; then echo "make: installing axe-core (npm ci --prefix tests/browser)"; \
+	  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error; fi
 	@touch $@
 
 test-env: $(VENV)/.test-deps ## env plus the test tools
@@ -82,6 +86,9 @@ lab: env ## open JupyterLab on notebooks/ with the svtools kernel
 bench: data ## speed and memory benchmarks (prints figures)
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_build.py
+
+browser-audit: test-env ## every page of outputs/latest in headless Chromium at 390 and 1280 px (axe, requests, scroll, links)
+	$(BIN)/python benchmarks/browser_audit.py $(or $(RUN),outputs/latest)
 
 attack: env ## attack the latest run from its published files (hidden cells recovered: should be 0)
 	$(BIN)/python benchmarks/attack.py outputs/latest
