@@ -268,7 +268,7 @@ class TestHospitalMeasures:
         row = out.loc[("all ages", "2023/24")]
         assert pd.isna(row["admissions"]) and row["suppressed"]
         assert row["admissions_known"] == 24 and row["lower_bound"] == 25 and row["upper_bound"] == 31
-        assert row["display"] == ">=25"
+        assert row["display"] == "25 to 31"  # the range the source allows, never a bare lower bound
         assert pd.isna(row["change"]) and pd.isna(row["pct_change"])
         assert out.loc[("under 25", "2019/20"), "admissions"] == 18
 
@@ -285,7 +285,7 @@ class TestHospitalMeasures:
         assert out.loc[("all ages", "2023/24"), "change"] == 29 - 38
         assert out.loc[("all ages", "2023/24"), "pct_change"] == pytest.approx(100 * -9 / 38)
         table = success_table(hospital_measures(hospital, ["E22000001"]))
-        assert table.loc[0, "2023/24"] == ">=25" and table.loc[0, "change"] == ""
+        assert table.loc[0, "2023/24"] == "25 to 31" and table.loc[0, "change"] == ""
         assert table.loc[1, "2019/20"] == "18"
 
     def test_rates_use_each_years_own_residents(self, hospital):

@@ -265,8 +265,8 @@ def success_table(measures: pd.DataFrame, *args, latest: str | None = None, meas
         ``measures`` has one (police measures; hospital measures given ``population``): each year's own
         residents, so the ratio is of rates, else it is of the counts. With a ``population`` column, ``mid_year``
         names the estimate each year's rate divides by (``"2019/20: mid-2019; 2023/24: mid-2023"``, "(nearest)"
-        after a year without its own) and ``exact`` is True when both years have their own. For hospital admissions, a total that includes a suppressed cell shows as a lower bound
-        (``>=12``) and its change and ratio are blank.
+        after a year without its own) and ``exact`` is True when both years have their own. For hospital admissions, a total that includes a suppressed cell shows as the range the source
+        allows (``12 to 18``) and its change and ratio are blank.
 
     Notes
     -----
@@ -348,7 +348,7 @@ def hospital_measures(hospital_admissions: pd.DataFrame, csp_codes: Sequence[str
         when any contributing cell is suppressed), ``suppressed`` (bool), ``suppressed_cells``,
         ``admissions_known`` (sum of the unsuppressed cells), ``lower_bound`` and ``upper_bound`` (the total
         lies between them: each suppressed cell holds 1 to ``disclosure.hes_threshold`` = 7 admissions),
-        ``display`` (the number, or ``">=lower_bound"`` when suppressed), ``baseline_admissions``, ``change``
+        ``display`` (the number, or ``"lower_bound to upper_bound"`` when suppressed), ``baseline_admissions``, ``change``
         and ``pct_change`` (NA whenever either year is suppressed); ``rate_ratio``, ``rr_lower``,
         ``rr_upper``, ``rr_p_value`` and ``comparison`` against the baseline as in :func:`success_measures`
         (missing whenever either year is suppressed).
@@ -412,7 +412,10 @@ def hospital_measures(hospital_admissions: pd.DataFrame, csp_codes: Sequence[str
     out["admissions"] = pd.array(np.where(out["suppressed"], pd.NA, out["admissions_known"]), dtype="Int64")
     out["lower_bound"] = out["admissions_known"] + out["suppressed_cells"]
     out["upper_bound"] = out["admissions_known"] + hes_max * out["suppressed_cells"]
-    out["display"] = np.where(out["suppressed"], ">=" + out["lower_bound"].astype(str),
+    # a total holding a cell suppressed at source: the range the source itself allows (each such cell is 1 to
+    # the HES threshold), never a bare lower bound such as ">=1"
+    out["display"] = np.where(out["suppressed"],
+                              out["lower_bound"].map("{:,}".format) + " to " + out["upper_bound"].map("{:,}".format),
                               out["admissions_known"].astype(str))
     out.loc[out["cells"] == 0, "display"] = "no data"
     out.loc[out["cells"] == 0, "admissions"] = pd.NA

@@ -531,7 +531,7 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
                 return v if isinstance(v, str) else ("" if pd.isna(v) else f"{int(v):,}")
             cohort = {"all ages": "All ages", "under 25": "Victim under 25"}.get(str(row["cohort"]),
                                                                                  str(row["cohort"]))
-            # from the counts as published (suppressed at source): a lower bound (>=) has no ratio
+            # from the counts as published (suppressed at source): a range has no ratio
             cmp = baseline_comparison(hv(row[latest]), hv(row[baseline]), *pops.get(cohort, (1.0, 1.0)),
                                       baseline=baseline, hidden="a year includes cells suppressed at source")
             rows.append({"Source": "Health", "Measure": row["measure"], "Cohort": cohort,
@@ -550,7 +550,7 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
                "with a recorded age and the rate if every offence with no recorded victim age had a victim under "
                "25." if age_notes else "") + " Hospital admissions (HES, "
             f"ICD-10 X99) are suppressed at source when 1 to {config.disclosure_threshold('hes')}; a total that "
-            "includes a suppressed cell is shown as a lower bound (>=) and has no change.")
+            "includes a suppressed cell is shown as the range the source allows (e.g. 9 to 15) and has no change.")
     res = SectionResult(name="success_measures", table=shown)
     from svtools.publish.output import publish_table
 
