@@ -97,7 +97,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         out=args.out,
         force_all=args.force_all,
-        definition=args.definition,
+        definition=args.definition[0] if len(args.definition) == 1 else args.definition,
         period_end=args.period_end,
         progress=not args.quiet,
     )
@@ -238,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="older spelling of --dataset demo / --dataset police_uk")
     b.add_argument("--jobs", type=int, default=None, help="parallel workers (default: the machine's cores)")
     b.add_argument("--out", type=Path, default=None, help="outputs folder (default outputs/)")
-    b.add_argument("--definition", default="knife_serious_violence", help="definition name (config/definitions)")
+    b.add_argument("--definition", nargs="+", default=["knife_serious_violence"], metavar="NAME",
+                   help="definition name(s) (svtools definitions lists them); with several, each definition's pages "
+                        "are built under def/NAME/ and each force gets a definition comparison page")
     b.add_argument("--period-end", default=None, help="last day of the period, YYYY-MM-DD (default: end of data)")
     b.add_argument("--force-all", action="store_true", help="re-run every job even if nothing changed")
     b.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -101,8 +101,34 @@ __all__ = ["Job", "JobResult", "BuildResult", "discover_notebooks", "plan_jobs",
 
 log = logging.getLogger(__name__)
 
-#: The parameters a batch notebook may declare; the build fills in those it declares.
-KNOWN_PARAMETERS = ("csp_code", "pfa_code", "dataset", "definition", "period_end")
+#: The parameters a batch notebook may declare; the build fills in those it declares. A notebook that declares
+#: ``definition`` is built once per definition of the run; one that declares ``definitions`` (the run's list) instead
+#: compares them, is built once, and only when the run has two or more.
+KNOWN_PARAMETERS = ("csp_code", "pfa_code", "dataset", "definition", "definitions", "period_end")
+#: The folder level that page paths get in a run of several definitions: ``def/<name>/csp/<code>/<notebook>/``.
+DEFINITION_DIR = "def"
+
+
+def definition_names(definition: str | Sequence[str] | None) -> list[str]:
+    """The run's definitions as a list without repeats (one name, or several, in the order given).
+
+    Raises :class:`SvtoolsError` for an empty list.
+    """
+    names = [definition] if isinstance(definition, str) else list(definition or [])
+    names = list(dict.fromkeys(str(n) for n in names))
+    if not names:
+        raise SvtoolsError("no definition given: name at least one (svtools definitions lists them)")
+    return names
+
+
+def per_definition(nb: Notebook) -> bool:
+    """True when the notebook's pages depend on the definition (it declares a ``definition`` parameter)."""
+    return "definition" in nb.parameters
+
+
+def compares_definitions(nb: Notebook) -> bool:
+    """True for a notebook that compares the run's definitions (it declares ``definitions``)."""
+    return "definitions" in nb.parameters and not per_definition(nb)
 
 
 # --------------------------------------------------------------------------- planning
@@ -157,7 +183,8 @@ def _select_forces(areas, forces: Sequence[str]) -> list[str]:
 
 def plan_jobs(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str] | None = None,
               forces: Sequence[str] | None = None, dataset: str = "demo",
-              definition: str = "knife_serious_violence", period_end: str | None = None) -> list[Job]:
+              definition: str | Sequence[str] = "knife_serious_violence",
+              period_end: str | None = None) -> list[Job]:
     """The jobs of a build (without running anything).
 
     CSP-level notebooks get one job per selected CSP: ``csps`` (codes), else the CSPs of ``forces`` (codes or
@@ -166,6 +193,12 @@ def plan_jobs(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
     that the area lookup lists but that has no records gets a ``skipped`` job. Any processed dataset can be built;
     notebooks whose ``metadata.svtools.schemas`` do not list the dataset's kind (``dataset.json`` ``schema``:
     ``police_extract``, ``police_uk`` or ``counts``) are left out (an error when named explicitly).
+
+    ``definition`` is one name or several. With one, pages go to ``csp/<code>/<notebook>/index.html`` (and
+    ``force/...``, ``dataset/...``). With several, a notebook that declares ``definition`` gets one job per
+    definition, its pages under ``def/<name>/`` (``def/<name>/csp/<code>/<notebook>/index.html``); a notebook that
+    does not is planned once, at the usual path. A notebook that declares ``definitions`` (the definition
+    comparison) is planned only when there are two or more (an error when named explicitly with one).
     """
     return _plan(notebooks, csps, forces, dataset, definition, period_end)[0]
 
@@ -175,7 +208,10 @@ def _plan(notebooks, csps, forces, dataset, definition, period_end) -> tuple[lis
     from svtools.ingest.definitions import load_definition
 
     ddir = dataset_dir(dataset)
-    load_definition(definition)  # unknown names fail here, before any kernel starts
+    defs = definition_names(definition)
+    for d in defs:
+        load_definition(d)  # unknown names fail here, before any kernel starts
+    several = len(defs) > 1
     info = dataset_info(dataset)
     end = str(period_end or info["period_end"])
     try:
@@ -191,6 +227,13 @@ def _plan(notebooks, csps, forces, dataset, definition, period_end) -> tuple[lis
             raise SvtoolsError(f"notebook(s) {bad} do not support dataset '{dataset}' (a {schema} dataset)")
     if not supported:
         raise SvtoolsError(f"no batch notebook in {NOTEBOOKS} supports dataset '{dataset}' (a {schema} dataset)")
+    if not several:  # a comparison of definitions needs two or more
+        if notebooks:
+            one = [n.name for n in supported if compares_definitions(n)]
+            if one:
+                raise SvtoolsError(f"notebook(s) {one} compare definitions and need two or more (--definition A B), "
+                                   f"not only '{defs[0]}'")
+        supported = [n for n in supported if not compares_definitions(n)]
 
     areas = load_table("areas", dataset).sort_values(["pfa_name", "csp_name"])
     if csps:
@@ -210,33 +253,40 @@ def _plan(notebooks, csps, forces, dataset, definition, period_end) -> tuple[lis
     else:
         with_records = {p.name.split("=", 1)[1] for p in (ddir / "records").glob("csp_code=*")}
 
-    base = dict(dataset=dataset, definition=definition, period_end=end)
+    base = dict(dataset=dataset, definitions=defs, period_end=end)
     jobs: list[Job] = []
 
-    def add(nb: Notebook, level: str, code: str | None, name: str, pfa: str | None, page: str, skip: str = ""):
-        values = {**base, "csp_code": code if level == "csp" else None, "pfa_code": code if level == "force" else None}
+    def add(nb: Notebook, defn: str | None, level: str, code: str | None, name: str, pfa: str | None, page: str,
+            skip: str = ""):
+        values = {**base, "definition": defn or defs[0], "csp_code": code if level == "csp" else None,
+                  "pfa_code": code if level == "force" else None}
         params = {p: values[p] for p in nb.parameters}
         fmt = {"area_name": name, "area_code": code or "", "notebook": nb.name.replace("_", " ").capitalize()}
         title = str(nb.settings["title"]).format(**fmt)
         label = str(nb.settings["label"] or fmt["notebook"])
         job_id = f"{nb.name}--{code}" if code else nb.name
+        if several and defn:  # one page per definition: its own id and folder
+            job_id, page = f"{job_id}--{defn}", f"{DEFINITION_DIR}/{defn}/{page}"
         jobs.append(Job(job_id=job_id, notebook=str(nb.path), name=nb.name, level=level, area_code=code,
                         area_name=name, pfa_code=pfa, pfa_name=force_names.get(pfa) if pfa else None,
                         params=render.plain_params(params), page=page, title=title, label=label,
-                        order=int(nb.settings["order"]), skip_reason=skip))
+                        order=int(nb.settings["order"]), skip_reason=skip, definition=defn))
 
     for nb in supported:
         level = nb.settings["level"]
-        if level == "csp":
-            for row in csp_rows.itertuples(index=False):
-                skip = "" if row.csp_code in with_records else "no records for this CSP in the processed data"
-                add(nb, "csp", row.csp_code, row.csp_name, row.pfa_code,
-                    f"csp/{row.csp_code}/{nb.name}/{_PAGE}", skip)
-        elif level == "force":
-            for code in force_codes:
-                add(nb, "force", code, force_names[code], code, f"force/{code}/{nb.name}/{_PAGE}")
-        elif not csps and not forces:
-            add(nb, "dataset", None, f"all areas in the {dataset} data", None, f"dataset/{nb.name}/{_PAGE}")
+        # a page that depends on the definition is built for each; one that does not, once (definition None)
+        for defn in (defs if per_definition(nb) else [None]):
+            if level == "csp":
+                for row in csp_rows.itertuples(index=False):
+                    skip = "" if row.csp_code in with_records else "no records for this CSP in the processed data"
+                    add(nb, defn, "csp", row.csp_code, row.csp_name, row.pfa_code,
+                        f"csp/{row.csp_code}/{nb.name}/{_PAGE}", skip)
+            elif level == "force":
+                for code in force_codes:
+                    add(nb, defn, "force", code, force_names[code], code, f"force/{code}/{nb.name}/{_PAGE}")
+            elif not csps and not forces:
+                add(nb, defn, "dataset", None, f"all areas in the {dataset} data", None,
+                    f"dataset/{nb.name}/{_PAGE}")
     return jobs, supported
 
 
@@ -387,7 +437,7 @@ def _point_latest(out: Path, run_id: str, name: str = "latest") -> Path | None:
     return link
 
 
-def _full_run_pages(plan: list[Job], filters: dict, dataset: str, definition: str,
+def _full_run_pages(plan: list[Job], filters: dict, dataset: str, definition: str | Sequence[str],
                     period_end: str | None) -> int | None:
     """The pages a full run of the dataset builds (from the plan of an unfiltered run; nothing is run)."""
     if not filters:
@@ -398,6 +448,12 @@ def _full_run_pages(plan: list[Job], filters: dict, dataset: str, definition: st
         log.info("no full plan for %s: %s", dataset, exc)
         return None
     return sum(not j.skip_reason for j in full)
+
+
+def _definition_record(bases: dict[str, dict], defs: list[str]) -> dict | list[dict]:
+    """The manifest's ``definition``: name and title of the run's definition, or a list of them for several."""
+    recs = [{k: (bases[d].get("definition") or {}).get(k) for k in ("name", "title")} for d in defs]
+    return recs[0] if len(recs) == 1 else recs
 
 
 # --------------------------------------------------------------------------- the build
@@ -428,8 +484,8 @@ def _notebook_modules(nbs: list[Notebook]) -> list[str]:
 def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str] | None = None,
               forces: Sequence[str] | None = None, dataset: str = "demo", jobs: int | None = None,
               out: str | Path | None = None, force_all: bool = False,
-              definition: str = "knife_serious_violence", period_end: str | None = None, progress: bool = True,
-              *, timeout: float | None = 600, kernel_name: str | None = None) -> BuildResult:
+              definition: str | Sequence[str] = "knife_serious_violence", period_end: str | None = None,
+              progress: bool = True, *, timeout: float | None = 600, kernel_name: str | None = None) -> BuildResult:
     """Run the batch notebooks and publish their pages into ``<out>/<run-id>/``.
 
     Only partner-facing files go there (pages, CSVs, ``index.html``, ``manifest.json`` with relative paths);
@@ -451,8 +507,10 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
         Outputs folder (default ``outputs/``, or ``$SVTOOLS_OUTPUTS``).
     force_all : bool
         Re-run every job, ignoring cached pages.
-    definition : str
-        Definition of serious violence (``config/definitions``).
+    definition : str or sequence of str
+        Definition(s) of serious violence (``config/definitions``). With several, each definition's pages are
+        built under ``def/<name>/``, pages that do not depend on the definition once, and each force gets a
+        definition comparison page (:func:`plan_jobs`); the run is still full when nothing else filters it.
     period_end : str, optional
         Last day of the period, ``YYYY-MM-DD`` (default: the end of the data).
     progress : bool
@@ -500,13 +558,17 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
     analyst_partial.mkdir()
     analyst_final = analyst_root / run_id
 
-    base = render.run_context(dataset, definition)
+    defs = definition_names(definition)
+    bases = {d: render.run_context(dataset, d) for d in defs}
+    # the run's own context (its index): the one definition, or none (the index then lists each definition)
+    base = bases[defs[0]] if len(defs) == 1 else render.run_context(dataset, None)
     full_link = out / f"latest-{dataset}"
     scope = _scope(filters, sum(not j.skip_reason for j in plan), full_pages, dataset,
                    f"{out.name}/{full_link.name}" if full_link.is_dir() else None)
     for job in plan:
         href = os.path.relpath(_PAGE, start=Path(job.page).parent.as_posix())
-        job.context = render.page_context(job.params, job.title, base=base, area_name=job.area_name,
+        job_base = bases.get(job.definition, base) if len(defs) > 1 else base
+        job.context = render.page_context(job.params, job.title, base=job_base, area_name=job.area_name,
                                           force_name=job.pfa_name, index_href=Path(href).as_posix())
 
     results: dict[str, JobResult] = {}
@@ -561,13 +623,15 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
         summary = result.summary()
         manifest = _manifest(run_id, started_at, seconds, plan, results, dict(
             notebooks=[str(n) for n in notebooks] if notebooks else None, csps=list(csps) if csps else None,
-            forces=list(forces) if forces else None, dataset=dataset, definition=definition,
+            forces=list(forces) if forces else None, dataset=dataset,
+            definition=defs[0] if len(defs) == 1 else defs, definitions=defs,
             period_end=plan[0].params.get("period_end") if plan else period_end, jobs=n_jobs, workers=workers,
             force_all=force_all, timeout=timeout, kernel_name=kernel_name),
             dataset_info(dataset), input_hashes, dataset_dir(dataset), summary, nbs, _code_digest(), scope=scope,
-            definition={k: (base.get("definition") or {}).get(k) for k in ("name", "title")})
+            definition=_definition_record(bases, defs))
         result.manifest = manifest
-        index_ctx = _index_context(plan, results, base, run_id, _partner_summary(plan, results), dataset, scope)
+        index_ctx = _index_context(plan, results, base, run_id, _partner_summary(plan, results), dataset, scope,
+                                   definitions=[bases[d].get("definition") or {"name": d} for d in defs])
         (partial / _PAGE).write_text(render.render_page("run_index.html.j2", index_ctx, _index_title(base, scope)),
                                      encoding="utf-8")
         published = _published_manifest(manifest, result, out)

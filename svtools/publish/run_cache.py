@@ -1,7 +1,7 @@
 """The incremental cache of the batch build (:mod:`svtools.publish.batch`): cache keys and the page cache.
 
-A job's key hashes its notebook, parameters, input data (its CSP's parquet files, the shared tables it reads,
-``dataset.json`` without its ingest time), the svtools code and config and the package versions; an ``ok`` page
+A job's key hashes its notebook, parameters, definition, input data (its CSP's parquet files, the shared tables it
+reads, ``dataset.json`` without its ingest time), the svtools code and config and the package versions; an ``ok`` page
 is stored under ``outputs/.cache/pages/<key>/`` (hard links, with its executed notebook) and restored by a later
 run with the same key. Also the build's data classes (:class:`Job`, :class:`JobResult`, ...), shared by the
 batch, the cache and the run record.
@@ -62,6 +62,9 @@ class Job:
     key: str = ""
     skip_reason: str = ""
     inputs: list[str] = field(default_factory=list)
+    #: the definition the page is built for; None for a page that does not depend on it (e.g. the definition
+    #: comparison, which takes the run's list of definitions instead)
+    definition: str | None = None
 
 
 @dataclass
@@ -220,7 +223,7 @@ def _assign_keys(jobs: list[Job], nbs: dict[str, Notebook], dataset: str,
         inputs = hasher.files(_job_inputs(job, nb.settings["tables"], ddir, force_csps))
         job.inputs = sorted(inputs)
         payload = {**common, "notebook": nb.sha256, "params": job.params, "page": job.page, "title": job.title,
-                   "inputs": inputs}
+                   "inputs": inputs, "definition": job.definition}
         job.key = _sha256_bytes(json.dumps(payload, sort_keys=True).encode())
     return hasher.used
 

@@ -80,17 +80,8 @@ def _partial_note(scope: dict) -> str | None:
     return text
 
 
-def _index_context(jobs: list[Job], results: dict[str, JobResult], base: dict, run_id: str, summary: str,
-                   dataset: str, scope: dict | None = None) -> dict:
-    from svtools.ingest.store import load_table
-
-    def entry(job: Job) -> dict:
-        r = results[job.job_id]
-        if r.status == "skipped":
-            return {"label": job.label, "href": None, "status": "skipped", "reason": r.reason}
-        return {"label": job.label, "href": job.page, "status": r.status}
-
-    areas = load_table("areas", dataset).sort_values(["pfa_name", "csp_name"])
+def _area_groups(jobs: list[Job], entry, areas) -> list[dict]:
+    """The index's force -> CSP -> pages tree of ``jobs`` (forces and CSPs with no page left out)."""
     by_job = sorted(jobs, key=lambda j: (j.order, j.name))
     forces = []
     for pfa, group in areas.groupby("pfa_code", sort=False):
@@ -102,7 +93,46 @@ def _index_context(jobs: list[Job], results: dict[str, JobResult], base: dict, r
                 csps.append({"code": row.csp_code, "name": row.csp_name, "pages": pages})
         if force_pages or csps:
             forces.append({"code": pfa, "name": group["pfa_name"].iloc[0], "pages": force_pages, "csps": csps})
-    failed = [{"href": j.page, "label": f"{j.label}: {j.area_name}", "ename": results[j.job_id].ename}
+    return forces
+
+
+def _index_context(jobs: list[Job], results: dict[str, JobResult], base: dict, run_id: str, summary: str,
+                   dataset: str, scope: dict | None = None, definitions: list[dict] | None = None) -> dict:
+    """The run index page's context: every page by force and CSP; with several ``definitions`` (each a dict of
+    ``name``, ``title``, ``source``), one group per definition (``definition_groups``) and the pages that do not
+    depend on the definition, such as the definition comparison, in ``across``."""
+    from svtools.ingest.store import load_table
+
+    def entry(job: Job) -> dict:
+        r = results[job.job_id]
+        if r.status == "skipped":
+            return {"label": job.label, "href": None, "status": "skipped", "reason": r.reason}
+        return {"label": job.label, "href": job.page, "status": r.status}
+
+    areas = load_table("areas", dataset).sort_values(["pfa_name", "csp_name"])
+    by_job = sorted(jobs, key=lambda j: (j.order, j.name))
+    several = definitions is not None and len(definitions) > 1
+    groups, across = [], []
+    if several:
+        for d in definitions:
+            mine = [j for j in jobs if j.definition == d.get("name")]
+            anchor = f"definition-{d.get('name')}"
+            tree = [{**f, "anchor": f"{anchor}-force-{f['code']}"} for f in _area_groups(mine, entry, areas)]
+            groups.append({"name": d.get("name"), "title": d.get("title") or d.get("name"),
+                           "source": d.get("source"), "anchor": anchor,
+                           "general": [entry(j) for j in by_job
+                                       if j.level == "dataset" and j.definition == d.get("name")],
+                           "forces": tree})
+        shared = [j for j in jobs if j.definition is None]
+        across = _area_groups(shared, entry, areas)
+        general = [entry(j) for j in by_job if j.level == "dataset" and j.definition is None]
+        forces = []
+    else:
+        general = [entry(j) for j in by_job if j.level == "dataset"]
+        forces = _area_groups(jobs, entry, areas)
+    failed = [{"href": j.page, "label": f"{j.label}: {j.area_name}"
+               + (f" ({_definition_title(definitions, j.definition)})" if several and j.definition else ""),
+               "ename": results[j.job_id].ename}
               for j in jobs if results[j.job_id].status == "failed"]
     period = None
     if base.get("dataset_period_start"):
@@ -112,8 +142,10 @@ def _index_context(jobs: list[Job], results: dict[str, JobResult], base: dict, r
         **base,
         "summary": summary,
         "run_id": run_id,
-        "general": [entry(j) for j in by_job if j.level == "dataset"],
+        "general": general,
         "forces": forces,
+        "definition_groups": groups,
+        "across": across,
         "failed": failed,
         "period": period,
         "dataset_label": base.get("data", {}).get("Dataset", dataset),
@@ -122,6 +154,13 @@ def _index_context(jobs: list[Job], results: dict[str, JobResult], base: dict, r
         "scope": (scope or {}).get("scope", "full"),
         "partial_note": _partial_note(scope) if scope else None,
     }
+
+
+def _definition_title(definitions: list[dict] | None, name: str | None) -> str:
+    for d in definitions or []:
+        if d.get("name") == name:
+            return str(d.get("title") or name)
+    return str(name)
 
 
 def _partner_summary(jobs: list[Job], results: dict[str, JobResult]) -> str:
@@ -144,7 +183,8 @@ def _write_reports(run_dir: Path, analyst_dir: Path, jobs: list[Job], results: d
     the published folder gets ``published``, the manifest with relative paths only."""
     (run_dir / "manifest.json").write_text(json.dumps(published, indent=2, default=str), encoding="utf-8")
     (analyst_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
-    cols = ["job_id", "notebook", "level", "area_code", "area_name", "force", "status", "seconds", "page",
+    cols = ["job_id", "notebook", "level", "area_code", "area_name", "force", "definition", "status", "seconds",
+            "page",
             "page_bytes", "ename", "evalue", "failed_notebook"]
     with (analyst_dir / "run_summary.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=cols)
@@ -152,7 +192,8 @@ def _write_reports(run_dir: Path, analyst_dir: Path, jobs: list[Job], results: d
         for j in jobs:
             r = results[j.job_id]
             w.writerow({"job_id": j.job_id, "notebook": j.name, "level": j.level, "area_code": j.area_code or "",
-                        "area_name": j.area_name, "force": j.pfa_name or "", "status": r.status,
+                        "area_name": j.area_name, "force": j.pfa_name or "", "definition": j.definition or "",
+                        "status": r.status,
                         "seconds": r.seconds, "page": j.page if r.status != "skipped" else "",
                         "page_bytes": r.page_bytes, "ename": r.ename, "evalue": r.evalue,
                         "failed_notebook": r.failed_notebook})
@@ -169,7 +210,8 @@ def _manifest(run_id: str, started_at: str, seconds: float, plan: list[Job], res
         jobs.append({
             "job_id": j.job_id, "notebook": j.name, "level": j.level, "area_code": j.area_code,
             "area_name": j.area_name, "pfa_code": j.pfa_code, "force": j.pfa_name, "title": j.title,
-            "parameters": j.params, "page": j.page if r.status != "skipped" else None, "cache_key": j.key,
+            "definition": j.definition, "parameters": j.params,
+            "page": j.page if r.status != "skipped" else None, "cache_key": j.key,
             "inputs": j.inputs, **{k: v for k, v in dataclasses.asdict(r).items() if k != "job_id"},
         })
     counts = {s: sum(r.status == s for r in results.values()) for s in ("ok", "cached", "failed", "skipped")}
