@@ -63,6 +63,12 @@ from svtools.publish.sections.cohort import (
     young_sex,
 )
 from svtools.publish.sections.context import POLICE_UK_VIOLENCE, ProfileContext, SectionResult
+from svtools.publish.sections.definitions import (
+    DefinitionsContext,
+    definitions_captured,
+    definitions_difference,
+    definitions_overlap,
+)
 from svtools.publish.sections import counts
 from svtools.publish.sections.counts import (
     CountsContext,
@@ -138,4 +144,8 @@ __all__ = [
     "unknown_ages",
     "reconciliation",
     *counts.__all__,  # the count-table pages' sections (svtools/publish/sections/counts.py)
+    "DefinitionsContext",  # definition_comparison.ipynb (svtools/publish/sections/definitions.py)
+    "definitions_captured",
+    "definitions_overlap",
+    "definitions_difference",
 ]
