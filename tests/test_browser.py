@@ -98,32 +98,24 @@ def test_every_page_of_the_run_was_opened(browser_report, small_run):
     assert not not_audited, _report(not_audited, "pages the browser could not audit")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("width", WIDTHS)
-def test_no_serious_or_critical_axe_finding(browser_report, width):
-    failures = _failing(browser_report, width, lambda x: x.startswith("axe "))
-    assert not failures, _report(failures, "serious or critical axe findings")
+#: what each check looks for in an audit finding, and how a failure is named
+CHECKS = {
+    "axe": ("axe ", "serious or critical axe findings"),
+    "requests": ("request leaving", "requests leaving the machine"),
+    "scroll": ("page scrolls sideways", "horizontal page scroll"),
+    "links": ("broken link", "broken relative links"),
+}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
-def test_no_request_leaves_the_machine(browser_report, width):
-    failures = _failing(browser_report, width, lambda x: x.startswith("request leaving"))
-    assert not failures, _report(failures, "requests leaving the machine")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("width", WIDTHS)
-def test_no_horizontal_page_scroll(browser_report, width):
-    failures = _failing(browser_report, width, lambda x: x.startswith("page scrolls sideways"))
-    assert not failures, _report(failures, "horizontal page scroll")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("width", WIDTHS)
-def test_no_broken_relative_link(browser_report, width):
-    failures = _failing(browser_report, width, lambda x: x.startswith("broken link"))
-    assert not failures, _report(failures, "broken relative links")
+@pytest.mark.parametrize("check", list(CHECKS))
+def test_no_finding(browser_report, width, check):
+    """At each width: no serious or critical axe finding, no request leaving the machine, no sideways page
+    scroll, no broken relative link."""
+    prefix, what = CHECKS[check]
+    failures = _failing(browser_report, width, lambda x: x.startswith(prefix))
+    assert not failures, _report(failures, what)
 
 
 # --------------------------------------------------------------------------- the audit itself, on hand-made pages
