@@ -157,3 +157,14 @@ def test_multi_definition_build(multi):
     assert manifest["parameters"]["definitions"] == multi.defs
     assert [d["name"] for d in manifest["definition"]] == multi.defs
     assert {j["definition"] for j in manifest["jobs"]} == {a, b, None}
+
+
+@pytest.mark.slow
+def test_a_multi_definition_run_publishes_with_every_definition_named(multi):
+    from svtools.publish import bundle
+
+    b = bundle.plan_bundle(multi.run, allow_partial=True)
+    bundle.check_bundle(b)
+    assert [d["name"] for d in b.manifest["definition"]] == list(multi.defs)
+    assert all(d["title"] for d in b.manifest["definition"])
+    assert any("definition_comparison" in f for f in b.files)

@@ -167,13 +167,8 @@ def plan_bundle(run_dir: str | Path, allow_partial: bool = False) -> Bundle:
     info = manifest.get("dataset") or {}
     params = manifest.get("parameters") or {}
     definition = manifest.get("definition") or {"name": params.get("definition"), "title": None}
-    if definition.get("name") and not definition.get("title"):
-        try:
-            from svtools.ingest.definitions import load_definition
-
-            definition = {"name": definition["name"], "title": load_definition(definition["name"]).title}
-        except (SvtoolsError, OSError):
-            pass
+    # a run of several definitions records a list of {name, title}; one definition, a single {name, title}
+    definition = [_titled(d) for d in definition] if isinstance(definition, list) else _titled(definition)
     start, end = info.get("period_start"), params.get("period_end") or info.get("period_end")
     plain = {
         "run_id": run_id,
@@ -374,3 +369,16 @@ def publish(run: str | Path | None = None, *, to: str | Path | None = None, zip_
     checked = check_bundle(bundle)
     written = write_dir(bundle, dest) if to is not None else write_zip(bundle, dest)
     return bundle, written, checked
+
+
+def _titled(definition: dict) -> dict:
+    """``{"name", "title"}`` of a run's definition, the title looked up when the manifest has none."""
+    definition = dict(definition or {})
+    if definition.get("name") and not definition.get("title"):
+        try:
+            from svtools.ingest.definitions import load_definition
+
+            definition["title"] = load_definition(definition["name"]).title
+        except (SvtoolsError, OSError):
+            pass
+    return {"name": definition.get("name"), "title": definition.get("title")}
