@@ -103,8 +103,8 @@ def _age_sex_atoms(label: str):
         return AGE_NODES["All ages"], ["F", "M", "O"]
     if label in SEX_WORDS:  # a page's sex row ("Male"): all ages
         return AGE_NODES["All ages"], SEX_NODES[SEX_WORDS[label]]
-    if "|" not in str(label):  # a page's age-band row ("10-24"): all sexes
-        label = f"{label}|All"
+    if "|" not in str(label):  # a page's age-band row ("10-24", "10 to 24"): all sexes
+        label = re.sub(r"^(\d+) to (\d+)$", r"\1-\2", str(label)) + "|All"
     age, _, sex = str(label).partition("|")
     ages = AGE_NODES.get(age, [age] if age in AGE_ATOMS else None)
     sexes = SEX_NODES.get(sex)
@@ -258,19 +258,23 @@ class Attack:
 
     # ------------------------------------------------------------------ solving
     def _expand_categories(self, fam, cells):
-        """'Total' = every row label; 'Monday|All' = Monday's blocks (labels are the attacker's knowledge)."""
+        """'Total' = every row label; 'Monday, all day' (or 'Monday|All') = Monday's blocks (labels are the
+        attacker's knowledge)."""
+        def day_total(c: str) -> str | None:  # the prefix of a day's blocks, for a day's total row
+            return c[:-3] if c.endswith("|All") else c[:-len(", all day")] + " " if c.endswith(", all day") else None
+
         cats = set()
         for dims, _, _ in cells:
             for c in dims["category"]:
-                if c != "Total" and not c.endswith("|All"):
+                if c != "Total" and day_total(c) is None:
                     cats.add(c)
         out = []
         for dims, v, w in cells:
             c = dims["category"][0]
             if c == "Total":
                 members = sorted(cats)
-            elif c.endswith("|All"):
-                members = sorted(x for x in cats if x.startswith(c[:-3]))
+            elif day_total(c) is not None:
+                members = sorted(x for x in cats if x.startswith(day_total(c)))
             else:
                 members = [c]
             out.append(({**dims, "category": members}, v, w))

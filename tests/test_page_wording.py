@@ -52,10 +52,22 @@ FORCE_PAGES = ["force_overview", "data_quality"]
     ('<img alt="Chart of nan offences" src="a.png">', "missing value"),
     ('<a aria-label="see `x`" href="#">x</a>', "backtick"),
     ('<abbr title="7 Points Below CL">7</abbr>', "raw SPC rule name"),
+    ("<p>mid-YYYY for financial year YYYY/YY</p>", "placeholder or gate key"),
+    ("<th>E22000030|decile 1</th>", "placeholder or gate key"),
+    ("<th>Monday|00-03</th>", "placeholder or gate key"),
 ])
 def test_each_leftover_is_found(html, kind):
     problems = page_problems(html)
     assert problems and all(p.startswith(kind) for p in problems), problems
+
+
+def test_day_and_time_rows_in_words():
+    from svtools.publish.sections.profile_place_people import day_block_words
+
+    assert day_block_words("Monday|00-03") == "Monday 00:00 to 03:00"
+    assert day_block_words("Sunday|All") == "Sunday, all day"
+    assert day_block_words("Time not recorded") == "Time not recorded"
+    assert not page_problems(f"<th>{day_block_words('Friday|21-24')}</th>")
 
 
 @pytest.mark.parametrize("html", [

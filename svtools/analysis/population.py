@@ -393,7 +393,9 @@ def year_note(table: pd.DataFrame) -> str:
     """One sentence on the estimates used by a :func:`residents` table: which mid-year for which financial
     year, any nearest-year substitutions, and the 2020/2021 series break when both sides are used."""
     subs = table.loc[~table["exact"].astype(bool)]
-    parts = ["Residents: ONS mid-year estimates, mid-YYYY for financial year YYYY/YY"]
+    fy = str(table["financial_year"].iloc[-1]) if len(table) else "2019/20"
+    example = f"mid-{fy[:4]} for {fy}" if fy[:4].isdigit() else "mid-2019 for 2019/20"
+    parts = [f"Residents: ONS mid-year estimates of the year each financial year starts in ({example})"]
     if len(subs):
         pairs = ", ".join(f"{fy} uses mid-{int(y)}" for fy, y in zip(subs["financial_year"], subs["mid_year"]))
         parts.append(f" (no estimate of its own, so the nearest: {pairs})")

@@ -40,6 +40,7 @@ PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
                                r"object at 0x")),
     ("markdown left unrendered", re.compile(r"\*\*|\]\(|(^|\s)#{2,6}\s|^#{2,6}\w", re.MULTILINE)),
     ("template leftover", re.compile(r"\{\{|\}\}|\{%|%\}|\{#")),
+    ("placeholder or gate key", re.compile(r"(?-i:\bYYYY\b|\bYYYY/YY\b|\bMM/YYYY\b)|\w\|\w")),
 )
 
 

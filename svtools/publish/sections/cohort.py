@@ -211,8 +211,7 @@ def young_ages(ctx: ProfileContext) -> SectionResult:
         _say(f"Single years of age count the victims with a recorded age ({age_known}).")
     for role, t in pub.items():
         publish_gated(ctx, t, f"{role.capitalize()} records by single year of age, {lo} to {hi}, {ctx.name}, "
-                      f"{ctx.period}", name=f"{role}_ages_{lo}_{hi}",
-                      extra=pd.DataFrame({"Label": labels}),
+                      f"{ctx.period}", name=f"{role}_ages_{lo}_{hi}", row_labels=dict(zip(rows, labels)),
                       note=f"Offence records (one per crime and {role}); 'Age not recorded' is its own row"
                       + (", and includes offences with no suspect identified" if role == "suspect" else "")
                       + ". Single years come from exact ages only: an age recorded as a band counts in the "

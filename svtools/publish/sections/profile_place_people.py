@@ -342,6 +342,18 @@ def _day_block_label(records: pd.DataFrame) -> pd.Series:
     return out
 
 
+def day_block_words(key: str) -> str:
+    """A day-and-time key as a reader sees it: ``Monday|00-03`` -> ``Monday 00:00 to 03:00``,
+    ``Monday|All`` -> ``Monday, all day``; other rows (time not recorded, the total) unchanged."""
+    day, sep, block = key.partition("|")
+    if not sep:
+        return key
+    if block == "All":
+        return f"{day}, all day"
+    start, _, end = block.partition("-")
+    return f"{day} {start}:00 to {end}:00" if start.isdigit() and end.isdigit() else f"{day} {block}"
+
+
 def _day_block_categories() -> tuple:
     return tuple(f"{d}|{blk}" for d in DAY_NAMES for blk in _blocks()) + (TIME_NOT_RECORDED,)
 
@@ -442,7 +454,8 @@ def when(ctx: ProfileContext) -> SectionResult:
     res.message = sentence
     res.table = t.text()
     res.csv = publish_gated(ctx, t, f"Offences by day of week and time of day, {ctx.name}, {ctx.period}",
-                            name="day_time", note=hidden_note())
+                            name="day_time", note=hidden_note(),
+                            row_labels={str(k): day_block_words(str(k)) for k in t.counts.index})
     res.values = {
         "busiest_block": (str(bday), str(bblock)),
         "busiest_count": int(known.max()),
@@ -594,8 +607,8 @@ def under25(ctx: ProfileContext) -> SectionResult:
     person_years = pd.Series([ctx.person_years(0, hi_age), ctx.person_years(young_lo, hi_age)], index=groups)
     rates = gated_rate_bounds(c.iloc[:2].astype("Float64"), pd.Series([unk, unk], index=groups, dtype="Float64"),
                               person_years, multiplier=1000)
+    row_words = ["Under 25", "Aged 10 to 24", "Age not recorded", "All victims"]
     columns = {
-        "Label": ["Under 25", "Aged 10 to 24", "Age not recorded", "All victims"],
         "Share of victims of known age (%)": [_pct(u25, known), _pct(y1024, known), "", ""],
         "Rate per 1,000 residents of these ages a year": list(fmt_or_hidden(rates["rate"])) + ["", ""],
         "Lower 95% CI": list(fmt_or_hidden(rates["lower_95_ci"])) + ["", ""],
@@ -613,6 +626,7 @@ def under25(ctx: ProfileContext) -> SectionResult:
     res.table = t.text()
     res.csv = publish_gated(
         ctx, t, f"Offences against young victims, {ctx.name}, {ctx.period}", name="under25", extra=extra,
+        row_labels=dict(zip(_U25_ROWS, row_words)),
         note="Rates per 1,000 residents of the same ages a year: " + residents_words + " Shares are of victims "
         "with a recorded age (all victims minus age not recorded). "
         + ("Victims whose age is not recorded are neither under 25 nor 25 and over: the counts and rates are of "
