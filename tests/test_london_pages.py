@@ -289,6 +289,9 @@ def test_london_pages_build(london_data, tmp_path, monkeypatch):
         assert not re.search(r"\b(nan|NaN|None|<NA>|inf)\b", text), re.search(r".{60}\b(nan|NaN|None|<NA>|inf)\b.{60}",
                                                                            text)
         assert "Traceback" not in text and html.count("<h1") == 1
+        from svtools.publish.page_lint import page_problems
+
+        assert not page_problems(html), (code, page_problems(html)[:5])
         # the header names the dataset, its source and the definition; the caveat is on the page
         assert "london_mps" in text and "Metropolitan Police Service recorded crime" in text
         assert "Serious violence (London borough counts)" in text
