@@ -73,6 +73,13 @@ def _not_recorded_line(ctx: ProfileContext, field: str, phrase: str, what: str) 
     return f"{phrase} not recorded {where}, so {what} cannot be given."
 
 
+def _subline(res: SectionResult, sub: str, text: str) -> None:
+    """Say one line of a part of the section (``**Part**: text``) and keep it in the section's messages."""
+    line = f"**{sub}**: {text}"
+    _say(line)
+    res.messages.append(line)
+
+
 def _area_broken_down(cube, area: str, node: str) -> bool:
     return (str(area), node) in cube.values
 
@@ -83,16 +90,12 @@ def _domestic(ctx: ProfileContext, res: SectionResult) -> None:
     status = ctx.field_status("domestic_flag")
     res.values["domestic_status"] = status
     if status == "absent":
-        line = f"**{sub}**: " + _not_recorded_line(ctx, "domestic_flag", "The domestic-abuse flag is",
-                                                   "the split between domestic abuse and other offences")
-        _say(line)
-        res.messages.append(line)
+        _subline(res, sub, _not_recorded_line(ctx, "domestic_flag", "The domestic-abuse flag is",
+                                              "the split between domestic abuse and other offences"))
         return
     cube = tables.breakdown_cube(ctx, DOMESTIC_SPLIT)
     if not _area_broken_down(cube, ctx.code, DOMESTIC):
-        line = f"**{sub}**: {ctx.name} has too few offences of {ctx.what} to break down by the domestic-abuse flag."
-        _say(line)
-        res.messages.append(line)
+        _subline(res, sub, f"{ctx.name} has too few offences of {ctx.what} to break down by the domestic-abuse flag.")
         return
     rows = [DOMESTIC, NOT_DOMESTIC, FLAG_NOT_RECORDED, FLAG_RECORDED, tables.TOTAL]
     t = cube.table("category", None, fixed={"area_code": ctx.code}, row_nodes=rows, name="domestic_abuse",
@@ -135,17 +138,13 @@ def _locations(ctx: ProfileContext, res: SectionResult) -> None:
     status = ctx.field_status("location_type")
     res.values["location_status"] = status
     if status == "absent":
-        line = f"**{sub}**: " + _not_recorded_line(ctx, "location_type", "Location types are",
-                                                   "offences by location type")
-        _say(line)
-        res.messages.append(line)
+        _subline(res, sub, _not_recorded_line(ctx, "location_type", "Location types are",
+                                              "offences by location type"))
         return
     cube = tables.breakdown_cube(ctx, LOCATION_TYPES)
     cats = tables.published_categories(cube, ctx.code)
     if cats is None:
-        line = f"**{sub}**: {ctx.name} has too few offences of {ctx.what} to break down by location type."
-        _say(line)
-        res.messages.append(line)
+        _subline(res, sub, f"{ctx.name} has too few offences of {ctx.what} to break down by location type.")
         return
     t = cube.table("category", None, fixed={"area_code": ctx.code}, row_nodes=cats + [tables.TOTAL],
                    name="location_type", row_title="Location type")
@@ -317,17 +316,14 @@ def _night_time(ctx: ProfileContext, res: SectionResult) -> None:
                               "busiest_neighbourhoods": rule.busiest_neighbourhoods}
     if not ctx.record_level or ctx.field_status("occurred_hour") == "absent":
         what = "only the month of each offence" if not ctx.record_level else "dates but no times of day"
-        line = (f"**{sub}**: times of day are not recorded {'in this dataset' if not ctx._recorded('occurred_hour') else 'for these offences'} "
-                f"({what}), so the night-time split cannot be made: an hour is never inferred from a date.")
-        _say(line)
-        res.messages.append(line)
+        where = "in this dataset" if not ctx._recorded("occurred_hour") else "for these offences"
+        _subline(res, sub, f"times of day are not recorded {where} ({what}), so the night-time split cannot be "
+                           "made: an hour is never inferred from a date.")
         res.values["nte_status"] = "absent"
         return
     fam, centres, nte_cells = nte_cube(ctx, rule)
     if (ctx.code, ALL_NTE) not in fam.values:
-        line = f"**{sub}**: {ctx.name} has too few offences of {ctx.what} to break down by day and time."
-        _say(line)
-        res.messages.append(line)
+        _subline(res, sub, f"{ctx.name} has too few offences of {ctx.what} to break down by day and time.")
         res.values["nte_status"] = "too few"
         return
     v = lambda k: fam.values.get((ctx.code, k))  # noqa: E731 - published values only (None: hidden or absent)
