@@ -258,15 +258,17 @@ def _cell(value) -> tuple[str, bool]:
     return html.escape(text), numeric
 
 
-#: A table with at least this many columns is shown as one card per row on a narrow screen (``stacked``).
-STACK_MIN_COLUMNS = 4
+_TABLE_LAYOUT = config.settings()["tables"]
+#: A table with at least this many columns is shown as one card per row on a narrow screen (``stacked``);
+#: from ``config/settings.yaml`` ``tables:``, as are the three below.
+STACK_MIN_COLUMNS = int(_TABLE_LAYOUT["stack_min_columns"])
 #: ... and so is a narrower one whose estimated width (:func:`table_layout`) passes this many characters:
 #: about what a 320 px phone fits across in the page's type (288 px of column), cell padding included.
-STACK_MIN_CHARS = 36
+STACK_MIN_CHARS = int(_TABLE_LAYOUT["stack_min_chars"])
 #: A table with at least this many columns, or wider than this many characters, is ``wide``: it is stacked up
 #: to a tablet's width (48rem, where the page column is narrower than its own) and set a size smaller above it.
-WIDE_MIN_COLUMNS = 6
-WIDE_MIN_CHARS = 64
+WIDE_MIN_COLUMNS = int(_TABLE_LAYOUT["wide_min_columns"])
+WIDE_MIN_CHARS = int(_TABLE_LAYOUT["wide_min_chars"])
 #: Width in characters a text value is estimated at when longer: it wraps between its words in its cell.
 _TEXT_WRAP_CHARS = 14
 
