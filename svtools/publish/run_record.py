@@ -180,7 +180,11 @@ def _partner_summary(jobs: list[Job], results: dict[str, JobResult]) -> str:
 def _write_reports(run_dir: Path, analyst_dir: Path, jobs: list[Job], results: dict[str, JobResult],
                    manifest: dict, published: dict) -> None:
     """The full ``manifest.json`` and ``run_summary.csv`` (timings, failed notebooks) go to the analysts' folder;
-    the published folder gets ``published``, the manifest with relative paths only."""
+    the published folder gets ``published``, the manifest with relative paths only. Both record
+    ``published_tables``: one SHA-256 over every published CSV (:func:`tables_digest`), so two runs of the same
+    inputs and code can be compared by one value."""
+    digest = tables_digest(run_dir)
+    manifest["published_tables"] = published["published_tables"] = digest
     (run_dir / "manifest.json").write_text(json.dumps(published, indent=2, default=str), encoding="utf-8")
     (analyst_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
     cols = ["job_id", "notebook", "level", "area_code", "area_name", "force", "definition", "status", "seconds",
@@ -198,6 +202,26 @@ def _write_reports(run_dir: Path, analyst_dir: Path, jobs: list[Job], results: d
                         "page_bytes": r.page_bytes, "ename": r.ename, "evalue": r.evalue,
                         "failed_notebook": r.failed_notebook})
 
+
+
+def tables_digest(run_dir: str | Path) -> dict:
+    """One SHA-256 over the published tables of a run folder: every ``*.csv`` below it, in sorted relative-path
+    order, each as ``<relative path>\\0<sha256 of its bytes>\\n``.
+
+    Returns
+    -------
+    dict
+        ``{"sha256": hex digest, "files": number of CSVs}``. Equal digests mean byte-identical tables at the same
+        paths.
+    """
+    import hashlib
+
+    run_dir = Path(run_dir)
+    h = hashlib.sha256()
+    files = sorted(run_dir.rglob("*.csv"))
+    for f in files:
+        h.update(f"{f.relative_to(run_dir).as_posix()}\0{hashlib.sha256(f.read_bytes()).hexdigest()}\n".encode())
+    return {"sha256": h.hexdigest(), "files": len(files)}
 
 
 def _manifest(run_id: str, started_at: str, seconds: float, plan: list[Job], results: dict[str, JobResult],
