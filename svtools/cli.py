@@ -179,12 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo-data", help="generate the synthetic demo extract into data/raw/demo",
                        description="Generate the deterministic SYNTHETIC police extract, hospital admissions and "
-                                   "truth.json for the 41 CSPs of the 9 demo forces.")
+                                   "truth.json for the 41 CSPs of the 9 demo forces (default), or with --forces all "
+                                   "every territorial force of England and Wales (43 forces, 314 CSPs; "
+                                   "docs/national_demo.md).")
     d.add_argument("--out", type=Path, default=None, help="output folder (default data/raw/demo)")
     d.add_argument("--seed", type=int, default=20250331, help="random seed (default 20250331)")
     d.add_argument("--forces", nargs="+", default=None, metavar="SLUG",
-                   help="only these forces (e.g. cleveland durham); default all 9")
-    d.add_argument("--scale", type=float, default=1.0, help="multiply volumes (default 1.0)")
+                   help="force slugs (e.g. cleveland durham gwent), 'all' for all 43 territorial forces or "
+                        "'demo' for the 9; default the 9 demo forces")
+    d.add_argument("--scale", type=float, default=1.0,
+                   help="multiply volumes (default 1.0; e.g. 0.1 for 10%% of the volumes)")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_cmd_demo_data)
 

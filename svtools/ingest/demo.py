@@ -97,6 +97,11 @@ from svtools.ingest.demo_model import (  # noqa: F401
     _SYNTHETIC_NOTE,
     _force_slugs,
     _pfa_of,
+    expand_config,
+    home_office_counts,
+    national_force_names,
+    national_forces,
+    resolve_forces,
     _top_share,
     demo_config,
     load_truth,
@@ -107,6 +112,9 @@ from svtools.ingest.demo_model import (  # noqa: F401
 
 __all__ = [
     "generate_demo_data",
+    "national_forces",
+    "national_force_names",
+    "resolve_forces",
     "monthly_intensity",
     "load_truth",
     "truth_from_config",
@@ -181,7 +189,7 @@ victim, suspect or hospital patient. Do not publish it as if it were real.
 ## How it was made
 - Volumes: real data.police.uk street-level counts for January-November 2022 (OGL v3.0) of "Violence and
   sexual offences", "Robbery" and "Possession of weapons" by LSOA set each LSOA's base rate; homicide is
-  {hom} per 100,000 residents a year (ONS mid-2020 population).
+  {hom} per 100,000 residents a year (ONS mid-2020 population).{_readme_national(truth)}
 - Monthly intensity is log-linear: a trend per force, a seasonal cosine (peak month
   {it['seasonal_peak_month']}, log amplitude {it['seasonal_log_amplitude']}), a COVID-19 rate ratio of
   {it['covid_rate_ratio']} for April-June 2020, and a gamma (negative binomial) CSP x month multiplier with
@@ -197,6 +205,17 @@ Regenerate with `svtools demo-data --seed {seed} --scale {scale}`: the files are
 """
 
 
+def _readme_national(truth: dict) -> str:
+    """The README's line on forces calibrated to the Home Office table (empty for the 9-force demo)."""
+    ho = truth["calibration"].get("home_office")
+    if not ho:
+        return ""
+    return (f"\n- The {len(ho['forces'])} forces without street files (the national demo): real Home Office "
+            "police recorded crime 2019/20 force counts (OGL v3.0) set the expected April 2019 - March 2020 "
+            "volume, shared among LSOAs by population and IMD decile; trends, names and ethnicity follow the "
+            "rules in `config/demo.yaml` `national` (docs/national_demo.md).")
+
+
 def generate_demo_data(out_dir: Path | None = None, *, seed: int = 20250331, forces: list[str] | None = None,
                        scale: float = 1.0, progress: bool = True) -> dict:
     """Write the SYNTHETIC police extract, hospital admissions, ``truth.json`` and ``README.md``.
@@ -209,9 +228,13 @@ def generate_demo_data(out_dir: Path | None = None, *, seed: int = 20250331, for
     seed : int
         Random seed; the same seed and arguments give byte-identical files.
     forces : list of str, optional
-        Force slugs (``config/geography.yaml`` ``demo_forces``); default all nine.
+        Force slugs; default the nine demo forces (``config/geography.yaml`` ``demo_forces``). ``["all"]``:
+        every territorial force of England and Wales (43, :func:`national_forces`); ``"demo"`` stands for the
+        nine. Forces other than the nine get their values from ``config/demo.yaml`` ``national`` (volumes
+        calibrated to the real Home Office 2019/20 force counts; docs/national_demo.md).
     scale : float
-        Multiplies every expected volume (1.0 = calibrated to the real 2022 counts, about 2.7 million rows).
+        Multiplies every expected volume (1.0 = calibrated to the real counts: about 2.7 million rows for the
+        nine demo forces; nationally 1.58 million at scale 0.1, so about 16 million at 1.0).
     progress : bool
         Show a progress bar over forces on stderr.
 
@@ -222,18 +245,15 @@ def generate_demo_data(out_dir: Path | None = None, *, seed: int = 20250331, for
         ``seed``, ``scale``.
     """
     t0 = time.perf_counter()
-    all_slugs = _force_slugs()
-    slugs = list(all_slugs) if forces is None else list(dict.fromkeys(forces))
-    unknown = [f for f in slugs if f not in all_slugs]
-    if unknown or not slugs:
-        raise SvtoolsError(f"unknown demo force(s) {unknown or slugs}; choose from {all_slugs}")
-    slugs = [s for s in all_slugs if s in slugs]                      # fixed order
+    all_slugs = list(national_forces())                               # generator order: 9 demo forces first
+    slugs = resolve_forces(forces)                                    # fixed order
     if not scale > 0:
         raise SvtoolsError(f"scale must be positive, got {scale!r}")
     cfg = demo_config()
-    missing = [s for s in all_slugs if s not in cfg["forces"]]
+    missing = [s for s in _force_slugs() if s not in cfg["forces"]]
     if missing:
         raise ConfigError(f"config/demo.yaml: forces lacks {missing}")
+    cfg = expand_config(cfg, slugs)                                   # the national rules for the others
     out = Path(out_dir) if out_dir is not None else raw_dir() / "demo"
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*_crime_extract.csv"):
@@ -248,6 +268,8 @@ def generate_demo_data(out_dir: Path | None = None, *, seed: int = 20250331, for
         iterator = slugs
     per_force, files, hospital_rows = {}, [], []
     for slug in iterator:
+        if hasattr(iterator, "set_postfix_str"):
+            iterator.set_postfix_str(slug)
         table, stats = _generate_force(slug, all_slugs.index(slug), model, seed)
         path = out / f"{slug}_crime_extract.csv"
         _write_csv(table, path, _COMMA_LABELS)
@@ -341,10 +363,7 @@ def _assemble_truth(model: _Model, seed: int, slugs: list[str], per_force: dict,
                       "pfa_codes": {s: _pfa_of(s) for s in slugs}},
         "period": {"start": model.start.strftime("%Y-%m-%d"), "end": model.end.strftime("%Y-%m-%d"),
                    "months": model.T, "financial_years": model.fy_labels},
-        "calibration": {**cfg["calibration"],
-                        "note": ("base rates are set so the expected Jan-Nov 2022 count per CSP and stream "
-                                 "equals the real data.police.uk count (located rows) divided by (1 - blank "
-                                 "LSOA rate), times scale; expected counts below are before LSOA blanking")},
+        "calibration": _calibration_truth(cfg, slugs),
         "offence_mix": offence_mix,
         "knife": {
             "share_at_reference_decile_by_code": {c: k for c, k in zip(codes["code"], codes["knife"])
@@ -383,7 +402,10 @@ def _assemble_truth(model: _Model, seed: int, slugs: list[str], per_force: dict,
             "other_sex_share": vic["other_sex_share"],
             "ethnicity": {
                 "note": ("population shares are APPROXIMATE, ROUNDED, HAND-ENTERED Census 2021 figures for "
-                         "SYNTHETIC data only; victim share = pop share x rate ratio, normalised"),
+                         "SYNTHETIC data only; victim share = pop share x rate ratio, normalised"
+                         + ("" if slugs == [s for s in slugs if "calibration" not in cfg["forces"][s]] else
+                            "; forces other than the nine demo forces: the REAL Census 2021 TS021 shares of "
+                            "the force's LSOAs (config/demo.yaml national)")),
                 "rate_ratio": vic["ethnicity_rate_ratio"],
                 "population_pct": {s: per_force[s]["eth_pop_pct"] for s in slugs},
                 "victim_share": {s: per_force[s]["eth_victim_p"] for s in slugs},
@@ -427,3 +449,31 @@ def _assemble_truth(model: _Model, seed: int, slugs: list[str], per_force: dict,
         },
     })
     return truth
+
+
+def _calibration_truth(cfg: dict, slugs: list[str]) -> dict:
+    """truth.json ``calibration``: the street rule (the nine demo forces) and, when any other force was
+    generated, the Home Office rule with the real counts used (``config/demo.yaml`` ``national``)."""
+    out = {**cfg["calibration"],
+           "note": ("base rates are set so the expected Jan-Nov 2022 count per CSP and stream "
+                    "equals the real data.police.uk count (located rows) divided by (1 - blank "
+                    "LSOA rate), times scale; expected counts below are before LSOA blanking")}
+    ho_slugs = [s for s in slugs if cfg["forces"][s].get("calibration") == "home_office"]
+    if ho_slugs:
+        ho = cfg["national"]["home_office"]
+        counts = home_office_counts()
+        out["home_office"] = {
+            **{k: ho[k] for k in ("file", "window", "streams", "deprivation_rate_ratio_per_decile",
+                                  "reference_decile")},
+            "forces": ho_slugs,
+            "real_counts_2019_20": {s: {st: float(counts.at[_pfa_of(s), st]) for st in ho["streams"]}
+                                    for s in ho_slugs},
+            "note": ("forces without data.police.uk street files: base rates are set so the expected count "
+                     "over the window (April 2019 - March 2020) per force and stream equals the real Home "
+                     "Office count times scale (blank-LSOA rows included), shared among the force's 2011 "
+                     "LSOAs in proportion to ONS mid-2020 population x rr ** (reference_decile - IMD "
+                     "decile); homicide as for every force (homicide_per_100k_per_year). Per CSP: "
+                     "calibration_home_office_2019_20_share. Trends, names, prefixes and ethnicity by the "
+                     "rules in config/demo.yaml national (ethnicity: real Census 2021 TS021 shares)"),
+        }
+    return out

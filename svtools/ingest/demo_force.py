@@ -28,6 +28,7 @@ from svtools.ingest.demo_model import (
     _period,
     _pfa_of,
     _power_pmf,
+    home_office_counts,
     monthly_intensity,
     real_counts,
     truth_from_config,
@@ -52,6 +53,8 @@ class _Model:
         self.fy_labels = sorted(set(self.fy))
         cal0, cal1 = (pd.Timestamp(m + "-01") for m in cfg["calibration"]["months"])
         self.cal = np.asarray((self.months >= cal0) & (self.months <= cal1))
+        ho0, ho1 = (pd.Timestamp(m + "-01") for m in cfg["national"]["home_office"]["window"])
+        self.cal_ho = np.asarray((self.months >= ho0) & (self.months <= ho1))  # forces without street files
         self.n_cal = int(self.cal.sum())
         self.codes = _code_table(cfg)
         self.truth0 = truth_from_config(cfg)
@@ -115,29 +118,47 @@ def _generate_force(slug: str, force_pos: int, model: _Model, seed: int) -> tupl
     dq = cfg["data_quality"]
 
     # ---------------------------------------------------------------------- base volumes (calibrated to 2022)
-    real = real_counts(slug).reindex(geo["lsoa"]).fillna(0)
     mu = model.intensity(pfa)                                           # (T,)
-    cal_sum = mu[model.cal].sum()
-    alpha = float(cfg["calibration"]["lsoa_pseudo_count"])
+    home_office = fcfg.get("calibration") == "home_office"              # no street files: config national
+    cal = model.cal_ho if home_office else model.cal
+    n_cal = int(cal.sum())
+    cal_sum = mu[cal].sum()
     base = np.zeros((len(STREAMS), L))
-    targets = np.zeros((len(STREAMS), C))                               # real 11-month located counts per CSP
+    targets = np.zeros((len(STREAMS), C))     # real counts per CSP over the calibration months (see truth)
     vso_share = None
-    for s, stream in enumerate(STREAMS):
-        if stream == "homicide":
-            continue
-        crime_type = cfg["calibration"]["streams"][stream]
-        cnt = real[crime_type].to_numpy(dtype=float) if crime_type in real.columns else np.zeros(L)
-        tot = np.bincount(geo["csp"], weights=cnt, minlength=C)
-        w = cnt + alpha
-        share = w / np.bincount(geo["csp"], weights=w, minlength=C)[geo["csp"]]
-        targets[s] = tot
-        base[s] = (model.scale * tot[geo["csp"]] * share / (1.0 - float(dq["blank_lsoa"][stream])) / cal_sum)
-        if stream == "vso":
-            vso_share = share
+    if home_office:
+        # the force's real Home Office 2019/20 count, shared by population x deprivation gradient
+        ho = cfg["national"]["home_office"]
+        counts = home_office_counts().loc[pfa]
+        for s, stream in enumerate(STREAMS):
+            if stream == "homicide":
+                continue
+            rr = float(ho["deprivation_rate_ratio_per_decile"][stream])
+            w = geo["pop"] * rr ** (float(ho["reference_decile"]) - geo["decile"])
+            share = w / w.sum()
+            targets[s] = float(counts[stream]) * np.bincount(geo["csp"], weights=share, minlength=C)
+            base[s] = model.scale * float(counts[stream]) * share / cal_sum
+            if stream == "vso":
+                vso_share = w / np.bincount(geo["csp"], weights=w, minlength=C)[geo["csp"]]
+    else:
+        real = real_counts(slug).reindex(geo["lsoa"]).fillna(0)
+        alpha = float(cfg["calibration"]["lsoa_pseudo_count"])
+        for s, stream in enumerate(STREAMS):
+            if stream == "homicide":
+                continue
+            crime_type = cfg["calibration"]["streams"][stream]
+            cnt = real[crime_type].to_numpy(dtype=float) if crime_type in real.columns else np.zeros(L)
+            tot = np.bincount(geo["csp"], weights=cnt, minlength=C)
+            w = cnt + alpha
+            share = w / np.bincount(geo["csp"], weights=w, minlength=C)[geo["csp"]]
+            targets[s] = tot
+            base[s] = (model.scale * tot[geo["csp"]] * share / (1.0 - float(dq["blank_lsoa"][stream])) / cal_sum)
+            if stream == "vso":
+                vso_share = share
     s_h = STREAMS.index("homicide")
     pop_csp = np.bincount(geo["csp"], weights=geo["pop"], minlength=C)
     per_person_year = float(cfg["calibration"]["homicide_per_100k_per_year"]) / 1e5
-    targets[s_h] = per_person_year * pop_csp * model.n_cal / 12.0       # expected over the calibration months
+    targets[s_h] = per_person_year * pop_csp * n_cal / 12.0             # expected over the calibration months
     base[s_h] = (model.scale * targets[s_h][geo["csp"]] * vso_share
                  / (1.0 - float(dq["blank_lsoa"]["homicide"])) / cal_sum)
 
@@ -352,8 +373,8 @@ def _generate_force(slug: str, force_pos: int, model: _Model, seed: int) -> tupl
         csp_truth[code] = {
             "csp_name": geo["csp_names"][c], "pfa_code": pfa, "force": slug,
             "population_mid2020": int(round(pop_csp[c])),
-            "calibration_real_counts_2022_jan_nov": {st: round(float(targets[s, c]), 3)
-                                                     for s, st in enumerate(STREAMS)},
+            ("calibration_home_office_2019_20_share" if home_office else "calibration_real_counts_2022_jan_nov"):
+                {st: round(float(targets[s, c]), 3) for s, st in enumerate(STREAMS)},
             "expected_by_financial_year": by_fy,
         }
 

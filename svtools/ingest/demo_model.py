@@ -61,8 +61,70 @@ def _force_slugs() -> list[str]:
     return list(geography_settings()["demo_forces"])
 
 
+def _slugify(pfa_name: str, overrides: dict) -> str:
+    """data.police.uk-style slug of a PFA name: "Devon & Cornwall" -> "devon-and-cornwall"."""
+    if pfa_name in overrides:
+        return str(overrides[pfa_name])
+    text = pfa_name.lower().replace("&", "and").replace(",", "")
+    return "-".join(text.split())
+
+
+def national_forces() -> dict[str, dict]:
+    """Every territorial police force of England and Wales, in generator order.
+
+    The nine demo forces (``config/geography.yaml`` ``demo_forces``) first, in their order (generator positions
+    0-8), then every other police force area of the ONS LAD24_CSP24_PFA24 lookup in PFA-code order. Slugs follow
+    ``config/demo.yaml`` ``national.slug_overrides`` and the data.police.uk rule (:func:`_slugify`).
+
+    Returns
+    -------
+    dict
+        slug -> ``{"pfa_code", "pfa_name", "street_files"}`` (``street_files`` True for the demo forces, whose
+        volumes are calibrated to the shipped data.police.uk files).
+    """
+    return {k: dict(v) for k, v in _national_forces_cached().items()}
+
+
+@lru_cache(maxsize=1)
+def _national_forces_cached() -> dict[str, dict]:
+    from svtools.ingest.reference import lad24_csp_pfa
+
+    overrides = demo_config().get("national", {}).get("slug_overrides", {})
+    demo = geography_settings()["demo_forces"]
+    pfa = lad24_csp_pfa().drop_duplicates("pfa_code").sort_values("pfa_code")
+    names = dict(zip(pfa["pfa_code"], pfa["pfa_name"]))
+    unknown = [s for s, code in demo.items() if code not in names]
+    if unknown:
+        raise ConfigError(f"config/geography.yaml demo_forces: PFA codes not in the 2024 lookup: {unknown}")
+    out = {s: {"pfa_code": code, "pfa_name": names[code], "street_files": True} for s, code in demo.items()}
+    for code, name in names.items():
+        if code in demo.values():
+            continue
+        slug = _slugify(str(name), overrides)
+        if slug in out:
+            raise ConfigError(f"config/demo.yaml national.slug_overrides: slug {slug!r} of {name!r} is taken")
+        out[slug] = {"pfa_code": code, "pfa_name": str(name), "street_files": False}
+    return out
+
+
+def resolve_forces(forces: list[str] | None) -> list[str]:
+    """Force slugs from ``--forces``: None -> the nine demo forces; ``all`` -> every territorial force
+    (:func:`national_forces`); ``demo`` -> the nine; otherwise the slugs given. Returned in generator order."""
+    every = list(_national_forces_cached())
+    if forces is None:
+        return _force_slugs()
+    wanted: list[str] = []
+    for f in forces:
+        wanted += every if f == "all" else _force_slugs() if f == "demo" else [f]
+    unknown = [f for f in dict.fromkeys(wanted) if f not in every]
+    if unknown or not wanted:
+        raise SvtoolsError(f"unknown force slug(s) {unknown or wanted}; choose from 'all', 'demo' or {every}")
+    return [s for s in every if s in set(wanted)]
+
+
 def _pfa_of(slug: str) -> str:
-    return geography_settings()["demo_forces"][slug]
+    demo = geography_settings()["demo_forces"]
+    return demo[slug] if slug in demo else _national_forces_cached()[slug]["pfa_code"]
 
 
 def _period() -> tuple[pd.Timestamp, pd.Timestamp, pd.DatetimeIndex]:
@@ -83,7 +145,7 @@ def truth_from_config(cfg: dict | None = None) -> dict:
     it = cfg["intensity"]
     start, _, _ = _period()
     trend = {}
-    for slug in _force_slugs():
+    for slug in [s for s in _national_forces_cached() if s in cfg["forces"]]:
         rr = float(cfg["forces"][slug]["trend_rate_ratio"])
         trend[_pfa_of(slug)] = {"force": slug, "force_name": cfg["forces"][slug]["name"],
                                 "annual_rate_ratio": rr, "beta_per_year": float(np.log(rr))}
@@ -326,6 +388,126 @@ def _force_lsoas(slug: str) -> dict:
 
 
 # ============================================================================================================
+# the national demo: the rules for forces without hand-entered values (config/demo.yaml national)
+# ============================================================================================================
+def expand_config(cfg: dict, slugs: list[str]) -> dict:
+    """``cfg`` with entries for every force of ``slugs`` that has none, made by the ``national`` rules.
+
+    Adds ``forces[slug]`` (``name``, ``prefix``, ``trend_rate_ratio``, ``calibration: home_office``) and
+    ``victims.population_ethnicity_pct[slug]`` (real Census 2021 TS021 shares). Forces already in ``cfg`` (the
+    nine demo forces) are left exactly as they are, so the 9-force demo is unchanged.
+    """
+    todo = [s for s in slugs if s not in cfg["forces"]]
+    if not todo:
+        return cfg
+    nat = cfg["national"]
+    every = national_forces()
+    order = list(every)
+    out = {**cfg, "forces": dict(cfg["forces"]),
+           "victims": {**cfg["victims"], "population_ethnicity_pct": dict(cfg["victims"]["population_ethnicity_pct"])}}
+    tr = nat["trend"]
+    eth = _ethnicity_pct_by_pfa()
+    for slug in todo:
+        info = every[slug]
+        name = nat.get("name_overrides", {}).get(info["pfa_name"], f"{info['pfa_name']} Police")
+        code = info["pfa_code"]
+        rng = np.random.default_rng(np.random.SeedSequence(int(tr["seed"]), spawn_key=(order.index(slug),)))
+        rr = float(np.exp(rng.normal(np.log(float(tr["geometric_mean"])), float(tr["log_sd"]))))
+        out["forces"][slug] = {"name": name, "prefix": code[0] + code[-2:],
+                               "trend_rate_ratio": round(min(max(rr, float(tr["min"])), float(tr["max"])), 3),
+                               "calibration": "home_office"}
+        out["victims"]["population_ethnicity_pct"][slug] = eth[code]
+    return out
+
+
+def national_force_names(cfg: dict | None = None) -> dict[str, str]:
+    """How the demo extract spells every territorial force (``Owning Force``) -> its PFA code.
+
+    The one source of truth for ``config/mappings/demo_extract.yaml`` ``fields.reporting_force.values``
+    (:func:`mapping_force_block` writes that block; a test checks the mapping holds exactly these)."""
+    cfg = expand_config(cfg or demo_config(), list(_national_forces_cached()))
+    return {cfg["forces"][s]["name"]: _pfa_of(s) for s in _national_forces_cached()}
+
+
+_MAPPING_BEGIN = "      # BEGIN generated by svtools.ingest.demo_model.mapping_force_block (config/demo.yaml): do not edit"
+_MAPPING_END = "      # END generated"
+
+
+def mapping_force_block() -> str:
+    """The ``reporting_force: values:`` lines of ``config/mappings/demo_extract.yaml`` (between markers)."""
+    lines = [_MAPPING_BEGIN] + [f'      "{name}": {code}' for name, code in national_force_names().items()]
+    return "\n".join(lines + [_MAPPING_END]) + "\n"
+
+
+def write_mapping_force_block(path: Path | None = None) -> bool:
+    """Rewrite the generated block of the demo mapping from :func:`national_force_names`; True if it changed.
+
+    ``python -m svtools.ingest.demo_model`` runs this."""
+    path = Path(path or CONFIG / "mappings" / "demo_extract.yaml")
+    text = path.read_text(encoding="utf-8")
+    a, b = text.find(_MAPPING_BEGIN), text.find(_MAPPING_END)
+    if a < 0 or b < a:
+        raise ConfigError(f"{path}: the generated reporting_force block's markers are missing")
+    new = text[:a] + mapping_force_block() + text[b + len(_MAPPING_END) + 1:]
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+    return new != text
+
+
+@lru_cache(maxsize=1)
+def _ethnicity_pct_by_pfa() -> dict[str, dict[str, float]]:
+    """REAL Census 2021 TS021 resident shares (per cent, 1 decimal) of the five groups, per PFA (2024)."""
+    from svtools.ingest.reference import ethnicity_lsoa21
+
+    e = ethnicity_lsoa21()
+    geo = lsoa_geography().set_index("lsoa_code")["pfa_code"]
+    pfa = e["lsoa21_code"].map(geo)
+    if pfa.isna().any():  # pragma: no cover - every 2021 LSOA is in the geography
+        raise DataValidationError("Census 2021 LSOAs not in the geography", column="lsoa21_code",
+                                  examples=sorted(e.loc[pfa.isna(), "lsoa21_code"].unique())[:5])
+    tab = e.groupby([pfa.to_numpy(), e["ethnicity"].to_numpy()])["population"].sum().unstack(fill_value=0)
+    pct = tab.div(tab.sum(axis=1), axis=0) * 100
+    return {code: {g: round(float(pct.at[code, g]), 1) for g in ETHNIC_GROUPS} for code in pct.index}
+
+
+@lru_cache(maxsize=1)
+def home_office_counts() -> pd.DataFrame:
+    """REAL Home Office police recorded crime 2019/20 per territorial force and demo stream.
+
+    Returns
+    -------
+    DataFrame
+        Index PFA code (2024), columns ``vso``, ``robbery``, ``weapons``: offences recorded April 2019 - March
+        2020 (``config/demo.yaml`` ``national.home_office``: offence groups per stream; the Home Office PFA
+        open data table, OGL v3.0, read in place).
+    """
+    from svtools.ingest.reference import lad24_csp_pfa
+
+    ho_cfg = demo_config()["national"]["home_office"]
+    path = real_data_dir() / ho_cfg["file"]
+    if not path.is_file():
+        raise DataValidationError("Home Office PRC table not found", file=str(path))
+    df = pd.read_csv(path)
+    need = {"Force Name", "Offence Group", "Offence Subgroup", "Number of Offences"}
+    if need - set(df.columns):
+        raise DataValidationError(f"Home Office PRC table lacks columns {sorted(need - set(df.columns))}",
+                                  file=str(path))
+    pfa = lad24_csp_pfa().drop_duplicates("pfa_code")
+    key = {str(n).lower().replace("&", "and"): c for n, c in zip(pfa["pfa_name"], pfa["pfa_code"])}
+    over = ho_cfg.get("force_name_overrides") or {}
+    df["pfa_code"] = df["Force Name"].map(lambda n: key.get(str(over.get(n, n)).lower().replace("&", "and")))
+    out = pd.DataFrame(index=sorted(key.values()))
+    for stream, spec in ho_cfg["streams"].items():
+        sel = df["Offence Group"].isin(spec["groups"]) & ~df["Offence Subgroup"].isin(spec.get("exclude_subgroups", []))
+        out[stream] = df[sel & df["pfa_code"].notna()].groupby("pfa_code")["Number of Offences"].sum()
+    missing = out.index[out.isna().any(axis=1)].tolist()
+    if missing:
+        raise DataValidationError(f"Home Office PRC table: no counts for force(s) {missing}", file=str(path),
+                                  column="Force Name")
+    return out.astype(float)
+
+
+# ============================================================================================================
 # time sampling
 # ============================================================================================================
 class _DateSampler:
@@ -405,3 +587,7 @@ def _ages_from_anchor(person: np.ndarray, day: np.ndarray, anchor_age: np.ndarra
     dob = anchor_day - (anchor_age + anchor_frac) * _DAYS_PER_YEAR
     age = np.floor((day - dob[person]) / _DAYS_PER_YEAR)
     return np.clip(age, lo, _MAX_AGE).astype(np.int64)
+
+
+if __name__ == "__main__":  # python -m svtools.ingest.demo_model: refresh the demo mapping's force names
+    print("config/mappings/demo_extract.yaml:", "updated" if write_mapping_force_block() else "already up to date")
