@@ -24,6 +24,13 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     from svtools.ingest.demo import generate_demo_data
 
     t0 = time.perf_counter()
+    if args.partners_only:  # SYNTHETIC partner data only, from the police extract already in the folder
+        from svtools.ingest.demo_partners import generate_partner_data
+
+        res = generate_partner_data(args.out, seed=args.seed)
+        print(f"partner data (SYNTHETIC): {', '.join(f'{n} {r:,} rows' for n, r in res['rows'].items())} written "
+              f"to {res['out_dir']} in {time.perf_counter() - t0:.1f}s")
+        return 0
     summary = generate_demo_data(args.out, seed=args.seed, forces=args.forces, scale=args.scale,
                                  progress=not args.quiet)
     rows = summary.get("rows_total") or sum((summary.get("rows_per_force") or {}).values())
@@ -72,6 +79,15 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         else:
             report = ingest_extract(args.extract, load_mapping(args.mapping), args.dataset, args.out,
                                     on_invalid=on_invalid, append=args.append, **extra)
+    elif args.partners:  # the SYNTHETIC partner files of the demo folder only (config/mappings/partner_*.yaml)
+        from svtools.ingest.demo_partners import ingest_partners
+
+        reps = ingest_partners(args.raw, args.out, on_invalid=on_invalid, check=args.check)
+        for source, rec in reps.items():
+            print(f"{source}: {rec['skipped']}" if "skipped" in rec else
+                  f"{source}: {rec['cells_in']:,} cells in = {rec['cells_kept']:,} kept + {rec['cells_excluded']:,} "
+                  f"excluded {rec['excluded_cells_by_reason'] or ''}; counts {rec['counts_kept']:,} kept")
+        return 0
     else:
         report = ingest_demo(args.raw, args.out, on_invalid=on_invalid)
     print(report.summary())
@@ -190,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--scale", type=float, default=1.0,
                    help="multiply volumes (default 1.0; e.g. 0.1 for 10%% of the volumes)")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.add_argument("--partners-only", action="store_true",
+                   help="only the SYNTHETIC partner data (A&E, ambulance, youth justice, exclusions), from the police "
+                        "extract already in --out (config/partners.yaml)")
     d.set_defaults(func=_cmd_demo_data)
 
     n = sub.add_parser("inspect", help="describe an extract's columns and draft a mapping for it",
@@ -226,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dry run: read, parse and reconcile, print what would be kept and excluded, write nothing")
     i.add_argument("--append", action="store_true",
                    help="add a new delivery to the dataset (rows it already holds are excluded, counted)")
+    i.add_argument("--partners", action="store_true",
+                   help="only the SYNTHETIC partner files of --raw (default data/raw/demo) into the dataset's folder")
     i.set_defaults(func=_cmd_ingest)
 
     b = sub.add_parser("build", help="run the notebooks for the chosen CSPs and publish HTML to outputs/",

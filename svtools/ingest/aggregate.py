@@ -12,8 +12,12 @@ The rules:
 * **count**: a whole number >= 0 written as digits only (``1,234``, ``12.5``, ``-3`` are bad cells). A cell
   equal to a ``count.suppressed`` marker (default ``*``, ``c``, ``[c]`` and blank) is kept as *suppressed*:
   ``count`` NA, ``suppressed`` True, never 0. "Counts in" sums every cell that reads as a whole number.
-* **area**, by ``area.match`` = ``csp_code``, ``csp_name``, ``lad_code`` or ``lad_name`` (2024 lookups; names
-  ignore case, repeated spaces and ``&``/``and``). Values in ``exclude_areas`` are excluded with the reason
+* **area**, by ``area.match`` = ``csp_code``, ``csp_name``, ``lad_code``, ``lad_name``, ``utla_code`` or
+  ``utla_name`` (2024 lookups; an upper-tier local authority is the council that runs education and youth
+  justice: a county in a two-tier area, else the unitary; names ignore case, repeated spaces and ``&``/``and``).
+  ``area.level: area`` keeps each cell at the area as written (output ``area_code``, with ``csp_codes`` the CSPs
+  it covers, ``;``-joined) instead of assigning it to one CSP: for partner data shared by local authority
+  (youth justice, schools), where one council may hold several CSPs. Values in ``exclude_areas`` are excluded with the reason
   given; any other unmatched value is an error (lenient: ``unknown_area``). By LAD, a CSP of several LADs (Cwm
   Taf) gets their sum; if one is suppressed the CSP cell is suppressed and the known parts are excluded as
   ``suppressed_part_of_csp``. A LAD holding several CSPs (Cumberland) cannot be split: ``ambiguous_area``.
@@ -24,6 +28,8 @@ The rules:
     the financial year ends in). ``%Y Q%q``, ``%Y-Q%q``, ``Q%q %Y`` read calendar quarters (Q1 = January to
     March); ``%Y/%y Q%q`` reads financial quarters (``2019/20 Q1`` = April to June 2019);
   - ``financial_year``: ``%Y/%y`` (``2019/20``) or ``%Y-%y`` (``2019-20``), consecutive years only.
+  - ``academic_year`` (1 September to 31 August): the same tokens, ``%Y/%y`` or DfE's ``%Y%y`` (``201920``);
+    ``financial_year`` is then blank (an academic year is not inside one financial year).
 
   A period starting outside ``date_window`` (default 2000-01-01 to the day of the run) is ``outside_window``.
   Gaps (a CSP without a cell for a period of the data's span) are reported, never filled with 0.
@@ -76,15 +82,16 @@ __all__ = [
 ]
 
 MAPPINGS_DIR = CONFIG / "mappings"
-RESOLUTIONS = ("month", "quarter", "financial_year")
-AREA_MATCHES = ("csp_code", "csp_name", "lad_code", "lad_name")
+RESOLUTIONS = ("month", "quarter", "financial_year", "academic_year")
+AREA_MATCHES = ("csp_code", "csp_name", "lad_code", "lad_name", "utla_code", "utla_name")
+AREA_LEVELS = ("csp", "area")
 DEFAULT_SUPPRESSED = ("*", "c", "[c]", "")
-_STEP = {"month": 1, "quarter": 3, "financial_year": 12}  # months per period
+_STEP = {"month": 1, "quarter": 3, "financial_year": 12, "academic_year": 12}  # months per period
 _TOP_KEYS = ["mapping_version", "name", "description", "kind", "source", "measure", "disclosure", "files",
              "layout", "area", "period", "count", "category", "dimensions", "constants", "exclude_areas",
              "date_window"]
 _FILE_KEYS = ["pattern", "format", "encoding", "delimiter", "sheet", "header_row"]
-_RESERVED = {"csp_code", "pfa_code", "period_start", "resolution", "financial_year", "month", "category",
+_RESERVED = {"csp_code", "csp_codes", "area_code", "pfa_code", "period_start", "resolution", "financial_year", "month", "category",
              "count", "suppressed", "offences"}
 _WORD = re.compile(r"^[a-z][a-z0-9_]*$")
 _SOURCES = ["ONS mid-year population estimates 2019 and 2020 by LSOA (OGL v3.0)",
@@ -119,6 +126,12 @@ class CountsMapping:
     source: str = ""
     description: str = ""
     path: str = ""
+    area_level: str = "csp"                    # csp: each cell to one CSP | area: kept at the area written
+
+    @property
+    def area_key(self) -> str:
+        """The output column that keys a cell's area: ``csp_code``, or ``area_code`` (``area.level: area``)."""
+        return "area_code" if self.area_level == "area" else "csp_code"
 
     @property
     def file_pattern(self) -> str:
@@ -176,8 +189,9 @@ def _check_formats(formats: tuple[str, ...], resolution: str, where: str) -> Non
         if resolution == "quarter" and ("%Y" not in f or "%q" not in f):
             raise ConfigError(f"{where}: quarter format {f!r} needs %Y and %q (and %y after %Y for a "
                               "financial quarter, e.g. '%Y/%y Q%q')")
-        if resolution == "financial_year" and ("%Y" not in f or "%y" not in f or "%q" in f):
-            raise ConfigError(f"{where}: financial-year format {f!r} needs %Y and %y ('%Y/%y': 2019/20)")
+        if resolution in ("financial_year", "academic_year") and ("%Y" not in f or "%y" not in f or "%q" in f):
+            raise ConfigError(f"{where}: {resolution.replace('_', '-')} format {f!r} needs %Y and %y "
+                              "('%Y/%y': 2019/20)")
 
 
 def _date(value: Any, where: str) -> dt.date:
@@ -202,7 +216,7 @@ def counts_mapping_from_dict(raw: dict, path: str = "") -> CountsMapping:
     if files.get("header_row") is not None and not str(files["header_row"]).isdigit():
         raise ConfigError(f"{w}: files.header_row must be a line number, got {files['header_row']!r}")
     area = raw["area"]
-    check_keys(area, ["column", "match"], f"{w}: area", required=["column", "match"])
+    check_keys(area, ["column", "match", "level"], f"{w}: area", required=["column", "match"])
     period, pkey = raw["period"], "columns" if layout == "wide" else "column"
     check_keys(period, [pkey, "formats", "resolution"], f"{w}: period ({layout} layout)",
                required=[pkey, "formats", "resolution"])
@@ -269,6 +283,7 @@ def counts_mapping_from_dict(raw: dict, path: str = "") -> CountsMapping:
         date_window=(_date(window.get("start", "2000-01-01"), f"{w}: date_window.start"), end),
         files=dict(files), source=str(raw.get("source") or raw["name"]),
         description=str(raw.get("description") or ""), path=path,
+        area_level=_choice(area.get("level", "csp"), AREA_LEVELS, f"{w}: area.level"),
     )
 
 
@@ -314,6 +329,8 @@ def _parse_one(text: str, formats: tuple[str, ...], resolution: str) -> pd.Times
             continue  # 2019/21 is not a financial year
         if resolution == "financial_year":
             return pd.Timestamp(year, 4, 1)
+        if resolution == "academic_year":
+            return pd.Timestamp(year, 9, 1)
         month = (4 if fy else 1) + 3 * (int(m["q"]) - 1)  # a financial Q1 is April-June of its first year
         return pd.Timestamp(year + (month > 12), (month - 1) % 12 + 1, 1)
     return None
@@ -351,14 +368,46 @@ def _normaliser(match: str):
     return lambda s: s.strip().upper() if isinstance(s, str) else s.astype("string").str.strip().str.upper()
 
 
-def _area_lookup(match: str) -> tuple[dict[str, list[str]], list[str]]:
-    """Normalised area value -> the CSP codes it covers; the values as written (for "did you mean")."""
+def utla_lookup() -> pd.DataFrame:
+    """2024 LAD -> upper-tier local authority (county or unitary) -> CSP -> PFA, England and Wales.
+
+    ``lad24_code, lad24_name, utla_code, utla_name, csp_code, csp_name, pfa_code`` from the ONS code history
+    (``lookups/la_all_codes_history_to_active.csv``, current codes) joined to :func:`lad24_csp_pfa`.
+    """
+    from svtools.ingest.reference import _read
+
+    hist = _read("lookups/la_all_codes_history_to_active.csv", dtype=str)
+    cur = hist[hist["Current"].astype(str).str.upper() == "TRUE"][["LADCD", "UTLACD", "UTLANM"]]
+    cur = cur.drop_duplicates("LADCD").rename(columns={"LADCD": "lad24_code", "UTLACD": "utla_code",
+                                                        "UTLANM": "utla_name"})
+    out = lad24_csp_pfa().merge(cur, on="lad24_code", how="left")
+    out["utla_code"] = out["utla_code"].fillna(out["lad24_code"])  # a 2024 LAD without a row: its own UTLA
+    out["utla_name"] = out["utla_name"].fillna(out["lad24_name"])
+    return out
+
+
+def _area_frame(match: str) -> tuple[pd.DataFrame, str, str]:
+    """The lookup, the column matched and the column holding each area's own code."""
     if match.startswith("csp"):
-        lk, col = areas(), match
-    else:
-        lk, col = lad24_csp_pfa(), "lad24_code" if match == "lad_code" else "lad24_name"
+        return areas(), match, "csp_code"
+    if match.startswith("utla"):
+        return utla_lookup(), match, "utla_code"
+    return lad24_csp_pfa(), "lad24_code" if match == "lad_code" else "lad24_name", "lad24_code"
+
+
+def area_csps(match: str) -> dict[str, list[str]]:
+    """An area's own code (CSP, 2024 LAD or UTLA code, by ``match``) -> the CSP codes it covers."""
+    lk, _, own = _area_frame(match)
+    return {str(k): sorted(set(g["csp_code"].astype(str))) for k, g in lk.groupby(own)}
+
+
+def _area_lookup(match: str, level: str = "csp") -> tuple[dict[str, list[str]], list[str]]:
+    """Normalised area value -> the CSP codes it covers (``level: area``: its own code); the values as written
+    (for "did you mean")."""
+    lk, col, own = _area_frame(match)
+    target = own if level == "area" else "csp_code"
     table: dict[str, list[str]] = {}
-    for k, c in zip(_normaliser(match)(lk[col].astype(str)), lk["csp_code"].astype(str)):
+    for k, c in zip(_normaliser(match)(lk[col].astype(str)), lk[target].astype(str)):
         table.setdefault(k, [])
         if c not in table[k]:
             table[k].append(c)
@@ -480,7 +529,7 @@ class _Flags:
 
 def _check_areas(cells: pd.DataFrame, m: CountsMapping, fl: _Flags) -> tuple[pd.Series, pd.Series]:
     """The CSP code of each cell (NA where not matched) and the normalised area, marking exclusions."""
-    table, choices = _area_lookup(m.area_match)
+    table, choices = _area_lookup(m.area_match, m.area_level)
     norm, area, col = _normaliser(m.area_match), cells["_area"], m.area_column
     codes, uniq = pd.factorize(area)  # each distinct value once
     uniq = norm(pd.Series(uniq, dtype="string"))
@@ -520,7 +569,7 @@ def _check_cells(cells: pd.DataFrame, m: CountsMapping, strict: bool) -> tuple[p
     cat = _map_values(cells["_category"], m.category_values, fl, "excluded_category")
     dims = {d: _map_values(cells[d], values, fl, "excluded_dimension")
             for d, (_, values) in m.dimensions.items()}
-    out["csp_code"], area_key = _check_areas(cells, m, fl)
+    out[m.area_key], area_key = _check_areas(cells, m, fl)
     starts = parse_periods(cells["_period"], m.formats, m.resolution)
     pcol = m.period_column if m.layout == "long" else None
     fl.mark(starts.isna(), "bad_period", f"period(s) not read by period.formats {list(m.formats)} "
@@ -561,7 +610,8 @@ def _check_cells(cells: pd.DataFrame, m: CountsMapping, strict: bool) -> tuple[p
         fl.mark(later.reindex(cells.index, fill_value=False), "duplicate_cell", "duplicate cell(s): the same "
                 f"area x period x category{''.join(f' x {d}' for d in m.dimensions)} appears more than once",
                 shown=shown)
-    if m.area_match.startswith("lad"):  # a CSP of several LADs, one suppressed: its known parts are excluded
+    if m.area_match.startswith(("lad", "utla")) and m.area_level == "csp":
+        # a CSP of several LADs, one suppressed: its known parts are excluded
         ok = fl.reasons.isna()
         g = out[ok].groupby(["csp_code", "period_start", "category", *m.dimensions], dropna=False)
         mixed = g["suppressed"].transform("any") & ~out.loc[ok, "suppressed"]
@@ -698,14 +748,14 @@ def read_counts(files, mapping: str | Path | dict | CountsMapping, dataset: str 
     excluded = cells.loc[~kept].rename(columns={
         "_file": "source_file", "_line": "source_line", "_column": "source_column", "_area": "area",
         "_period": "period", "_count": "count_text", "_category": "source_category"})
-    excluded = excluded.assign(**{c: typed.loc[~kept, c] for c in ("csp_code", "category", "period_start",
+    excluded = excluded.assign(**{c: typed.loc[~kept, c] for c in (m.area_key, "category", "period_start",
                                                                     "count")},
                                exclusion_reason=reasons[~kept]).reset_index(drop=True)
     # one output cell per CSP x period x category x dimensions: several source cells only when LADs make up a
     # CSP, and then all are known (summed) or all are suppressed (see suppressed_part_of_csp)
     good = typed.loc[kept].assign(source_file=cells.loc[kept, "_file"], source_line=cells.loc[kept, "_line"],
                                   _n=typed.loc[kept, "count"].fillna(0))
-    out = (good.groupby(["csp_code", "period_start", "category", *m.dimensions], sort=False, dropna=False)
+    out = (good.groupby([m.area_key, "period_start", "category", *m.dimensions], sort=False, dropna=False)
            .agg(count=("_n", "sum"), suppressed=("suppressed", "any"), source_file=("source_file", "first"),
                 source_line=("source_line", "first")).reset_index())
     out["count"] = out["count"].astype("Int64").where(~out["suppressed"])
@@ -716,13 +766,22 @@ def read_counts(files, mapping: str | Path | dict | CountsMapping, dataset: str 
         raise DataValidationError("no cell could be kept (see the reconciliation)",
                                   file=str(cells["_file"][0]),
                                   examples=[f"{k}: {v}" for k, v in report.excluded_cells_by_reason.items()])
-    out.insert(1, "pfa_code", out["csp_code"].map(areas().set_index("csp_code")["pfa_code"]).astype("string"))
+    pfa_of = areas().set_index("csp_code")["pfa_code"]
+    if m.area_level == "area":  # the CSPs an area covers, and its force when they share one
+        covers = area_csps(m.area_match)
+        out.insert(1, "csp_codes", out["area_code"].map(lambda a: ";".join(covers.get(str(a), []))))
+        forces = {a: sorted({pfa_of.get(c) for c in cs} - {None}) for a, cs in covers.items()}
+        pfa = out["area_code"].map(lambda a: forces[a][0] if len(forces.get(a, ())) == 1 else pd.NA)
+    else:
+        pfa = out["csp_code"].map(pfa_of)
+    out.insert(1, "pfa_code", pfa.astype("string"))
     out.insert(3, "resolution", pd.Series(m.resolution, index=out.index, dtype="string"))
-    out.insert(4, "financial_year", _fy_label(out["period_start"]))
+    fy = _fy_label(out["period_start"])
+    out.insert(4, "financial_year", fy.where(pd.Series(m.resolution != "academic_year", index=out.index)))
     month = out["period_start"] if m.resolution == "month" else pd.Series(pd.NaT, index=out.index)
     out.insert(5, "month", month.astype("datetime64[ns]"))
     out["suppressed"] = out["suppressed"].astype(bool)
-    for c in ["csp_code", "category", *m.dimensions]:
+    for c in [m.area_key, "category", *m.dimensions] + (["csp_codes"] if m.area_level == "area" else []):
         out[c] = out[c].astype("string")
     _describe(out, m, report)
     report.seconds["total"] = round(time.perf_counter() - t0, 2)
@@ -731,21 +790,26 @@ def read_counts(files, mapping: str | Path | dict | CountsMapping, dataset: str 
 
 def _describe(out: pd.DataFrame, m: CountsMapping, report: CountsReport) -> None:
     """CSPs, forces, categories, span and gaps of the kept cells, into the report."""
-    report.csps = sorted(out["csp_code"].unique().tolist())
-    report.forces = sorted(out["pfa_code"].unique().tolist())
+    key = m.area_key
+    if m.area_level == "area":
+        report.csps = sorted({c for cs in out["csp_codes"].dropna() for c in str(cs).split(";") if c})
+        report.forces = sorted(set(areas().set_index("csp_code").loc[report.csps, "pfa_code"]))
+    else:
+        report.csps = sorted(out["csp_code"].unique().tolist())
+        report.forces = sorted(out["pfa_code"].unique().tolist())
     report.categories = sorted(out["category"].dropna().unique().tolist())
     first, last, step = out["period_start"].min(), out["period_start"].max(), _STEP[m.resolution]
     report.period_start = str(first.date())
     report.period_end = str((last + pd.DateOffset(months=step) - pd.Timedelta(days=1)).date())
     span = pd.date_range(first, last, freq=f"{step}MS")
-    have = out[["csp_code", "period_start"]].drop_duplicates().groupby("csp_code")["period_start"].agg(set)
+    have = out[[key, "period_start"]].drop_duplicates().groupby(key)["period_start"].agg(set)
     report.gaps = {c: [str(p.date()) for p in span if p not in s]
                    for c, s in have.items() if len(s) < len(span)}
-    sizes = out.groupby(["csp_code", "category", *m.dimensions], dropna=False).size()
+    sizes = out.groupby([key, "category", *m.dimensions], dropna=False).size()
     report.series_with_gaps = int((sizes < len(span)).sum())
     a = areas()
     report.missing_csps = sorted(set(a.loc[a["pfa_code"].isin(report.forces), "csp_code"]) - set(report.csps))
-    if m.constants.get("reporting_force"):
+    if m.constants.get("reporting_force") and m.area_level == "csp":
         report.out_of_force_cells = int((out["pfa_code"] != m.constants["reporting_force"]).sum())
 
 
@@ -784,19 +848,20 @@ def ingest_counts(files, mapping: str | Path | dict | CountsMapping, dataset: st
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / "records").is_dir():  # left by a record ingest of the same name: not this dataset's
         shutil.rmtree(folder / "records")
-    cols = ["csp_code", "pfa_code", "period_start", "resolution", "financial_year", "month", "category",
-            *m.dimensions, "count", "suppressed"]
-    table = out.sort_values(["csp_code", "category", *m.dimensions, "period_start"], ignore_index=True)[cols]
+    cols = [m.area_key, *(["csp_codes"] if m.area_level == "area" else []), "pfa_code", "period_start",
+            "resolution", "financial_year", "month", "category", *m.dimensions, "count", "suppressed"]
+    table = out.sort_values([m.area_key, "category", *m.dimensions, "period_start"], ignore_index=True)[cols]
     table.to_parquet(folder / "aggregate_counts.parquet", index=False)
     monthly = folder / "monthly_counts.parquet"
     n_supp = int(table["suppressed"].sum())
-    if m.resolution == "month" and not n_supp:
+    if m.resolution == "month" and not n_supp and m.area_level == "csp":
         mc = table[["csp_code", "pfa_code", "month", "financial_year", "category", *m.dimensions, "count"]]
         mc = mc.rename(columns={"count": "offences"}).astype({"offences": "int64"})
         mc.to_parquet(monthly, index=False)
     else:
         monthly.unlink(missing_ok=True)
-        why = f"{m.resolution} data" if m.resolution != "month" else f"{n_supp:,} suppressed cells"
+        why = (f"{m.resolution} data" if m.resolution != "month" else "cells by area, not CSP"
+               if m.area_level == "area" else f"{n_supp:,} suppressed cells")
         report.notes.append(f"monthly_counts.parquet not written ({why}: an int64 monthly count cannot hold "
                             "them); read aggregate_counts.parquet")
     excluded.to_parquet(folder / "excluded.parquet", index=False)

@@ -297,6 +297,9 @@ def generate_demo_data(out_dir: Path | None = None, *, seed: int = 20250331, for
     (out / "truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "README.md").write_text(_readme(summary, truth), encoding="utf-8")
     files += ["truth.json", "README.md"]
+    # SYNTHETIC partner data consistent with this extract (A&E, ambulance, youth justice, exclusions)
+    from svtools.ingest.demo_partners import generate_partner_data
+    files += generate_partner_data(out, seed=seed)["files"]
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     return summary
 

@@ -1041,6 +1041,9 @@ def ingest_demo(raw: Path | None = None, out_dir: Path | None = None, on_invalid
                             extra_meta={"sources": sources, "source": "Synthetic demo police extract"})
     if hospital.is_file():
         ingest_hospital(hospital, out)
+    if (raw / "partner_ae_attendances.csv").is_file():  # SYNTHETIC partner data (svtools/ingest/demo_partners.py)
+        from svtools.ingest.demo_partners import ingest_partners
+        ingest_partners(raw, out, on_invalid=on_invalid)
     return report
 
 
