@@ -656,7 +656,9 @@ def to_html(executed_nb, title: str, context: Mapping[str, Any]) -> str:
     nb.metadata["title"] = title
     ctx = _complete(context, title)
     body, _ = _exporter().from_notebook_node(nb, resources={"svtools": ctx, "metadata": {"name": title}})
-    return body
+    from svtools.publish.anchors import add_heading_ids
+
+    return add_heading_ids(body)  # section headings get ids, so a key finding can link to its section
 
 
 def render_page(template: str, context: Mapping[str, Any], title: str) -> str:

@@ -36,6 +36,8 @@ calls ``sections.<name>(ctx)`` whichever module the section lives in:
   ``hotspots``, ``deprivation``, ``when``, ``who``, ``under25``, ``repeat_victims``, ``harm_concentration``;
 * :mod:`~svtools.publish.sections.place_context` - ``csp_profile.ipynb``, where it happens: ``place_context``
   (public space and homes, location types, the night-time economy);
+* :mod:`~svtools.publish.sections.findings` - ``csp_profile.ipynb`` and ``london_csp.ipynb``: ``key_findings``
+  ("What this page shows", from the statistics of the page's other sections);
 * :mod:`~svtools.publish.sections.force` - ``force_overview.ipynb``: ``league_table``,
   ``special_cause_by_csp`` (the page also calls CSP-profile sections on a force context);
 * :mod:`~svtools.publish.sections.trend` - ``trend_seasonality.ipynb``: ``stl_trend``, ``seasonality``,
@@ -85,6 +87,7 @@ from svtools.publish.sections.counts import (
 # suppress and funnel_significance_998 are public but not in __all__: still reachable as sections.<name>.
 from svtools.publish.sections.context import suppress as suppress
 from svtools.publish.sections.force import league_table
+from svtools.publish.sections.findings import key_findings
 from svtools.publish.sections.profile_place_people import (
     deprivation,
     harm_concentration,
@@ -112,6 +115,7 @@ __all__ = [
     "POLICE_UK_VIOLENCE",
     "SectionResult",
     "ProfileContext",
+    "key_findings",  # "What this page shows" (svtools/publish/sections/findings.py)
     "headline",
     "financial_years",
     "success_measures",
