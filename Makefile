@@ -62,6 +62,17 @@ real-reports: real-data ## build the real-data profiles (crime types, hotspots, 
 london-data: env ## ingest the real Metropolitan Police borough counts (32 London CSPs, 2010-2023; kind: counts)
 	$(BIN)/svtools ingest --dataset london_mps --extract ../shared/data/real/london_mps --mapping london_mps
 
+# the national SYNTHETIC demo (docs/national_demo.md): its own data and outputs folders (ignored by git), so the
+# 9-force demo in data/raw/demo, data/processed/demo and outputs/ is left alone
+NATIONAL_SCALE ?= 0.1
+NATIONAL_DATA ?= data/raw/national
+NATIONAL_OUT ?= outputs/national
+.PHONY: national
+national: env ## every territorial force of England and Wales (43 forces, 314 CSPs) at NATIONAL_SCALE=0.1: generate, ingest, build into outputs/national
+	SVTOOLS_DATA=$(NATIONAL_DATA) $(BIN)/svtools demo-data --forces all --scale $(NATIONAL_SCALE)
+	SVTOOLS_DATA=$(NATIONAL_DATA) $(BIN)/svtools ingest
+	SVTOOLS_DATA=$(NATIONAL_DATA) SVTOOLS_OUTPUTS=$(NATIONAL_OUT) $(BIN)/svtools build --jobs $(JOBS)
+
 report: data ## one CSP's profiles: make report CSP=E22000027 (a partial run: outputs/latest is left alone)
 	@test -n "$(CSP)" || { echo "make report: give a CSP code, e.g. make report CSP=E22000027"; exit 1; }
 	$(BIN)/svtools build --csp $(CSP) --jobs $(JOBS)
