@@ -153,6 +153,23 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from svtools.publish.bundle import resolve_run
+    from svtools.publish.validate import CHECKS, record, validate_run
+
+    run = resolve_run(args.run, args.out)
+    problems = validate_run(run)
+    if args.record:
+        record(run, problems)
+    if not problems:
+        print(f"validate: run {run.name} passed every pre-publish check ({', '.join(CHECKS)})")
+        return 0
+    print(f"validate: run {run.name}: {len(problems)} problem(s)", file=sys.stderr)
+    for p in problems:
+        print(f"  {p}", file=sys.stderr)
+    return 1
+
+
 def _dataset(args: argparse.Namespace) -> str:
     """--dataset NAME, or the older --source demo|police-uk."""
     if args.dataset:
@@ -287,6 +304,19 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--out", type=Path, default=None, help="outputs folder run ids are looked up in (default outputs/)")
     pb.add_argument("--list", action="store_true", help="list every file written")
     pb.set_defaults(func=_cmd_publish)
+
+    va = sub.add_parser("validate", help="run the pre-publish checks on a run (disclosure gate, area codes, "
+                                         "indicator metadata, period, chart data)",
+                        description="The checks every build runs at its end (svtools.publish.validate): the "
+                                    "disclosure gate on every CSV, no orphan area codes, metadata for every "
+                                    "indicator, one period on every page, the data behind every chart. Prints "
+                                    "each problem as FILE: CHECK: MESSAGE and exits 1 if there is one.")
+    va.add_argument("run", nargs="?", default="latest",
+                    help="a run id, latest-<dataset>, or a run folder's path (default: latest)")
+    va.add_argument("--out", type=Path, default=None, help="outputs folder run ids are looked up in (default outputs/)")
+    va.add_argument("--record", action="store_true",
+                    help="also write the outcome into the run's manifest.json (validation:) and index.html")
+    va.set_defaults(func=_cmd_validate)
 
     a = sub.add_parser("areas", help="list the CSPs and forces in the processed data")
     a.add_argument("--dataset", default=None, metavar="NAME", help="processed dataset (default demo)")

@@ -27,7 +27,8 @@ import pandas as pd
 from svtools import config
 from svtools.errors import SvtoolsError
 # the chart theme and display live in figures.py; re-exported here, where the notebooks and sections reach them
-from svtools.publish.figures import figure_settings, new_figure, set_theme, show  # noqa: F401
+from svtools.publish import figures as _figures
+from svtools.publish.figures import figure_settings, new_figure, set_theme  # noqa: F401
 
 __all__ = [
     "PAGE_DIR_ENV",
@@ -49,6 +50,8 @@ __all__ = [
     "table_html",
     "show_table",
     "publish_table",
+    "CHART_DATA_KIND",
+    "check_chart_columns",
 ]
 
 #: Environment variable naming the folder of the page being built (``svtools.publish.batch`` sets it per job);
@@ -160,6 +163,154 @@ def monthly_chart(series: pd.Series, ylabel: str = "Offences per month", title: 
     if title:
         ax.set_title(title)
     return fig
+
+
+# --------------------------------------------------------------------------- charts and the data behind them
+#: ``kind`` of a chart's data in the page's disclosure record (``manifest.json`` ``jobs[].tables[]``).
+CHART_DATA_KIND = "chart"
+#: A chart-data column name: lower-case words joined by ``_`` (``lower_95_ci``, ``rate_per_1000``).
+_SNAKE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
+#: Column names too vague for a download read without its chart: say what the number is.
+VAGUE_COLUMNS = frozenset({"lci", "uci", "lcl", "ucl", "lower", "upper", "rate", "value", "n", "count", "shown",
+                           "est", "estimate", "x", "y", "label", "sa"})
+#: Columns that can name a chart point's area, and its period.
+AREA_COLUMNS = ("area_code", "area_name")
+PERIOD_COLUMNS = ("period_start", "period_end", "month", "quarter", "financial_year")
+
+
+def check_chart_columns(frame: pd.DataFrame, what: str = "chart data") -> None:
+    """Raise ``ValueError`` unless ``frame``'s columns are explicit snake_case names with the area and the period.
+
+    Every column is snake_case (``lower_95_ci``, never ``Lower 95% CI`` or ``lci``: :data:`VAGUE_COLUMNS` are
+    refused), ``area_code`` and ``area_name`` are there, and so is a period column (``period_start`` and
+    ``period_end``, or ``month``, ``quarter`` or ``financial_year``).
+
+    Examples
+    --------
+    >>> check_chart_columns(pd.DataFrame(columns=["area_code", "area_name", "month", "offences"]))
+    >>> check_chart_columns(pd.DataFrame(columns=["area_code", "area_name", "month", "lci"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: chart data: column name(s) ['lci'] are too vague; say what the number is (e.g. lower_95_ci)
+    """
+    cols = [str(c) for c in frame.columns]
+    bad = [c for c in cols if not _SNAKE.fullmatch(c)]
+    if bad:
+        raise ValueError(f"{what}: column name(s) {bad} are not snake_case (e.g. lower_95_ci, rate_per_1000)")
+    vague = [c for c in cols if c in VAGUE_COLUMNS]
+    if vague:
+        raise ValueError(f"{what}: column name(s) {vague} are too vague; say what the number is (e.g. lower_95_ci)")
+    missing = [c for c in AREA_COLUMNS if c not in cols]
+    if missing:
+        raise ValueError(f"{what}: needs the area's {missing} (columns: {cols})")
+    if not any(c in cols for c in PERIOD_COLUMNS):
+        raise ValueError(f"{what}: needs a period column, one of {list(PERIOD_COLUMNS)} (columns: {cols})")
+
+
+def _chart_csv_frame(data: pd.DataFrame, count_columns: Sequence[str]) -> pd.DataFrame:
+    """The chart's data as written: counts as whole numbers (blank where hidden), months as ``YYYY-MM``, other
+    numbers to 6 decimals."""
+    out = data.reset_index(drop=True).copy()
+    for col in out.columns:
+        s = out[col]
+        if col in count_columns:
+            v = pd.to_numeric(s, errors="coerce")
+            out[col] = v.round().astype("Int64")
+        elif pd.api.types.is_datetime64_any_dtype(s):
+            out[col] = pd.DatetimeIndex(s).strftime("%Y-%m")
+        elif isinstance(s.dtype, pd.PeriodDtype):
+            out[col] = s.dt.to_timestamp().dt.strftime("%Y-%m")
+        elif pd.api.types.is_float_dtype(s):
+            out[col] = s.round(6)
+    return out
+
+
+_charts_on_page: dict[str, int] = {}
+_chart_page_seen: dict = {"page": None, "cell": 0}
+
+
+def _chart_stem(stem: str) -> str:
+    """``stem`` for a page's first chart of that name, ``stem_2``... after it (counted afresh for each page, as
+    :func:`table_id` counts captions)."""
+    page, cell = os.environ.get(PAGE_DIR_ENV), _execution_count()
+    if page != _chart_page_seen["page"] or cell < _chart_page_seen["cell"]:
+        _charts_on_page.clear()
+    _chart_page_seen.update(page=page, cell=cell)
+    seen = _charts_on_page[stem] = _charts_on_page.get(stem, 0) + 1
+    return stem if seen == 1 else f"{stem}_{seen}"
+
+
+def show(fig, alt: str, data: pd.DataFrame | None = None, *, name: str | None = None,
+         count_columns: Sequence[str] = (), threshold: int | None = None, section: str | None = None,
+         caption: str | None = None, page_dir: str | Path | None = None) -> Path | None:
+    """Show ``fig`` with its alt text (:func:`svtools.publish.figures.show`) and write the data behind it as a CSV
+    download, linked right under the chart.
+
+    The data go through the same disclosure check as a table (:func:`check_publishable`, with
+    ``count_columns`` as the counts) and must come from the gate (:func:`svtools.publish.disclosure.frame_of`
+    or :func:`~svtools.publish.disclosure.derived`: published numbers only); their columns must be explicit
+    snake_case names with the area and the period (:func:`check_chart_columns`). Checks run before anything is
+    shown. The CSV is ``<name>.csv`` (``<name>_2.csv``... for a page's later charts of the same name) beside
+    the page, recorded with ``kind: chart`` and its ``section`` in the page's disclosure record (and so in the
+    run's manifest and the hand-over bundle, whose gate checks it again).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The chart (closed afterwards).
+    alt : str
+        Alternative text written from the data.
+    data : DataFrame, optional
+        What the chart draws, one row per point (e.g. an SPC chart's months, counts, mean and process limits).
+        Without it the chart is shown alone (an analyst's own notebook); every published page passes it.
+    name : str
+        Stem of the CSV (default ``chart``); :func:`svtools.publish.sections.context._show` passes
+        ``<section>_chart``.
+    count_columns : sequence of str
+        The columns holding counts (checked against the threshold, written as whole numbers, blank if hidden).
+    threshold : int, optional
+        The disclosure threshold (default the police one).
+    section, caption : str, optional
+        Recorded with the CSV (the caption defaults to the first sentence of ``alt``).
+
+    Returns
+    -------
+    pathlib.Path or None
+        The CSV written (None without ``data`` or outside a build).
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import HTML, display
+
+    from svtools.publish.disclosure import require_gate_frame
+
+    frame = None
+    try:
+        if data is not None:
+            require_gate_frame(data, "a chart's data")
+            check_chart_columns(data, f"the data of chart '{name or 'chart'}'")
+            counts = [str(c) for c in count_columns]
+            absent = [c for c in counts if c not in data.columns]
+            if absent:
+                raise ValueError(f"chart '{name or 'chart'}': count column(s) {absent} are not in its data")
+            frame = _chart_csv_frame(data, counts)
+            check_publishable(frame, threshold, counts, what=f"the data of chart '{name or 'chart'}'")
+    except BaseException:
+        plt.close(fig)
+        raise
+    _figures.show(fig, alt)
+    if frame is None:
+        return None
+    folder = page_dir or os.environ.get(PAGE_DIR_ENV)
+    if not folder:
+        return None
+    stem = _chart_stem(_slug(name or "chart"))
+    cap = caption or ("Data behind the chart: " + alt.strip().split(". ")[0].rstrip("."))
+    path = publish_table(frame, stem, cap, threshold=threshold, count_columns=counts, page_dir=folder,
+                         display_table=False, record={"kind": CHART_DATA_KIND, "section": section or stem})
+    size_kb = max(1, round(path.stat().st_size / 1024))
+    display(HTML(f'<p class="chart-data"><a class="chart-data" href="{html.escape(path.name)}" download>'
+                 f'Download the data behind this chart (CSV, {size_kb} KB)</a></p>'))
+    return path
 
 
 # --------------------------------------------------------------------------- tables
@@ -458,13 +609,15 @@ def _record_table(folder: Path, entry: dict) -> None:
 def publish_table(frame: pd.DataFrame, name: str, caption: str, *, threshold: int | None = None,
                   count_columns: Sequence[str] | None = None, note: str | None = None,
                   page_dir: str | Path | None = None, display_table: bool = True,
-                  gate: dict | None = None, row_header: bool | str = True) -> Path | None:
+                  gate: dict | None = None, row_header: bool | str = True,
+                  record: dict | None = None) -> Path | None:
     """Show ``frame`` on the page and write it as ``<name>.csv`` beside the page, with a download link.
 
     Refuses (raises :class:`DisclosureError`) a table holding a count from 1 to the threshold or a
     record-level column. The CSV goes to ``page_dir`` or the folder in ``$SVTOOLS_PAGE_DIR`` (set by the
     batch build); with neither (e.g. in JupyterLab) the table is shown and nothing is written. ``row_header`` is
-    as in :func:`table_html` (the CSV keeps the frame's column order).
+    as in :func:`table_html` (the CSV keeps the frame's column order). ``record`` adds keys to the CSV's
+    disclosure record (e.g. ``kind``, ``section`` of a chart's data, :func:`show`).
 
     Returns
     -------
@@ -485,7 +638,7 @@ def publish_table(frame: pd.DataFrame, name: str, caption: str, *, threshold: in
         _record_table(path.parent, {
             "file": path.name, "caption": str(caption), "rows": int(len(flat)), "count_columns": counted,
             "threshold": config.disclosure_threshold("police") if threshold is None else int(threshold),
-            **({"gate": gate} if gate else {})})
+            **({"gate": gate} if gate else {}), **(record or {})})
         size_kb = max(1, round(path.stat().st_size / 1024))
         link = (f'<p><a href="{html.escape(path.name)}" download>Download this table '
                 f'(CSV, {size_kb} KB)</a></p>')

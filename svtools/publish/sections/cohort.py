@@ -238,6 +238,10 @@ def young_ages(ctx: ProfileContext) -> SectionResult:
                          ylabel="Age (years)"),
         alt,
         res,
+        disclosure.derived(pd.DataFrame({"victim_age": [int(a) for a in ages],
+                                         "victim_records": bars["victims"].to_numpy()}), pub["victim"]),
+        ctx=ctx,
+        counts=["victim_records"],
     )
     total = v[f"{lo}-{hi}|All"]
     res.values.update({

@@ -22,6 +22,8 @@ from svtools.publish.sections.context import (
     _threshold,
     _window_label,
     _window_words,
+    chart_period,
+    funnel_chart_data,
     suppress,
 )
 
@@ -246,7 +248,18 @@ def rate_comparison(ctx: ProfileContext) -> SectionResult:
     title = f"{ctx.what_short.capitalize()}: rate per 1,000 residents a year, {window}, " + (
         "all CSPs in the data" if ctx.level == "csp" else f"CSPs of {ctx.force_name}"
     )
-    _show(_funnel_figure(ctx, points, target, info, highlight, title, od), alt, res)
+    if ctx.level == "csp":
+        comp_code, comp_name, sig95 = "", "All CSPs in the data", points["vs_all_95"]
+    else:
+        comp_code, comp_name, sig95 = ctx.force_code, ctx.force_name, points["vs_force_95"]
+    data = funnel_chart_data(points["csp_code"], points["csp_name"], points["offences"], points["person_years"],
+                             info["years"], target, od, 1000, comp_code, comp_name, sig95, points["sig_998"])
+    src = _family(ctx).cube.table("period", None, fixed={"area_code": ctx.code}, row_nodes=[tables.TOTAL],
+                                  name="area_rates")
+    _show(_funnel_figure(ctx, points, target, info, highlight, title, od), alt, res,
+          disclosure.derived(chart_period(data, pd.date_range(info["window_start"], info["window_end"], freq="MS")),
+                             src),
+          ctx=ctx, counts=["offences"])
     return res
 
 

@@ -78,6 +78,8 @@ class SectionResult:
         Alt text of the section's (first) chart; ``alts`` holds every chart's.
     values : dict
         Headline numbers (counts, rates, indices) computed by the section.
+    csv : Path or None
+        The section's table download; ``chart_csvs`` the data behind its charts (``<section>_chart.csv``).
     """
 
     name: str
@@ -89,6 +91,7 @@ class SectionResult:
     alts: list[str] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
     csv: Any = None
+    chart_csvs: list = field(default_factory=list)
 
     def _ipython_display_(self) -> None:
         """A section has already shown its output: its result, left at the end of a cell, shows nothing."""
@@ -722,11 +725,134 @@ def _publish(
     return path
 
 
-def _show(fig, alt: str, result: SectionResult) -> None:
-    output.show(fig, alt=alt)
+def _show(fig, alt: str, result: SectionResult, data: pd.DataFrame | None = None, *,
+          ctx: ProfileContext | None = None, counts: Sequence[str] = (), threshold: int | None = None) -> None:
+    """Show a section's chart with its alt text and, beside it, the data it draws as ``<section>_chart.csv``.
+
+    ``data`` (what the chart draws, snake_case columns, from :func:`svtools.publish.disclosure.derived` or
+    ``frame_of``: published numbers only) gets ``area_code``/``area_name`` of ``ctx`` when it has no area
+    columns, and ``period_start``/``period_end`` (the context's period) when it has no period column; then
+    :func:`svtools.publish.output.show` checks it like a table (``counts`` are its count columns) and writes it.
+    """
+    stem = None
+    if data is not None:
+        data = chart_data(data, ctx)
+        stem = (ctx.prefix if ctx is not None else "") + f"{result.name}_chart"
+    path = output.show(fig, alt=alt, data=data, name=stem, count_columns=counts, threshold=threshold,
+                       section=result.name)
     result.alts.append(alt)
+    if path is not None:
+        result.chart_csvs.append(path)
     if not result.alt:
         result.alt = alt
+
+
+def chart_data(data: pd.DataFrame, ctx: ProfileContext | None = None, period=None) -> pd.DataFrame:
+    """``data`` with the area and period columns a chart's CSV needs, keeping its gate mark.
+
+    Adds ``area_code`` and ``area_name`` (``ctx``'s) unless present, and ``period_start``/``period_end``
+    (``period``, a (start, end) pair of months, default ``ctx``'s period) unless it has a period column
+    (``month``, ``quarter``, ``financial_year`` or ``period_start``). Months are written ``YYYY-MM``."""
+    out = data.copy()
+    out.attrs = dict(data.attrs)
+    cols = list(out.columns)
+    front = {}
+    if ctx is not None and "area_code" not in cols:
+        front["area_code"] = ctx.code
+        front["area_name"] = ctx.name
+    if not any(c in cols for c in output.PERIOD_COLUMNS):
+        start, end = period if period is not None else ((ctx.period_start, ctx.period_end) if ctx else (None, None))
+        if start is not None:
+            front["period_start"] = f"{pd.Timestamp(start):%Y-%m}"
+            front["period_end"] = f"{pd.Timestamp(end):%Y-%m}"
+    for i, (k, v) in enumerate(front.items()):
+        out.insert(i, k, v)
+    return out
+
+
+def chart_period(data: pd.DataFrame, months) -> pd.DataFrame:
+    """``data`` with ``period_start``/``period_end`` (``YYYY-MM``) of the months a chart compares over (e.g. the
+    latest 12 months of a funnel plot), placed first."""
+    months = pd.DatetimeIndex(months)
+    out = data.copy()
+    out.attrs = dict(data.attrs)
+    out.insert(0, "period_end", f"{months.max():%Y-%m}")
+    out.insert(0, "period_start", f"{months.min():%Y-%m}")
+    return out
+
+
+def spc_chart_data(s: pd.DataFrame, labels: Sequence[str], resolution: str = "month") -> pd.DataFrame:
+    """The data behind an SPC chart: each point's period, count, centre line (mean) and process limits.
+
+    Parameters
+    ----------
+    s : DataFrame
+        :func:`svtools.analysis.stats.spc` output (``date, value, mean, lower_limit, upper_limit,
+        special_cause, rule``), computed from published counts.
+    labels : sequence of str
+        Each point's period label (``2019-07``, ``2019/20 Q2``, ``2019/20``).
+    resolution : {"month", "quarter", "financial_year"}
+        Names the label column (``year`` is written ``financial_year``).
+    """
+    col = {"year": "financial_year", "financial year": "financial_year"}.get(resolution, resolution)
+    out = pd.DataFrame({col: list(labels), "period_start": pd.DatetimeIndex(s["date"]).strftime("%Y-%m")})
+    if col == "month":
+        out = out.drop(columns="period_start")
+    out["offences"] = pd.to_numeric(s["value"], errors="coerce").to_numpy()
+    out["mean"] = s["mean"].to_numpy(dtype=float)
+    out["lower_process_limit"] = s["lower_limit"].to_numpy(dtype=float)
+    out["upper_process_limit"] = s["upper_limit"].to_numpy(dtype=float)
+    out["variation"] = s["special_cause"].astype(str).to_numpy()
+    if "rule" in s.columns:
+        out["special_cause_rule"] = s["rule"].fillna("").astype(str).to_numpy()
+    return out
+
+
+def funnel_chart_data(codes, names, offences, person_years, years: float, target: float, od, per: int,
+                      comparator_code: str, comparator_name: str, signal_95=None, signal_998=None) -> pd.DataFrame:
+    """The data behind a funnel plot: each area's point and the funnel limits at its own population.
+
+    Parameters
+    ----------
+    codes, names : sequence of str
+        The areas plotted.
+    offences, person_years : sequence of float
+        Published counts and person-years over the comparison window (``years`` long).
+    target : float
+        The comparator's rate per ``per`` residents a year (the funnel's centre line).
+    od : svtools.analysis.stats.funnels.Overdispersion
+        The allowance for over-dispersion the limits were drawn with.
+    comparator_code, comparator_name : str
+        What the areas are compared with (a force, or all CSPs in the data).
+    signal_95, signal_998 : sequence of str, optional
+        Each area's funnel flag (``high``, ``low``, ``not significant``).
+
+    Returns
+    -------
+    DataFrame
+        ``area_code, area_name, offences, residents, person_years, rate_per_<per>, comparator_code,
+        comparator_name, comparator_value, lower_95_limit, upper_95_limit, lower_998_limit, upper_998_limit``
+        (limits as rates per ``per``; Spiegelhalter 2005 with the over-dispersion allowance), and the flags.
+    """
+    from svtools.analysis.stats.funnels import adjusted_funnel_limits
+
+    py = np.asarray(person_years, dtype=float)
+    out = pd.DataFrame({"area_code": list(codes), "area_name": list(names),
+                        "offences": pd.to_numeric(pd.Series(list(offences)), errors="coerce").to_numpy(),
+                        "residents": py / years, "person_years": py})
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[f"rate_per_{per}"] = out["offences"].to_numpy(dtype=float) / py * per
+    out["comparator_code"] = comparator_code
+    out["comparator_name"] = comparator_name
+    out["comparator_value"] = float(target)
+    lim = adjusted_funnel_limits(float(target), py, od, multiplier=per)
+    for k in ("lower_95", "upper_95", "lower_998", "upper_998"):
+        out[f"{k}_limit"] = lim[k].to_numpy(dtype=float)
+    if signal_95 is not None:
+        out["vs_comparator_95"] = [v if isinstance(v, str) else "" for v in signal_95]
+    if signal_998 is not None:
+        out["vs_comparator_998"] = [v if isinstance(v, str) else "" for v in signal_998]
+    return out
 
 
 def _r(x, nd: int = 2):

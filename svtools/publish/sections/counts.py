@@ -49,8 +49,11 @@ from svtools.publish.sections.context import (
     _show,
     _skip,
     _spc_frame,
+    chart_period,
+    funnel_chart_data,
     hidden_note,
     publish_gated,
+    spc_chart_data,
 )
 
 from svtools.publish.sections.monthly import _period_start
@@ -561,8 +564,11 @@ def count_trend(ctx: CountsContext, name: str) -> SectionResult:
            + (f" ({change:+.0%})" if np.isfinite(change) else "")
            + f"; its highest point is {t.max():.1f} in {output.month_label(t.idxmax())} and its lowest "
            f"{t.min():.1f} in {output.month_label(t.idxmin())}. The shaded band is the first COVID-19 lockdown.")
+    stl_data = disclosure.derived(pd.DataFrame({
+        "month": stl["month"], "offences": stl["observed"], "trend_offences_a_month": stl["trend"],
+        "seasonally_adjusted_offences_a_month": stl["seasonally_adjusted"]}), pub)
     _show(charts.trend_chart(disclosure.derived(stl, pub), title=f"{what.capitalize()} per month and its trend, "
-                             f"{ctx.label}"), alt, res)
+                             f"{ctx.label}"), alt, res, stl_data, ctx=ctx, counts=["offences"])
     prof = seasonal_profile(stl)
     curve = model.seasonal_curve(level=float(monthly.mean()))[["month_of_year", "value"]]
     names = prof["month_name"].tolist()
@@ -572,8 +578,13 @@ def count_trend(ctx: CountsContext, name: str) -> SectionResult:
             f"by calendar month, {ctx.period}. Highest in {names[hi_m]} ({prof['value'].max():+.1f} offences a "
             f"month), lowest in {names[lo_m]} ({prof['value'].min():+.1f}). The trend model's curve (line) puts the "
             f"peak in {peak}, the peak month at {model.seasonal_amplitude:.2f} times the average month.")
+    season_data = pd.DataFrame({"month_of_year": prof["month_of_year"].to_numpy(), "month_name": names,
+                                "seasonal_effect_offences_a_month": prof["value"].to_numpy()})
+    season_data = season_data.merge(curve.rename(columns={"value": "model_seasonal_effect_offences_a_month"}),
+                                    on="month_of_year", how="left")
     _show(charts.seasonal_chart(disclosure.derived(prof[["month_of_year", "value"]], pub),
-                                title=f"Seasonal pattern of {what}, {ctx.label}", model=curve), alt2, res)
+                                title=f"Seasonal pattern of {what}, {ctx.label}", model=curve), alt2, res,
+          disclosure.derived(season_data, pub), ctx=ctx)
     rr, (lo, hi) = model.annual_rate_ratio, model.annual_rate_ratio_ci
     kind = model.ratio_kind
     words = _words(lo, hi, ("rising", "falling", "no clear change"))
@@ -681,7 +692,9 @@ def count_spc(ctx: CountsContext, name: str) -> SectionResult:
         from svtools.publish.charts import time_series as charts_ts
 
         _show(charts_ts.rolling_chart(data, title=f"{what.capitalize()}: rolling 12-month totals, {ctx.label}"),
-              alt, res)
+              alt, res, disclosure.derived(pd.DataFrame({"month": roll.index,
+                                                          "offences_in_12_months_to_month": roll.to_numpy()}), t),
+              ctx=ctx, counts=["offences_in_12_months_to_month"])
         sentence = (f"**No SPC chart**: {plan.reason}. Overlapping totals share 11 of their 12 months, so they cannot "
                     "be judged with process limits; the line shows the direction.")
         _say(sentence)
@@ -715,7 +728,8 @@ def count_spc(ctx: CountsContext, name: str) -> SectionResult:
            f"{'common-cause variation' if latest == 'common cause' else 'special-cause ' + latest}.")
     fig = charts.spc_chart(chart, title=f"{what.capitalize()} per {word}, {ctx.label}: SPC chart",
                            ylabel=f"Offences per {word}", xlabel=f"{word.capitalize()} (start)", trial_limits=trial)
-    _show(fig, alt, res)
+    _show(fig, alt, res, disclosure.derived(spc_chart_data(s, points, plan.resolution), t), ctx=ctx,
+          counts=["offences"])
     rules = sorted(set(flagged["rule"]))
     sentence = (f"The latest {word} ({points[-1]}) shows "
                 f"{'common-cause variation' if latest == 'common cause' else '**special-cause ' + latest + '**'}"
@@ -799,8 +813,13 @@ def count_covid(ctx: CountsContext, name: str) -> SectionResult:
            f"COVID (trend and season) and the model's level in the first lockdown ({span}). {eff['observed']:,.0f} "
            f"offences were recorded in the lockdown months against {eff['expected']:,.0f} expected"
            + (f"; ratio {rr:.2f} ({_ci(lo, hi)})." if verdict != "no offences" else "."))
+    its_data = pd.DataFrame({"month": chart["month"], "offences": chart["observed"],
+                             "model_offences": chart["fitted"], "expected_without_covid": chart["counterfactual"]})
+    its_months = pd.DatetimeIndex(chart["month"])
+    its_data["first_lockdown"] = (its_months >= w[0]) & (its_months <= w[1])
     _show(charts.its_chart(disclosure.derived(chart, pub), w[0], title=f"The first COVID-19 lockdown: {what}, "
-                           f"{ctx.label}", interruption_label="First lockdown", window_end=w[1]), alt, res)
+                           f"{ctx.label}", interruption_label="First lockdown", window_end=w[1]), alt, res,
+          disclosure.derived(its_data, pub), ctx=ctx, counts=["offences"])
     table = pd.DataFrame({
         "Measure": [f"Ratio to the expected level in the first lockdown ({span})", "Offences recorded in those months",
                     "Offences expected without COVID", "Difference (recorded - expected)"],
@@ -931,7 +950,11 @@ def count_funnel(ctx: CountsContext, name: str) -> SectionResult:
                              title=f"{what.capitalize()}: rate {_per_words(per)}, {info['window']}, CSPs of "
                                    f"{ctx.force_name}", xlabel="Residents (average over the window)",
                              ylabel=f"Rate {_per_words(per)}", limit_labels=labels)
-    _show(fig, alt, res)
+    fdata = funnel_chart_data(pts["csp_code"], pts["csp_name"], pts["offences"], pts["person_years"], info["years"],
+                              info["force_rate"], od, per, ctx.force_code, ctx.force_name, pts["funnel_95"],
+                              pts["funnel_998"])
+    _show(fig, alt, res, disclosure.derived(chart_period(fdata, info["months"]), info["table"]), ctx=ctx,
+          counts=["offences"])
     sentence = (f"Over {info['window']}, {area} recorded {info['force_rate']:.2f} offences of {what} "
                 f"{_per_words(per)}. {od.explanation('CSPs', around=f'around the {area} rate')} Above the 99.8% "
                 f"limits: {', '.join(high) or 'none'}; "
@@ -970,7 +993,13 @@ def count_league(ctx: CountsContext, name: str) -> SectionResult:
                            xlabel=f"Rate {_per_words(per)}", ylabel="Community Safety Partnership",
                            highlight=ctx.name if ctx.level == "csp" else None, reference=info["force_rate"],
                            reference_label=area, value_format="{:.2f}")
-    _show(fig, alt, res)
+    league = pd.DataFrame({"area_code": d["csp_code"], "area_name": d["csp_name"], "offences": d["offences"],
+                           "residents": d["residents"], f"rate_per_{per}": d["rate"], "lower_95_ci": d["lower"],
+                           "upper_95_ci": d["upper"], "comparator_code": ctx.force_code,
+                           "comparator_name": ctx.force_name, "comparator_value": info["force_rate"],
+                           "vs_comparator": d["vs_force"]})
+    _show(fig, alt, res, disclosure.derived(chart_period(league, info["months"]), info["table"]), ctx=ctx,
+          counts=["offences"])
     sentence = (f"Over {info['window']}, the highest rate of {what} was in {hi_row['csp_name']} "
                 f"({hi_row['rate']:.2f} {_per_words(per)}) and the lowest in {lo_row['csp_name']} "
                 f"({lo_row['rate']:.2f}). Against the {area} rate ({info['force_rate']:.2f}), "

@@ -296,7 +296,10 @@ def definitions_captured(dc: DefinitionsContext) -> SectionResult:
         fig = charts.bar_chart(chart, label="Definition", value="shown",
                                title=f"Offences each definition counts, {ctx.name}", xlabel="Offences",
                                ylabel="Definition")
-        _show(fig, alt, res)
+        data = disclosure.derived(pd.DataFrame({
+            "area_code": ctx.code, "area_name": ctx.name, "definition": list(dc.names),
+            "definition_title": list(force_row.index), "offences": force_row.astype("Float64").to_numpy()}), t)
+        _show(fig, alt, res, data, ctx=ctx, counts=["offences"])
     return res
 
 

@@ -19,6 +19,7 @@ from svtools.publish.sections.context import (
     _skip,
     _threshold,
     _window_label,
+    chart_period,
     suppress,
 )
 
@@ -83,7 +84,18 @@ def league_table(ctx: ProfileContext) -> SectionResult:
         reference_label=ctx.force_name,
         value_format="{:.2f}",
     )
-    _show(fig, alt, res)
+    shown_ok = d["shown_rate"].notna()
+    league = pd.DataFrame({
+        "area_code": d["csp_code"].to_numpy(), "area_name": d["csp_name"].to_numpy(),
+        "offences": d["offences"].where(shown_ok).to_numpy(dtype=float), "residents": d["population"].to_numpy(),
+        "rate_per_1000": d["shown_rate"].to_numpy(), "lower_95_ci": d["lower"].where(shown_ok).to_numpy(),
+        "upper_95_ci": d["upper"].where(shown_ok).to_numpy(), "comparator_code": ctx.force_code,
+        "comparator_name": ctx.force_name, "comparator_value": info["force_rate"],
+        "vs_comparator_95": d["vs_force_95"].fillna("").to_numpy()})
+    _show(fig, alt, res,
+          disclosure.derived(chart_period(league, pd.date_range(info["window_start"], info["window_end"], freq="MS")),
+                             src),
+          ctx=ctx, counts=["offences"])
     verdict = {"high": "higher", "low": "lower", "not significant": "within the expected range"}
     raw = d.sort_values("rate", ascending=False)
     table = pd.DataFrame(

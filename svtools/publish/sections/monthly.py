@@ -19,6 +19,7 @@ from svtools.publish.sections.context import (
     _threshold,
     hidden_note,
     publish_gated,
+    spc_chart_data,
 )
 
 from svtools.publish.sections.profile_volume import _cohort_skip, _family
@@ -113,7 +114,10 @@ def monthly_spc(ctx: ProfileContext) -> SectionResult:
                f"moves from {roll.iloc[0]:,.0f} to {roll.iloc[-1]:,.0f}; highest {roll.max():,.0f}, lowest "
                f"{roll.min():,.0f}.")
         _show(charts_ts.rolling_chart(data, title=f"{ctx.what_short.capitalize()}: rolling 12-month totals, "
-                                      f"{ctx.name}"), alt, res)
+                                      f"{ctx.name}"), alt, res,
+              disclosure.derived(pd.DataFrame({"month": roll.index,
+                                               "offences_in_12_months_to_month": roll.to_numpy()}), t),
+              ctx=ctx, counts=["offences_in_12_months_to_month"])
         sentence = (f"**No SPC chart**: {plan.reason}. Overlapping totals share 11 of their 12 months, so they "
                     f"cannot be judged with process limits; the line shows the direction.{finer}")
         _say(sentence)
@@ -145,7 +149,8 @@ def monthly_spc(ctx: ProfileContext) -> SectionResult:
            + f". {n_imp} {word}(s) show special-cause improvement and {n_con} special-cause concern.")
     fig = charts.spc_chart(chart_data, title=f"{ctx.what_short.capitalize()} per {word}, {ctx.name}: SPC chart",
                            ylabel=f"Offences per {word}", xlabel=f"{word.capitalize()} (start)", trial_limits=trial)
-    _show(fig, alt, res)
+    _show(fig, alt, res, disclosure.derived(spc_chart_data(s, point_labels, plan.resolution), t), ctx=ctx,
+          counts=["offences"])
     latest = last["special_cause"]
     coarser = "" if plan.resolution == r else f" The chart is by {word}: {plan.reason}."
     sentence = (f"The latest {word} ({point_labels[-1]}) shows "

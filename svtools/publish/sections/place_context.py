@@ -190,7 +190,9 @@ def _locations(ctx: ProfileContext, res: SectionResult) -> None:
                + (f", then {types.index[1]} ({int(types.iloc[1]):,})" if len(types) > 1 else "")
                + f". Location not recorded: {_n(unk)} offences (not drawn).")
         _show(charts.bar_chart(data, label="Location type", value="Offences", xlabel="Offences",
-                               title=f"Offences by location type, {ctx.name}"), alt, res)
+                               title=f"Offences by location type, {ctx.name}"), alt, res,
+              disclosure.derived(pd.DataFrame({"location_type": types.index, "offences": types.to_numpy()}), t),
+              ctx=ctx, counts=["offences"])
 
 
 # =========================================================================== the night-time economy

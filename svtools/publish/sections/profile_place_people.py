@@ -284,6 +284,13 @@ def deprivation(ctx: ProfileContext) -> SectionResult:
             ),
             alt,
             res,
+            disclosure.derived(pd.DataFrame({
+                "imd_decile": deciles, "offences": counts.astype("Float64").astype(float).to_numpy(),
+                "residents": pop.to_numpy(), "rate_per_1000": rates["rate"].to_numpy(),
+                "lower_95_ci": rates["lower_95_ci"].to_numpy(), "upper_95_ci": rates["upper_95_ci"].to_numpy(),
+                "fitted_gradient_rate_per_1000": np.nan if line is None else line["value"].to_numpy()}), t),
+            ctx=ctx,
+            counts=["offences"],
         )
     caveat = cohort_caveat(ctx)
     _say(sii_text + (f" {caveat}" if caveat else ""))
@@ -439,7 +446,10 @@ def when(ctx: ProfileContext) -> SectionResult:
            f"({int(vis_days.min()):,})." if len(vis_days) else "")
         + (f" {n_hidden} cells have too few offences to show and are drawn hatched grey." if n_hidden else "")
     )
-    _show(fig, alt, res)
+    cells = pd.DataFrame([(d, f"{b.split('-')[0]}:00 to {b.split('-')[1]}:00", grid.loc[d, b])
+                          for d in grid.index for b in grid.columns],
+                         columns=["day_of_week", "time_block", "offences"])
+    _show(fig, alt, res, disclosure.derived(cells, t), ctx=ctx, counts=["offences"])
     unk_txt = disclosure.rules()["marker"] if pd.isna(unknown) else f"{int(unknown):,}"
     time_known = known_phrase(c[tables.TOTAL], unknown, noun="time", of="offences")
     caveat = cohort_caveat(ctx)
@@ -537,6 +547,12 @@ def who(ctx: ProfileContext) -> SectionResult:
                                  xlabel=f"{role.capitalize()} records", ylabel="Age band"),
                 alt,
                 res,
+                disclosure.derived(pd.DataFrame({f"{role}_age_band": bars["label"].to_numpy(),
+                                                 f"{role}_records": bars["value"].to_numpy(),
+                                                 f"all_{role}_records": None if pd.isna(total) else int(total)}),
+                                   t),
+                ctx=ctx,
+                counts=[f"{role}_records", f"all_{role}_records"],
             )
             shown_any = True
         extra = pd.DataFrame({f"% of all {total if pd.isna(total) else int(total):,} records"
@@ -646,7 +662,10 @@ def under25(ctx: ProfileContext) -> SectionResult:
     )
     _show(charts.bar_chart(data, label="label", value="value", sort=False,
                            title=f"Offences against young victims, {ctx.name}", xlabel="Offences",
-                           ylabel="Victim age"), alt, res)
+                           ylabel="Victim age"), alt, res,
+          disclosure.derived(pd.DataFrame({"victim_age_group": bars["label"].to_numpy(),
+                                           "offences": bars["value"].to_numpy()}), t),
+          ctx=ctx, counts=["offences"])
     sentence = (
         f"Over {ctx.period}, {fmt(u25)} offences of {full.what} had a victim under 25"
         + (f": {share} of the {known:,} with a recorded victim age" if share else

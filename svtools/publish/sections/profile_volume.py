@@ -703,16 +703,24 @@ def hospital_admissions(ctx: ProfileContext) -> SectionResult:
         f"financial year. All ages: highest {hi}, lowest {lo} among years with a complete total; "
         f"{n_sup} year(s) include suppressed cells and show *."
     )
+    # HES aggregates arrive suppressed at source (1-7 hidden, NHS Digital rule) and stay suppressed: the chart
+    # (and its data) show exactly the published table above, blank where a year includes a suppressed cell
+    marked = disclosure._mark(chart_table, "hospital_admissions_hes")
+    data = disclosure._mark(chart_table.rename(columns={"All ages": "admissions_all_ages",
+                                                        "Under 25": "admissions_under_25"}),
+                            "hospital_admissions_hes")
     _show(
         charts.yearly_chart(
-            # HES aggregates arrive suppressed at source (1-7 hidden, NHS Digital rule) and stay suppressed:
-            # the chart shows exactly the published table above.
-            disclosure._mark(chart_table, "hospital_admissions_hes"),
+            marked,
             title=f"Hospital admissions for assault with a sharp object, {ctx.name}",
             ylabel="Admissions",
         ),
         alt,
         res,
+        data,
+        ctx=ctx,
+        counts=["admissions_all_ages", "admissions_under_25"],
+        threshold=config.disclosure_threshold("hes"),
     )
     return res
 
@@ -759,7 +767,10 @@ def offence_mix(ctx: ProfileContext) -> SectionResult:
         fig = charts.bar_chart(chart, label=label, value="shown", title=f"{label}s, {ctx.name}, {ctx.period}",
                                xlabel="Offences", ylabel=label,
                                highlight=None if ctx.record_level else "Violence and sexual offences")
-        _show(fig, alt, res)
+        label_col = "offence_type" if ctx.record_level else "crime_type"
+        data = disclosure.derived(pd.DataFrame({label_col: vis.index[:12], "offences": vis.to_numpy()[:12],
+                                                "all_offences": None if pd.isna(total) else int(total)}), t)
+        _show(fig, alt, res, data, ctx=ctx, counts=["offences", "all_offences"])
         res.values = {"total": None if pd.isna(total) else int(total), "largest": str(vis.index[0]),
                       "largest_count": int(vis.iloc[0])}
     return res

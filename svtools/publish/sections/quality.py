@@ -150,8 +150,18 @@ def completeness(ctx: ProfileContext) -> SectionResult:
                f"{output.month_label(qmin.idxmin())}." if len(qmin) else "")
             + " Quarters whose counts are hidden or under 100 records are not drawn."
         )
+        # the data as the quarterly table publishes them: whole percentages (the quarterly counts themselves
+        # are not published, and an exact share with its base could give them back)
+        long = pd.DataFrame({
+            "quarter": [q for q in quarters for _ in labels],
+            "period_start": [f"{qstart[q]:%Y-%m}" for q in quarters for _ in labels],
+            "field": [f for _ in quarters for f in labels],
+            "records_with_field_known_pct": pd.array(
+                [None if not np.isfinite(shares.loc[qstart[q], f]) else int(round(100 * shares.loc[qstart[q], f]))
+                 for q in quarters for f in labels], dtype="Int64")})
         _show(charts.completeness_chart(shares, title=f"Completeness of each field by quarter, {ctx.name}",
-                                        xlabel="Financial quarter"), alt, res)
+                                        xlabel="Financial quarter"), alt, res, disclosure.derived(long, kq, rq),
+              ctx=ctx)
     res.table = t.text()
     res.csv = publish_gated(
         ctx, t, f"Completeness of each field, {ctx.name}, {ctx.period}", name="completeness",

@@ -168,10 +168,16 @@ def stl_trend(ctx: ProfileContext) -> SectionResult:
         + f"; its highest point is {t.max():.1f} in {output.month_label(t.idxmax())} and its lowest "
         f"{t.min():.1f} in {output.month_label(t.idxmin())}."
     )
+    data = disclosure.derived(pd.DataFrame({
+        "month": stl["month"], "offences": stl["observed"], "trend_offences_a_month": stl["trend"],
+        "seasonally_adjusted_offences_a_month": stl["seasonally_adjusted"]}), pub)
     _show(
         charts.trend_chart(disclosure.derived(stl, pub), title=f"{ctx.what_short.capitalize()} per month and its trend, {ctx.name}"),
         alt,
         res,
+        data,
+        ctx=ctx,
+        counts=["offences"],
     )
     fy = pd.Series(_financial_years(stl["month"]))
     yearly = (
@@ -243,12 +249,18 @@ def seasonality(ctx: ProfileContext) -> SectionResult:
         f"{peak_month}, "
         f"with the peak month {model.seasonal_amplitude:.2f} times the average month."
     )
+    data = pd.DataFrame({"month_of_year": profile["month_of_year"], "month_name": month_names,
+                         "seasonal_effect_offences_a_month": profile["value"].to_numpy()})
+    if curve is not None:
+        data["model_seasonal_effect_offences_a_month"] = curve["value"].to_numpy()
     _show(
         charts.seasonal_chart(
             disclosure.derived(profile, pub), title=f"Seasonal pattern of {ctx.what_short}, {ctx.name}", model=curve
         ),
         alt,
         res,
+        disclosure.derived(data, pub),
+        ctx=ctx,
     )
     sentence = (
         f"Offences peak in **{peak_month}**: the peak month runs at {model.seasonal_amplitude:.2f} times the "
@@ -332,6 +344,14 @@ def trend_model(ctx: ProfileContext, horizon: int = 12) -> SectionResult:
         f"{fc['expected'].min():.1f} to {fc['expected'].max():.1f} offences a month, with 95% prediction "
         f"limits from {fc['lower'].min():.0f} to {fc['upper'].max():.0f}."
     )
+    observed = pd.DataFrame({"month": monthly.index, "offences": monthly.to_numpy(dtype=float),
+                             "fitted_offences": model.fitted["fitted"].to_numpy(dtype=float)
+                             if len(model.fitted) == len(monthly) else np.nan})
+    ahead = pd.DataFrame({"month": pd.DatetimeIndex(fc["month"]), "forecast_offences": fc["expected"].to_numpy(),
+                          "lower_95_prediction_limit": fc["lower"].to_numpy(dtype=float),
+                          "upper_95_prediction_limit": fc["upper"].to_numpy(dtype=float)})
+    data = pd.concat([observed, ahead], ignore_index=True)
+    data.insert(1, "series", ["observed"] * len(observed) + ["forecast"] * len(ahead))
     _show(
         charts.forecast_chart(
             disclosure.derived(monthly, pub),
@@ -341,6 +361,9 @@ def trend_model(ctx: ProfileContext, horizon: int = 12) -> SectionResult:
         ),
         alt,
         res,
+        disclosure.derived(data, pub),
+        ctx=ctx,
+        counts=["offences"],
     )
     summ = model.summary()
     table = pd.DataFrame(
@@ -431,6 +454,10 @@ def covid_interruption(ctx: ProfileContext) -> SectionResult:
         f"{eff['observed']:,.0f} offences were recorded in the lockdown months against {eff['expected']:,.0f} "
         f"expected; rate ratio {model.covid_rate_ratio:.2f} ({_ci(*model.covid_rate_ratio_ci)})."
     )
+    data = pd.DataFrame({"month": chart["month"], "offences": chart["observed"],
+                         "model_offences": chart["fitted"], "expected_without_covid": chart["counterfactual"]})
+    months_in = pd.DatetimeIndex(chart["month"])
+    data["first_lockdown"] = (months_in >= w[0]) & (months_in <= w[1])
     _show(
         charts.its_chart(
             disclosure.derived(chart, pub),
@@ -441,6 +468,9 @@ def covid_interruption(ctx: ProfileContext) -> SectionResult:
         ),
         alt,
         res,
+        disclosure.derived(data, pub),
+        ctx=ctx,
+        counts=["offences"],
     )
     rr, (lo, hi) = model.covid_rate_ratio, model.covid_rate_ratio_ci
     table = pd.DataFrame(

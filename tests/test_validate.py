@@ -1,0 +1,182 @@
+"""Pre-publish validation (svtools.publish.validate): a clean run passes and says so in its manifest and index;
+each check fires on a run broken on purpose, naming the file and the check; a failing check stops the build."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from svtools.cli import main
+from svtools.publish import batch, validate
+
+#: A force page with one gated table and one chart with its data (the offence mix of the demo force).
+GOOD_PAGE = '''from svtools.publish import sections
+ctx = sections.ProfileContext.load_force(pfa_code, "demo")
+sections.offence_mix(ctx)
+'''
+#: A page whose chart is shown without the data behind it.
+BARE_CHART_PAGE = '''import matplotlib.pyplot as plt
+from svtools.publish import output
+fig, ax = plt.subplots()
+ax.plot([1, 2, 3], [10, 12, 11])
+output.show(fig, alt="A line of three monthly counts, 10, 12 and 11.")
+'''
+PAGE = "force/E23000013/good_page/index.html"
+MIX = "force/E23000013/good_page/offence_mix.csv"
+MIX_CHART = "force/E23000013/good_page/offence_mix_chart.csv"
+
+
+def _notebook(path: Path, source: str) -> None:
+    nb = new_notebook(cells=[new_markdown_cell("## A page"),
+                             new_code_cell('pfa_code = "E23000013"', metadata={"tags": ["parameters"]}),
+                             new_code_cell(source)])
+    nb.metadata["kernelspec"] = {"name": "svtools", "display_name": "Python (svtools)", "language": "python"}
+    nb.metadata["svtools"] = {"schemas": ["police_extract"], "level": "force", "title": "Page: {area_name}"}
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture(scope="module")
+def built(demo_data, tmp_path_factory):
+    """A run of one force page (validated by the build), and a folder of notebooks for more."""
+    folder = tmp_path_factory.mktemp("validate_notebooks")
+    _notebook(folder / "good_page.ipynb", GOOD_PAGE)
+    _notebook(folder / "bare_chart.ipynb", BARE_CHART_PAGE)
+    out = tmp_path_factory.mktemp("validate_outputs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(batch, "NOTEBOOKS", folder)
+        result = batch.run_build(notebooks=["good_page"], jobs=1, out=out, progress=False)
+    assert result.ok
+    return out / result.run_id, folder, out
+
+
+@pytest.fixture
+def run(built, tmp_path):
+    """A copy of the good run to break."""
+    copy = tmp_path / "outputs" / built[0].name
+    shutil.copytree(built[0], copy)
+    return copy
+
+
+def _only(problems, check):
+    found = [p for p in problems if p.check == check]
+    assert found and all(p.check == check for p in problems), [str(p) for p in problems]
+    return found
+
+
+def test_a_clean_run_passes_and_says_so(built):
+    run_dir = built[0]
+    assert validate.validate_run(run_dir) == []
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["validation"] == {"passed": True, "checks": list(validate.CHECKS), "problems": []}
+    assert "Pre-publish checks passed" in (run_dir / "index.html").read_text()
+    # the chart's data are on record: kind, section, count columns, the gate's threshold
+    entry = next(t for j in manifest["jobs"] for t in j.get("tables") or [] if t["file"] == "offence_mix_chart.csv")
+    assert entry["kind"] == "chart" and entry["section"] == "offence_mix" and entry["count_columns"]
+    assert main(["validate", str(run_dir)]) == 0
+
+
+def test_disclosure_check_is_the_bundle_gate(run):
+    csv = run / MIX_CHART
+    lines = csv.read_text().splitlines()
+    cols = lines[0].split(",")
+    row = lines[1].split(",")
+    row[cols.index("offences")] = "3"  # a count the gate would never publish
+    csv.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+    (p,) = _only(validate.validate_run(run), "disclosure")
+    assert p.file == MIX_CHART and "disclosure check failed" in p.message and "1 to 4" in p.message
+
+
+def test_orphan_area_code(run):
+    csv = run / MIX_CHART
+    text = csv.read_text()
+    assert "E23000013" in text
+    csv.write_text(text.replace("E23000013", "E23999999", 1))
+    (p,) = _only(validate.validate_run(run), "area_codes")
+    assert p.file == MIX_CHART and "E23999999 (column area_code)" in p.message
+
+
+def test_indicator_without_metadata(run, monkeypatch):
+    csv = run / MIX
+    import pandas as pd
+
+    frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    frame["indicator"] = ["knife_serious_violence"] * (len(frame) - 1) + ["no_such_indicator"]
+    frame.to_csv(csv, index=False)
+    good = {"label": "Knife crime", "numerator": "offences", "source": "Home Office", "polarity": "lower_is_better"}
+    monkeypatch.setattr(validate, "_indicators_config", lambda: {"knife_serious_violence": good})
+    (p,) = _only(validate.validate_run(run), "metadata")
+    assert p.file == MIX and "'no_such_indicator' has no entry in config/indicators.yaml" in p.message
+    monkeypatch.setattr(validate, "_indicators_config",
+                        lambda: {"knife_serious_violence": {**good, "polarity": ""}, "no_such_indicator": good})
+    (p,) = _only(validate.validate_run(run), "metadata")
+    assert "'knife_serious_violence' has no polarity" in p.message
+
+
+def test_table_recorded_without_caption_or_section(run, monkeypatch):
+    monkeypatch.setattr(validate, "_indicators_config", lambda: None)  # the manifest-only rule
+    path = run / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for t in manifest["jobs"][0]["tables"]:
+        if t["file"] == "offence_mix_chart.csv":
+            del t["section"]
+        else:
+            t["caption"] = ""
+    path.write_text(json.dumps(manifest))
+    problems = _only(validate.validate_run(run), "metadata")
+    assert {(p.file, p.message) for p in problems} == {
+        (MIX, "recorded with no caption (what the table shows)"),
+        (MIX_CHART, "a chart's data recorded with no section")}
+
+
+def test_a_page_stating_another_period(run):
+    page = run / PAGE
+    html = page.read_text()
+    stated = re.search(r"<dt>Period</dt><dd>(.*?)</dd>", html).group(1)
+    assert stated.endswith("March 2025")
+    page.write_text(html.replace(f"<dd>{stated}</dd>", "<dd>April 2018 to March 2024</dd>"))
+    (p,) = _only(validate.validate_run(run), "period")
+    assert p.file == PAGE and p.message == f"the page states the period 'April 2018 to March 2024', the run's is '{stated}'"
+
+
+def test_a_csv_reaching_past_the_run_period(run):
+    csv = run / MIX_CHART
+    text = csv.read_text()
+    assert ",2025-03," in text
+    csv.write_text(text.replace(",2025-03,", ",2025-06,", 1))
+    (p,) = _only(validate.validate_run(run), "period")
+    assert p.file == MIX_CHART and "period_end 2025-06 is after the run's period end 2025-03" in p.message
+
+
+def test_a_chart_without_its_data_link(run):
+    page = run / PAGE
+    html = page.read_text()
+    assert html.count('class="chart-data"') >= 1
+    page.write_text(re.sub(r'<p class="chart-data">.*?</p>', "", html, flags=re.S))
+    (p,) = _only(validate.validate_run(run), "chart_data")
+    assert p.file == PAGE and "chart 1" in p.message and "has no link to the data behind it" in p.message
+    assert main(["validate", str(run)]) == 1
+
+
+def test_a_failing_check_stops_the_build_and_is_on_record(built, monkeypatch, capsys):
+    _, folder, out = built
+    monkeypatch.setattr(batch, "NOTEBOOKS", folder)
+    with pytest.raises(validate.ValidationError) as err:
+        batch.run_build(notebooks=["bare_chart"], jobs=1, out=out, progress=False)
+    msg = str(err.value)
+    assert "force/E23000013/bare_chart/index.html: chart_data: chart 1" in msg
+    (partial,) = [p for p in out.glob("*.partial") if (p / "force/E23000013/bare_chart").is_dir()]
+    manifest = json.loads((partial / "manifest.json").read_text())
+    assert manifest["validation"]["passed"] is False
+    assert manifest["validation"]["problems"][0]["check"] == "chart_data"
+    index = (partial / "index.html").read_text()
+    assert "Pre-publish checks that failed" in index and "bare_chart/index.html" in index
+    assert not (out / partial.name.removesuffix(".partial")).exists()  # never published under its run id
+    # the CLI says which file and which check, and exits 1
+    assert main(["validate", str(partial)]) == 1
+    assert "bare_chart/index.html: chart_data:" in capsys.readouterr().err
