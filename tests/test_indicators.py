@@ -1,0 +1,235 @@
+"""The indicator table behind the spine chart and the red-red list (svtools.publish.indicators, analysis.indicators).
+
+Values are checked against a hand computation from ``monthly_counts`` and the person-years of the ONS estimates,
+intervals against the tested interval functions, and the disclosure rules: a hidden count gives no value, and the
+spread (P25, P75, worst, best) and the benchmark are computed from published values only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from svtools.analysis import indicators as ai
+from svtools.analysis.stats import proportion, rate
+from svtools.publish import indicators as pi
+from svtools.publish import tables
+
+DATASET = "demo"
+DEFINITION = "knife_serious_violence"
+END = "2025-03-31"
+
+
+@pytest.fixture(scope="module")
+def table(demo_data):
+    return pi.indicator_table(DATASET, DEFINITION, END)
+
+
+@pytest.fixture(scope="module")
+def inputs(demo_data):
+    from svtools.ingest.definitions import apply_definition, load_definition
+    from svtools.ingest.store import load_table
+
+    m = load_table("monthly_counts", DATASET)
+    pop = load_table("population", DATASET)
+    return m, pop, apply_definition, load_definition
+
+
+def _fy_months(fy: str):
+    y = int(fy[:4])
+    return list(pd.date_range(f"{y}-04-01", f"{y + 1}-03-01", freq="MS"))
+
+
+def test_config_is_checked(tmp_path):
+    inds = ai.load_indicators()
+    assert {d["polarity"] for d in inds} <= set(ai.POLARITIES)
+    assert all(d["unit"] and d["numerator"] and d["denominator"] and d["source"] for d in inds)
+    bad = tmp_path / "ind.yaml"
+    bad.write_text("indicators:\n  - {id: x, label: X, kind: rate, per: 1000, unit: u, numerator: n, denominator: d,"
+                   " polarity: lower_is_worse, benchmark: all_csps_in_data, reader: series, definition: homicide,"
+                   " source: s, datasets: [demo]}\n")
+    with pytest.raises(Exception, match="polarity 'lower_is_worse'"):
+        ai.load_indicators(path=bad)
+
+
+def test_values_equal_hand_computation(table, inputs):
+    """Knife-enabled serious violence and robbery: count, person-years, rate and CI by hand from monthly_counts."""
+    from svtools.analysis.population import person_years_by_csp
+
+    m, pop, apply_definition, load_definition = inputs
+    fy = table.loc[table["indicator"] == "knife_serious_violence", "period"].iloc[0]
+    py = person_years_by_csp(pop, _fy_months(fy))
+    knife = apply_definition(m, load_definition(DEFINITION))
+    checked = 0
+    for ind, rows in (("knife_serious_violence", knife), ("robbery", m[m["ho_offence_code"].isin(["34A", "34B"])])):
+        hand = rows[rows["financial_year"] == fy].groupby("csp_code")["offences"].sum()
+        t = table[table["indicator"] == ind].set_index("area_code")
+        for code, r in t.iterrows():
+            n = int(hand.get(code, 0))
+            assert r["denominator"] == pytest.approx(float(py[code]))
+            if r["status"] != "published":
+                assert 1 <= n <= 4 or np.isnan(r["numerator"])
+                continue
+            assert r["numerator"] == n
+            assert r["value"] == pytest.approx(n / py[code] * 1000)
+            # exact Poisson limits below 10 events, Byar's from 10 (PHEindicatormethods phe_rate)
+            if n < 10:
+                lo = sps.chi2.ppf(0.025, 2 * n) / 2 if n else 0.0
+                hi = sps.chi2.ppf(0.975, 2 * n + 2) / 2
+            else:
+                z = sps.norm.ppf(0.975)
+                lo = n * (1 - 1 / (9 * n) - z / (3 * np.sqrt(n))) ** 3
+                hi = (n + 1) * (1 - 1 / (9 * (n + 1)) + z / (3 * np.sqrt(n + 1))) ** 3
+            assert r["lower_95_ci"] == pytest.approx(lo / py[code] * 1000, rel=1e-9)
+            assert r["upper_95_ci"] == pytest.approx(hi / py[code] * 1000, rel=1e-9)
+            checked += 1
+    assert checked >= 4
+
+
+def test_benchmark_is_published_counts_over_their_residents(table):
+    for ind, t in table.groupby("indicator"):
+        pub = t[t["status"] == "published"]
+        if pub.empty or t["kind"].iloc[0] != "rate":
+            continue
+        per = float(t["per"].iloc[0])
+        expect = pub["numerator"].sum() / pub["denominator"].sum() * per
+        assert t["benchmark_value"].dropna().unique() == pytest.approx([expect]), ind
+
+
+def test_share_uses_wilson(table):
+    """Shares are percentages with Wilson limits: the table's published rows, and a known case."""
+    inds = [{"id": "s", "kind": "share", "per": 100, "polarity": "no_polarity", "benchmark": "all_csps_in_data"}]
+    frame = pd.DataFrame({"indicator": "s", "area_code": ["A", "B"], "numerator": [30.0, 5.0],
+                          "denominator": [120.0, 80.0]})
+    out = ai.compare_table(frame, inds)
+    z = sps.norm.ppf(0.975)
+    x, n = 30.0, 120.0
+    lo = (2 * x + z * z - z * np.sqrt(z * z + 4 * x * (1 - x / n))) / (2 * (n + z * z)) * 100
+    assert out["value"].iloc[0] == pytest.approx(25.0)
+    assert out["lower_95_ci"].iloc[0] == pytest.approx(lo)
+    assert out["benchmark_value"].iloc[0] == pytest.approx(35 / 200 * 100)
+    t = table[(table["indicator"] == "domestic_abuse_share") & (table["status"] == "published")]
+    if len(t):
+        w = proportion(t["numerator"].to_numpy(), t["denominator"].to_numpy(), multiplier=100)
+        assert t["lower_95_ci"].to_numpy() == pytest.approx(w["lower"].to_numpy())
+        assert t["upper_95_ci"].to_numpy() == pytest.approx(w["upper"].to_numpy())
+
+
+def test_hidden_counts_give_no_value(table):
+    """A count the gate hides: no numerator, value, interval or verdict; and the gate really hides that cell."""
+    hidden = table[table["status"] == "hidden"]
+    assert len(hidden), "the small demo data should hide some cells (under-25 counts by CSP and year)"
+    assert hidden[["numerator", "value", "lower_95_ci", "upper_95_ci"]].isna().all().all()
+    assert (hidden["verdict"] == "not compared").all()
+    start, end = pi._period(DATASET, END)
+    u25 = hidden[hidden["indicator"] == "knife_serious_violence_under_25"]
+    assert len(u25)
+    for _, r in u25.iterrows():
+        cube = tables.age_year_cube(DATASET, r["pfa_code"], DEFINITION, start, end)
+        assert cube.value((r["area_code"], r["period"], tables.AGE_GROUPS[0])) is None
+
+
+def test_quantiles_from_published_values_only(table):
+    for ind, t in table.groupby("indicator"):
+        v = t.loc[t["status"] == "published", "value"].dropna()
+        if v.empty:
+            assert t["p25"].isna().all()
+            continue
+        p25, p75 = np.percentile(v, [25, 75])
+        assert t["p25"].iloc[0] == pytest.approx(p25) and t["p75"].iloc[0] == pytest.approx(p75)
+        assert t["n_published"].iloc[0] == len(v)
+
+
+def test_a_hidden_area_cannot_be_read_off_a_quantile():
+    """Four areas; the hidden one's true rate would be the 25th percentile if it took part. It does not."""
+    inds = [{"id": "x", "kind": "rate", "per": 1000, "polarity": "lower_is_better", "benchmark": "all_csps_in_data"}]
+    pyr = 1000.0
+    frame = pd.DataFrame({"indicator": "x", "area_code": list("ABCDE"),
+                          "numerator": [10.0, 20.0, 30.0, 40.0, np.nan],  # E hidden (true count 3)
+                          "denominator": pyr})
+    out = ai.compare_table(frame, inds)
+    without = ai.compare_table(frame[frame["area_code"] != "E"], inds)
+    for k in ("p25", "p75", "worst", "best", "benchmark_value"):
+        assert out[k].iloc[0] == pytest.approx(without[k].iloc[0])
+    true_e = 3 / pyr * 1000
+    assert not np.isclose(out[["p25", "p75", "worst", "best"]].iloc[0].to_numpy(float), true_e).any()
+    assert out.loc[out["area_code"] == "E", "value"].isna().all()
+    assert out["benchmark_value"].iloc[0] == pytest.approx(100 / 4000 * 1000)
+
+
+def test_unknown_field_is_not_recorded_never_zero(demo_data, monkeypatch):
+    """A dataset that does not record the domestic-abuse flag lists the share as "not recorded", with no value."""
+    from svtools.publish.sections import coverage as cov
+
+    real = cov.coverage(DATASET)
+    monkeypatch.setattr(cov, "coverage", lambda ds: {**real, "domestic_flag": {"recorded": False}})
+    pi._table.cache_clear()
+    try:
+        t = pi.indicator_table(DATASET, DEFINITION, END)
+    finally:
+        monkeypatch.undo()
+        pi._table.cache_clear()
+    d = t[t["indicator"] == "domestic_abuse_share"]
+    assert len(d) and (d["status"] == "not recorded").all()
+    assert d[["numerator", "value"]].isna().all().all()
+    assert (d["verdict"] == "not compared").all()
+    rep = t[t["indicator"] == "repeat_victimisation_share"]
+    assert rep["status"].isin(["withheld", "not recorded"]).all() and rep["value"].isna().all()
+
+
+def test_benchmark_verdict_rules():
+    assert ai.benchmark_verdict(0.9, 1.2, 1.0, "lower_is_better") == ("similar", "similar")
+    assert ai.benchmark_verdict(1.0, 1.2, 1.0, "lower_is_better") == ("similar", "similar")  # touching: includes
+    assert ai.benchmark_verdict(1.1, 1.2, 1.0, "lower_is_better") == ("higher", "worse")
+    assert ai.benchmark_verdict(1.1, 1.2, 1.0, "higher_is_better") == ("higher", "better")
+    assert ai.benchmark_verdict(0.5, 0.8, 1.0, "lower_is_better") == ("lower", "better")
+    assert ai.benchmark_verdict(0.5, 0.8, 1.0, "no_polarity") == ("lower", "lower")
+    assert ai.benchmark_verdict(np.nan, 0.8, 1.0, "no_polarity") == ("not compared", "not compared")
+
+
+def test_trend_verdict_needs_the_interval_to_exclude_one():
+    assert ai.trend_verdict(1.3, 1.01, 1.6, "lower_is_better") == "getting worse"
+    assert ai.trend_verdict(1.3, 0.99, 1.6, "lower_is_better") == "no clear change"
+    assert ai.trend_verdict(0.8, 0.7, 0.9, "lower_is_better") == "improving"
+    assert ai.trend_verdict(0.8, 0.7, 0.9, "higher_is_better") == "getting worse"
+    assert ai.trend_verdict(1.3, 1.1, 1.6, "no_polarity") == "rising"
+    assert ai.trend_verdict(np.nan, np.nan, np.nan, "lower_is_better") == "not assessed"
+
+
+def test_trend_is_the_project_trend_model(table, inputs):
+    """Where a trend is given it is fit_trend_model's annual rate ratio on the latest 36 published months."""
+    from svtools.analysis.population import monthly_residents
+    from svtools.analysis.trends import fit_trend_model
+
+    import types
+
+    m, pop, *_ = inputs
+    code = "E22000029"
+    months = pd.date_range("2018-04-01", "2025-03-01", freq="MS")
+    rng = np.random.default_rng(3)
+    counts = rng.poisson(20 * 1.25 ** (np.arange(len(months)) / 12))  # rising 25% a year
+    series = pd.Series(counts, index=[f"{d:%Y-%m}" for d in months], dtype="Int64")
+    reader = types.SimpleNamespace(end=months[-1], trend_months=36, population=pop)
+    got = pi._Reader._trend(reader, series, code, {"trend": True})
+    y = pd.Series(counts[-36:], index=pd.DatetimeIndex(months[-36:], name="month"))
+    model = fit_trend_model(y, population=monthly_residents(pop, y.index, [code]).reindex(y.index), covid=None,
+                            n_sim=200)
+    assert got[0] == pytest.approx(model.annual_rate_ratio)
+    assert got[1:3] == pytest.approx(model.annual_rate_ratio_ci)
+    assert got[3] == "April 2022 to March 2025"
+    assert ai.trend_verdict(*got[:3], "lower_is_better") == "getting worse"
+    # the table's trends, where given, are from published monthly series only
+    t = table[table["trend_rate_ratio"].notna()]
+    start, end = pi._period(DATASET, END)
+    for _, r in t[t["indicator"] == "knife_serious_violence"].iterrows():
+        assert tables.series_cube(DATASET, r["pfa_code"], DEFINITION, start, end).resolution[r["area_code"]] == "month"
+
+
+def test_rate_matches_rate_function(table):
+    t = table[(table["kind"] == "rate") & (table["status"] == "published")]
+    for per, g in t.groupby("per"):
+        r = rate(g["numerator"].to_numpy(), g["denominator"].to_numpy(), multiplier=per)
+        assert g["value"].to_numpy() == pytest.approx(r["value"].to_numpy())
+        assert g["upper_95_ci"].to_numpy() == pytest.approx(r["upper"].to_numpy())
