@@ -544,7 +544,19 @@ def ingest_partners(raw: Path | None = None, out_dir: Path | None = None, *, on_
         table.reset_index(drop=True).to_parquet(folder / f"{stem}.parquet", index=False)
     (folder / "partner_reconciliation.json").write_text(json.dumps(reports, indent=2, default=str),
                                                         encoding="utf-8")
+    meta_path = folder / "dataset.json"  # the pages' "Data sources" list names each partner source ingested
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        names = [load_counts_mapping(PARTNER_SOURCES[s][0]).source for s in tables_sources(reports)]
+        meta["sources"] = [x for x in meta.get("sources", []) if x not in names] + names
+        meta["partner_tables"] = {s: PARTNER_SOURCES[s][2] for s in tables_sources(reports)}
+        meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return reports
+
+
+def tables_sources(reports: dict) -> list[str]:
+    """The partner sources a reconciliation says were ingested (not skipped)."""
+    return [s for s, r in reports.items() if "skipped" not in r]
 
 
 def load_partner_table(source: str, dataset: str = "demo") -> pd.DataFrame | None:

@@ -101,6 +101,14 @@ from svtools.publish.sections.comparison import funnel_significance_998 as funne
 from svtools.publish.sections.comparison import rate_comparison
 from svtools.publish.sections.monthly import monthly_spc, special_cause_by_csp
 from svtools.publish.sections.place_context import place_context
+from svtools.publish.sections.partners import (  # partner_view.ipynb (svtools/publish/sections/partners.py)
+    partner_ae_police,
+    partner_ae_who,
+    partner_night,
+    partner_unreported,
+    partner_youth,
+    partners_about,
+)
 from svtools.publish.sections.profile_volume import (
     financial_years,
     headline,
@@ -152,4 +160,10 @@ __all__ = [
     "definitions_captured",
     "definitions_overlap",
     "definitions_difference",
+    "partners_about",  # partner_view.ipynb (svtools/publish/sections/partners.py)
+    "partner_ae_police",
+    "partner_unreported",
+    "partner_night",
+    "partner_ae_who",
+    "partner_youth",
 ]
