@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from svtools.publish.charts.common import DAY_NAMES, SPC_STYLES
 from svtools.publish.charts.comparison import bar_chart, funnel_plot, gradient_chart, lorenz_chart
+from svtools.publish.charts.spine import spine_chart
 from svtools.publish.charts.distribution import day_hour_heatmap, pyramid_chart
 from svtools.publish.charts.time_series import (
     completeness_chart,
@@ -59,5 +60,6 @@ __all__ = [
     "lorenz_chart",
     "bar_chart",
     "completeness_chart",
+    "spine_chart",
 ]
 

@@ -116,6 +116,7 @@ from svtools.publish.sections.profile_volume import (
     offence_mix,
     success_measures,
 )
+from svtools.publish.sections.spine import alerts, red_red, spine_chart
 from svtools.publish.sections.quality import completeness, location_quality, reconciliation, unknown_ages
 from svtools.publish.sections.trend import covid_interruption, seasonality, stl_trend, trend_model
 
@@ -166,4 +167,7 @@ __all__ = [
     "partner_night",
     "partner_ae_who",
     "partner_youth",
+    "spine_chart",  # csp_profile / london_csp and alerts.ipynb (svtools/publish/sections/spine.py)
+    "red_red",
+    "alerts",
 ]
