@@ -56,6 +56,7 @@ Page modules import from :mod:`~svtools.publish.sections.context` and never from
 
 from __future__ import annotations
 
+from svtools.publish.sections.benchmarks import most_similar_csps, national_context
 from svtools.publish.sections.cohort import (
     knife_involvement,
     young_ages,
@@ -170,4 +171,6 @@ __all__ = [
     "spine_chart",  # csp_profile / london_csp and alerts.ipynb (svtools/publish/sections/spine.py)
     "red_red",
     "alerts",
+    "national_context",  # benchmarks: force_overview / london_overview (svtools/publish/sections/benchmarks.py)
+    "most_similar_csps",  # benchmarks: csp_profile / london_csp
 ]
