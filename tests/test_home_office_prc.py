@@ -247,3 +247,43 @@ def test_national_context_rates_in_the_trend_csv_are_right():
     assert row["residents"].iloc[0] == pop
     assert row["rate_per_1000"].iloc[0] == pytest.approx(1000 * 581 / pop)
     assert not math.isnan(row["upper_95_ci"].iloc[0])
+
+
+# --------------------------------------------------------------------------- the London pages (count tables)
+@pytest.fixture(scope="module")
+def london(svtools_dirs):
+    """The real London borough counts ingested as ``london_mps`` (as tests/test_london_pages.py does)."""
+    from svtools.cli import main
+    from svtools.ingest.store import list_datasets
+
+    src = real_data_dir() / "london_mps"
+    if not src.is_dir():
+        pytest.skip(f"{src} not present")
+    if "london_mps" not in list_datasets():
+        assert main(["ingest", "--dataset", "london_mps", "--extract", str(src), "--mapping", "london_mps"]) == 0
+    return "london_mps"
+
+
+def test_benchmarks_on_the_london_pages(london, shown):
+    from section_helpers import check_published, page_dir, texts
+
+    from svtools.analysis import similar
+    from svtools.publish import sections
+
+    force = sections.CountsContext.load_force("E23000001", london, "london_serious_violence")
+    res = sections.national_context(force)
+    assert res.available and res.values["force"] == "Metropolitan Police"
+    check_published(res, page_dir())
+    table = pd.read_csv(page_dir() / "national_context.csv")
+    assert set(table["area_code"]) == {"E23000001", "K04000001"}
+    words = " ".join(texts(shown))
+    assert "real figures" in words and "synthetic" not in words     # the London series are real too
+
+    borough = sections.CountsContext.load("E22000192", london, "london_serious_violence")   # Westminster
+    res = sections.most_similar_csps(borough)
+    assert res.available
+    near = similar.most_similar("E22000192", dataset=london)
+    london_codes = set(similar.csp_features(london).query("in_dataset").index)
+    assert len(london_codes) == 32
+    assert (near["in_dataset"] == near["csp_code"].isin(london_codes)).all()
+    assert res.values["neighbours"] == near["csp_code"].tolist()
