@@ -163,7 +163,8 @@ def la_population(age_lo: int, age_hi: int) -> pd.DataFrame:
 # the police input
 # ============================================================================================================
 def _read_police(raw: Path) -> pd.DataFrame:
-    """The demo extract's rows needed here (crime x victim), placed in CSP and upper-tier LA by their LSOA.
+    """The demo extract's rows needed here (crime x victim): violence with injury, or a suspect aged 10-17;
+    placed in CSP and upper-tier LA by their LSOA.
 
     Rows without a known LSOA are left out (the police ingest excludes them as unlocated).
     """
@@ -173,9 +174,18 @@ def _read_police(raw: Path) -> pd.DataFrame:
     if not files:
         raise SvtoolsError(f"no demo police extract (*_crime_extract.csv) in {raw}: run `svtools demo-data` "
                            "first (the partner data are made consistent with it)")
+    import pyarrow.compute as pc
+
     opts = pacsv.ConvertOptions(include_columns=_POLICE_COLUMNS,
                                 column_types={c: pa.string() for c in _POLICE_COLUMNS})
-    parts = [pacsv.read_csv(f, convert_options=opts).to_pandas() for f in files]
+    vwi = pa.array(sorted({str(c) for c in partners_config()["police_violence_with_injury"]}
+                          | {str(c).replace("/", ".") for c in partners_config()["police_violence_with_injury"]}))
+    young = pa.array([str(a) for a in range(10, 18)])
+    parts = []
+    for f in files:  # only the rows used here (violence with injury; a suspect aged 10-17), before pandas
+        t = pacsv.read_csv(f, convert_options=opts)
+        keep = pc.or_(pc.is_in(t["HO Class"], value_set=vwi), pc.is_in(t["Suspect Age"], value_set=young))
+        parts.append(t.filter(pc.fill_null(keep, False)).to_pandas())
     df = pd.concat(parts, ignore_index=True)
     geo = lsoa_geography().set_index("lsoa_code")
     df["csp_code"] = df["LSOA 2011"].map(geo["csp_code"])
