@@ -410,3 +410,19 @@ def test_a_dataset_without_partner_data_gets_one_line(ctx, shown, monkeypatch):
               P.partner_youth):
         res = f(ctx)
         assert not res.available and "no " in res.message.lower()
+
+
+def test_cli_partners_only_and_ingest_partners(raw, tmp_path, capsys):
+    from svtools.cli import main
+
+    out = tmp_path / "raw"
+    out.mkdir()
+    for f in raw.glob("*_crime_extract.csv"):
+        shutil.copy(f, out / f.name)
+    assert main(["demo-data", "--partners-only", "--out", str(out)]) == 0
+    for name in PARTNER_FILES:  # the same bytes as the full demo-data run with the same seed
+        assert (out / name).read_bytes() == (raw / name).read_bytes(), name
+    assert main(["ingest", "--partners", "--raw", str(out), "--out", str(tmp_path / "processed")]) == 0
+    said = capsys.readouterr().out
+    assert "partner data (SYNTHETIC)" in said and "ae: " in said and "0 excluded" in said
+    assert (tmp_path / "processed" / "partner_exclusions.parquet").is_file()
