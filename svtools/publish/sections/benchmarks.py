@@ -359,7 +359,8 @@ def national_context(ctx) -> SectionResult:
                f"to {month(last['period_end'])} (real Home Office figures): {int(first['offences']):,} in the 12 "
                f"months ending {month(first['period_end'])}, {int(last['offences']):,} in the 12 months ending "
                f"{month(last['period_end'])} ({change:+.0f}%; England and Wales {ew_change:+.0f}%); highest "
-               f"{int(peak['offences']):,} (12 months ending {month(peak['period_end'])}).")
+               f"{int(peak['offences']):,} (12 months ending {month(peak['period_end'])}). One point a year to "
+               "March 2007, one a quarter after.")
         chart = pd.DataFrame({"month": pd.to_datetime(d["period_end"]).to_numpy(),
                               "value": d["offences"].astype("float64").to_numpy()})
         fig = charts_ts.rolling_chart(disclosure.derived(chart, *rtable),
@@ -376,7 +377,8 @@ def national_context(ctx) -> SectionResult:
     _say("Rolling totals overlap (each shares nine months or more with the next), so they are not independent "
          "points and no SPC limits are drawn. Police recorded violence depends on recording practice as well as "
          "on violence: the ONS warns that much of the rise from 2014 reflects improved recording after the 2014 "
-         "HMIC inspection of crime data integrity. Rates per 1,000 are in the CSV only for the 12-month periods "
+         "HMIC inspection of crime data integrity, and the first years follow the National Crime Recording "
+         "Standard of April 2002. The file gives one 12-month total a year to March 2007, then one a quarter. Rates per 1,000 are in the CSV only for the 12-month periods "
          "holding the 30 June of a shipped ONS estimate (mid-2011 and mid-2014 to mid-2018); none is shipped "
          "for 2003 to 2010, 2012 or 2013, so those periods have no rate (not zero).")
     res.values = {"force": fname, "latest": latest, "trend": trend,
@@ -437,7 +439,7 @@ def most_similar_csps(ctx) -> SectionResult:
         "force_name": [me["pfa_name"]] + near["pfa_name"].tolist(),
         "similarity_rank": [0] + near["rank"].tolist(),
         "distance_sd": [0.0] + near["distance"].round(6).tolist(),
-        **{f: [float(me[f])] + near[f].round(6).tolist() for f in feats},
+        **{f: [round(float(me[f]), 6)] + near[f].round(6).tolist() for f in feats},
         "in_dataset": [True] + near["in_dataset"].tolist(),
         "population_year": near.attrs["population_year"],
     })
