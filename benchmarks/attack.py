@@ -71,6 +71,8 @@ MEASURES = {"Knife or sharp-object enabled serious violence": "knife_serious_vio
 #: rates by financial year): the age groups each counts (U25 under 25, O25 25 and over, UNK not recorded).
 YEAR_AGE_GROUP = {"All ages": ["U25", "O25", "UNK"], "Under 25": ["U25"], "25 and over": ["O25"],
                   "Age not recorded": ["UNK"]}
+#: Sections whose chart data are a series (or areas over a window) of the page's definition, all ages.
+CHART_SERIES = {"monthly_spc", "rate_comparison", "league_table", "stl_trend", "trend_model", "covid_interruption"}
 #: Rate columns published beside a residents column: rate = 1,000 x (sum of these count columns) / residents.
 RATE_COLUMNS = {"Rate per 1,000 residents aged 0 to 24": ["Under 25"],
                 "Rate if every unrecorded age were under 25": ["Under 25", "Age not recorded"]}
@@ -142,12 +144,16 @@ class Attack:
     # ------------------------------------------------------------------ reading the files
     def read(self):
         manifest = json.loads((self.run / "manifest.json").read_text())
+        run_definition = manifest.get("definition") or {}
+        run_definition = run_definition.get("name") if isinstance(run_definition, dict) else None
         entries = []
         for job in manifest.get("jobs", []):
             page = job.get("page")
             if not page:
                 continue
             for t in job.get("tables") or []:
+                if t.get("kind") == "chart":  # the data behind a chart: read by column name (add_chart)
+                    t = {**t, "definition": job.get("definition") or run_definition}
                 entries.append((self.run / Path(page).parent / t["file"], t))
         # months of each definition's universe, from the financial years seen
         frames = [(p, t, pd.read_csv(p, dtype=str)) for p, t in entries if p.is_file()]
@@ -161,7 +167,48 @@ class Attack:
             self.add(p, t, df)
         return self
 
+    def add_chart(self, path: Path, meta: dict, df: pd.DataFrame):
+        """The data behind a chart (``kind: chart``), read by its snake_case columns: a series of the page's
+        definition (``area_code``, a ``month``/``quarter``/``financial_year`` label, ``offences``; rolling totals
+        ``offences_in_12_months_to_month``; forecast rows carry no count) or areas over a window (``area_code``,
+        ``period_start``/``period_end``, ``offences``) join the definition's period universe. Charts of categories
+        (offence types, ages, day and time, deciles) draw the same cells as their tables and are listed as not
+        attacked, as are a cohort's charts (``age_10_24_`` prefix: another universe)."""
+        where = f"{path.parent.name}/{path.name}"
+        section = str(meta.get("section") or "")
+        d = meta.get("definition")
+        if not d or section not in CHART_SERIES or "area_code" not in df.columns or path.name.startswith("age_"):
+            self.skipped[f"chart:{path.name}"] += 1
+            return
+        label_col = next((c for c in ("month", "quarter", "financial_year") if c in df.columns), None)
+        count_col = next((c for c in ("offences", "offences_in_12_months_to_month") if c in df.columns), None)
+        if count_col is None or (label_col is None and "period_start" not in df.columns):
+            self.skipped[f"chart:{path.name}"] += 1
+            return
+        for _, row in df.iterrows():
+            if str(row.get("series", "")) == "forecast":
+                continue
+            v = _value(row[count_col])
+            if v == "skip":
+                continue
+            if count_col == "offences_in_12_months_to_month":
+                end = pd.Period(str(row[label_col]), "M")
+                months = [str(end - k) for k in range(11, -1, -1)]
+            elif label_col is not None:
+                months = _period_atoms(str(row[label_col]), sorted(self.all_months[d]))
+            else:
+                months = [str(m) for m in pd.period_range(str(row["period_start"]), str(row["period_end"]), freq="M")]
+            if not months:
+                self.skipped[f"chart:{path.name}"] += 1
+                continue
+            self.cells[f"period_{d}"].append(
+                ({"area": self.area(str(row["area_code"])), "month": months, "age": list(AGE_GROUP["Offences"])},
+                 v, where))
+
     def add(self, path: Path, meta: dict, df: pd.DataFrame):
+        if meta.get("kind") == "chart":
+            self.add_chart(path, meta, df)
+            return
         gate = meta.get("gate") or {}
         area = gate.get("area_code")
         labels = df.iloc[:, 0].astype(str)

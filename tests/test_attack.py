@@ -139,3 +139,40 @@ def test_the_attacker_reads_the_young_rates_and_their_residents(tmp_path):
     safe, n_safe = results["*"]
     assert n_safe == 0 and safe["hidden"] == 1 and safe["narrower_than_band"] == 0
     assert mod._rate_bounds("0.30", "10,000") == (3, 3) and mod._rate_bounds("*", "10,000") is None
+
+
+def test_the_attacker_reads_the_data_behind_charts(tmp_path):
+    """Chart CSVs are attacked too, by column name: a series chart's ``offences`` by ``month`` joins the
+    definition's period universe, so a chart showing a month its table hides is caught (shown elsewhere), and
+    rolling 12-month totals are sums of their months. Charts of categories are listed as not attacked."""
+    import json
+
+    import pandas as pd
+
+    mod = _attack_module()
+    areas = pd.DataFrame({"csp_code": ["A"], "pfa_code": ["F"]})
+    lsoa = pd.DataFrame({"lsoa_code": ["L1"], "csp_code": ["A"], "imd_decile": [1]})
+    months = [f"2019-{m:02d}" for m in range(4, 13)] + [f"2020-{m:02d}" for m in range(1, 4)]
+    page = tmp_path / "p"
+    page.mkdir()
+    pd.DataFrame({"Month": months, "Offences": ["*"] + ["10"] * 11}).to_csv(page / "series.csv", index=False)
+    pd.DataFrame({"area_code": "A", "area_name": "Area A", "month": months,
+                  "offences": ["3"] + ["10"] * 11}).to_csv(page / "monthly_spc_chart.csv", index=False)
+    pd.DataFrame({"area_code": "A", "area_name": "Area A", "month": ["2020-03"],
+                  "offences_in_12_months_to_month": ["113"]}).to_csv(page / "monthly_spc_chart_2.csv", index=False)
+    pd.DataFrame({"area_code": "A", "area_name": "Area A", "period_start": "2019-04", "period_end": "2020-03",
+                  "offence_type": ["x"], "offences": ["120"]}).to_csv(page / "offence_mix_chart.csv", index=False)
+    gate = {"family": "offences_by_period_knife_serious_violence", "area_code": "A"}
+    tables = [{"file": "series.csv", "count_columns": ["Offences"], "gate": gate},
+              {"file": "monthly_spc_chart.csv", "count_columns": ["offences"], "kind": "chart",
+               "section": "monthly_spc"},
+              {"file": "monthly_spc_chart_2.csv", "count_columns": ["offences_in_12_months_to_month"],
+               "kind": "chart", "section": "monthly_spc"},
+              {"file": "offence_mix_chart.csv", "count_columns": ["offences"], "kind": "chart",
+               "section": "offence_mix"}]
+    (tmp_path / "manifest.json").write_text(json.dumps({"definition": {"name": "knife_serious_violence"},
+                                                        "jobs": [{"page": "p/index.html", "tables": tables}]}))
+    a = mod.Attack(tmp_path, areas, lsoa).read()
+    assert dict(a.skipped) == {"chart:offence_mix_chart.csv": 1}
+    r = a.solve()["period_knife_serious_violence"]
+    assert r["hidden"] == 1 and r["shown_elsewhere"] == 1 and r["conflicts"] == 0

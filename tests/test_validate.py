@@ -27,6 +27,12 @@ fig, ax = plt.subplots()
 ax.plot([1, 2, 3], [10, 12, 11])
 output.show(fig, alt="A line of three monthly counts, 10, 12 and 11.")
 '''
+#: A page whose table names an area the dataset does not have.
+ORPHAN_PAGE = '''import pandas as pd
+from svtools.publish.output import publish_table
+publish_table(pd.DataFrame({"area_code": ["E23000013", "E22999999"], "Offences": [120, 57]}), "offences",
+              "Offences by area")
+'''
 PAGE = "force/E23000013/good_page/index.html"
 MIX = "force/E23000013/good_page/offence_mix.csv"
 MIX_CHART = "force/E23000013/good_page/offence_mix_chart.csv"
@@ -47,6 +53,7 @@ def built(demo_data, tmp_path_factory):
     folder = tmp_path_factory.mktemp("validate_notebooks")
     _notebook(folder / "good_page.ipynb", GOOD_PAGE)
     _notebook(folder / "bare_chart.ipynb", BARE_CHART_PAGE)
+    _notebook(folder / "orphan_page.ipynb", ORPHAN_PAGE)
     out = tmp_path_factory.mktemp("validate_outputs")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(batch, "NOTEBOOKS", folder)
@@ -167,16 +174,29 @@ def test_a_failing_check_stops_the_build_and_is_on_record(built, monkeypatch, ca
     _, folder, out = built
     monkeypatch.setattr(batch, "NOTEBOOKS", folder)
     with pytest.raises(validate.ValidationError) as err:
-        batch.run_build(notebooks=["bare_chart"], jobs=1, out=out, progress=False)
+        batch.run_build(notebooks=["orphan_page"], jobs=1, out=out, progress=False)
     msg = str(err.value)
-    assert "force/E23000013/bare_chart/index.html: chart_data: chart 1" in msg
-    (partial,) = [p for p in out.glob("*.partial") if (p / "force/E23000013/bare_chart").is_dir()]
+    assert "force/E23000013/orphan_page/offences.csv: area_codes: 1 area code(s)" in msg and "E22999999" in msg
+    (partial,) = [p for p in out.glob("*.partial") if (p / "force/E23000013/orphan_page").is_dir()]
     manifest = json.loads((partial / "manifest.json").read_text())
     assert manifest["validation"]["passed"] is False
-    assert manifest["validation"]["problems"][0]["check"] == "chart_data"
+    assert [(p["check"], p["blocking"]) for p in manifest["validation"]["problems"]] == [("area_codes", True)]
     index = (partial / "index.html").read_text()
-    assert "Pre-publish checks that failed" in index and "bare_chart/index.html" in index
+    assert "Pre-publish checks that failed" in index and "orphan_page/offences.csv" in index
     assert not (out / partial.name.removesuffix(".partial")).exists()  # never published under its run id
     # the CLI says which file and which check, and exits 1
     assert main(["validate", str(partial)]) == 1
-    assert "bare_chart/index.html: chart_data:" in capsys.readouterr().err
+    assert "orphan_page/offences.csv: area_codes:" in capsys.readouterr().err
+
+
+def test_a_chart_without_data_is_reported_but_does_not_stop_the_build(built, monkeypatch, capsys):
+    _, folder, out = built
+    monkeypatch.setattr(batch, "NOTEBOOKS", folder)
+    result = batch.run_build(notebooks=["bare_chart"], jobs=1, out=out, progress=False)
+    assert [p.check for p in result.validation] == ["chart_data"]
+    assert "bare_chart/index.html: chart_data: chart 1" in capsys.readouterr().err
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    assert manifest["validation"]["passed"] is True
+    assert [(p["check"], p["blocking"]) for p in manifest["validation"]["problems"]] == [("chart_data", False)]
+    assert "Charts shown without the data behind them (1)" in (result.run_dir / "index.html").read_text()
+    assert main(["validate", str(result.run_dir)]) == 1
