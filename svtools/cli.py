@@ -116,6 +116,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
         definition=args.definition[0] if len(args.definition) == 1 else args.definition,
         period_end=args.period_end,
         progress=not args.quiet,
+        executor=args.executor,
+        scheduler=args.scheduler,
     )
     return 0 if result.ok else 1
 
@@ -286,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--period-end", default=None, help="last day of the period, YYYY-MM-DD (default: end of data)")
     b.add_argument("--force-all", action="store_true", help="re-run every job even if nothing changed")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--executor", choices=["local", "dask"], default="local",
+                   help="where the jobs run: local worker processes (default) or a dask.distributed cluster "
+                        "(the 'dask' extra; docs/dask.md)")
+    b.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="with --executor dask: the scheduler (tcp://host:8786); default a LocalCluster of --jobs "
+                        "workers on this machine")
     b.set_defaults(func=_cmd_build)
 
     pb = sub.add_parser("publish", help="write what a partner may get from a run (pages, CSVs, index, manifest)",

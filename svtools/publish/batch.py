@@ -13,7 +13,10 @@ Each run has two folders:
 
 * **runs them fast**: a pool of ``jobs`` worker processes, each keeping one warm Jupyter kernel
   (:class:`svtools.publish.render.WarmKernel`) whose namespace is reset between notebooks, so kernel start-up and
-  imports are paid once per worker, not once per page. ``jobs=1`` runs everything in this process (debugging);
+  imports are paid once per worker, not once per page. ``jobs=1`` runs everything in this process (debugging).
+  With ``executor="dask"`` the same jobs run on a ``dask.distributed`` cluster, one warm kernel per Dask worker,
+  their pages sent back and written here (:mod:`svtools.publish.executors`, ``docs/dask.md``); everything else
+  below is the same code for both;
 * **isolates failures**: any exception of a job (a cell error, a dead kernel, a timeout, a refused table) gives
   that job an error page (name and message only) and keeps its executed notebook in the analysts' ``_failed/``;
   every other job completes and :attr:`BuildResult.ok` is False;
@@ -36,29 +39,34 @@ Each run has two folders:
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
-import multiprocessing as mp
 import os
-import resource
-import shutil
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 # jsonschema (through nbformat) imports the optional IRI checker rfc3987_syntax when it is installed, which
 # builds a parser grammar at import time (~3 s per process). Nothing in a build validates IRIs: skip it.
 sys.modules.setdefault("rfc3987_syntax", None)
 
 from svtools.publish import render  # noqa: E402
+# where jobs run (this machine or a Dask cluster); the job runner is re-exported here as before
+from svtools.publish.executors import (  # noqa: E402,F401
+    EXECUTORS,
+    _analyst_label,
+    _error_fields,
+    _first_line,
+    _peak_rss_self_mb,
+    _worker_init,
+    _worker_run,
+    driver_failure as _driver_failure,
+    execute_job as _execute_job,
+    make_executor,
+)
 from svtools.errors import MissingAreaError, SvtoolsError  # noqa: E402
 from svtools.paths import NOTEBOOKS, outputs_dir  # noqa: E402
-from svtools.publish.output import PAGE_DIR_ENV, TABLES_SIDECAR  # noqa: E402
 # the cache and the run record; imported here so ``batch.<name>`` reaches them (and monkeypatches of the names
 # run_build calls, such as ``_code_digest`` and ``_write_reports``, take effect)
 from svtools.publish.run_cache import (  # noqa: E402,F401
@@ -290,120 +298,6 @@ def _plan(notebooks, csps, forces, dataset, definition, period_end) -> tuple[lis
     return jobs, supported
 
 
-# --------------------------------------------------------------------------- executing one job
-def _peak_rss_self_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-
-def _first_line(text: str, limit: int = 300) -> str:
-    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
-    line = lines[0] if lines else ""
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def _error_fields(exc: BaseException) -> tuple[str, str, int | None]:
-    """Error name, one-line message and failing cell of a job's exception (never a traceback)."""
-    from papermill.exceptions import PapermillExecutionError
-
-    if isinstance(exc, PapermillExecutionError):
-        return str(exc.ename), _first_line(exc.evalue), exc.cell_index
-    return type(exc).__name__, _first_line(str(exc)), None
-
-
-def _analyst_label(analyst_dir: Path) -> str:
-    """The analysts' folder as the error pages name it: ``outputs/_analyst/<run-id>`` (no machine path)."""
-    run_id = analyst_dir.name.removesuffix(".partial")
-    return f"{analyst_dir.parent.parent.name}/{analyst_dir.parent.name}/{run_id}"
-
-
-def _execute_job(kernel: render.WarmKernel, job: Job, run_dir: Path, timeout: float | None,
-                 analyst_dir: Path | None = None) -> JobResult:
-    """Run one job on a warm kernel and write its page (or its error page). Never raises for a job failure.
-
-    The page goes to ``run_dir`` (published); the executed notebook to ``analyst_dir/_notebooks/`` or, when the
-    job fails, ``analyst_dir/_failed/`` (default: ``_analyst/<run_dir name>`` beside ``run_dir``).
-    """
-    import nbformat
-    from papermill.exceptions import PapermillExecutionError
-
-    t0 = time.perf_counter()
-    analyst_dir = analyst_dir or run_dir.parent / ANALYST_DIR / run_dir.name
-    page = run_dir / job.page
-    page_dir = page.parent
-    page_dir.mkdir(parents=True, exist_ok=True)
-    result = JobResult(job_id=job.job_id, status="ok", worker_pid=os.getpid())
-    kernel.last_nb = None
-    try:
-        kernel.reset({PAGE_DIR_ENV: str(page_dir)})
-        nb = render.execute(job.notebook, job.params, kernel=kernel, timeout=timeout)
-        html = render.to_html(nb, job.title, job.context)
-        page.write_text(html, encoding="utf-8")
-        nb_path = analyst_dir / "_notebooks" / f"{job.job_id}.ipynb"
-        nb_path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, str(nb_path))
-    except Exception as exc:  # every failure of this job stays with this job (KeyboardInterrupt still stops)
-        result.status = "failed"
-        result.ename, result.evalue, result.cell = _error_fields(exc)
-        log.info("%s failed: %s: %s", job.job_id, result.ename, result.evalue)
-        if kernel.last_nb is not None:
-            failed = analyst_dir / "_failed" / f"{job.job_id}.ipynb"
-            failed.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                nbformat.write(kernel.last_nb, str(failed))
-                result.failed_notebook = failed.relative_to(analyst_dir).as_posix()
-            except Exception:  # pragma: no cover - an unwritable notebook must not hide the error itself
-                pass
-        if not isinstance(exc, (PapermillExecutionError, SvtoolsError)):
-            try:  # dead kernel, timeout, broken channels: start afresh for the next job
-                kernel.restart()
-            except Exception as restart_exc:  # pragma: no cover - the next job will try again
-                log.warning("kernel restart failed: %s", restart_exc)
-        shutil.rmtree(page_dir, ignore_errors=True)  # no half-written tables beside an error page
-        page_dir.mkdir(parents=True, exist_ok=True)
-        page.write_text(render.error_html(job.context, job.title, result.ename, _scrub_paths(result.evalue),
-                                          result.cell, Path(job.notebook).name, job.job_id,
-                                          _analyst_label(analyst_dir)), encoding="utf-8")
-    sidecar = page_dir / TABLES_SIDECAR
-    if sidecar.is_file():  # the disclosure record of the page's downloads goes to the manifest, not online
-        if result.status == "ok":
-            result.tables = json.loads(sidecar.read_text(encoding="utf-8"))
-        sidecar.unlink()
-    result.seconds = round(time.perf_counter() - t0, 3)
-    result.produced_at = _now_iso()
-    result.page_bytes = page.stat().st_size
-    result.files = sorted(p.relative_to(page_dir).as_posix() for p in page_dir.rglob("*") if p.is_file())
-    result.worker_peak_rss_mb = _peak_rss_self_mb()
-    result.kernel_peak_rss_mb = kernel.peak_rss_mb()
-    return result
-
-
-# worker processes: one warm kernel each
-_WORKER: dict[str, Any] = {}
-
-
-def _worker_init(kernel_name: str, warm_modules: list[str], timeout: float | None) -> None:
-    import signal
-    from multiprocessing.util import Finalize
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle (it stops the workers)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    kernel = render.WarmKernel(kernel_name, warm_modules=warm_modules)
-    _WORKER.update(kernel=kernel, timeout=timeout)
-    Finalize(kernel, kernel.shutdown, exitpriority=10)
-    try:
-        kernel.launch()
-        render.prepare()  # papermill and the nbconvert template, while the kernel boots
-        kernel.ready()
-    except Exception as exc:  # the first job retries and reports it as its failure
-        log.warning("worker %s: kernel did not start: %s", os.getpid(), exc)
-
-
-def _worker_run(job: dict, run_dir: str, analyst_dir: str) -> dict:
-    result = _execute_job(_WORKER["kernel"], Job(**job), Path(run_dir), _WORKER["timeout"], Path(analyst_dir))
-    return dataclasses.asdict(result)
-
-
 # --------------------------------------------------------------------------- outputs
 def _new_run_id(out: Path) -> str:
     base = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -481,11 +375,21 @@ def _notebook_modules(nbs: list[Notebook]) -> list[str]:
     return list(mods)
 
 
+def _worker_expectations(dataset: str) -> dict:
+    """What a remote worker must share with this process to build a job: the code digest, package versions and
+    the dataset's ``dataset.json`` (each job adds its input files' hashes; :mod:`svtools.publish.dask_executor`)."""
+    from svtools.ingest.store import dataset_dir
+
+    return {"code": _code_digest(), "versions": {k: v for k, v in render.package_versions().items() if k != "svtools"},
+            "dataset": dataset, "dataset_json": _dataset_json_digest(dataset_dir(dataset))}
+
+
 def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str] | None = None,
               forces: Sequence[str] | None = None, dataset: str = "demo", jobs: int | None = None,
               out: str | Path | None = None, force_all: bool = False,
               definition: str | Sequence[str] = "knife_serious_violence", period_end: str | None = None,
-              progress: bool = True, *, timeout: float | None = 600, kernel_name: str | None = None) -> BuildResult:
+              progress: bool = True, *, timeout: float | None = 600, kernel_name: str | None = None,
+              executor: str = "local", scheduler: str | None = None) -> BuildResult:
     """Run the batch notebooks and publish their pages into ``<out>/<run-id>/``.
 
     Only partner-facing files go there (pages, CSVs, ``index.html``, ``manifest.json`` with relative paths);
@@ -518,7 +422,16 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
     timeout : float, optional
         Seconds allowed per notebook cell (a cell that runs longer fails its job).
     kernel_name : str, optional
-        Jupyter kernel (default :func:`svtools.publish.render.default_kernel_name`).
+        Jupyter kernel (default :func:`svtools.publish.render.default_kernel_name`; on Dask workers, each
+        worker's own default).
+    executor : str
+        Where the jobs run (:mod:`svtools.publish.executors`): ``"local"`` (default; ``jobs`` worker processes on
+        this machine) or ``"dask"`` (a ``dask.distributed`` cluster, one warm kernel per Dask worker; pages come
+        back to this process, which writes them; ``docs/dask.md``). Planning, the cache, the writing of the run
+        and the manifest are the same for both.
+    scheduler : str, optional
+        With ``executor="dask"``: the scheduler's address (``tcp://host:8786``); without it a ``LocalCluster`` of
+        ``jobs`` worker processes is started for the run.
 
     Returns
     -------
@@ -542,8 +455,11 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
     full_pages = _full_run_pages(plan, filters, dataset, definition, period_end)
     nbs = {str(n.path): n for n in supported}
     input_hashes = _assign_keys(plan, nbs, dataset, code=_code_digest())
-    kernel_name = kernel_name or render.default_kernel_name()
     n_jobs = max(1, int(jobs or os.cpu_count() or 1))
+    runner = make_executor(executor, jobs=n_jobs, kernel_name=kernel_name,
+                           warm_modules=_notebook_modules(list(nbs.values())), timeout=timeout, scheduler=scheduler,
+                           expect=_worker_expectations(dataset), input_hashes=input_hashes)
+    kernel_name = getattr(runner, "kernel_name", None) or kernel_name
 
     out.mkdir(parents=True, exist_ok=True)
     cache = out / ".cache" / "pages"
@@ -598,21 +514,19 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
         # biggest inputs first, so no worker is left with one long job at the end
         ddir = dataset_dir(dataset)
         todo.sort(key=lambda j: -sum((ddir / f).stat().st_size for f in j.inputs if (ddir / f).is_file()))
-        workers = min(n_jobs, len(todo))
-        if workers == 1:
-            kernel = render.WarmKernel(kernel_name, warm_modules=_notebook_modules(list(nbs.values())))
-            try:
-                kernel.launch()
-                render.prepare()
-                kernel.ready()
-                for job in todo:
-                    record(job, _execute_job(kernel, job, partial, timeout, analyst_partial))
-                    bar.update(1)
-            finally:
-                kernel.shutdown()
-        elif workers > 1:
-            _run_pool(todo, workers, partial, analyst_partial, kernel_name,
-                      _notebook_modules(list(nbs.values())), timeout, record, bar)
+        def done(job: Job, result: JobResult) -> None:  # one path for every executor: log, cache, progress
+            record(job, result)
+            bar.update(1)
+            if not progress:  # no bar: one line per finished job instead (the log of a long run)
+                log.info("%s %s %.1fs", result.status, job.job_id, result.seconds)
+
+        def note(text: str) -> None:  # where the jobs run, in build.log and on the terminal
+            logfile.write(f"{_now_iso()} {text}\n")
+            logfile.flush()
+            log.warning("%s", text)
+
+        runner.run(todo, partial, analyst_partial, done, note)
+        workers = runner.workers(len(todo))
         bar.close()
 
         seconds = time.perf_counter() - t_start
@@ -626,7 +540,7 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
             forces=list(forces) if forces else None, dataset=dataset,
             definition=defs[0] if len(defs) == 1 else defs, definitions=defs,
             period_end=plan[0].params.get("period_end") if plan else period_end, jobs=n_jobs, workers=workers,
-            force_all=force_all, timeout=timeout, kernel_name=kernel_name),
+            force_all=force_all, timeout=timeout, kernel_name=kernel_name, **runner.record()),
             dataset_info(dataset), input_hashes, dataset_dir(dataset), summary, nbs, _code_digest(), scope=scope,
             definition=_definition_record(bases, defs))
         result.manifest = manifest
@@ -675,40 +589,3 @@ def _where_message(result: BuildResult, out: Path, dataset: str) -> str:
             f"{result.index}\n"
             f"  no latest link moved ({out.name}/latest: {now}); a run with no --csp, --force or --notebook "
             "moves it")
-
-
-def _run_pool(todo: list[Job], workers: int, run_dir: Path, analyst_dir: Path, kernel_name: str,
-              warm_modules: list[str], timeout: float | None, record, bar) -> None:
-    from concurrent.futures.process import BrokenProcessPool
-
-    ctx = mp.get_context("spawn")  # no fork of a process holding threads and zmq sockets
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                             initargs=(kernel_name, warm_modules, timeout)) as pool:
-        futures = {pool.submit(_worker_run, dataclasses.asdict(job), str(run_dir), str(analyst_dir)): job
-                   for job in todo}
-        try:
-            for fut in as_completed(futures):
-                job = futures[fut]
-                try:
-                    result = JobResult(**fut.result())
-                except (BrokenProcessPool, Exception) as exc:  # the worker process itself died
-                    result = _driver_failure(job, run_dir, exc, analyst_dir)
-                record(job, result)
-                bar.update(1)
-        except BaseException:  # Ctrl-C: stop now; the partial run folder is left and latest is untouched
-            workers_now = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in workers_now:
-                proc.terminate()  # each kernel notices its worker is gone and exits (ipykernel parent poller)
-            raise
-
-
-def _driver_failure(job: Job, run_dir: Path, exc: BaseException, analyst_dir: Path) -> JobResult:
-    ename, evalue, _ = _error_fields(exc)
-    page = run_dir / job.page
-    page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(render.error_html(job.context, job.title, ename, _scrub_paths(evalue), None,
-                                      Path(job.notebook).name, job.job_id, _analyst_label(analyst_dir)),
-                    encoding="utf-8")
-    return JobResult(job_id=job.job_id, status="failed", ename=ename, evalue=evalue,
-                     page_bytes=page.stat().st_size, files=[_PAGE], produced_at=_now_iso())

@@ -83,6 +83,7 @@ class JobResult:
     produced_at: str = ""
     produced_seconds: float | None = None
     worker_pid: int | None = None
+    worker: str = ""  # the Dask worker's address (--executor dask); "" on this machine
     worker_peak_rss_mb: float | None = None
     kernel_peak_rss_mb: float | None = None
     reason: str = ""

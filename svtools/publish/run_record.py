@@ -317,9 +317,13 @@ def _published_manifest(manifest: dict, result: BuildResult, out: Path) -> dict:
                                           for n in pub["parameters"]["notebooks"]]
     for nb in pub["notebooks"].values():
         nb["path"] = _public_path(nb["path"])
+    if pub["parameters"].get("scheduler") not in (None, "LocalCluster"):  # a cluster's address stays in-house
+        pub["parameters"]["scheduler"] = "a dask.distributed cluster (its address: the analysts' manifest)"
     analyst = f"{out.name}/{ANALYST_DIR}/{result.run_id}"
     pub["analyst_folder"] = analyst
     for job in pub["jobs"]:
+        if job.get("worker"):
+            job["worker"] = "dask worker"  # its address stays in the analysts' manifest
         if job.get("failed_notebook"):
             job["failed_notebook"] = f"{analyst}/{job['failed_notebook']}"
 
