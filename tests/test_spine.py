@@ -102,16 +102,17 @@ def test_section_on_the_demo_profile(ctx, shown):
     a = alts(shown)
     assert a and a[0].startswith("Spine chart of") and "Hartlepool" in a[0]
     check_published(res, page_dir())
-    csv = pd.read_csv(page_dir() / "spine_chart.csv", dtype=str, keep_default_na=False)
-    assert list(csv.columns) == CSV_COLUMNS
+    assert res.csv is not None and res.csv.name == "spine_chart_chart.csv"  # the data behind the chart
+    csv = pd.read_csv(page_dir() / res.csv.name, dtype=str, keep_default_na=False)
+    assert [c for c in csv.columns if c in CSV_COLUMNS] == CSV_COLUMNS  # (plus the page's period_start/_end)
     assert set(csv["area_code"]) == {ctx.code}
     # every shown value is the table's: hidden rows have no value, published rows a value inside their CI
     pub = csv[csv["status"] == "published"]
-    assert (pub["value"] != "").all()
-    assert (csv.loc[csv["status"] != "published", "value"] == "").all()
-    v, lo, hi = (pub[c].astype(float) for c in ("value", "lower_95_ci", "upper_95_ci"))
+    assert (pub["indicator_value"] != "").all()
+    assert (csv.loc[csv["status"] != "published", "indicator_value"] == "").all()
+    v, lo, hi = (pub[c].astype(float) for c in ("indicator_value", "lower_95_ci", "upper_95_ci"))
     assert ((lo <= v) & (v <= hi)).all()
     p25, p75 = pub["p25"].astype(float), pub["p75"].astype(float)
     assert (p25 <= p75).all()
     # not recorded / withheld indicators are named, never 0
-    assert (csv.loc[csv["indicator"] == "repeat_victimisation_share", "value"] == "").all()
+    assert (csv.loc[csv["indicator"] == "repeat_victimisation_share", "indicator_value"] == "").all()

@@ -551,7 +551,7 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
         published = _published_manifest(manifest, result, out)
         _write_reports(partial, analyst_partial, plan, results, manifest, published)
         from svtools.publish import validate  # pre-publish checks, on record in the manifests and index; a failure
-        result.validation = validate.validate_build(partial, analyst_partial)  # stops here (exit 1), unpublished
+        result.validation = validate.validate_build(partial, analyst_partial, manifest)  # stops here, unpublished
         logfile.write(f"{_now_iso()} done: {summary}\n")
         logfile.close()
         os.rename(analyst_partial, analyst_final)  # both renames, then both links: latest never sees half a run

@@ -24,8 +24,9 @@ from svtools.publish.sections.context import SectionResult, _say, _show, _skip
 
 __all__ = ["spine_chart", "red_red", "alerts", "CSV_COLUMNS", "CSP_PAGE"]
 
-#: Columns of the spine chart's CSV download, in order (snake_case, explicit).
-CSV_COLUMNS = ["indicator", "area_code", "area_name", "period", "value", "lower_95_ci", "upper_95_ci", "benchmark",
+#: Columns of the spine chart's CSV download, in order (snake_case, explicit: ``indicator_value`` is the CSP's
+#: value in the indicator's unit, a rate per ``per`` residents a year or a percentage).
+CSV_COLUMNS = ["indicator", "area_code", "area_name", "period", "indicator_value", "lower_95_ci", "upper_95_ci", "benchmark",
                "benchmark_value", "p25", "p75", "worst", "best", "polarity", "verdict", "status", "trend_rate_ratio",
                "trend_lower_95_ci", "trend_upper_95_ci", "trend_period", "trend"]
 
@@ -118,7 +119,14 @@ def spine_chart(ctx) -> SectionResult:
             parts.append(f"{r['label']}: {_status_words(r)}")
     alt = (f"Spine chart of {len(rows)} indicators for {name}, {period}, each scaled so the benchmark ({bench}) is "
            "at the centre, worse to the left. " + "; ".join(parts) + ".")
-    _show(fig, alt, res)
+    csv = rows.rename(columns={"value": "indicator_value"})[CSV_COLUMNS].copy()
+    for c in ("indicator_value", "lower_95_ci", "upper_95_ci", "benchmark_value", "p25", "p75", "worst", "best",
+              "trend_rate_ratio", "trend_lower_95_ci", "trend_upper_95_ci"):
+        csv[c] = csv[c].map(lambda v: "" if pd.isna(v) else f"{float(v):.4f}")
+    # the data behind the chart, as its CSV download (<section>_chart.csv): rates of published counts only
+    _show(fig, alt, res, disclosure.derived(csv, *sources), ctx=ctx)
+    res.table = csv
+    res.csv = res.chart_csvs[0] if res.chart_csvs else None
     worse = rows.loc[rows["verdict"] == "worse", "label"].tolist()
     better = rows.loc[rows["verdict"] == "better", "label"].tolist()
     sentence = (f"Against {bench}, {name} is significantly worse on {len(worse)} and better on {len(better)} of the "
@@ -151,20 +159,6 @@ def spine_chart(ctx) -> SectionResult:
             "series is not published by month. An indicator the data do not record is listed as such, never as 0.")
     output.show_table(table, f"Indicators for {name} against {bench}, {period}", count_columns=[], note=note,
                       row_header="Indicator")
-    csv = rows[CSV_COLUMNS].copy()
-    for c in ("value", "lower_95_ci", "upper_95_ci", "benchmark_value", "p25", "p75", "worst", "best",
-              "trend_rate_ratio", "trend_lower_95_ci", "trend_upper_95_ci"):
-        csv[c] = csv[c].map(lambda v: "" if pd.isna(v) else f"{float(v):.4f}")
-    res.table = csv
-    res.csv = output.publish_table(csv, ctx.prefix + "spine_chart", f"Spine chart data, {name}, {period}",
-                                   count_columns=[], display_table=False,
-                                   gate={"families": [t.meta for t in sources], "area_code": ctx.code,
-                                         "area_level": ctx.level})
-    if res.csv is not None:
-        from IPython.display import HTML, display
-
-        display(HTML(f'<p><a href="{html.escape(res.csv.name)}" download>Download the spine chart data (CSV, '
-                     f'{len(csv)} rows)</a></p>'))
     res.values = {"worse": worse, "better": better, "indicators": rows["indicator"].tolist()}
     return res
 
