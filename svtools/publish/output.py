@@ -171,8 +171,9 @@ CHART_DATA_KIND = "chart"
 #: A chart-data column name: lower-case words joined by ``_`` (``lower_95_ci``, ``rate_per_1000``).
 _SNAKE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
 #: Column names too vague for a download read without its chart: say what the number is.
-VAGUE_COLUMNS = frozenset({"lci", "uci", "lcl", "ucl", "lower", "upper", "rate", "value", "n", "count", "shown",
-                           "est", "estimate", "x", "y", "label", "sa"})
+#: (``value`` is allowed beside a ``unit`` column, as in the spine chart's indicator table.)
+VAGUE_COLUMNS = frozenset({"lci", "uci", "lcl", "ucl", "lower", "upper", "rate", "n", "shown", "est", "sa", "x",
+                           "y"})
 #: Columns that can name a chart point's area, and its period.
 AREA_COLUMNS = ("area_code", "area_name")
 PERIOD_COLUMNS = ("period_start", "period_end", "month", "quarter", "financial_year")

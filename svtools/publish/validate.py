@@ -368,10 +368,14 @@ def _index_block(problems: list[Problem]) -> str:
             f'({html.escape(names)}).</p><ul>{_items(stop)}</ul>{notes}</div>')
 
 
-def record(run_dir: str | Path, problems: list[Problem], analyst_dir: str | Path | None = None) -> dict:
-    """Write the outcome into the run's ``manifest.json`` (and the analysts' copy) as ``validation:`` and onto
-    its ``index.html`` (after the run's facts). Returns the ``validation`` block."""
+def record(run_dir: str | Path, problems: list[Problem], analyst_dir: str | Path | None = None,
+           manifest: dict | None = None) -> dict:
+    """Write the outcome into the run's ``manifest.json`` (and the analysts' copy, and ``manifest``, the build's
+    own dict of it) as ``validation:`` and onto its ``index.html`` (after the run's facts). Returns the
+    ``validation`` block."""
     block = summary(problems)
+    if manifest is not None:
+        manifest["validation"] = block
     for folder in [Path(run_dir)] + ([Path(analyst_dir)] if analyst_dir else []):
         path = folder / "manifest.json"
         if path.is_file():
@@ -389,14 +393,15 @@ def record(run_dir: str | Path, problems: list[Problem], analyst_dir: str | Path
     return block
 
 
-def validate_build(run_dir: str | Path, analyst_dir: str | Path | None = None) -> list[Problem]:
+def validate_build(run_dir: str | Path, analyst_dir: str | Path | None = None,
+                   manifest: dict | None = None) -> list[Problem]:
     """The build's last step: validate the run, record the outcome, and raise :class:`ValidationError` naming
     each file and check when a :data:`BLOCKING` check fails (the run is left in ``run_dir``, unpublished). Other
     problems (a chart without its data) are recorded and printed, and returned."""
     import sys
 
     problems = validate_run(run_dir)
-    record(run_dir, problems, analyst_dir)
+    record(run_dir, problems, analyst_dir, manifest)
     stop = blocking(problems)
     if stop:
         listed = "; ".join(str(p) for p in stop[:10]) + (f"; and {len(stop) - 10} more" if len(stop) > 10 else "")

@@ -719,8 +719,7 @@ def hospital_admissions(ctx: ProfileContext) -> SectionResult:
         res,
         data,
         ctx=ctx,
-        counts=["admissions_all_ages", "admissions_under_25"],
-        threshold=config.disclosure_threshold("hes"),
+        counts=["admissions_all_ages", "admissions_under_25"],  # suppressed at source (HES 1-7): as the table
     )
     return res
 
