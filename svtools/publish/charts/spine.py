@@ -91,7 +91,7 @@ def spine_chart(data: pd.DataFrame, title: str, *, value_format: str = "{:,.2f}"
         ax.barh(y, p[1] - p[0], left=p[0], height=0.3, color=pal["spine_band"], edgecolor="#000000", linewidth=0.4,
                 label=None if "band" in seen else "25th to 75th percentile")
         seen.add("band")
-        ax.plot([0.5, 0.5], [y - 0.24, y + 0.24], color="#000000", lw=2.0,
+        ax.plot([0.5, 0.5], [y - 0.18, y + 0.18], color="#000000", lw=2.0,
                 label=None if "bench" in seen else "Benchmark (centre of every row)")
         seen.add("bench")
         if np.isfinite(v) and r["verdict"] in MARKERS:
