@@ -236,3 +236,23 @@ def test_a_second_dask_run_reuses_the_cache_and_a_dead_worker_is_reported(runs):
     log = (second.analyst_dir / "build.log").read_text(encoding="utf-8")
     assert "dask: connecting to the scheduler at tcp://127.0.0.1:" in log
     assert re.search(r"failed\s+killer_page--E22000027 .*WorkerDied", log)
+
+
+@pytest.mark.slow
+def test_without_a_scheduler_the_cli_starts_a_local_cluster_of_jobs_workers(demo_data, tmp_path, monkeypatch):
+    from svtools.cli import main
+
+    monkeypatch.setattr(dask_executor.DaskExecutor, "verify", ("versions", "data"))  # as in ``runs``
+    hello = _notebook(tmp_path / "hello_page.ipynb",
+                      "from svtools.publish import render as report\nreport.say(f'Hello from {csp_code}.')",
+                      "Hello: {area_name}")
+    out = tmp_path / "outputs"
+    code = main(["build", "--executor", "dask", "--jobs", "2", "--notebook", str(hello), "--csp", CSP,
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    (run,) = [p for p in out.iterdir() if p.name[:1].isdigit()]
+    assert "Hello from E22000027." in (run / f"csp/{CSP}/hello_page/index.html").read_text(encoding="utf-8")
+    log = (out / "_analyst" / run.name / "build.log").read_text(encoding="utf-8")
+    assert "dask: no --scheduler given: started a LocalCluster of 2 worker process(es)" in log
+    params = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["parameters"]
+    assert (params["executor"], params["scheduler"], params["dask_workers"]) == ("dask", "LocalCluster", 2)
