@@ -102,6 +102,22 @@ def test_funnel_trend_gradient_and_spc_without_support_claim_nothing():
     assert s.rule == "SPC rule: 7 months in a row below the average"
 
 
+def test_red_red_sentence():
+    w = {"section": "red-red-indicators", "section_title": "Red-red indicators"}
+    f = F.red_red_finding("Westminster", [{"label": "Robbery", "value": 12.692, "benchmark": 2.6705,
+                                           "unit": "per 1,000 residents a year", "benchmark_words": "all CSPs",
+                                           "trend_lower": 1.3115, "trend_upper": 1.7891,
+                                           "trend_period": "March 2020 to February 2023"}], **w)
+    assert f.claim == "red-red" and f.concern is True and f.kind == "red-red"
+    assert f.text == ("1 indicator of Westminster is both significantly worse than the benchmark and getting worse "
+                      "(red-red): Robbery, 12.69 per 1,000 residents a year against 2.67 for all CSPs, between 31% "
+                      "and 79% higher each year (March 2020 to February 2023).")
+    with pytest.raises(ValueError):
+        F.red_red_finding("X", [], **w)
+    other = F.funnel_finding("e", [("f", 1.0)], "high", "high", 2.0, "w", order=1, **w)
+    assert F.order_findings([other, f]) == [f, other]  # red-red first among concerns
+
+
 def test_ordering_rule():
     w = {"section": "s", "section_title": "S"}
     nochange = F.change_finding("a", "y1", "y0", 10, 10, 1.0, 0.6, 1.6, order=10, **w)
@@ -277,6 +293,24 @@ def _published(value: str, rest: str, sentence: str) -> None:
     assert re.search(rf"(?<![\d.,]){re.escape(value)}(?![\d,]|\.\d)", rest), (value, sentence)
 
 
+def _check_red_red(sentence: str, ctx, rest: str) -> None:
+    """A red-red sentence states, for each indicator the red_red section lists, its value and benchmark and its
+    trend's interval in words, and nothing else; the claim needs both conditions to hold."""
+    from svtools.publish import sections
+
+    rr = sections.red_red(ctx).data
+    assert rr is not None and len(rr), sentence
+    expected = []
+    for _, r in rr.iterrows():
+        assert r["label"] in sentence and r["verdict"] == "worse" and r["trend"] == "getting worse"
+        lo, hi = r["trend_lower_95_ci"], r["trend_upper_95_ci"]
+        assert lo > 1 or hi < 1  # the trend's interval excludes 1
+        expected += [(r["value"], 0.0051), (r["benchmark_value"], 0.0051), (_pct(lo), 0.51), (_pct(hi), 0.51)]
+        _published(f"{r['value']:,.2f}", rest, sentence)
+    _match(_numbers(sentence, *rr["label"]), expected + [(len(rr), 0)], sentence)
+    assert f"{len(rr)} indicator" in sentence
+
+
 @pytest.fixture(scope="module")
 def demo_pages(demo_data, tmp_path_factory):
     from svtools.publish import batch
@@ -372,6 +406,8 @@ def test_demo_profile_findings(code, demo_pages, monkeypatch, tmp_path):
             assert ("99.8% limit." in s) == (word != "no clear difference" and (
                 me["vs_force_998"] if "Cleveland" in s or ctx.force_name in s else me["vs_all_998"]) == flag), s
             _published(f"{v['rate']:.2f}", rest, s)
+        elif target == "red-red-indicators":
+            _check_red_red(s, ctx, rest)
         elif target == "deprivation":
             v = sections.deprivation(ctx).values
             assert v["ratio"] is not None, s
@@ -414,6 +450,8 @@ def test_london_page_findings(london, tmp_path_factory, monkeypatch, tmp_path):
     unit_of = {"month": "month", "quarter": "quarter", "financial_year": "year"}
 
     def measure_of(sentence: str, target: str):
+        if target == "red-red-indicators":
+            return ctx.definition
         for m in ctx.measures:
             what = m.short_title
             if target in (heading_id(f"Trend and seasonality of {what}"),
@@ -424,6 +462,9 @@ def test_london_page_findings(london, tmp_path_factory, monkeypatch, tmp_path):
                 return m
         raise AssertionError(f"no measure for {target}: {sentence}")
 
+    targets = {i["links"][0][1:] for i in items if i["links"]}
+    # Westminster's real figures: red-red indicators and a rate above the London funnel's limits lead the page
+    assert {"red-red-indicators", "compared-with-the-other-csps-serious-violence"} <= targets, targets
     for item in (i for i in items if i["links"]):
         s, target = item["text"], item["links"][0][1:]
         m = measure_of(s, target)
@@ -461,6 +502,8 @@ def test_london_page_findings(london, tmp_path_factory, monkeypatch, tmp_path):
                     assert f"special-cause {v['latest']}" in s
             else:
                 assert "only common-cause variation" in s and "special-cause" not in s
+        elif target == "red-red-indicators":
+            _check_red_red(s, ctx, rest)
         elif target.startswith("compared-with-the-other-csps-"):
             res = sections.count_funnel(ctx, m.name)
             me = res.data.set_index("csp_code").loc[code]

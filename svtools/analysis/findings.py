@@ -17,8 +17,9 @@ Ordering (:func:`order_findings`), most important first:
 2. among supported claims, concerns (more offences, a rate rising, above a benchmark, special-cause concern,
    higher rates in more deprived neighbourhoods) before improvements;
 3. the page's own definition before its parts (a London group's measures, the under-25 cohort);
-4. supported claims by kind (:data:`KIND_ORDER`): against a benchmark (funnel), against 2019/20, SPC signals
-   in the latest points, the trend, the deprivation gradient;
+4. supported claims by kind (:data:`KIND_ORDER`): red-red indicators (worse than the benchmark and getting
+   worse), against a benchmark (funnel), against 2019/20, SPC signals in the latest points, the trend, the
+   deprivation gradient;
 5. then in the order of the sections on the page.
 
 At most :data:`MAX_FINDINGS` are kept.
@@ -46,6 +47,7 @@ __all__ = [
     "trend_finding",
     "gradient_finding",
     "not_possible_finding",
+    "red_red_finding",
     "order_findings",
     "KIND_ORDER",
 ]
@@ -56,13 +58,13 @@ NO_CLEAR_DIFFERENCE = "no clear difference"
 MAX_FINDINGS = 6
 MIN_FINDINGS = 3
 
-#: The order of the kinds of finding within a group (see :func:`order_findings`): how an area compares with a
-#: benchmark, then its change from the Home Office baseline year, then what is happening now (SPC signals in
+#: The order of the kinds of finding within a group (see :func:`order_findings`): indicators both worse than
+#: their benchmark and getting worse (red-red), how an area compares with a benchmark, then its change from the Home Office baseline year, then what is happening now (SPC signals in
 #: the latest points), the longer trend, and the deprivation gradient.
-KIND_ORDER = {"funnel": 0, "change": 1, "spc": 2, "trend": 3, "gradient": 4, "not possible": 5}
+KIND_ORDER = {"red-red": 0, "funnel": 1, "change": 2, "spc": 3, "trend": 4, "gradient": 5, "not possible": 6}
 
 #: Claims that a rule supports, and whether each is a concern (worse for violence) or an improvement.
-_CONCERN = {"higher": True, "rising": True, "concern": True, "gradient": True,
+_CONCERN = {"higher": True, "rising": True, "concern": True, "gradient": True, "red-red": True,
             "lower": False, "falling": False, "improvement": False, "reverse gradient": False}
 
 
@@ -91,7 +93,8 @@ class Finding:
     order : int
         Position of the section on the page (smaller first).
     kind : str
-        What the finding compares: ``funnel``, ``change``, ``spc``, ``trend``, ``gradient`` or ``not possible``
+        What the finding compares: ``red-red``, ``funnel``, ``change``, ``spc``, ``trend``, ``gradient`` or
+        ``not possible``
         (the ordering's third key, :data:`KIND_ORDER`).
     part : bool
         True for a part of the page's definition (a measure of a London group, the under-25 cohort): the page's
@@ -357,6 +360,39 @@ def gradient_finding(area: str, ratio: float, lower: float, upper: float, *, sec
                    NO_CLEAR_CHANGE, order, "gradient")
 
 
+def red_red_finding(area: str, items, *, section: str, section_title: str, order: int = 0) -> Finding:
+    """Indicators significantly worse than their benchmark **and** getting worse (the spine chart's red-red list,
+    :func:`svtools.publish.indicators.red_red_indicators`), in one sentence.
+
+    Parameters
+    ----------
+    area : str
+        The CSP.
+    items : list of dict
+        One per red-red indicator, as the red-red table publishes it: ``label``, ``value`` and ``benchmark`` (in
+        ``unit``, e.g. "per 1,000 residents a year"), ``benchmark_words`` ("all CSPs in the data"), and the trend
+        model's annual rate ratio interval ``trend_lower``, ``trend_upper`` and the months it is fitted to,
+        ``trend_period`` (optional: a label, not a number).
+    """
+    items = list(items)
+    if not items:
+        raise ValueError("red_red_finding needs at least one red-red indicator")
+    nums: dict = {}
+    parts = []
+    for i, it in enumerate(items):
+        nums.update({f"value_{i}": float(it["value"]), f"benchmark_{i}": float(it["benchmark"]),
+                     f"trend_lower_{i}": float(it["trend_lower"]), f"trend_upper_{i}": float(it["trend_upper"])})
+        parts.append(f"{it['label']}, {float(it['value']):,.2f} {it['unit']} against {float(it['benchmark']):,.2f} "
+                     f"for {it['benchmark_words']}, {ratio_range_words(it['trend_lower'], it['trend_upper'])} "
+                     "each year" + (f" ({it['trend_period']})" if it.get("trend_period") else ""))
+    n = len(items)
+    text = (f"{n} indicator{'s' if n != 1 else ''} of {area} {'are' if n != 1 else 'is'} both significantly worse "
+            "than the benchmark and getting worse (red-red): " + "; ".join(parts) + ".")
+    return Finding(text, section, section_title, nums,
+                   "red-red: 95% CI excludes the benchmark and the trend's 95% CI excludes 1, both adverse",
+                   "red-red", order, "red-red")
+
+
 def not_possible_finding(text: str, *, section: str, section_title: str, order: int = 0,
                          part: bool = False) -> Finding:
     """A sentence saying the data do not allow a judgement (a count hidden, a field not recorded): unknown is
@@ -370,7 +406,7 @@ def order_findings(findings, limit: int = MAX_FINDINGS) -> list[Finding]:
 
     Keys, in turn: supported concerns, supported improvements, "no clear change"/"no clear difference", what
     the data do not allow; the page's own definition before its parts (``part``); the kind of comparison
-    (:data:`KIND_ORDER`: against a benchmark, against 2019/20, SPC signals in the latest points, the trend, the
+    (:data:`KIND_ORDER`: red-red, against a benchmark, against 2019/20, SPC signals in the latest points, the trend, the
     deprivation gradient; supported claims only); the section's place on the page (``order``); as given.
     """
     def key(item):

@@ -14,7 +14,9 @@ same published (gated) counts, and keeps only what a rule supports, in words the
 * a London borough (:class:`~svtools.publish.sections.counts.CountsContext`, ``london_csp.ipynb``): the group
   and each measure against 2019/20 (as ``count_years``), the trend model's annual rate ratio (the one cached
   model of ``count_trend``), the SPC chart's latest points (as ``count_spc``) and the funnel against London (as
-  ``count_funnel``).
+  ``count_funnel``);
+* both: the red-red indicators (significantly worse than the benchmark and getting worse), as the ``red_red``
+  section lists them (:func:`svtools.publish.indicators.red_red_indicators`).
 
 Disclosure: every number a sentence states is one the page publishes (a published count, a rate or interval
 from published counts, a funnel flag, an SPC rule). A comparison needing a hidden count is not made: the
@@ -43,9 +45,10 @@ PROFILE_SECTIONS = {
     "monthly_spc": ("Month by month", 30),
     "rate_comparison": ("Compared with the force area and other CSPs", 40),
     "deprivation": ("Deprivation", 50),
+    "red_red": ("Red-red indicators", 25),
 }
 #: The same for ``notebooks/london_csp.ipynb`` (measure headings are written by the count sections themselves).
-LONDON_SECTIONS = {"count_years": ("How much: financial years", 10)}
+LONDON_SECTIONS = {"count_years": ("How much: financial years", 10), "red_red": ("Red-red indicators", 15)}
 
 #: How many latest points of an SPC chart are read for special causes (as ``count_spc``).
 RECENT_POINTS = {"month": 6, "quarter": 4, "financial_year": 2}
@@ -219,6 +222,7 @@ def profile_findings(ctx: ProfileContext) -> list[F.Finding]:
     out: list[F.Finding | None] = [_profile_change(ctx), _profile_under25(ctx), _profile_spc(ctx)]
     out += _profile_funnel(ctx)
     out.append(_profile_deprivation(ctx))
+    out += red_red_findings(ctx, PROFILE_SECTIONS)
     return [f for f in out if f is not None]
 
 
@@ -286,7 +290,30 @@ def london_findings(ctx) -> list[F.Finding]:
         out.append(F.funnel_finding(ctx.label, [(f"the {ctx.force_word} rate", info["force_rate"])], me["funnel_95"],
                                     me["funnel_998"], float(me["rate"]), info["window"], per=per,
                                     **_link(f"Compared with the other CSPs: {what}", 900)))
+    out += red_red_findings(ctx, LONDON_SECTIONS)
     return out
+
+
+# =========================================================================== red-red (the spine chart's indicators)
+def red_red_findings(ctx, table: dict) -> list[F.Finding]:
+    """The red-red indicators as the ``red_red`` section lists them (:mod:`svtools.publish.sections.spine`, helper
+    of issue 11 items 2-3): one sentence when there are any; nothing otherwise (the section says "None")."""
+    try:
+        from svtools.publish.indicators import red_red_indicators
+        from svtools.publish.sections.spine import _BENCHMARK_WORDS, _rows, _unit_short
+    except ImportError:  # pragma: no cover - the indicators are part of svtools from issue 11
+        return []
+    rows = _rows(ctx)
+    if rows is None or rows.empty:
+        return []
+    rr = red_red_indicators(rows)
+    if rr.empty:
+        return []
+    items = [{"label": r["label"], "value": r["value"], "benchmark": r["benchmark_value"],
+              "unit": _unit_short(r["unit"]), "benchmark_words": _BENCHMARK_WORDS.get(r["benchmark"], r["benchmark"]),
+              "trend_lower": r["trend_lower_95_ci"], "trend_upper": r["trend_upper_95_ci"],
+              "trend_period": str(r["trend_period"] or "")} for _, r in rr.iterrows()]
+    return [F.red_red_finding(ctx.name, items, **_where("red_red", table))]
 
 
 # =========================================================================== the section
