@@ -59,6 +59,12 @@ SEVERITY_RULE = ("CSPs are listed by severity: first by the number of red-red in
 _SOURCES: dict = {}
 
 
+@functools.lru_cache(maxsize=16)
+def _time_dim(start: str, end: str):
+    """:func:`svtools.publish.tables._time_dim`, once per period (its quarter labels are slow to build)."""
+    return tables._time_dim(start, end)
+
+
 def _month_start(v) -> pd.Timestamp:
     return pd.Timestamp(v).to_period("M").to_timestamp()
 
@@ -129,12 +135,12 @@ def _table(dataset: str, definition: str, start: str, end: str, digest: str) -> 
     if not inds:
         raise SvtoolsError(f"config/indicators.yaml lists no indicator for dataset '{dataset}'")
     s, e = pd.Timestamp(start), pd.Timestamp(end)
-    _, levels = tables._time_dim(start, end)
+    tdim, levels = _time_dim(start, end)
     years = levels["financial_year"]
     if not years:
         raise SvtoolsError(f"the period {s:%B %Y} to {e:%B %Y} holds no complete financial year")
     fy = years[-1]
-    fy_months = [pd.Timestamp(m + "-01") for m in tables._time_dim(start, end)[0].nodes[fy]]
+    fy_months = [pd.Timestamp(m + "-01") for m in tdim.nodes[fy]]
     py_all = tables_person_years(population, fy_months)
     py_u25 = tables_person_years(population, fy_months, max_age=24)
     py_period = tables_person_years(population, list(pd.date_range(s, e, freq="MS")))
@@ -400,7 +406,7 @@ def _codes_family(dataset, force, name, codes, start, end, digest) -> tables.Ser
     t = disclosure.threshold("police")
     areas = tables._areas(dataset, digest)
     adim = tables._area_dim(areas, csp_codes(dataset, force), with_all=False)
-    tdim, levels = tables._time_dim(start, end)
+    tdim, levels = _time_dim(start, end)
     m = load_table("monthly_counts", dataset)
     m = m[(m["month"] >= pd.Timestamp(start)) & (m["month"] <= pd.Timestamp(end))]
     m = m[m["ho_offence_code"].astype(str).isin(codes) & m["csp_code"].astype(str).isin(adim.base)]

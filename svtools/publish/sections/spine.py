@@ -276,10 +276,9 @@ def alerts(dataset: str, definition: str = "knife_serious_violence", period_end=
         if r["red_red"]:
             bits.append(f"red-red: {r['red_red_indicators']}")
         if r["concern_points"] or r["improvement_points"]:
-            bits.append(f"special cause in the latest quarter: {r['special_cause']} ("
-                        f"{r['concern_points']} concern, {r['improvement_points']} improvement point"
-                        f"{'s' if r['concern_points'] + r['improvement_points'] != 1 else ''}, by "
-                        f"{str(r['spc_resolution']).replace('_', ' ')})")
+            c, i = int(r["concern_points"]), int(r["improvement_points"])
+            bits.append(f"special cause in the latest quarter: {r['special_cause']} ({c} point{'s' if c != 1 else ''} "
+                        f"of concern, {i} of improvement, charted by {str(r['spc_resolution']).replace('_', ' ')})")
         items.append(f'<li><a href="{html.escape(csp_link(schema, r["area_code"]))}">'
                      f'{html.escape(str(r["area_name"]))}</a>: {html.escape("; ".join(bits))}</li>')
     display(HTML("<ol class=\"alerts\">" + "".join(items) + "</ol>"))
