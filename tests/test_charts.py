@@ -453,3 +453,154 @@ def test_show_gives_css_size_and_a_sharper_png(monkeypatch):
     png = Image.open(io.BytesIO(base64.b64decode(data["image/png"])))
     assert png.size[0] == pytest.approx(meta["width"] * settings["raster_dpi"] / 96, abs=2)
     assert png.size[1] == pytest.approx(meta["height"] * settings["raster_dpi"] / 96, abs=2)
+
+
+# ---------------------------------------------------------------- the cost of a chart: what show() draws, and how
+class _DrawCounter:
+    """Counts, while active, constrained-layout passes and paints (a figure drawn with a renderer that draws
+    pixels, as opposed to a layout-only pass with the renderer's draw methods switched off)."""
+
+    def __init__(self, monkeypatch):
+        from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+        self.layouts = self.paints = 0
+        real_execute, real_draw = ConstrainedLayoutEngine.execute, Figure.draw
+
+        def execute(engine, fig):
+            self.layouts += 1
+            return real_execute(engine, fig)
+
+        def draw(fig, renderer):
+            self.paints += "draw_path" not in vars(renderer)  # _draw_disabled() patches draw_* on the instance
+            return real_draw(fig, renderer)
+
+        monkeypatch.setattr(ConstrainedLayoutEngine, "execute", execute)
+        monkeypatch.setattr(Figure, "draw", draw)
+
+
+@pytest.mark.parametrize("name", sorted(CHARTS))
+def test_show_paints_a_chart_once_and_lays_it_out_at_most_four_times(name, monkeypatch):
+    """A chart costs one paint (the PNG) and, in show(), one layout that every check measures, plus one for each
+    check that changed the layout (titles re-wrapped to it, an axis label wrapped, the titles again): savefig
+    adds none (it used to add a layout pass of its own, and the title fitting and every check painted the
+    figure in full)."""
+    from svtools.publish import figures
+
+    monkeypatch.setattr("IPython.display.display", lambda *a, **kw: None)
+    fig = CHARTS[name]()
+    counter = _DrawCounter(monkeypatch)
+    figures.show(fig, alt="A chart of the test data, for counting its draws.")
+    assert counter.paints == 1
+    assert 1 <= counter.layouts <= 4
+
+
+def test_png_is_painted_on_the_layout_the_checks_measured():
+    """png_bytes paints the last layout when nothing changed since (positions as measured, engine kept), and
+    lays the figure out again first when something did (a longer title pushes the axes down)."""
+    from svtools.publish import figures
+
+    fig = CHARTS["trend_chart"]()
+    figures.prepare(fig)
+    figures.lay_out(fig)
+    before = [tuple(ax.get_position(original=True).bounds) for ax in fig.axes]  # (no apply_aspect: stale)
+    engine = fig.get_layout_engine()
+    png = figures.png_bytes(fig)
+    for ax, bounds in zip(fig.axes, before):  # a new layout would move them by ~1e-9 (it is not idempotent)
+        assert ax.get_position(original=True).bounds == pytest.approx(bounds, abs=1e-11)
+    assert fig.get_layout_engine() is engine
+    assert not fig.stale
+    assert png == figures.png_bytes(fig)
+    fig.axes[0].set_title("A title\nnow on\nfour\nlines", loc="left")
+    figures.png_bytes(fig)
+    after = fig.axes[0].get_position(original=True).bounds
+    assert after[1] + after[3] < before[0][1] + before[0][3] - 0.05  # the axes' top came down for the title
+    plt.close(fig)
+
+
+def _fit_title_by_setting(ax) -> str:
+    """The wrapping rule of fit_title done the direct way (set each candidate on the title and measure it)."""
+    import textwrap
+
+    fig = ax.figure
+    title = " ".join(ax.get_title(loc="left").split())
+    renderer = fig.canvas.get_renderer()
+    room = fig.bbox.x1 - ax.get_window_extent(renderer).x0 - 6
+    chars = len(title)
+    while True:
+        text = ax.set_title("\n".join(textwrap.wrap(title, chars)), loc="left")
+        if chars <= 12 or text.get_window_extent(renderer).width <= room:
+            return text.get_text()
+        chars -= 2
+
+
+@pytest.mark.parametrize("title", ["Short", "Knife-enabled serious violence per month, Middlesbrough: SPC chart",
+                                   "Knife-enabled serious violence: rate per 1,000 residents a year, April 2024 "
+                                   "to March 2025, all CSPs in the data", "Antidisestablishmentarianism " * 6])
+def test_fit_title_wraps_as_measuring_the_title_itself_and_keeps_a_title_that_fits(title):
+    from svtools.publish import figures
+
+    figures.set_theme()
+    fig, ax = figures.new_figure()
+    ax.set_ylabel("Offences per month")
+    ax.set_title(title, loc="left")
+    figures.lay_out(fig)
+    reference = _fit_title_by_setting(ax)
+    ax.set_title(title, loc="left")
+    figures.lay_out(fig)
+    assert figures.fit_title(ax, draw=False) == (reference != title)
+    assert ax.get_title(loc="left") == reference
+    figures.lay_out(fig)
+    assert not fig.stale
+    assert figures.fit_title(ax, draw=False) is False  # already fitted: left alone, the layout stays current
+    assert not fig.stale
+    plt.close(fig)
+
+
+def test_palette_image_is_exact_for_a_few_colours_and_ordered_by_frequency():
+    from svtools.publish import figures
+
+    white, red, blue = (255, 255, 255), (213, 94, 0), (0, 114, 178)
+    pixels = np.array([[white, white, red, white], [blue, red, white, red], [white, white, red, white]],
+                      dtype=np.uint8)  # white 7, red 4, blue 1
+    rgba = np.concatenate([pixels, np.full((3, 4, 1), 255, dtype=np.uint8)], axis=2)
+    image = figures.palette_image(rgba, 256)
+    assert image.mode == "P"
+    assert image.getpalette()[:9] == [*white, *red, *blue]
+    assert list(image.getdata()) == [0, 0, 1, 0, 2, 1, 0, 1, 0, 0, 1, 0]
+    assert (np.asarray(image.convert("RGB")) == pixels).all()
+    with pytest.raises(ValueError, match="png_colours"):
+        figures.palette_image(rgba, 300)
+
+
+def test_palette_image_of_more_colours_than_the_palette_uses_median_cut():
+    from PIL import Image
+
+    from svtools.publish import figures
+
+    ramp = np.zeros((40, 300, 3), dtype=np.uint8)
+    ramp[..., 0] = np.arange(300)[None, :] * 255 // 299  # 256 reds
+    ramp[:20, :, 2] = 200  # and the same with blue: 512 colours
+    image = figures.palette_image(ramp, 64)
+    assert len(image.getcolors(300)) <= 64
+    reference = Image.fromarray(ramp).quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    assert (np.asarray(image.convert("RGB")) == np.asarray(reference.convert("RGB"))).all()
+
+
+def test_chart_png_keeps_every_colour_of_its_pixels(monkeypatch):
+    """A chart of a few hundred colours is stored without loss: the PNG decodes to the painted pixels."""
+    import io
+
+    from PIL import Image
+
+    from svtools.publish import figures
+
+    fig = CHARTS["bar_chart"]()
+    figures.prepare(fig)
+    seen = {}
+    real_paint = figures._paint
+    monkeypatch.setattr(figures, "_paint", lambda f, dpi: seen.setdefault("rgba", real_paint(f, dpi)))
+    decoded = np.asarray(Image.open(io.BytesIO(figures.png_bytes(fig))).convert("RGB"))
+    painted = seen["rgba"][..., :3]
+    assert len(np.unique(painted.reshape(-1, 3), axis=0)) <= 256  # so the palette holds every colour
+    assert (decoded == painted).all()
+    plt.close(fig)

@@ -59,12 +59,13 @@ def _figure(height_in: float | None = None, nrows: int = 1, ncols: int = 1, **kw
 
 def _title(ax, title: str) -> None:
     """Left-aligned title, wrapped so that every line fits between the left of the axes and the right edge of
-    the figure (measured after layout, so long tick labels that push the axes right give shorter lines;
-    :func:`svtools.publish.figures.show` re-wraps it if the layout changes later)."""
+    the figure: here against the figure as it stands (no layout of its own: that cost a full draw per chart),
+    then on the laid-out figure by :func:`svtools.publish.figures.prepare` (in :func:`~svtools.publish.figures.show`),
+    so long tick labels that push the axes right give shorter lines."""
     if not title or not str(title).strip():
         raise ValueError("every chart needs a title")
     ax.set_title(" ".join(str(title).split()), loc="left")
-    figures.fit_title(ax)
+    figures.fit_title(ax, draw=False)
 
 
 def _months(values) -> pd.DatetimeIndex:
