@@ -30,6 +30,7 @@ Sources: ONS mid-year estimates (MYE2, MYEB1, SAPE22DT2/SAPE23DT2) and Census 20
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -104,9 +105,115 @@ def _check(population: pd.DataFrame) -> None:
         raise DataValidationError(f"population table needs {missing}", column=missing[0])
 
 
+class _Cube:
+    """A population table summed once into a CSP x mid-year x age x sex array, for the many look-ups of a page.
+
+    Built from the table as it is (codes and sexes compared as text, ages as whole years, a missing count as 0,
+    as a pandas group sum does); ``first_base`` keeps, for each CSP and year, the census base of its first row
+    with one and that row's position, so "the first row's base" of any set of CSPs is the one of least
+    position.
+    """
+
+    def __init__(self, population: pd.DataFrame):
+        n = len(population)
+        ci, self.codes = pd.factorize(population["csp_code"].astype(str).to_numpy(), sort=True)
+        yi, self.years = pd.factorize(population["year"].astype("int64").to_numpy(), sort=True)
+        ai, self.ages = pd.factorize(population["age"].astype("int64").to_numpy(), sort=True)
+        self.has_sex = "sex" in population.columns
+        if self.has_sex:
+            si, self.sexes = pd.factorize(population["sex"].astype(str).to_numpy(), sort=True)
+        else:
+            si, self.sexes = np.zeros(n, dtype=np.int64), np.array([""], dtype=object)
+        self.code_index = {str(c): k for k, c in enumerate(self.codes)}
+        shape = (len(self.codes), len(self.years), len(self.ages), len(self.sexes))
+        values = np.nan_to_num(population["population"].astype("float64").to_numpy(), nan=0.0)
+        flat = np.ravel_multi_index((ci, yi, ai, si), shape)
+        self.cube = np.bincount(flat, weights=values, minlength=int(np.prod(shape))).reshape(shape)
+        self.present = np.zeros(shape[:2], dtype=bool)  # a CSP has rows for that year (of any age or sex)
+        self.present[ci, yi] = True
+        self.first_base = None
+        if "census_base" in population.columns:
+            base = population["census_base"]
+            known = base.notna().to_numpy()
+            pos = np.full(shape[:2], n, dtype=np.int64)
+            np.minimum.at(pos, (ci[known], yi[known]), np.flatnonzero(known))
+            self.first_pos = pos
+            self.first_base = base.to_numpy()
+
+    def by_year(self, codes: list[str] | None, min_age: int, max_age: int | None, sex: str | None):
+        rows = np.arange(len(self.codes)) if codes is None else np.array(sorted({self.code_index[c] for c in codes}),
+                                                                           dtype=np.int64)
+        ages = self.ages >= int(min_age)
+        if max_age is not None:
+            ages &= self.ages <= int(max_age)
+        sexes = np.ones(len(self.sexes), dtype=bool) if sex is None else (self.sexes == str(sex))
+        present = self.present[rows].any(axis=0)
+        part = self.cube[rows][:, :, ages][:, :, :, sexes]
+        totals = part.sum(axis=(0, 2, 3))
+        years = self.years[present]
+        by_year = pd.Series(totals[present], index=pd.Index(years, dtype="int64", name="year"), name="population")
+        base = {}
+        if self.first_base is not None:
+            pos = self.first_pos[rows][:, present].min(axis=0)
+            if (pos >= len(self.first_base)).any():
+                return None  # a year without any census base: the table route raises its own error
+            base = dict(zip(years.tolist(), pd.Series(self.first_base[pos]).astype(int).tolist()))
+        return by_year, base
+
+
+#: The cube of each population table in use, by ``id``, with a weak reference to the table (the entry goes when
+#: the table does) and a fingerprint that must still match.
+_CUBES: dict[int, tuple] = {}
+
+
+def _fingerprint(population: pd.DataFrame) -> tuple:
+    """Cheap signs that a table changed in place since its cube was built: shape, columns and column sums."""
+    sums = tuple(float(np.nansum(population[c].to_numpy(dtype="float64"))) for c in ("year", "age", "population"))
+    return population.shape, tuple(map(str, population.columns)), sums
+
+
+def _cube(population: pd.DataFrame) -> _Cube:
+    """The cached :class:`_Cube` of ``population`` (built on first use; a table that changed gets a new one)."""
+    key = id(population)
+    fingerprint = _fingerprint(population)
+    hit = _CUBES.get(key)
+    if hit is not None and hit[0]() is population and hit[1] == fingerprint:
+        return hit[2]
+    cube = _Cube(population)
+    try:
+        ref = weakref.ref(population, lambda _ref, key=key: _CUBES.pop(key, None))
+    except TypeError:  # pragma: no cover - a DataFrame takes weak references
+        return cube
+    _CUBES[key] = (ref, fingerprint, cube)
+    return cube
+
+
 def _by_year(population: pd.DataFrame, csp_codes, min_age: int, max_age: int | None,
              sex: str | None) -> tuple[pd.Series, dict]:
-    """Residents summed over the CSPs and ages (and sexes) for each mid-year, and each year's census base."""
+    """Residents summed over the CSPs and ages (and sexes) for each mid-year, and each year's census base.
+
+    Summed from the table's cached :class:`_Cube` (one pass over the table, however many calls); the same
+    numbers as :func:`_by_year_table`, which filters and groups the rows (exactly so for whole-number counts,
+    as ONS estimates are; a fractional count can differ in the last binary digit by the order of the sum).
+    """
+    _check(population)
+    codes = None if csp_codes is None else [str(c) for c in csp_codes]
+    if sex is not None and "sex" not in population.columns:
+        raise DataValidationError("the population table has no sex column (re-ingest the dataset)", column="sex")
+    if codes is not None and not codes:
+        return _by_year_table(population, csp_codes, min_age, max_age, sex)
+    cube = _cube(population)
+    if codes is not None:
+        missing = sorted(set(codes) - set(cube.code_index))
+        if missing:
+            raise DataValidationError("no population for these CSP(s)", column="csp_code", examples=missing)
+    out = cube.by_year(codes, min_age, max_age, sex)
+    return out if out is not None else _by_year_table(population, csp_codes, min_age, max_age, sex)
+
+
+def _by_year_table(population: pd.DataFrame, csp_codes, min_age: int, max_age: int | None,
+                   sex: str | None) -> tuple[pd.Series, dict]:
+    """:func:`_by_year` by filtering and grouping the table's rows (the reference the cube is tested against)."""
     _check(population)
     pop = population
     if csp_codes is not None:

@@ -1,0 +1,133 @@
+"""Benchmark: one CSP profile built in a warm process, section by section, and what its charts cost.
+
+The batch build runs every page in a warm kernel, so this times what a page costs once start-up is paid: a first
+page (warm-up: imports, fonts, caches) and then ``--pages`` more, each section's seconds (median over the pages),
+and per page the charts shown, constrained-layout passes, full paints (a renderer that draws pixels) and calls
+to ``population.residents``. With ``--profile`` it also prints the top of a cProfile of the last page.
+
+    .venv/bin/python benchmarks/bench_page.py [--csp E22000029] [--warmup E22000027] [--pages 3] [--profile]
+
+Needs the demo data (``make demo`` or ``svtools ingest``). Prints figures only; asserts nothing. On a shared
+machine compare counts and shares, not absolute seconds, and repeat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: The sections of the CSP profile notebook, in page order.
+SECTIONS = ("headline", "financial_years", "success_measures", "monthly_spc", "rate_comparison", "offence_mix",
+            "hotspots", "deprivation", "when", "place_context", "who", "under25", "repeat_victims",
+            "harm_concentration", "hospital_admissions")
+
+
+class Counts:
+    """Counts charts shown, layout passes, paints and residents() calls while installed."""
+
+    def __init__(self):
+        from matplotlib.figure import Figure
+        from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+        from svtools.analysis import population
+        from svtools.publish import figures
+
+        self.n = dict.fromkeys(("charts", "layouts", "paints", "residents"), 0)
+        real_execute, real_draw, real_png = ConstrainedLayoutEngine.execute, Figure.draw, figures.png_bytes
+        real_residents = population.residents
+
+        def execute(engine, fig):
+            self.n["layouts"] += 1
+            return real_execute(engine, fig)
+
+        def draw(fig, renderer):
+            self.n["paints"] += "draw_path" not in vars(renderer)  # a layout-only pass patches draw_* out
+            return real_draw(fig, renderer)
+
+        def png_bytes(*a, **kw):  # once per chart shown
+            self.n["charts"] += 1
+            return real_png(*a, **kw)
+
+        def residents(*a, **kw):
+            self.n["residents"] += 1
+            return real_residents(*a, **kw)
+
+        ConstrainedLayoutEngine.execute, Figure.draw, figures.png_bytes = execute, draw, png_bytes
+        population.residents = residents
+
+    def take(self) -> dict:
+        out, self.n = self.n, dict.fromkeys(self.n, 0)
+        return out
+
+
+def page(code: str, dataset: str, definition: str, period_end: str) -> dict[str, float]:
+    """Seconds of each section of ``code``'s profile (the context load counted as ``load``)."""
+    from svtools.publish import sections
+
+    times = {}
+    t0 = time.perf_counter()
+    ctx = sections.ProfileContext.load(code, dataset, definition, period_end)
+    times["load"] = time.perf_counter() - t0
+    for name in SECTIONS:
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            getattr(sections, name)(ctx)
+        times[name] = time.perf_counter() - t0
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--csp", default="E22000029", help="CSP timed (default Middlesbrough)")
+    p.add_argument("--warmup", default="E22000027", help="CSP built first, not counted (default Hartlepool)")
+    p.add_argument("--pages", type=int, default=3, help="timed pages of --csp (default 3)")
+    p.add_argument("--dataset", default="demo")
+    p.add_argument("--definition", default="knife_serious_violence")
+    p.add_argument("--period-end", default="2025-03-31")
+    p.add_argument("--profile", action="store_true", help="print the top of a cProfile of the last page")
+    args = p.parse_args(argv)
+
+    run = (args.dataset, args.definition, args.period_end)
+    t0 = time.perf_counter()
+    page(args.warmup, *run)
+    print(f"warm-up page {args.warmup}: {time.perf_counter() - t0:.2f}s (imports, fonts, caches)")
+    counts = Counts()
+    counts.take()
+    pages, seen = [], None
+    for k in range(max(1, args.pages)):
+        if args.profile and k == args.pages - 1:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.enable()
+            pages.append(page(args.csp, *run))
+            prof.disable()
+        else:
+            pages.append(page(args.csp, *run))
+        seen = counts.take()
+    totals = [sum(t.values()) for t in pages]
+    print(f"page {args.csp}: median {statistics.median(totals):.2f}s over {len(pages)} "
+          f"(min {min(totals):.2f}, max {max(totals):.2f})")
+    print(f"per page: {seen['charts']} charts, {seen['layouts']} constrained-layout passes, {seen['paints']} paints, "
+          f"{seen['residents']} residents() calls")
+    for name in ("load", *SECTIONS):
+        print(f"  {name:<20} {statistics.median(t[name] for t in pages):6.3f}s")
+    if args.profile:
+        pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
