@@ -220,6 +220,13 @@ def test_trend_is_the_project_trend_model(table, inputs):
     assert got[1:3] == pytest.approx(model.annual_rate_ratio_ci)
     assert got[3] == "April 2022 to March 2025"
     assert ai.trend_verdict(*got[:3], "lower_is_better") == "getting worse"
+    # no month before the end of the COVID-19 restrictions: a series ending February 2023 has too few months left
+    early = series[series.index <= "2023-02"]
+    reader = types.SimpleNamespace(end=pd.Timestamp("2023-02-01"), trend_months=36, population=pop,
+                                   not_before=pd.Timestamp("2021-08-01"), min_months=24)
+    assert np.isnan(pi._Reader._trend(reader, early, code, {"trend": True})[0])
+    reader.min_months = 18  # 19 months (August 2021 to February 2023) are left
+    assert pi._Reader._trend(reader, early, code, {"trend": True})[3] == "August 2021 to February 2023"
     # the table's trends, where given, are from published monthly series only
     t = table[table["trend_rate_ratio"].notna()]
     start, end = pi._period(DATASET, END)

@@ -103,7 +103,9 @@ def indicator_table(dataset: str, definition: str = "knife_serious_violence", pe
         is published; ``value`` and its interval are NaN unless ``status`` is "published". Rates are per ``per``
         residents a year (person-years of the financial year, each month at its own mid-year estimate); shares
         are percentages. ``trend`` is the annual rate ratio's verdict (:func:`svtools.analysis.indicators.
-        trend_verdict`): "getting worse" only when its 95% interval excludes 1 in the adverse direction.
+        trend_verdict`): "getting worse" only when its 95% interval excludes 1 in the adverse direction. The
+        trend model's window is the latest ``trend_years`` of the published monthly series, none of it before
+        ``trend_start_not_before`` (config/indicators.yaml ``settings``), at least ``trend_min_months`` long.
     """
     from svtools.publish.tables import _digest
 
@@ -144,8 +146,11 @@ def _table(dataset: str, definition: str, start: str, end: str, digest: str) -> 
     py_all = tables_person_years(population, fy_months)
     py_u25 = tables_person_years(population, fy_months, max_age=24)
     py_period = tables_person_years(population, list(pd.date_range(s, e, freq="MS")))
-    trend_months = int(inds[0]["settings"].get("trend_years", 3)) * 12
+    cfg = inds[0]["settings"]
+    trend_months = int(cfg.get("trend_years", 3)) * 12
     ctx = _Reader(dataset, definition, s, e, fy, areas, population, counts_schema, trend_months)
+    ctx.not_before = pd.Timestamp(cfg["trend_start_not_before"]) if cfg.get("trend_start_not_before") else None
+    ctx.min_months = int(cfg.get("trend_min_months", trend_months))
     rows: list[dict] = []
     sources: list = []
     page_def = ctx.page_definition
@@ -244,7 +249,10 @@ class _Reader:
         y = pd.Series(series.astype("int64").to_numpy(),
                       index=pd.DatetimeIndex([pd.Timestamp(str(x) + "-01") for x in series.index], name="month"))
         y = y[y.index <= self.end].tail(self.trend_months)
-        if len(y) < self.trend_months or y.sum() == 0:
+        not_before = getattr(self, "not_before", None)
+        if not_before is not None:
+            y = y[y.index >= not_before]
+        if len(y) < int(getattr(self, "min_months", self.trend_months)) or y.sum() == 0:
             return none
         from svtools.analysis.population import monthly_residents
         from svtools.analysis.trends import fit_trend_model

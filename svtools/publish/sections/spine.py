@@ -156,9 +156,10 @@ def spine_chart(ctx) -> SectionResult:
             "published (hidden counts take no part); for an indicator with no polarity, worst is the highest value "
             "and best the lowest. Trend: the annual rate ratio of the trend model over the latest three years of the "
             "CSP's monthly series, 'getting worse' only when its 95% interval excludes 1; not assessed when the "
-            "series is not published by month. A trend window that starts in 2020 includes the recovery from the COVID-19 "
-            "restrictions (the model allows for the first lockdown only), so it can differ from the whole-period trend "
-            "of the page's trend section. An indicator the data do not record is listed as such, never as 0.")
+            "series is not published by month or fewer than 24 of those months fall after the COVID-19 restrictions "
+            "ended (August 2021 onwards: a window holding 2020 would measure the recovery from them). It can differ "
+            "from the whole-period trend of the page's trend section. An indicator the data do not record is listed "
+            "as such, never as 0.")
     output.show_table(table, f"Indicators for {name} against {bench}, {period}", count_columns=[], note=note,
                       row_header="Indicator")
     res.values = {"worse": worse, "better": better, "indicators": rows["indicator"].tolist()}
