@@ -458,7 +458,8 @@ def run_build(notebooks: Sequence[str | Path] | None = None, csps: Sequence[str]
     n_jobs = max(1, int(jobs or os.cpu_count() or 1))
     runner = make_executor(executor, jobs=n_jobs, kernel_name=kernel_name,
                            warm_modules=_notebook_modules(list(nbs.values())), timeout=timeout, scheduler=scheduler,
-                           expect=_worker_expectations(dataset), input_hashes=input_hashes)
+                           expect=_worker_expectations(dataset) if executor == "dask" else None,
+                           input_hashes=input_hashes)
     kernel_name = getattr(runner, "kernel_name", None) or kernel_name
 
     out.mkdir(parents=True, exist_ok=True)
