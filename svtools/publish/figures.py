@@ -430,12 +430,14 @@ def palette_image(rgba, colours: int):
     if not 1 <= int(colours) <= 256:
         raise ValueError(f"figures.png_colours must be 0 (full colour) or 1 to 256, not {colours}")
     height, width = rgba.shape[:2]
-    rgb = np.ascontiguousarray(rgba[..., :3])
-    wide = rgb.astype(np.uint32)
-    key = (wide[..., 0] | (wide[..., 1] << 8) | (wide[..., 2] << 16)).reshape(-1)
+    if rgba.shape[2] == 4 and rgba.flags.c_contiguous:  # each pixel's 4 bytes as one number, alpha masked off
+        key = rgba.view("<u4").reshape(-1) & np.uint32(0xFFFFFF)
+    else:
+        wide = rgba[..., :3].astype(np.uint32)
+        key = (wide[..., 0] | (wide[..., 1] << 8) | (wide[..., 2] << 16)).reshape(-1)
     values, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     if len(values) > int(colours):
-        image = Image.fromarray(rgb, "RGB")
+        image = Image.fromarray(np.ascontiguousarray(rgba[..., :3]), "RGB")
         return image.quantize(colors=int(colours), method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     order = np.lexsort((values, -counts))  # most frequent first, ties by colour value
     slot = np.empty(len(values), dtype=np.uint8)  # the palette slot of each distinct colour
