@@ -52,6 +52,8 @@ __all__ = [
     "publish_table",
     "CHART_DATA_KIND",
     "check_chart_columns",
+    "prepare_chart_data",
+    "write_chart_data",
 ]
 
 #: Environment variable naming the folder of the page being built (``svtools.publish.batch`` sets it per job);
@@ -241,6 +243,48 @@ def _chart_stem(stem: str) -> str:
     return stem if seen == 1 else f"{stem}_{seen}"
 
 
+def prepare_chart_data(data: pd.DataFrame, name: str | None = None, count_columns: Sequence[str] = (),
+                       threshold: int | None = None) -> pd.DataFrame:
+    """The data behind a chart, checked and as it will be written (see :func:`show`); raises before anything is
+    shown: :class:`~svtools.publish.disclosure.DisclosureError` for data not from the gate,
+    :class:`DisclosureError` for a small count or a record-level column, ``ValueError`` for vague or missing
+    columns."""
+    from svtools.publish.disclosure import require_gate_frame
+
+    what = f"the data of chart '{name or 'chart'}'"
+    require_gate_frame(data, "a chart's data")
+    check_chart_columns(data, what)
+    counts = [str(c) for c in count_columns]
+    absent = [c for c in counts if c not in data.columns]
+    if absent:
+        raise ValueError(f"chart '{name or 'chart'}': count column(s) {absent} are not in its data")
+    frame = _chart_csv_frame(data, counts)
+    check_publishable(frame, threshold, counts, what=what)
+    return frame
+
+
+def write_chart_data(frame: pd.DataFrame, name: str | None, alt: str, count_columns: Sequence[str] = (),
+                     threshold: int | None = None, section: str | None = None, caption: str | None = None,
+                     page_dir: str | Path | None = None) -> Path | None:
+    """Write data from :func:`prepare_chart_data` as ``<name>.csv`` (``<name>_2.csv``... for a page's later
+    charts of that name) beside the page, recorded as ``kind: chart`` with its ``section``, and show the link to
+    it (to go right under the chart). Nothing is written outside a build (no page folder)."""
+    from IPython.display import HTML, display
+
+    folder = page_dir or os.environ.get(PAGE_DIR_ENV)
+    if not folder:
+        return None
+    stem = _chart_stem(_slug(name or "chart"))
+    cap = caption or ("Data behind the chart: " + alt.strip().split(". ")[0].rstrip("."))
+    path = publish_table(frame, stem, cap, threshold=threshold, count_columns=[str(c) for c in count_columns],
+                         page_dir=folder, display_table=False,
+                         record={"kind": CHART_DATA_KIND, "section": section or stem})
+    size_kb = max(1, round(path.stat().st_size / 1024))
+    display(HTML(f'<p class="chart-data"><a class="chart-data" href="{html.escape(path.name)}" download>'
+                 f'Download the data behind this chart (CSV, {size_kb} KB)</a></p>'))
+    return path
+
+
 def show(fig, alt: str, data: pd.DataFrame | None = None, *, name: str | None = None,
          count_columns: Sequence[str] = (), threshold: int | None = None, section: str | None = None,
          caption: str | None = None, page_dir: str | Path | None = None) -> Path | None:
@@ -251,9 +295,10 @@ def show(fig, alt: str, data: pd.DataFrame | None = None, *, name: str | None = 
     ``count_columns`` as the counts) and must come from the gate (:func:`svtools.publish.disclosure.frame_of`
     or :func:`~svtools.publish.disclosure.derived`: published numbers only); their columns must be explicit
     snake_case names with the area and the period (:func:`check_chart_columns`). Checks run before anything is
-    shown. The CSV is ``<name>.csv`` (``<name>_2.csv``... for a page's later charts of the same name) beside
-    the page, recorded with ``kind: chart`` and its ``section`` in the page's disclosure record (and so in the
-    run's manifest and the hand-over bundle, whose gate checks it again).
+    shown (:func:`prepare_chart_data`). The CSV is ``<name>.csv`` (``<name>_2.csv``... for a page's later charts
+    of the same name) beside the page, recorded with ``kind: chart`` and its ``section`` in the page's
+    disclosure record, and so in the run's manifest and the hand-over bundle, whose gate checks it again
+    (:func:`write_chart_data`).
 
     Parameters
     ----------
@@ -280,38 +325,18 @@ def show(fig, alt: str, data: pd.DataFrame | None = None, *, name: str | None = 
         The CSV written (None without ``data`` or outside a build).
     """
     import matplotlib.pyplot as plt
-    from IPython.display import HTML, display
-
-    from svtools.publish.disclosure import require_gate_frame
 
     frame = None
-    try:
-        if data is not None:
-            require_gate_frame(data, "a chart's data")
-            check_chart_columns(data, f"the data of chart '{name or 'chart'}'")
-            counts = [str(c) for c in count_columns]
-            absent = [c for c in counts if c not in data.columns]
-            if absent:
-                raise ValueError(f"chart '{name or 'chart'}': count column(s) {absent} are not in its data")
-            frame = _chart_csv_frame(data, counts)
-            check_publishable(frame, threshold, counts, what=f"the data of chart '{name or 'chart'}'")
-    except BaseException:
-        plt.close(fig)
-        raise
+    if data is not None:
+        try:
+            frame = prepare_chart_data(data, name, count_columns, threshold)
+        except BaseException:
+            plt.close(fig)
+            raise
     _figures.show(fig, alt)
     if frame is None:
         return None
-    folder = page_dir or os.environ.get(PAGE_DIR_ENV)
-    if not folder:
-        return None
-    stem = _chart_stem(_slug(name or "chart"))
-    cap = caption or ("Data behind the chart: " + alt.strip().split(". ")[0].rstrip("."))
-    path = publish_table(frame, stem, cap, threshold=threshold, count_columns=counts, page_dir=folder,
-                         display_table=False, record={"kind": CHART_DATA_KIND, "section": section or stem})
-    size_kb = max(1, round(path.stat().st_size / 1024))
-    display(HTML(f'<p class="chart-data"><a class="chart-data" href="{html.escape(path.name)}" download>'
-                 f'Download the data behind this chart (CSV, {size_kb} KB)</a></p>'))
-    return path
+    return write_chart_data(frame, name, alt, count_columns, threshold, section, caption, page_dir)
 
 
 # --------------------------------------------------------------------------- tables

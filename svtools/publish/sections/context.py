@@ -734,12 +734,19 @@ def _show(fig, alt: str, result: SectionResult, data: pd.DataFrame | None = None
     columns, and ``period_start``/``period_end`` (the context's period) when it has no period column; then
     :func:`svtools.publish.output.show` checks it like a table (``counts`` are its count columns) and writes it.
     """
-    stem = None
+    frame, path = None, None
+    stem = (ctx.prefix if ctx is not None else "") + f"{result.name}_chart"
     if data is not None:
-        data = chart_data(data, ctx)
-        stem = (ctx.prefix if ctx is not None else "") + f"{result.name}_chart"
-    path = output.show(fig, alt=alt, data=data, name=stem, count_columns=counts, threshold=threshold,
-                       section=result.name)
+        try:  # checked before the chart is shown: a refused chart shows nothing
+            frame = output.prepare_chart_data(chart_data(data, ctx), stem, counts, threshold)
+        except BaseException:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+            raise
+    output.show(fig, alt=alt)
+    if frame is not None:
+        path = output.write_chart_data(frame, stem, alt, counts, threshold, section=result.name)
     result.alts.append(alt)
     if path is not None:
         result.chart_csvs.append(path)
