@@ -257,7 +257,7 @@ def test_notebook_is_a_clean_template(path):
     # one H1 per page: the page template writes it (the title with the area's name), so the notebook has none
     report.check_template(path)
     settings = report.notebook_settings(path)
-    assert settings["level"] in ("csp", "force") and settings["schemas"] and settings["title"]
+    assert settings["level"] in ("csp", "force", "dataset") and settings["schemas"] and settings["title"]
 
 
 @pytest.mark.parametrize("name", MY_NOTEBOOKS)

@@ -14,7 +14,9 @@ The checks (:data:`CHECKS`):
 ``area_codes``
     No orphan area code: every GSS code (``E22000027``: a letter and eight digits) in any cell of any published
     CSV is one of the dataset's areas (its ``areas`` table: CSPs, forces and every other code it holds; its
-    ``lsoa`` table's neighbourhoods) or England and Wales (``K04000001``), England or Wales.
+    ``lsoa`` table's neighbourhoods), a real 2024 CSP, council or force of England and Wales (the reference
+    lookup ``lookups/lad24_csp24_pfa24_ew.csv``: a most-similar neighbour outside the data) or England and Wales
+    (``K04000001``), England or Wales.
 ``metadata``
     Every indicator shown has metadata. With ``config/indicators.yaml``: every value of an ``indicator`` column
     of a published CSV is an indicator id there with a definition (``label`` and ``numerator``), a ``source``
@@ -129,6 +131,12 @@ def _known_codes(dataset: str) -> set[str]:
     from svtools.ingest.store import TABLES, dataset_dir, load_table
 
     codes = set(NATIONAL_CODES)
+    # every real 2024 CSP, council and force of England and Wales (the reference lookup): a page may name a CSP
+    # that is not in the data, e.g. a most-similar neighbour; a code that is no real area is still an orphan
+    from svtools.ingest.reference import lad24_csp_pfa
+
+    for col in ("lad24_code", "csp_code", "pfa_code"):
+        codes.update(lad24_csp_pfa()[col].dropna().astype(str))
     for name in ("areas", "lsoa"):
         if name not in TABLES or not (dataset_dir(dataset) / f"{name}.parquet").is_file():
             continue

@@ -280,7 +280,6 @@ def national_context(ctx) -> SectionResult:
     fname = mine["area_name"].iloc[0]
     latest = max(figures["financial_year"])
     _say(_real_vs_page(ctx) + f" Figures are for the {fname} force area, by financial year (April to March).")
-    ew = figures[figures["area_code"] == EW_CODE].set_index(["financial_year", "offence_group"])
     lines = []
     for m in MEASURES:
         row = mine[(mine["financial_year"] == latest) & (mine["offence_group"] == m.words)].iloc[0]
@@ -431,10 +430,10 @@ def most_similar_csps(ctx) -> SectionResult:
                      **{heads[f]: fmt(f, getattr(r, f)) for f in feats},
                      "In this dataset": "yes" if r.in_dataset else "no"})
     friendly = pd.DataFrame(rows)
-    # codes only for the CSPs the dataset holds: the run's pre-publish check (svtools.publish.validate,
-    # area_codes) refuses any other code as an orphan; the others are named
+    # every neighbour's real 2024 CSP code: the run's pre-publish check (svtools.publish.validate, area_codes)
+    # accepts codes of the reference lookup, so a neighbour outside the data keeps its code (in_dataset says which)
     csv = pd.DataFrame({
-        "area_code": [ctx.code] + near["csp_code"].where(near["in_dataset"], "").tolist(),
+        "area_code": [ctx.code] + near["csp_code"].tolist(),
         "area_name": [ctx.name] + near["csp_name"].tolist(),
         "force_name": [me["pfa_name"]] + near["pfa_name"].tolist(),
         "similarity_rank": [0] + near["rank"].tolist(),

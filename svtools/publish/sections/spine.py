@@ -198,7 +198,7 @@ def red_red(ctx) -> SectionResult:
         worse = int((rows["verdict"] == "worse").sum())
         why = (" No trend could be assessed: the trend model needs at least 24 months of a series published by "
                "month from August 2021 on, and none of this CSP's indicators has one." if assessed == 0 else "")
-        sentence = (f"None: no indicator of {ctx.name} is both significantly worse than its benchmark and getting "
+        sentence = (f"No indicator of {ctx.name} is both significantly worse than its benchmark and getting "
                     f"worse ({worse} worse than the benchmark; {assessed} of {len(rows)} with a trend assessed)."
                     + why)
         _say(f"**{title}**: {sentence}")
