@@ -310,6 +310,7 @@ class Cube:
         self._cells: dict[tuple, _Cell] = {}
         self._keep: set = set()
         self.audit_log: list = []
+        self.withheld: str | None = None  # why every non-zero cell was hidden (see _withhold_all), if it was
 
     def dim(self, name: str) -> Dim:
         for d in self.dims:
@@ -372,19 +373,35 @@ class Cube:
         while exposed:
             rounds += 1
             if rounds > int(cfg["max_repair_rounds"]):
-                raise DisclosureError(f"cube {self.name}: no safe suppression pattern after {rounds - 1} rounds "
+                self._withhold_all(t, f"no safe suppression pattern after {rounds - 1} rounds "
                                       f"({len(exposed)} cells still exposed, e.g. {exposed[0]})")
+                break
             # One complement for every exposed cell (in a fixed order), then audit again.
             before = {k for k, c in cells.items() if c.hidden}
             progress = [self._hide_complement(key, t) for key in exposed]
             if not any(progress):
-                raise DisclosureError(f"cube {self.name}: cannot protect cell {exposed[0]}")
+                self._withhold_all(t, f"cannot protect cell {exposed[0]}")
+                break
             # Hiding a cell only relaxes the attacker's programme (an equality becomes ">= 1"), so a cell that
             # passed still passes: audit again only what was exposed and what was just hidden.
             newly = {k for k, c in cells.items() if c.hidden} - before
             exposed = self._exposed(t, only=set(exposed) | newly)
         return ProtectedCube(self, {k: (None if cells[k].hidden else cells[k].value) for k in keys},
                              {k for k in keys if cells[k].primary}, t)
+
+    def _withhold_all(self, t: int, why: str) -> None:
+        """The last resort when repair finds no pattern: hide every non-zero cell (zeros stay visible, as they
+        are never hidden), audit once more, and record it in ``withheld``; if even that leaves a cell narrower
+        than the band (a margin another family publishes pins it), raise :class:`DisclosureError` with ``why``.
+
+        A family published this way shows nothing but its zeros: every page says "too few to show" rather
+        than failing, and nothing can be worked out from it."""
+        for key, c in self._cells.items():
+            if c.value > 0 and key not in self._keep:
+                c.hidden = True
+        if self._exposed(t):
+            raise DisclosureError(f"cube {self.name}: {why}")
+        self.withheld = why
 
     # ------------------------------------------------------------------ audit helpers
     def _published_idx(self) -> np.ndarray:
