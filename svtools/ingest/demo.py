@@ -7,6 +7,13 @@ Partnership (CSP) of the nine forces whose real data.police.uk street files ship
 go SYNTHETIC hospital admissions (assault by a sharp object), ``truth.json`` (every true parameter and the
 expected counts) and a ``README.md``. All parameters live in ``config/demo.yaml``.
 
+*National demo.* ``forces=["all"]`` (``svtools demo-data --forces all``) generates every territorial force of
+England and Wales (43 forces, 314 CSPs of the December 2024 lookup, the Metropolitan Police and the City of
+London Police included) with the same model. The 34 forces without street files are calibrated to the real
+Home Office police recorded crime 2019/20 force counts, shared among LSOAs by population and the real IMD
+gradient; their names, prefixes, trends and (real Census 2021) ethnicity follow the rules in
+``config/demo.yaml`` ``national`` (:func:`svtools.ingest.demo_model.expand_config`; docs/national_demo.md).
+
 Data-generating model
 ---------------------
 Offences come in four *streams*: violence and sexual offences excluding homicide (``vso``), homicide,
