@@ -426,3 +426,16 @@ def test_cli_partners_only_and_ingest_partners(raw, tmp_path, capsys):
     said = capsys.readouterr().out
     assert "partner data (SYNTHETIC)" in said and "ae: " in said and "0 excluded" in said
     assert (tmp_path / "processed" / "partner_exclusions.parquet").is_file()
+
+
+def test_a_wales_only_extract_has_no_exclusions_file(tmp_path):
+    """DfE exclusions cover England only: a Welsh force's partner data have no exclusions file (not an empty one,
+    which the ingest would refuse), and the other three sources are written."""
+    from svtools.ingest.demo import generate_demo_data
+
+    out = tmp_path / "raw"
+    generate_demo_data(out, forces=["gwent"], scale=0.02, seed=SEED)
+    assert not (out / "partner_exclusions.csv").exists()
+    for name in PARTNER_FILES:
+        if name != "partner_exclusions.csv":
+            assert (out / name).is_file() and pd.read_csv(out / name).shape[0] > 0, name

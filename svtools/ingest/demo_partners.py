@@ -332,6 +332,8 @@ def _exclusions(police: pd.DataFrame, cfg: dict, rng: np.random.Generator) -> tu
         p5 = pop5[pop5["mid_year"] == year].set_index("utla_code")["population"].reindex(las)
         p10 = pop10[pop10["mid_year"] == year].set_index("utla_code")["population"].reindex(las)
         ys = young[young["ay"] == year].groupby("utla_code").size().reindex(las, fill_value=0)
+        if not las:  # no English council (a Wales-only extract): DfE exclusions cover England only
+            break
         rate_all = float(ys.sum()) / float(p10.sum())
         for la in las:
             rel = (float(ys[la]) / float(p10[la]) / rate_all) if rate_all > 0 else 1.0
@@ -343,7 +345,7 @@ def _exclusions(police: pd.DataFrame, cfg: dict, rng: np.random.Generator) -> tu
                                  "exclusion_type": measure, "reason": reason, "count": k})
                     truth.append({"utla_code": la, "academic_year": str(label), "exclusion_type": measure,
                                   "reason": reason, "expected": round(mean, 4), "count": k})
-    return pd.DataFrame(rows), truth
+    return pd.DataFrame(rows, columns=["time_period", "utla_code", "exclusion_type", "reason", "count"]), truth
 
 
 def _suppress(counts: pd.Series, k: int, marker: str) -> pd.Series:
@@ -417,6 +419,9 @@ def generate_partner_data(out_dir: Path | None = None, *, seed: int = 20250331, 
                                                                          marker)})
     frames = dict(zip(PARTNER_FILES, (ae_file, amb_file, fte_file, exc_file)))
     for name, frame in frames.items():
+        if frame.empty:  # e.g. exclusions of a Wales-only extract (DfE covers England): no file, not an empty one
+            (out / name).unlink(missing_ok=True)
+            continue
         frame.to_csv(out / name, index=False, lineterminator="\n")
 
     ae_by_csp = ae_truth.groupby("csp_code")[["police_vwi_victims", "reported", "never_reported",
