@@ -240,3 +240,45 @@ def test_rate_matches_rate_function(table):
         r = rate(g["numerator"].to_numpy(), g["denominator"].to_numpy(), multiplier=per)
         assert g["value"].to_numpy() == pytest.approx(r["value"].to_numpy())
         assert g["upper_95_ci"].to_numpy() == pytest.approx(r["upper"].to_numpy())
+
+
+def test_rates_are_compared_by_the_funnel_rule_not_the_interval_alone():
+    """Rates against all CSPs use the profile's funnel rule (over-dispersed 95% limits), so the spine chart and
+    the funnel plot never disagree; an interval-only rule calls over-dispersed areas different far more often."""
+    import numpy as np
+
+    from svtools import config
+    from svtools.analysis import indicators as I
+    from svtools.analysis.stats.funnels import adjusted_funnel_significance, overdispersion
+
+    rng = np.random.default_rng(3)
+    den = rng.integers(80_000, 400_000, 30).astype(float)
+    true = 1.0 * np.exp(rng.normal(0, 0.35, 30))  # places differ: over-dispersed around 1 per 1,000
+    num = rng.poisson(true * den / 1000).astype(float)
+    frame = pd.DataFrame({"indicator": "x", "area_code": [f"A{i:02d}" for i in range(30)], "numerator": num,
+                          "denominator": den})
+    spec = [{"id": "x", "kind": "rate", "per": 1000, "benchmark": "all_csps_in_data", "polarity": "lower_is_better"}]
+    out = I.compare_table(frame, spec)
+    bench = num.sum() / den.sum() * 1000
+    f = config.settings()["funnels"]
+    od = overdispersion(num, den, bench, method=f["method"], winsorise=f["winsorise"], multiplier=1000)
+    assert od.method != "none"  # the test's areas are over-dispersed
+    flags = adjusted_funnel_significance(num, den, bench, od, 1000)["significance_95"].tolist()
+    want = [{"high": "worse", "low": "better"}.get(x, "similar") for x in flags]
+    assert out["verdict"].tolist() == want
+    assert "funnel" in out["comparison_rule"].iloc[0]
+    interval_only = [I.benchmark_verdict(lo, hi, bench, "lower_is_better")[1]
+                     for lo, hi in zip(out["lower_95_ci"], out["upper_95_ci"])]
+    assert sum(v != "similar" for v in interval_only) > sum(v != "similar" for v in want)
+
+
+def test_shares_keep_the_interval_rule():
+    from svtools.analysis import indicators as I
+
+    frame = pd.DataFrame({"indicator": "s", "area_code": ["A", "B", "C", "D"], "numerator": [10., 50., 30., 5.],
+                          "denominator": [100., 100., 100., 100.]})
+    spec = [{"id": "s", "kind": "share", "per": 100, "benchmark": "all_csps_in_data", "polarity": "no_polarity"}]
+    out = I.compare_table(frame, spec)
+    assert out["comparison_rule"].iloc[0].startswith("95% confidence interval")
+    # benchmark 23.75%: A (10%, CI about 5.5 to 17.4) is lower, B (50%) higher
+    assert out.set_index("area_code").loc[["A", "B"], "verdict"].tolist() == ["lower", "higher"]

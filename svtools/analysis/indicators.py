@@ -169,6 +169,52 @@ def benchmark_verdict(lower, upper, benchmark, polarity: str) -> tuple[str, str]
     return sig, "worse" if sig == bad else "better"
 
 
+def funnel_verdicts(numerators, denominators, benchmark: float, polarity: str, per: float = 1000):
+    """(significance, verdict, rule) of areas' rates against the all-areas rate, by the funnel plot's rule.
+
+    The same comparison as the profile's funnel plot (:func:`svtools.analysis.stats.funnels.overdispersion`
+    and :func:`~svtools.analysis.stats.funnels.adjusted_funnel_significance`, Spiegelhalter 2005, settings in
+    ``config/settings.yaml`` ``funnels``): an area is higher or lower only when its rate lies outside the 95%
+    funnel limit at its own denominator, limits widened for the usual variation between areas when the areas
+    are over-dispersed. A plain interval-against-benchmark test would call most CSPs different because places
+    differ; the page's words then contradict its funnel plot.
+
+    Parameters
+    ----------
+    numerators, denominators : array_like
+        Published counts and person-years of the areas taking part (hidden areas left out by the caller).
+    benchmark : float
+        Their pooled rate per ``per`` (sum of numerators / sum of denominators x ``per``).
+    polarity : str
+    per : float
+
+    Returns
+    -------
+    (list of str, list of str, str) or None
+        ``significance`` (higher / lower / similar) and ``verdict`` per area, and the rule in words; None when
+        there are fewer than 3 areas or no positive benchmark (the interval rule stays).
+    """
+    from svtools import config
+    from svtools.analysis.stats.funnels import adjusted_funnel_significance, overdispersion
+
+    x = pd.to_numeric(pd.Series(np.asarray(numerators, dtype=object)), errors="coerce").astype(float)
+    n = pd.to_numeric(pd.Series(np.asarray(denominators, dtype=object)), errors="coerce").astype(float)
+    if len(x) < 3 or not np.isfinite(benchmark) or benchmark <= 0 or x.isna().any() or (n <= 0).any():
+        return None
+    fcfg = config.settings().get("funnels", {})
+    od = overdispersion(x, n, benchmark, method=str(fcfg.get("method", "auto")),
+                        winsorise=float(fcfg.get("winsorise", 0.1)), multiplier=per)
+    flags = adjusted_funnel_significance(x, n, benchmark, od, per)["significance_95"]
+    sig = [{"high": "higher", "low": "lower"}.get(str(f), "similar") for f in flags]
+    bad = "higher" if polarity == "lower_is_better" else "lower"
+    verdict = [s if s == "similar" or polarity == "no_polarity" else ("worse" if s == bad else "better")
+               for s in sig]
+    widened = getattr(od, "method", "none") != "none"
+    rule = ("outside the 95% funnel limits around the all-areas rate, widened for the usual variation between "
+            "areas" if widened else "outside the 95% funnel limits around the all-areas rate")
+    return sig, verdict, rule
+
+
 def spread(values, polarity: str) -> dict:
     """P25, P75, worst and best of the published values (NaN = hidden: left out).
 
@@ -250,6 +296,16 @@ def compare_table(frame: pd.DataFrame, indicators: Sequence[dict]) -> pd.DataFra
               for lo, hi, b in zip(g["lower_95_ci"], g["upper_95_ci"], g["benchmark_value"])]
         g["significance"] = [s for s, _ in sv]
         g["verdict"] = [v for _, v in sv]
+        g["comparison_rule"] = "95% confidence interval against the benchmark"
+        if d["kind"] == "rate" and d["benchmark"] == "all_csps_in_data":
+            funnel = funnel_verdicts(g.loc[published, "numerator"], g.loc[published, "denominator"],
+                                     float(g["benchmark_value"].iloc[0]), d["polarity"],
+                                     per=float(d.get("per") or 1000))
+            if funnel is not None:
+                sig, verdict, rule = funnel
+                g.loc[published, "significance"] = sig
+                g.loc[published, "verdict"] = verdict
+                g["comparison_rule"] = rule
         sp = spread(g["value"], d["polarity"])
         for k in ("p25", "p75", "worst", "best"):
             g[k] = sp[k]

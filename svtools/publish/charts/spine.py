@@ -28,7 +28,7 @@ __all__ = ["spine_chart", "spine_positions", "MARKERS"]
 #: verdict -> (palette key, marker, legend label)
 MARKERS = {
     "better": ("spine_better", "^", "Better than the benchmark"),
-    "similar": ("spine_similar", "o", "Similar to the benchmark (its 95% CI includes it)"),
+    "similar": ("spine_similar", "o", "Similar to the benchmark (no clear difference)"),
     "worse": ("spine_worse", "v", "Worse than the benchmark"),
     "higher": ("spine_no_polarity", "D", "Higher or lower (no better or worse)"),
     "lower": ("spine_no_polarity", "D", "Higher or lower (no better or worse)"),

@@ -151,8 +151,10 @@ def spine_chart(ctx) -> SectionResult:
         "Compared with the benchmark": rows["verdict"],
         "Trend (latest years)": [_trend_words(r) for _, r in rows.iterrows()],
     })
-    note = ("Similar: the 95% confidence interval includes the benchmark. Rates: exact Poisson limits below 10 "
-            "events, Byar's from 10; shares: Wilson score. Percentiles, worst and best are of the CSPs whose value is "
+    note = ("Compared with the benchmark: a rate is worse or better only outside the 95% funnel limits around the "
+            "rate of all CSPs (widened for the usual variation between CSPs when they differ by more than chance, as "
+            "in the funnel plot); a share only when its 95% confidence interval excludes the benchmark. 95% CIs: "
+            "rates exact Poisson below 10 events, Byar's from 10; shares Wilson score. Percentiles, worst and best are of the CSPs whose value is "
             "published (hidden counts take no part); for an indicator with no polarity, worst is the highest value "
             "and best the lowest. Trend: the annual rate ratio of the trend model over the latest three years of the "
             "CSP's monthly series, 'getting worse' only when its 95% interval excludes 1; not assessed when the "
