@@ -282,3 +282,27 @@ def test_shares_keep_the_interval_rule():
     assert out["comparison_rule"].iloc[0].startswith("95% confidence interval")
     # benchmark 23.75%: A (10%, CI about 5.5 to 17.4) is lower, B (50%) higher
     assert out.set_index("area_code").loc[["A", "B"], "verdict"].tolist() == ["lower", "higher"]
+
+
+def test_a_force_whose_family_cannot_be_protected_is_withheld_not_fatal(demo_data, monkeypatch):
+    """One force's family that the gate cannot protect (seen on the national demo at a tiny scale) withholds
+    that force's CSPs' values; every other CSP's indicators are still computed, so no other page fails."""
+    from svtools.publish import disclosure
+
+    real = tables.series_cube
+
+    def refuse(dataset, force, name, start, end):
+        if force == "E23000013":
+            raise disclosure.DisclosureError("cube x: cannot protect cell ('E22000027', '2024/25')")
+        return real(dataset, force, name, start, end)
+
+    pi._table.cache_clear()
+    monkeypatch.setattr(tables, "series_cube", refuse)
+    try:
+        tab = pi.indicator_table("demo", "knife_serious_violence", "2025-03-31")
+    finally:
+        pi._table.cache_clear()
+    knife = tab[tab["indicator"] == "knife_serious_violence"]
+    cleveland = knife[knife["pfa_code"] == "E23000013"]
+    assert len(cleveland) and (cleveland["status"] == "hidden").all() and cleveland["value"].isna().all()
+    assert "cannot be protected" in cleveland["note"].iloc[0]

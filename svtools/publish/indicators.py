@@ -200,6 +200,12 @@ class _Reader:
         self.force_of = dict(zip(areas["csp_code"].astype(str), areas["pfa_code"].astype(str)))
 
     # ------------------------------------------------------------------ helpers
+    def _withheld(self, ind: dict, force: str, exc: Exception, period: str | None = None) -> list[dict]:
+        """Rows for a force whose family the gate cannot protect: every CSP's value withheld, never a failed page
+        for every other force's CSPs (the force's own pages report the same family themselves)."""
+        note = "withheld: the counts of this force cannot be protected against differencing"
+        return [self._row(ind, c, period or self.fy, None, np.nan, "hidden", note) for c in self._csps(force)]
+
     def _csps(self, force: str) -> list[str]:
         return self.areas.loc[self.areas["pfa_code"].astype(str) == force, "csp_code"].astype(str).tolist()
 
@@ -282,7 +288,11 @@ class _Reader:
         rows, tabs = [], []
         name = self._definition(ind)
         for force in self.forces:
-            fam = fam_of(force) if fam_of else tables.series_cube(self.dataset, force, name, self.start, self.end)
+            try:
+                fam = fam_of(force) if fam_of else tables.series_cube(self.dataset, force, name, self.start, self.end)
+            except disclosure.DisclosureError as exc:
+                rows += self._withheld(ind, force, exc)
+                continue
             codes = self._csps(force)
             tabs.append(fam.cube.table("area_code", None, fixed={"period": self.fy}, row_nodes=codes + [force],
                                        name=f"indicator_{ind['id']}_{force}"))
@@ -305,7 +315,11 @@ class _Reader:
         rows, tabs = [], []
         name = self._definition(ind)
         for force in self.forces:
-            cube = tables.age_year_cube(self.dataset, force, name, self.start, self.end)
+            try:
+                cube = tables.age_year_cube(self.dataset, force, name, self.start, self.end)
+            except disclosure.DisclosureError as exc:
+                rows += self._withheld(ind, force, exc)
+                continue
             codes = self._csps(force)
             if cube is None:
                 rows += [self._row(ind, c, self.fy, None, np.nan, "not recorded", "the data do not record victim ages")
@@ -358,7 +372,11 @@ class _Reader:
         for force in self.forces:
             ctx = types.SimpleNamespace(dataset=self.dataset, force_code=force, definition=self.page_definition,
                                         period_start=self.start, period_end=self.end, victim_ages=None)
-            cube = tables.breakdown_cube(ctx, DOMESTIC_SPLIT)
+            try:
+                cube = tables.breakdown_cube(ctx, DOMESTIC_SPLIT)
+            except disclosure.DisclosureError as exc:
+                rows += self._withheld(ind, force, exc, period)
+                continue
             for c in self._csps(force):
                 try:
                     da, known = cube.value((c, DOMESTIC)), cube.value((c, rec))
@@ -377,7 +395,12 @@ class _Reader:
         rows, tabs = [], []
         name = str(ind["definition"])
         for force in self.forces:
-            fam = count_tables.family_for(self.dataset, force, self.page_definition.name, name, self.start, self.end)
+            try:
+                fam = count_tables.family_for(self.dataset, force, self.page_definition.name, name, self.start,
+                                              self.end)
+            except disclosure.DisclosureError as exc:
+                rows += self._withheld(ind, force, exc)
+                continue
             codes = self._csps(force)
             tabs.append(fam.areas_table(codes, name, self.fy, name=f"indicator_{ind['id']}_{force}"))
             try:
