@@ -131,8 +131,9 @@ def spine_chart(ctx) -> SectionResult:
     better = rows.loc[rows["verdict"] == "better", "label"].tolist()
     sentence = (f"Against {bench}, {name} is significantly worse on {len(worse)} and better on {len(better)} of the "
                 f"{int(rows['value'].notna().sum())} indicators with a published value"
-                + (f" (worse: {'; '.join(worse)})" if worse else "") + ". Elsewhere the 95% confidence interval "
-                "includes the benchmark (similar), the indicator has no polarity, or no value is published.")
+                + (f" (worse: {'; '.join(worse)})" if worse else "") + ". Elsewhere there is no clear difference "
+                "from the benchmark (similar: a rate inside the funnel limits, a share whose 95% confidence interval "
+                "includes it), the indicator has no polarity, or no value is published.")
     _say(sentence)
     res.message = sentence
     table = pd.DataFrame({
