@@ -31,6 +31,7 @@ def test_normal_repair_leaves_withheld_unset():
 
 
 def test_no_pattern_withholds_every_non_zero_cell(monkeypatch):
+    monkeypatch.setenv("SVTOOLS_GATE_CACHE", "0")  # the algorithm is patched: a cached pattern would not apply
     # simulate a family where repair finds no complement (what a tiny national demo CSP can give)
     monkeypatch.setattr(disclosure.Cube, "_hide_complement", lambda self, key, t: False)
     cube = _cube(COUNTS)
@@ -44,6 +45,7 @@ def test_no_pattern_withholds_every_non_zero_cell(monkeypatch):
 
 
 def test_withholding_that_is_still_unsafe_raises(monkeypatch):
+    monkeypatch.setenv("SVTOOLS_GATE_CACHE", "0")
     # cells another family publishes visibly (keep_visible) are never hidden here: when they pin a hidden cell
     # (A's total 6 and A's 2024/25 count 5 give A's 2023/24 count 1), withholding the rest cannot help: refuse
     monkeypatch.setattr(disclosure.Cube, "_hide_complement", lambda self, key, t: False)
@@ -51,3 +53,26 @@ def test_withholding_that_is_still_unsafe_raises(monkeypatch):
     cube = _cube(counts)
     with pytest.raises(disclosure.DisclosureError, match="cannot protect"):
         cube.protect(keep_visible=[("A", "2024/25"), ("A", "Total")])
+
+
+def test_the_gate_cache_gives_the_same_pattern_and_is_checked(tmp_path, monkeypatch):
+    """A second identical protection reads the pattern the first wrote (<processed>/.cache/gate), with the
+    same published values; a record that does not fit the cube (tampered, or another cube's) is ignored."""
+    import json
+
+    monkeypatch.setattr(disclosure, "_gate_cache_dir", lambda: tmp_path / "gate")  # an empty cache
+    first = _cube(COUNTS)
+    p1 = first.protect()
+    assert first.audit_log  # the first one audited
+    second = _cube(COUNTS)
+    p2 = second.protect()
+    assert second.audit_log == [] and p2.values == p1.values  # read from the cache: no audit, same values
+    key = disclosure._gate_key(second, disclosure.threshold("police"), None, None)
+    path = disclosure._gate_cache_dir() / f"{key}.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "primary": []}))  # disagrees with primary suppression: ignored
+    third = _cube(COUNTS)
+    p3 = third.protect()
+    assert third.audit_log and p3.values == p1.values
+    other = _cube({**COUNTS, ("C", "2024/25"): 13})  # other counts: another key
+    assert disclosure._gate_key(other, 4, None, None) != key

@@ -359,6 +359,11 @@ class Cube:
         t = threshold(self.source)
         cfg = rules()["audit"]
         cells = self._cells
+        cache_key = _gate_key(self, t, extra_hidden, keep_visible)
+        cached = _gate_cache_read(cache_key)
+        if cached is not None and self._restore(cached):
+            return ProtectedCube(self, {k: (None if cells[k].hidden else cells[k].value) for k in cells},
+                                 {k for k in cells if cells[k].primary}, t)
         for key, c in cells.items():
             if 1 <= c.value <= t:
                 c.hidden = c.primary = True
@@ -386,8 +391,27 @@ class Cube:
             # passed still passes: audit again only what was exposed and what was just hidden.
             newly = {k for k, c in cells.items() if c.hidden} - before
             exposed = self._exposed(t, only=set(exposed) | newly)
+        _gate_cache_write(cache_key, {"hidden": [list(k) for k in keys if cells[k].hidden],
+                                      "primary": [list(k) for k in keys if cells[k].primary],
+                                      "withheld": self.withheld})
         return ProtectedCube(self, {k: (None if cells[k].hidden else cells[k].value) for k in keys},
                              {k for k in keys if cells[k].primary}, t)
+
+    def _restore(self, cached: dict) -> bool:
+        """Set the hidden pattern a previous identical protection found (see :func:`_gate_key`); False (and
+        nothing changed) when the record does not fit this cube's cells."""
+        hidden = {self._key(tuple(k)) for k in cached.get("hidden", [])}
+        primary = {self._key(tuple(k)) for k in cached.get("primary", [])}
+        if not (hidden <= set(self._cells) and primary <= hidden):
+            return False
+        t = threshold(self.source)
+        # the record must agree with primary suppression, which is recomputed here from the true counts
+        if primary != {k for k, c in self._cells.items() if 1 <= c.value <= t}:
+            return False
+        for k, c in self._cells.items():
+            c.hidden, c.primary = k in hidden, k in primary
+        self.withheld = cached.get("withheld")
+        return True
 
     def _withhold_all(self, t: int, why: str) -> None:
         """The last resort when repair finds no pattern: hide every non-zero cell (zeros stay visible, as they
@@ -513,6 +537,69 @@ class Cube:
                 c.hidden = True
                 done = True
         return done
+
+
+# =========================================================================== the gate's disk cache
+def _gate_key(cube: Cube, t: int, extra_hidden, keep_visible) -> str:
+    """SHA-256 of everything a protection depends on: the cube (name, source, dimensions and nodes, true base
+    counts, registered cells), the cells other families hide or publish, the threshold, the rules in
+    ``config/disclosure.yaml`` and the source of this module. The same key gives the same hidden pattern, since
+    the gate is deterministic."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    h = hashlib.sha256()
+    h.update(Path(__file__).read_bytes())
+    h.update(json.dumps(rules(), sort_keys=True, default=str).encode())
+    h.update(json.dumps([cube.name, cube.source, cube.unit, t,
+                         [[d.name, list(d.base), sorted((k, list(v)) for k, v in d.nodes.items())] for d in cube.dims],
+                         list(cube.truth.shape), [list(k) for k in cube._cells],
+                         sorted([list(map(str, cube._key(k))), repr(v)] for k, v in dict(extra_hidden or {}).items()),
+                         sorted(list(map(str, cube._key(k))) for k in (keep_visible or ()))],
+                        default=str).encode())
+    h.update(np.ascontiguousarray(cube.truth, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def _gate_cache_dir():
+    from svtools.paths import processed_dir
+
+    return processed_dir() / ".cache" / "gate"
+
+
+def _gate_cache_read(key: str) -> dict | None:
+    """A previous protection with the same key (``<processed>/.cache/gate/<key>.json``), or None. Protecting a
+    force's families takes seconds to minutes (one integer programme per hidden cell); every worker of a run and
+    every later run with the same data and code reads the pattern instead. ``SVTOOLS_GATE_CACHE=0`` turns it
+    off. Any problem with the cache only means protecting again."""
+    import json
+    import os
+
+    if os.environ.get("SVTOOLS_GATE_CACHE", "1") == "0":
+        return None
+    try:
+        return json.loads((_gate_cache_dir() / f"{key}.json").read_text())
+    except Exception:  # noqa: BLE001 - missing or damaged: protect again
+        return None
+
+
+def _gate_cache_write(key: str, record: dict) -> None:
+    import json
+    import os
+    import tempfile
+
+    if os.environ.get("SVTOOLS_GATE_CACHE", "1") == "0":
+        return
+    try:
+        folder = _gate_cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".gate-", suffix=".json", dir=folder)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(record, fh)
+        os.replace(tmp, folder / f"{key}.json")  # atomic: a reader sees the whole record or none
+    except Exception:  # noqa: BLE001 - a read-only data folder: no cache
+        pass
 
 
 class ProtectedCube:
