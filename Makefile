@@ -106,4 +106,4 @@ attack: env ## attack the latest run from its published files (hidden cells reco
 
 clean: ## remove generated data and outputs, published and analysts' (keeps .venv)
 	rm -rf data/raw/demo data/processed/demo data/processed/police_uk outputs/[0-9]* outputs/latest outputs/latest-* outputs/.cache outputs/_analyst
-	rm -rf data/raw/national outputs/national
+	rm -rf data/raw/national outputs/national data/processed/.cache
