@@ -29,7 +29,8 @@ PERIOD_END = "2025-03-31"
 AGE_COLUMN = "Victim Age at Offence"
 BLANK_SHARE = 0.3
 #: Text that must never appear on a page (numbers that are not numbers).
-BAD_TEXT = re.compile(r"\bnan%?(?![a-z])|\bNaN\b|\bNone\b|<NA>|\bNaT\b", re.IGNORECASE)
+#: A missing value printed as a Python/pandas value (case-sensitive: "none of them" is English, "None" a repr).
+BAD_TEXT = re.compile(r"\b(?:nan|NaN|NAN)%?(?![A-Za-z])|\bNone\b(?!\s+of\b)|<NA>|\bNaT\b")
 BUSIEST_TIME = re.compile(r"busiest (hour|\d+-hour block|block)", re.IGNORECASE)
 #: A sentence giving a number of offences with a victim under 25 ("0 of them had a victim under 25").
 UNDER25_COUNT = re.compile(r"[\d*][\d,]* (of them|of the [\d,]+ [^.]*|offences of [^.]*) had a victim under 25")
