@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import shutil
@@ -126,11 +125,9 @@ class WarmKernelPlugin(WorkerPlugin):
         st = path.stat()
         key = (str(path), st.st_size, st.st_mtime_ns)
         if key not in self._hashes:
-            h = hashlib.sha256()
-            with path.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 22), b""):
-                    h.update(chunk)
-            self._hashes[key] = h.hexdigest()
+            from svtools.publish.run_cache import sha256_file
+
+            self._hashes[key] = sha256_file(path)
         return self._hashes[key]
 
 

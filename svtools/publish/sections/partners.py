@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from svtools.config import read_yaml, settings
+from svtools.config import read_yaml
 from svtools.paths import CONFIG
 from svtools.publish import charts, disclosure
 from svtools.publish.disclosure import Cube, Dim
@@ -226,6 +226,19 @@ def _series(ctx: ProfileContext):
             "ae_monthly": ae_m, "police_monthly": pol_m, "plans": {"ae": r_ae, "police": r_pol}}, None
 
 
+def _ae_series(ctx: ProfileContext, name: str, title: str):
+    """``(series, None)`` for a section that needs the A&E and police series (:func:`_series`), or ``(None,
+    result)``: the one line that replaces the section when the data have no A&E file or no series can be
+    published."""
+    skip = _need_partner(ctx, name, title, "ae", "A&E attendances")
+    if skip is not None:
+        return None, skip
+    s, why = _series(ctx)
+    if s is None:
+        return None, _skip(ctx, name, title, why)
+    return s, None
+
+
 def partner_ae_police(ctx: ProfileContext) -> SectionResult:
     """A&E assault attendances against police-recorded violence with injury (victims), by period.
 
@@ -234,12 +247,9 @@ def partner_ae_police(ctx: ProfileContext) -> SectionResult:
     shows financial-year totals (sums of published points).
     """
     title = "A&E attendances and police records"
-    skip = _need_partner(ctx, "partner_ae_police", title, "ae", "A&E attendances")
+    s, skip = _ae_series(ctx, "partner_ae_police", title)
     if skip is not None:
         return skip
-    s, why = _series(ctx)
-    if s is None:
-        return _skip(ctx, "partner_ae_police", title, why)
     res = SectionResult(name="partner_ae_police")
     a, p = s["ae"].counts.iloc[:, 0], s["police"].counts.iloc[:, 0]
     a.name, p.name = AE_COL, POLICE_COL
@@ -320,12 +330,9 @@ def partner_unreported(ctx: ProfileContext) -> SectionResult:
     """The share of A&E assault attendances with no matching police record, estimated from the period's
     published totals (:func:`estimate_unreported`), with its Wilson interval and its sensitivity to q."""
     title = "Assaults treated in A&E that police did not record"
-    skip = _need_partner(ctx, "partner_unreported", title, "ae", "A&E attendances")
+    s, skip = _ae_series(ctx, "partner_unreported", title)
     if skip is not None:
         return skip
-    s, why = _series(ctx)
-    if s is None:
-        return _skip(ctx, "partner_unreported", title, why)
     a, p = s["ae"].counts.iloc[:, 0].get(TOTAL), s["police"].counts.iloc[:, 0].get(TOTAL)
     if a is None or p is None or pd.isna(a) or pd.isna(p) or int(a) < _min_total():
         return _skip(ctx, "partner_unreported", title, f"too few A&E assault attendances were published for "
@@ -397,16 +404,13 @@ def partner_night(ctx: ProfileContext) -> SectionResult:
     and the share in the night blocks with a Wilson interval; a night-time concentration is claimed only
     when the interval lies above the share an even spread would give."""
     title = "Time of day"
-    skip = _need_partner(ctx, "partner_night", title, "ae", "A&E attendances")
+    s, skip = _ae_series(ctx, "partner_night", title)
     if skip is not None:
         return skip
-    s, why = _series(ctx)
-    if s is None:
-        return _skip(ctx, "partner_night", title, why)
     blocks = _block_labels()
     night = [str(b) for b in _cfg()["night_blocks"]]
     ae = _csp_rows(ctx, "ae")
-    a_total, p_total = s["ae"].counts.iloc[:, 0].get(TOTAL), s["police"].counts.iloc[:, 0].get(TOTAL)
+    a_total = s["ae"].counts.iloc[:, 0].get(TOTAL)
     if pd.isna(a_total) or int(a_total) < _min_total():
         return _skip(ctx, "partner_night", title, f"too few A&E assault attendances in {ctx.name} to break down")
     res = SectionResult(name="partner_night")
@@ -474,7 +478,7 @@ def partner_night(ctx: ProfileContext) -> SectionResult:
                               ylabel="Per cent of the source's known-time count", xlabel="Time block",
                               baseline="none")
     busiest = {k: blocks[int(np.nanargmax(v))] for k, v in pcts.items() if np.isfinite(v).any()}
-    alt = (f"Grouped bar chart of the percentage of A&E assault attendances, police-recorded violence with injury"
+    alt = ("Grouped bar chart of the percentage of A&E assault attendances, police-recorded violence with injury"
            + (" and ambulance call-outs" if t_amb is not None else "") + f" in {ctx.name} in each 3-hour block. "
            + "; ".join(f"{k.replace('_percent', '').replace('ae', 'A&E')} busiest {v}" for k, v in busiest.items())
            + ".")
@@ -487,12 +491,9 @@ def partner_ae_who(ctx: ProfileContext) -> SectionResult:
     "Not recorded" row (never 0 or dropped); published only when the period's total is at least the
     breakdown minimum."""
     title = "Who is treated in A&E, and with what weapon"
-    skip = _need_partner(ctx, "partner_ae_who", title, "ae", "A&E attendances")
+    s, skip = _ae_series(ctx, "partner_ae_who", title)
     if skip is not None:
         return skip
-    s, why = _series(ctx)
-    if s is None:
-        return _skip(ctx, "partner_ae_who", title, why)
     total = s["ae"].counts.iloc[:, 0].get(TOTAL)
     if pd.isna(total) or int(total) < _min_total():
         return _skip(ctx, "partner_ae_who", title, f"too few A&E assault attendances in {ctx.name} to break down")
