@@ -125,7 +125,7 @@ class WarmKernelPlugin(WorkerPlugin):
         st = path.stat()
         key = (str(path), st.st_size, st.st_mtime_ns)
         if key not in self._hashes:
-            from svtools.publish.run_cache import sha256_file
+            from svtools.ingest.area_tables import sha256_file
 
             self._hashes[key] = sha256_file(path)
         return self._hashes[key]

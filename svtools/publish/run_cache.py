@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from svtools.ingest.area_tables import sha256_file  # the one file hash (dataset.json, manifests, cache keys)
 from svtools.publish import render
 from svtools.paths import CONFIG, ROOT
 
@@ -147,15 +148,6 @@ def _sha256_bytes(data: bytes) -> str:
 
 
 # --------------------------------------------------------------------------- hashing (incremental builds)
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in 4 MiB chunks (the cache keys' and the Dask workers' data digests)."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class _Hasher:
     """sha256 of input files, each read once per run; ``used`` collects them for the manifest."""
 
