@@ -82,9 +82,10 @@ def spine_chart(ctx) -> SectionResult:
     """The CSP's indicators against the benchmark and the spread of the CSPs: chart, table and CSV.
 
     Each indicator is compared with its benchmark (``config/indicators.yaml``; usually all CSPs in the data:
-    their published counts over their residents) by its 95% confidence interval: **similar** when the interval
-    includes the benchmark, otherwise better or worse by the indicator's polarity (higher or lower when it has
-    none). Rates: exact Poisson limits below 10 events, Byar's from 10; shares: Wilson. P25, P75, worst and best
+    their published counts over their residents): a rate by the funnel plot's rule (outside the over-dispersed
+    95% funnel limits, :func:`svtools.analysis.indicators.funnel_verdicts`), a share by its 95% confidence
+    interval; **similar** otherwise, else better or worse by the indicator's polarity (higher or lower when it
+    has none). Rates: exact Poisson limits below 10 events, Byar's from 10; shares: Wilson. P25, P75, worst and best
     are of the CSPs whose value is published.
     """
     title = "Spine chart"
