@@ -487,6 +487,13 @@ class Cube:
             idx = self._cells[key].idx
         s_idx = set(idx.tolist())
         vis = [(k, c, set(c.idx.tolist())) for k, c in self._cells.items() if not c.hidden]
+        # An alias - another node over exactly the same base cells (the latest 12 months when they are a
+        # financial year) - publishes the hidden value itself: hide it too.
+        aliases = [c for k, c, cs in vis if cs == s_idx and c.value > 0 and k not in self._keep]
+        if aliases:
+            for c in aliases:
+                c.hidden = True
+            return True
         parents = [(k, c, cs) for k, c, cs in vis if len(cs) > len(s_idx) and s_idx <= cs]
         parents.sort(key=lambda x: (len(x[2]), x[0]))
         pref = float(rules()["audit"]["prefer_complement_at_least"]) * t

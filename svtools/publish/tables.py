@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,7 @@ from svtools.analysis.fields import age_bounds, banded, in_age_range
 from svtools.ingest.definitions import apply_definition, load_definition
 from svtools.ingest.extract import financial_year
 from svtools.ingest.store import csp_codes, dataset_dir, load_records, load_table
-from svtools.publish.disclosure import Cube, Dim, ProtectedCube, rules, threshold
+from svtools.publish.disclosure import Cube, DisclosureError, Dim, ProtectedCube, rules, threshold
 
 __all__ = [
     "ALL_AREAS",
@@ -186,8 +185,9 @@ class SeriesFamily:
         return self.cube.value((area, period))
 
 
-@functools.lru_cache(maxsize=64)
-def _series_family(dataset: str, force: str, definition: str, start: str, end: str, digest: str) -> SeriesFamily:
+def _build_series(dataset: str, force: str, definition: str, start: str, end: str, digest: str,
+                  extra_hidden: Mapping[tuple, tuple] | None = None) -> SeriesFamily:
+    """The area x period family, protected; ``extra_hidden`` are cells a linked family needs hidden."""
     t = threshold("police")
     areas = _areas(dataset, digest)
     adim = _area_dim(areas, csp_codes(dataset, force), with_all=False)
@@ -199,7 +199,6 @@ def _series_family(dataset: str, force: str, definition: str, start: str, end: s
                            "count": g["offences"].astype("int64")})
     cube = Cube(f"offences_by_period_{definition}", [adim, tdim], counts)
     # Each CSP's series: the finest resolution none of whose points is small.
-    truth = {}
     flat = cube.truth
     aidx = {a: i for i, a in enumerate(adim.base)}
     tidx = {p: i for i, p in enumerate(tdim.base)}
@@ -239,8 +238,53 @@ def _series_family(dataset: str, force: str, definition: str, start: str, end: s
     for a, r in resolution.items():
         if r is not None:
             cube.publish((a, p) for p in levels[r])
-    protected = cube.protect()
+    protected = cube.protect(extra_hidden=extra_hidden)
     return SeriesFamily(protected, levels, resolution, definition)
+
+
+def _series_family(dataset: str, force: str, definition: str, start: str, end: str, digest: str) -> SeriesFamily:
+    return _linked_families(dataset, force, definition, start, end, digest)[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _linked_families(dataset: str, force: str, definition: str, start: str, end: str,
+                     digest: str) -> tuple[SeriesFamily, ProtectedCube | None]:
+    """The series family and the age-by-year family, repaired together.
+
+    The age family's "All ages" cells *are* the series family's area x financial-year cells. The age family is
+    protected with those cells fixed as the series family publishes them (hidden there: hidden here; visible
+    there: kept visible). When that cannot protect some age cell (cells the series family publishes pin it),
+    the age family is protected once more without keeping the shared cells, every shared cell it then hides is
+    hidden in the series family too, the series family is repaired again with those cells hidden, and the loop
+    repeats. Each round only hides more cells, so it ends: at the latest when the shared cells are all hidden.
+
+    Returns
+    -------
+    tuple
+        ``(SeriesFamily, ProtectedCube or None)``: the age family is None when no ages are recorded.
+    """
+    extra: dict[tuple, tuple] = {}
+    for _ in range(int(rules()["audit"]["max_repair_rounds"])):
+        fam = _build_series(dataset, force, definition, start, end, digest, extra or None)
+        built = _age_year_cube(dataset, force, definition, start, end, digest)
+        if built is None:
+            return fam, None
+        hidden, keep = {}, set()
+        for key in built.shared:
+            if fam.value(key[0], key[1]) is None:
+                hidden[key] = (1, None)
+            else:
+                keep.add(key)
+        try:
+            return fam, built.cube.protect(extra_hidden=hidden, keep_visible=keep)
+        except DisclosureError:
+            alone = _age_year_cube(dataset, force, definition, start, end, digest).cube.protect(extra_hidden=hidden)
+            need = {(k[0], k[1]) for k in keep if alone.value(k) is None}
+            if not need:
+                raise
+            extra.update({k: (1, None) for k in need})
+    raise DisclosureError(f"offences_by_year_and_age_{definition} and offences_by_period_{definition} "
+                          f"({force}): no joint suppression pattern after {len(extra)} shared cells hidden")
 
 
 def series_cube(dataset: str, force: str, definition: str, start, end) -> SeriesFamily:
@@ -250,12 +294,18 @@ def series_cube(dataset: str, force: str, definition: str, start, end) -> Series
 
 
 # =========================================================================== area x year x age group
-@functools.lru_cache(maxsize=64)
-def _age_year(dataset: str, force: str, definition: str, start: str, end: str, digest: str) -> ProtectedCube | None:
+@dataclass
+class _AgeYear:
+    """The age-by-year cube before protection, and its cells the series family also publishes."""
+
+    cube: Cube
+    shared: list[tuple]
+
+
+def _age_year_cube(dataset: str, force: str, definition: str, start: str, end: str, digest: str) -> _AgeYear | None:
     m = _monthly(dataset, definition, start, end, digest)
     if "victim_under_25" not in m.columns or m["victim_under_25"].isna().all():
         return None
-    fam = _series_family(dataset, force, definition, start, end, digest)
     areas = _areas(dataset, digest)
     adim = _area_dim(areas, csp_codes(dataset, force), with_all=False)
     _, levels = _time_dim(start, end)
@@ -277,17 +327,12 @@ def _age_year(dataset: str, force: str, definition: str, start: str, end: str, d
     area_nodes = list(adim.base) + list(adim.nodes)
     cube.publish((a, y, grp) for a in area_nodes for y in years + [TOTAL]
                  for grp in (ALL_AGES, AGE_GROUPS[0], AGE_GROUPS[2]))
-    # All-ages cells are the series family's cells: hidden there -> hidden here; visible there -> kept visible.
-    hidden = {}
-    keep = set()
-    for a in area_nodes:
-        for y in years + [TOTAL]:
-            key = (a, y, ALL_AGES)
-            if fam.value(a, y) is None:
-                hidden[key] = (1, None)
-            else:
-                keep.add(key)
-    return cube.protect(extra_hidden=hidden, keep_visible=keep)
+    # All-ages cells are the series family's cells (see _linked_families)
+    return _AgeYear(cube, [(a, y, ALL_AGES) for a in area_nodes for y in years + [TOTAL]])
+
+
+def _age_year(dataset: str, force: str, definition: str, start: str, end: str, digest: str) -> ProtectedCube | None:
+    return _linked_families(dataset, force, definition, start, end, digest)[1]
 
 
 def age_year_cube(dataset: str, force: str, definition: str, start, end) -> ProtectedCube | None:
