@@ -480,15 +480,16 @@ class _DrawCounter:
 
 @pytest.mark.parametrize("name", sorted(CHARTS))
 def test_show_paints_a_chart_once_and_lays_it_out_at_most_four_times(name, monkeypatch):
-    """A chart costs one paint (the PNG) and, in show(), one layout that every check measures, plus one for each
-    check that changed the layout (titles re-wrapped to it, an axis label wrapped, the titles again): savefig
-    adds none (it used to add a layout pass of its own, and the title fitting and every check painted the
-    figure in full)."""
+    """A chart costs, from building it to its PNG, one paint (the PNG) and one layout that every check
+    measures, plus one for each change that moved the layout (titles re-wrapped to more or fewer lines, an axis
+    label wrapped, tick labels broken): savefig adds none (it used to add a layout pass of its own, and the title
+    fitting and every check painted the figure in full), and the builders measure on a layout, never a paint
+    (the funnel plot's labels, the yearly chart's value labels)."""
     from svtools.publish import figures
 
     monkeypatch.setattr("IPython.display.display", lambda *a, **kw: None)
-    fig = CHARTS[name]()
     counter = _DrawCounter(monkeypatch)
+    fig = CHARTS[name]()
     figures.show(fig, alt="A chart of the test data, for counting its draws.")
     assert counter.paints == 1
     assert 1 <= counter.layouts <= 4
@@ -553,6 +554,44 @@ def test_fit_title_wraps_as_measuring_the_title_itself_and_keeps_a_title_that_fi
     assert not fig.stale
     assert figures.fit_title(ax, draw=False) is False  # already fitted: left alone, the layout stays current
     assert not fig.stale
+    plt.close(fig)
+
+
+def test_a_title_rewrapped_onto_as_many_lines_keeps_the_layout_and_onto_more_lines_does_not():
+    """fit_title re-wraps a title to the laid-out axes. Broken at other points onto the same lines (the same
+    extent), the title moves nothing the layout reads, so the layout made before holds: the figure stays
+    current, and laying it out again would paint the same PNG. Onto more lines, the axes must come down: the
+    figure is stale and is laid out again."""
+    import textwrap
+
+    from svtools.publish import figures
+
+    figures.set_theme()
+    fig, ax = figures.new_figure()
+    ax.plot([0, 1], [0, 10])
+    ax.set_ylabel("Offences per month")
+    title = "Knife-enabled serious violence per month, Middlesbrough: SPC chart"
+    ax.set_title(title, loc="left")
+    figures.lay_out(fig)
+    fitted = _fit_title_by_setting(ax)
+    lines = fitted.count("\n") + 1
+    assert lines >= 2
+    longest = max(len(line) for line in fitted.split("\n"))
+    other = next(text for chars in range(longest - 1, 12, -1)
+                 if (text := "\n".join(textwrap.wrap(title, chars))) != fitted and text.count("\n") + 1 == lines)
+    ax.set_title(other, loc="left")
+    figures.lay_out(fig)
+    assert figures.fit_title(ax, draw=False) is True
+    assert ax.get_title(loc="left") == fitted
+    assert not fig.stale
+    png = figures.png_bytes(fig)
+    fig.stale = True  # png_bytes lays it out again first
+    assert figures.png_bytes(fig) == png
+    ax.set_title("\n".join(title.split()), loc="left")  # a word a line
+    figures.lay_out(fig)
+    assert figures.fit_title(ax, draw=False) is True
+    assert ax.get_title(loc="left") == fitted
+    assert fig.stale
     plt.close(fig)
 
 

@@ -165,13 +165,14 @@ def _drawn_texts(fig, draw: bool = True):
                     if id(tick) not in drawn:
                         undrawn.update({id(tick.label1), id(tick.label2)})
     found = []
-    for t in fig.findobj(Text):
-        if id(t) in undrawn or not t.get_visible() or not t.get_text().strip() or t.get_alpha() == 0:
-            continue
-        ext = t.get_window_extent(renderer)
-        if ext.width <= 0 or ext.x1 < box.x0 or ext.x0 > box.x1 or ext.y1 < box.y0 or ext.y0 > box.y1:
-            continue  # e.g. tick labels of ticks outside the view, which are never drawn
-        found.append(t)
+    with _Reading(fig):  # an annotation's extent updates its arrow and box (stale), which every draw redoes
+        for t in fig.findobj(Text):
+            if id(t) in undrawn or not t.get_visible() or not t.get_text().strip() or t.get_alpha() == 0:
+                continue
+            ext = t.get_window_extent(renderer)
+            if ext.width <= 0 or ext.x1 < box.x0 or ext.x0 > box.x1 or ext.y1 < box.y0 or ext.y0 > box.y1:
+                continue  # e.g. tick labels of ticks outside the view, which are never drawn
+            found.append(t)
     return found
 
 
@@ -283,8 +284,36 @@ def fit_title(ax, draw: bool = True) -> bool:
         chars -= 2
     if text == current:
         return False
+    laid_out = not fig.stale
+    title = getattr(ax, "_left_title", None)
+    before = title.get_window_extent(renderer) if laid_out and title is not None else None
     ax.set_title(text, loc="left")
+    if before is not None and _same_title_layout(ax, before, renderer):
+        fig.stale = False  # the same lines at other break points: the layout made before still holds
     return True
+
+
+def _same_title_layout(ax, before, renderer) -> bool:
+    """Whether the left title of ``ax``, re-wrapped since the last layout (where its extent was ``before``),
+    leaves that layout as it was, so that the figure need not be laid out again.
+
+    What the constrained layout and the title's placing read of a title is its vertical extent and a 1 px box
+    at the middle of its width (``Axes.get_tightbbox(for_layout_only=True)``; its overlap with the y axis'
+    offset text, when that is shown). So the layout holds when the title's extent has the same bottom and top
+    and the middle of its width stays over the axes (where the axes' own box already covers it), before and
+    after, and no offset text is shown.
+    """
+    after = ax._left_title.get_window_extent(renderer)
+    frame = ax.get_window_extent(renderer)
+    offset = ax.yaxis.offsetText
+    if offset.get_visible() and offset.get_text():
+        return False
+
+    def over_axes(ext):
+        middle = (ext.x0 + ext.x1) / 2
+        return ext.width > 0 and frame.x0 <= middle - 0.5 and middle + 0.5 <= frame.x1
+
+    return before.y0 == after.y0 and before.y1 == after.y1 and over_axes(before) and over_axes(after)
 
 
 def fit_axis_labels(fig, draw: bool = True) -> int:
@@ -364,8 +393,9 @@ def prepare(fig) -> dict:
     if raised:
         lay_out(fig)
     turned = declutter_ticks(fig, draw=False)
-    retitled = sum(fit_title(ax, draw=False) for ax in fig.axes)
-    wrapped = fit_axis_labels(fig, draw=bool(turned or retitled))
+    for ax in fig.axes:
+        fit_title(ax, draw=False)
+    wrapped = fit_axis_labels(fig, draw=fig.stale)  # a new layout only when a change moved it
     for ax in fig.axes:
         fit_title(ax, draw=False)  # the layout may have moved the axes since the titles were fitted
     return {"raised": raised, "turned": turned, "wrapped": wrapped, "moved": moved}

@@ -211,7 +211,8 @@ def _place_labels(ax, xs, ys, texts, bold=None, required=None, fontsize: float |
     n = len(texts)
     bold = list(bold) if bold is not None else [False] * n
     required = list(required) if required is not None else [True] * n
-    fig.canvas.draw()
+    if fig.stale:
+        figures.lay_out(fig)  # the positions only: no pixels are painted here
     renderer = fig.canvas.get_renderer()
     to_px = ax.transData.transform
     frame = ax.get_window_extent(renderer)
@@ -276,6 +277,9 @@ def _place_labels(ax, xs, ys, texts, bold=None, required=None, fontsize: float |
         )
         ann.set_in_layout(False)
         drawn.append(ann)
+    # the labels (and the measuring probes, removed) are outside the layout and move nothing in it: the layout
+    # made above still holds, and show() paints with it
+    fig.stale = False
     return drawn
 
 

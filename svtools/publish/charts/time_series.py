@@ -21,6 +21,7 @@ from svtools.publish.charts.common import (
     _fs,
     _height,
 )
+from svtools.publish import figures
 from svtools.publish.disclosure import require_gate_frame
 from svtools.config import settings
 
@@ -416,7 +417,7 @@ def yearly_chart(
     _title(ax, title)
     if len(series) > 1:
         _legend_below(fig, ax, ncol=len(series))
-    fig.canvas.draw()
+    figures.lay_out(fig)  # the positions only: no pixels are painted here
     renderer = fig.canvas.get_renderer()
     bar_px = ax.get_window_extent(renderer).width / max(1, len(years)) * width
     widths = [t.get_window_extent(renderer).width for t in value_labels]
