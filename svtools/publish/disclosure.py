@@ -17,7 +17,8 @@ How the protection works (``docs/disclosure.md`` gives the reasons and sources; 
    count, the gate solves the integer programme an attacker holding every published number of the cube can
    set up - base cells are integers >= 0, each visible cell fixes the sum of its base cells, each hidden cell
    is at least 1 (and, for a primary cell, at most the threshold: the attacker is even told which cells are
-   primary) - and finds the smallest and largest value the cell can take (``scipy.optimize.milp``, HiGHS).
+   primary) - and finds the smallest and largest value the cell can take (HiGHS through ``highspy``: the linear
+   programme, re-solved per cell, and branch and bound with ``scipy.optimize.milp`` when its optimum is not integral).
 4. **Repair** (secondary suppression): while some cell can be narrowed below the suppression band (a primary
    cell must keep the whole band 1..threshold; any other hidden cell a range of at least threshold - 1), the
    gate hides one more visible cell - the smallest non-zero sibling of the exposed cell inside a visible
@@ -116,9 +117,10 @@ def audit_ranges(
     Notes
     -----
     The programme is split into independent components (base cells linked through a hidden or visible cell
-    that is not yet fixed), and each target is solved on its own component(s) with ``scipy.optimize.milp``
-    (HiGHS branch and bound, integrality on every base cell). This is the attack of the issue's self-test and
-    the check the gate runs before it publishes.
+    that is not yet fixed). Each group of components is loaded into HiGHS once (:class:`_Programme`) and every
+    target on it is solved by changing only the objective; when the optimal point is not integral, that target
+    is solved again by branch and bound (``scipy.optimize.milp``, integrality on every base cell). This is the
+    attack of the issue's self-test and the check the gate runs before it publishes.
     """
     n = int(n_base)
     ub = np.full(n, np.inf) if upper is None else np.asarray(upper, float).copy()
@@ -172,39 +174,124 @@ def audit_ranges(
     if m:
         inc = sp.csr_array((np.ones(len(rows)), (cols, rows)), shape=(m, len(lo)))
         adj = (inc @ inc.T)
-        ncomp, label = connected_components(adj, directed=False)
+        _, label = connected_components(adj, directed=False)
     else:
-        ncomp, label = 0, np.zeros(0, dtype=int)
+        label = np.zeros(0, dtype=int)
 
-    out = []
-    cache: dict[tuple, tuple] = {}
-    for t in targets:
+    # Targets grouped by the components they touch: each group's programme is handed to HiGHS once and
+    # re-solved for each target with only the objective changed (a warm start from the last basis).
+    out: list = [None] * len(targets)
+    groups: dict[tuple, list] = {}
+    for k, t in enumerate(targets):
         t = np.asarray(t)
         const = float(np.nansum(fixed[t]))
         f = pos[t]
         f = f[f >= 0]
         if f.size == 0:
-            out.append((const, const))
+            out[k] = (const, const)
             continue
-        comps = tuple(sorted(set(label[f].tolist())))
-        if comps not in cache:
-            keep = np.flatnonzero(np.isin(label, comps))
-            sub_rows = np.unique(A[:, keep].nonzero()[0]) if A is not None else np.array([], int)
-            cache[comps] = (keep, sub_rows)
-        keep, sub_rows = cache[comps]
+        groups.setdefault(tuple(sorted(set(label[f].tolist()))), []).append((k, f, const))
+    for comps, members in groups.items():
+        keep = np.flatnonzero(np.isin(label, comps))
+        sub_rows = np.unique(A[:, keep].nonzero()[0]) if A is not None else np.array([], int)
         local = -np.ones(m, dtype=np.int64)
         local[keep] = np.arange(keep.size)
-        c = np.zeros(keep.size)
-        np.add.at(c, local[f], 1.0)
-        bounds = Bounds(np.zeros(keep.size), ub[free_idx[keep]])
-        cons = [LinearConstraint(A[sub_rows][:, keep], lo_a[sub_rows], hi_a[sub_rows])] if sub_rows.size else []
+        sub = A[sub_rows][:, keep] if sub_rows.size else None
         ub_k = np.minimum(ub[free_idx[keep]], 1e7)
-        vmin = _optimum(c, cons, Bounds(np.zeros(keep.size), ub_k))
-        vmax = -_optimum(-c, cons, Bounds(np.zeros(keep.size), ub_k))
-        if vmax >= 1e6:
-            vmax = np.inf
-        out.append((const + round(vmin), const + (round(vmax) if np.isfinite(vmax) else np.inf)))
+        programme = _Programme(sub, lo_a[sub_rows], hi_a[sub_rows], ub_k)
+        for k, f, const in members:
+            c = np.zeros(keep.size)
+            np.add.at(c, local[f], 1.0)
+            vmin = programme.optimum(c)
+            vmax = programme.optimum(-c)
+            vmax = None if vmax is None else -vmax
+            if vmin is None or vmax is None:  # not integral at the LP optimum (or not solved): branch and bound
+                cons = [LinearConstraint(sub, lo_a[sub_rows], hi_a[sub_rows])] if sub is not None else []
+                bounds = Bounds(np.zeros(keep.size), ub_k)
+                if vmin is None:
+                    vmin = _optimum(c, cons, bounds)
+                if vmax is None:
+                    vmax = -_optimum(-c, cons, bounds)
+            if vmax >= 1e6:
+                vmax = np.inf
+            out[k] = (const + round(vmin), const + (round(vmax) if np.isfinite(vmax) else np.inf))
     return out
+
+
+_HIGHS: list = []
+
+
+def _highs():
+    """This process's HiGHS instance (``highspy``), made once with its banner (written by the C library to
+    file descriptor 1, where a notebook kernel would put it on the page) sent to /dev/null."""
+    if not _HIGHS:
+        import os
+        import sys
+
+        import highspy
+
+        sys.stdout.flush()
+        saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(null)
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")  # re-solves start from the last basis; presolve would discard it
+        _HIGHS.append(h)
+    return _HIGHS[0]
+
+
+class _Programme:
+    """The attacker's linear programme of one group of components, loaded into HiGHS once.
+
+    :meth:`optimum` changes only the objective and re-solves (dual simplex, warm-started from the previous
+    basis), which is what makes the audit of a national cube affordable: a fresh ``scipy.optimize.milp`` per
+    target spent about half its time building and checking the model. The value is the same: the optimum of
+    a linear programme is unique, and it is used only when the optimal point HiGHS returns is integral (else
+    the caller runs branch and bound, :func:`_optimum`), so which optimal vertex is returned does not matter.
+    """
+
+    def __init__(self, a, row_lower, row_upper, col_upper):
+        import highspy
+
+        self.h = h = _highs()
+        h.clearModel()
+        n = int(col_upper.size)
+        lp = highspy.HighsLp()
+        lp.num_col_ = n
+        lp.num_row_ = 0 if a is None else int(a.shape[0])
+        lp.col_cost_ = np.zeros(n)
+        lp.col_lower_ = np.zeros(n)
+        lp.col_upper_ = np.asarray(col_upper, float)
+        if a is not None:
+            csc = sp.csc_array(a)
+            csc.sort_indices()
+            lp.row_lower_ = np.asarray(row_lower, float)
+            lp.row_upper_ = np.where(np.isfinite(row_upper), row_upper, highspy.kHighsInf).astype(float)
+            lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+            lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+            lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+            lp.a_matrix_.value_ = csc.data.astype(float)
+        h.passModel(lp)
+        self.n = n
+        self.cols = np.arange(n, dtype=np.int32)
+        self.optimal = highspy.HighsModelStatus.kOptimal
+
+    def optimum(self, c) -> float | None:
+        """Minimum of ``c @ x`` when HiGHS finds an integral optimal point, else None."""
+        h = self.h
+        h.changeColsCost(self.n, self.cols, np.asarray(c, float))
+        h.run()
+        if h.getModelStatus() != self.optimal:
+            return None
+        x = np.asarray(h.getSolution().col_value)
+        if not np.allclose(x, np.round(x), atol=1e-7):
+            return None
+        return float(np.round(np.asarray(c) @ np.round(x)))
 
 
 def _optimum(c, cons, bounds, time_limit: float = 20.0) -> float:
