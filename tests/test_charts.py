@@ -595,6 +595,30 @@ def test_a_title_rewrapped_onto_as_many_lines_keeps_the_layout_and_onto_more_lin
     plt.close(fig)
 
 
+def test_a_title_broken_after_a_hyphen_joins_up_again_when_re_wrapped():
+    """A title fit_title broke after a hyphen ("Stockton-on-" over "Tees") is re-wrapped from its words as they
+    were: with more room it reads "Stockton-on-Tees" again, not "Stockton-on- Tees"."""
+    from svtools.publish import figures
+
+    figures.set_theme()
+    fig, ax = figures.new_figure()
+    ax.set_ylabel("Victim age")
+    title = "Offences against young victims, Stockton-on-Tees"
+    ax.set_title(title, loc="left")
+    figures.lay_out(fig)
+    for room in range(120, 400, 4):  # a narrow room that breaks the title at a hyphen
+        ax.set_title(title, loc="left")
+        figures.fit_title(ax, draw=False, left=fig.bbox.x1 - 6 - room)
+        if "-\n" in ax.get_title(loc="left"):
+            break
+    assert "-\n" in ax.get_title(loc="left")
+    figures.fit_title(ax, draw=False)  # the real room, wider
+    assert ax.get_title(loc="left") == _fit_title_by_setting(ax)
+    assert "- " not in ax.get_title(loc="left")
+    assert ax.get_title(loc="left").replace("-\n", "-").replace("\n", " ") == title
+    plt.close(fig)
+
+
 def test_palette_image_is_exact_for_a_few_colours_and_ordered_by_frequency():
     from svtools.publish import figures
 

@@ -252,12 +252,16 @@ def declutter_ticks(fig, draw: bool = True) -> int:
     return changed
 
 
-def fit_title(ax, draw: bool = True) -> bool:
+def fit_title(ax, draw: bool = True, left: float | None = None) -> bool:
     """Wrap the left title of ``ax`` so that every line fits between the left of the axes and the right edge
-    of the figure (measured on the layout of a new :func:`lay_out`, or of the last one when ``draw`` is False).
+    of the figure (measured on the layout of a new :func:`lay_out`, or of the last one when ``draw`` is False;
+    ``left``, display px, stands for the left of the axes when given: where a layout to come will put it).
 
     Each wrapping is measured on a copy of the title, so a title that already fits is left as it is (the
-    figure's layout stays current). Returns True when the title was re-wrapped.
+    figure's layout stays current; so it does when the new wrapping has as many lines, see
+    :func:`_same_title_layout`). A title this function wrapped is re-wrapped from its words as they were (a
+    line broken after a hyphen, "Stockton-on-" over "Tees", joins up again as "Stockton-on-Tees"). Returns True
+    when the title was re-wrapped.
     """
     import textwrap
 
@@ -265,23 +269,27 @@ def fit_title(ax, draw: bool = True) -> bool:
 
     fig = ax.figure
     current = ax.get_title(loc="left")
-    title = " ".join(current.split())
+    wrapped, source = getattr(ax, "_svtools_title", (None, None))
+    title = source if current == wrapped else " ".join(current.split())
     if not title:
         return False
     if draw:
         lay_out(fig)
     renderer = fig.canvas.get_renderer()
-    room = fig.bbox.x1 - ax.get_window_extent(renderer).x0 - 6
+    room = fig.bbox.x1 - (ax.get_window_extent(renderer).x0 if left is None else left) - 6
     probe = Text()
     probe.update_from(getattr(ax, "_left_title", None) or ax.set_title(current, loc="left"))
     probe.set_figure(fig)
-    chars = len(title)
+    chars, last = len(title), None
     while True:
         text = "\n".join(textwrap.wrap(title, chars))
-        probe.set_text(text)
-        if chars <= 12 or probe.get_window_extent(renderer).width <= room:
+        if text != last:  # (narrower widths often give the same lines: measured once)
+            probe.set_text(text)
+            width, last = probe.get_window_extent(renderer).width, text
+        if chars <= 12 or width <= room:
             break
         chars -= 2
+    ax._svtools_title = (text, title)
     if text == current:
         return False
     laid_out = not fig.stale
@@ -291,6 +299,25 @@ def fit_title(ax, draw: bool = True) -> bool:
     if before is not None and _same_title_layout(ax, before, renderer):
         fig.stale = False  # the same lines at other break points: the layout made before still holds
     return True
+
+
+def layout_left(ax) -> float:
+    """Where the constrained layout will put the left edge of ``ax`` (display px), guessed without laying the
+    figure out: the layout's pad from the figure's edge, then the y axis' tick labels and label as they stand
+    (the pre-layout ticks: usually the labels of the layout's). Used for the first wrapping of a chart's title
+    (:func:`fit_title` ``left``): a good guess saves the layout that re-wrapping the title on the real one would
+    cost (:func:`prepare` fits it there, whatever the guess was). An axes that is not in the first column of
+    its grid is where it stands."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    x0 = ax.get_window_extent(renderer).x0
+    spec = ax.get_subplotspec()
+    engine = fig.get_layout_engine()
+    if spec is None or spec.colspan.start != 0 or engine is None or "w_pad" not in engine.get():
+        return x0
+    deco = ax.yaxis.get_tightbbox(renderer) if ax.axison and ax.yaxis.get_visible() else None
+    width = x0 - deco.x0 if deco is not None and deco.x0 < x0 else 0.0
+    return fig.bbox.x0 + engine.get()["w_pad"] * fig.dpi + width
 
 
 def _same_title_layout(ax, before, renderer) -> bool:
@@ -316,10 +343,11 @@ def _same_title_layout(ax, before, renderer) -> bool:
     return before.y0 == after.y0 and before.y1 == after.y1 and over_axes(before) and over_axes(after)
 
 
-def fit_axis_labels(fig, draw: bool = True) -> int:
+def fit_axis_labels(fig, draw: bool = True, relayout: bool = True) -> int:
     """Wrap an axis label line that is longer than its axis (a long y label on a short chart is otherwise cut
     off at the figure's edge) onto as few lines as fit; lines the caller broke stay broken. Returns how many
-    labels were wrapped."""
+    labels were wrapped; when some were, the figure is laid out again (unless ``relayout`` is False: the
+    caller will)."""
     import math
     import textwrap
 
@@ -345,7 +373,7 @@ def fit_axis_labels(fig, draw: bool = True) -> int:
                 if size <= room:
                     break
             changed += lines > 1
-    if changed:
+    if changed and relayout:
         lay_out(fig)  # the new layout, for what is measured next
     return changed
 
@@ -377,9 +405,11 @@ def prepare(fig) -> dict:
     the layout first (:func:`legends_into_layout`).
 
     Every check measures the same layout (:func:`lay_out`, no pixels painted); the figure is laid out again only
-    when a check changed something that moves the layout. A chart's own title fitting needs no layout of its own
-    (``fit_title(ax, draw=False)``): the titles are fitted here, on the first layout, before the axis labels
-    (whose room depends on the title's lines), and again at the end.
+    when a check changed something that moves the layout (a title re-wrapped onto as many lines moves nothing:
+    :func:`fit_title`). A chart's own title fitting needs no layout of its own (``fit_title(ax, draw=False)``):
+    the titles are fitted here, on the first layout, before the axis labels (whose room depends on the title's
+    lines); when an axis label was wrapped, again to where the wider label will put the axes
+    (:func:`layout_left`) before the one new layout; and once more at the end, on it.
 
     Returns
     -------
@@ -395,7 +425,11 @@ def prepare(fig) -> dict:
     turned = declutter_ticks(fig, draw=False)
     for ax in fig.axes:
         fit_title(ax, draw=False)
-    wrapped = fit_axis_labels(fig, draw=fig.stale)  # a new layout only when a change moved it
+    wrapped = fit_axis_labels(fig, draw=fig.stale, relayout=False)  # a new layout only when a change moved it
+    if wrapped:  # a y label on more lines moves the axes right: the titles are wrapped to where, then laid out
+        for ax in fig.axes:
+            fit_title(ax, draw=False, left=layout_left(ax))
+        lay_out(fig)
     for ax in fig.axes:
         fit_title(ax, draw=False)  # the layout may have moved the axes since the titles were fitted
     return {"raised": raised, "turned": turned, "wrapped": wrapped, "moved": moved}

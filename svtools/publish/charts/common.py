@@ -59,13 +59,14 @@ def _figure(height_in: float | None = None, nrows: int = 1, ncols: int = 1, **kw
 
 def _title(ax, title: str) -> None:
     """Left-aligned title, wrapped so that every line fits between the left of the axes and the right edge of
-    the figure: here against the figure as it stands (no layout of its own: that cost a full draw per chart),
-    then on the laid-out figure by :func:`svtools.publish.figures.prepare` (in :func:`~svtools.publish.figures.show`),
-    so long tick labels that push the axes right give shorter lines."""
+    the figure: here against where the layout will put the axes' left edge (:func:`svtools.publish.figures.layout_left`:
+    no layout of its own), then on the laid-out figure by :func:`svtools.publish.figures.prepare` (in
+    :func:`~svtools.publish.figures.show`), so long tick labels that push the axes right give shorter lines (and
+    a right guess here spares that a second layout)."""
     if not title or not str(title).strip():
         raise ValueError("every chart needs a title")
     ax.set_title(" ".join(str(title).split()), loc="left")
-    figures.fit_title(ax, draw=False)
+    figures.fit_title(ax, draw=False, left=figures.layout_left(ax))
 
 
 def _months(values) -> pd.DatetimeIndex:
