@@ -25,7 +25,11 @@ References: Public Health England (2018), *Technical guide: confidence intervals
 
 from __future__ import annotations
 
+import copy
+import functools
+import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,9 +72,24 @@ def load_indicators(dataset: str | None = None, path=None) -> list[dict]:
         A missing key, an unknown polarity, kind, benchmark or reader, or a duplicate id; the message names the
         file and the indicator.
     """
+    path = Path(CONFIG / "indicators.yaml" if path is None else path)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return _load_indicators(str(path), dataset)  # missing or unreadable: read_yaml says so
+    # parsed and checked once per file content (a warm kernel builds many pages); each caller gets its own copy
+    return copy.deepcopy(_load_indicators_cached(str(path), digest, dataset))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_indicators_cached(path: str, digest: str, dataset: str | None) -> list[dict]:
+    return _load_indicators(path, dataset)
+
+
+def _load_indicators(path: str, dataset: str | None) -> list[dict]:
     from svtools.config import read_yaml
 
-    path = CONFIG / "indicators.yaml" if path is None else path
+    path = Path(path)
     raw = read_yaml(path)
     items = raw.get("indicators") or []
     cfg = dict(raw.get("settings") or {})

@@ -2,11 +2,20 @@
 
 A profile reads only its own CSP's slice (:func:`load_records`) and the small shared tables
 (:func:`load_table`). Nothing here reads ``outputs/``.
+
+The shared tables are read once per process (a warm kernel builds many pages): :func:`load_table` keeps the
+frames it read in a bounded cache keyed on the file (path, size, modification time, inode) and on the content
+digest of the dataset's ``dataset.json`` (:func:`dataset_digest`), so a re-ingested or rewritten table is read
+again, and hands each caller its own copy (pandas copy-on-write: cheap, and nothing a caller does to it reaches
+the cache). A CSP's records (:func:`load_records`) are never cached.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -25,6 +34,9 @@ __all__ = [
     "reconciliation",
     "load_records",
     "load_table",
+    "dataset_digest",
+    "table_key",
+    "shared_table",
     "csp_codes",
     "force_codes",
     "area_name",
@@ -125,13 +137,58 @@ def load_records(csp_code: str, dataset: str = "demo", columns: list[str] | None
     return frame
 
 
+def dataset_digest(dataset: str = "demo") -> str:
+    """Content key of a processed dataset: its folder and a hash of its ``dataset.json`` (rewritten by every
+    ingest), the key of the caches of dataset-wide results."""
+    p = dataset_dir(dataset) / "dataset.json"
+    st = p.stat()
+    return _digest_file(str(p), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _digest_file(path: str, mtime_ns: int, size: int) -> str:
+    return path + ":" + hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+#: Shared tables kept by :func:`load_table` (a dataset has 9 kinds; 16 hold every table of one dataset and
+#: the small ones of another; the largest, a national ``lsoa_population``, is about 200 MB in memory).
+TABLE_CACHE_SIZE = 16
+
+
 def load_table(name: str, dataset: str = "demo") -> pd.DataFrame:
-    """One shared table of a processed dataset (see ``docs/data_model.md``)."""
+    """One shared table of a processed dataset (see ``docs/data_model.md``).
+
+    Read once per process while the file and the dataset's ``dataset.json`` are unchanged (see the module
+    docstring); each call returns a copy of its own (copy-on-write), which the caller may change freely."""
+    return shared_table(name, dataset).copy(deep=False)
+
+
+def table_key(name: str, dataset: str = "demo") -> tuple:
+    """What identifies the version of one shared table on disk: the dataset's content digest
+    (:func:`dataset_digest`) and the file's path, size, modification time and inode. Part of the key of every
+    cache of results worked out from the table."""
     if name not in TABLES:
         raise SvtoolsError(f"unknown table '{name}' (known: {', '.join(TABLES)})")
     path = dataset_dir(dataset) / f"{name}.parquet"
-    if not path.is_file():
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is None or not path.is_file():
         raise SvtoolsError(f"{path}: table not present in the '{dataset}' dataset")
+    return dataset_digest(dataset), str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def shared_table(name: str, dataset: str = "demo") -> pd.DataFrame:
+    """:func:`load_table` without the copy: the one frame this process keeps for the table's version on disk
+    (the same object until the file or ``dataset.json`` changes). **Read it, never change it in place**; for a
+    frame to change, use :func:`load_table`."""
+    key = table_key(name, dataset)
+    return _read_table(key[1], key)
+
+
+@functools.lru_cache(maxsize=TABLE_CACHE_SIZE)
+def _read_table(path: str, key: tuple) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 

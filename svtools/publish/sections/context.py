@@ -19,7 +19,9 @@ Every page module of :mod:`svtools.publish.sections` imports from here; this mod
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,6 +57,68 @@ _NO_RECORD_FIELDS = (
     "no victim or suspect ages, sex or ethnicity, no Home Office offence codes or knife flags "
     "and no times of day"
 )
+
+
+# =========================================================================== dataset-wide inputs (warm kernels)
+# A warm kernel builds many pages (svtools.publish.render.WarmKernel): what depends only on the dataset, its
+# force, definition and period is worked out once here and kept in small bounded caches keyed on the dataset's
+# content digest and on the versions of the tables read (svtools.ingest.store.table_key), so new data are never
+# served stale. Nothing of one CSP is kept here.
+def dataset_population(dataset: str) -> pd.DataFrame:
+    """The dataset's ``population.parquet``, one shared frame per version of the file
+    (:func:`svtools.ingest.store.shared_table`): read it, never change it in place
+    (:attr:`ProfileContext.population`)."""
+    from svtools.ingest.store import shared_table
+
+    return shared_table("population", dataset)
+
+
+def _tables_key(dataset: str, *names: str) -> tuple:
+    """The versions of the dataset's tables ``names`` (:func:`svtools.ingest.store.table_key`: the dataset's
+    content digest and each file's size, time and inode): part of the key of a result worked out from them."""
+    from svtools.ingest.store import table_key
+
+    return tuple(table_key(n, dataset) for n in names)
+
+
+@functools.lru_cache(maxsize=8)
+def _force_lsoa_population(dataset: str, key: tuple, force: str, start: pd.Timestamp, end: pd.Timestamp,
+                           lo: int, hi: int | None) -> tuple[frozenset, pd.Series] | None:
+    """Period-average residents aged ``lo``-``hi`` of every LSOA of ``force``'s CSPs
+    (:func:`svtools.analysis.population.lsoa_residents` over the force at once), with the force's CSP codes;
+    None when the CSPs of the force do not all have residents or do not hold the same mid-years (then each area
+    is worked out on its own: :meth:`ProfileContext._force_lsoa_residents`)."""
+    from svtools.analysis.population import lsoa_residents
+    from svtools.ingest.store import shared_table
+
+    areas = shared_table("areas", dataset)
+    csps = areas.loc[areas["pfa_code"].astype(str) == force, "csp_code"].astype(str)
+    if csps.empty:
+        return None
+    population = shared_table("population", dataset)
+    codes = population["csp_code"].astype(str)
+    pop = population[codes.isin(set(csps))]
+    years = pop.groupby(codes[pop.index])["year"].agg(lambda y: frozenset(y.astype("int64")))
+    if set(years.index) != set(csps) or years.nunique() != 1:
+        return None
+    lsoa = shared_table("lsoa", dataset)
+    lsoa = lsoa[lsoa["csp_code"].astype(str).isin(set(csps))]
+    if lsoa.empty or not lsoa["lsoa_code"].astype(str).is_unique:
+        return None
+    base = shared_table("lsoa_population", dataset)
+    # every CSP's LSOAs must hold the same LSOA mid-years too (each area alone would pick its nearest)
+    held = base[base["lsoa_code"].astype(str).isin(set(lsoa["lsoa_code"].astype(str)))]
+    csp_of = lsoa.set_index(lsoa["lsoa_code"].astype(str))["csp_code"].astype(str)
+    age = held["age"].astype("int64")
+    keep = (age >= lo) & ((age <= hi) if hi is not None else True)
+    held = held[keep.to_numpy()]
+    by = held.groupby(held["lsoa_code"].astype(str).map(csp_of).to_numpy())["year"].agg(
+        lambda y: frozenset(y.astype("int64")))
+    if by.nunique() > 1:
+        return None
+    months = pd.date_range(start, end, freq="MS", name="month")
+    out = lsoa_residents(base, population, csp_of, months, lo, hi)
+    return frozenset(csps), out
 
 
 # =========================================================================== results and context
@@ -153,6 +217,9 @@ class ProfileContext:
     areas: pd.DataFrame
     victim_ages: tuple | None = None
     notes: list = field(default_factory=list)
+    #: Results worked out from this context's own records (e.g. which records know a field), kept for the
+    #: page's other sections; never passed to :func:`dataclasses.replace`, so a changed copy starts afresh.
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -358,7 +425,12 @@ class ProfileContext:
 
         if not self._recorded(field):
             return None
-        recs = self.in_definition if records is None else records
+        if records is None:  # the area's records in the definition: worked out once per page
+            key = ("known_counts", field)
+            if key not in self._memo:
+                self._memo[key] = self._known_counts(field, self.in_definition)
+            return self._memo[key]
+        recs = records
         known = field_known(recs, field)
         if known is None:  # the records lack the field's columns: the dataset-level counts
             cov = [self.coverage.get(c) or {} for c in field_columns(field)]
@@ -414,10 +486,12 @@ class ProfileContext:
     def population(self) -> pd.DataFrame:
         """The dataset's ``population.parquet``: ``csp_code, year, age, (sex), population`` - ONS mid-year
         estimates by single year of age for every shipped mid-year (datasets ingested before issue 9: mid-2019
-        and mid-2020 only). Use :meth:`residents` and :meth:`person_years` rather than summing it by hand."""
-        from svtools.ingest.store import load_table
+        and mid-2020 only). Use :meth:`residents` and :meth:`person_years` rather than summing it by hand.
 
-        return load_table("population", self.dataset)
+        The dataset's one table, shared by every context of the process (read once per dataset version:
+        :func:`dataset_population`) so its summed cube (:func:`svtools.analysis.population.residents`) is built
+        once too: **read it, never change it in place** (select or copy first; the sections do)."""
+        return dataset_population(self.dataset)
 
     @property
     def cohort_ages(self) -> tuple[int, int | None]:
@@ -482,22 +556,55 @@ class ProfileContext:
         from svtools.analysis.population import lsoa_residents
         from svtools.ingest.store import load_table
 
-        lsoa = load_table("lsoa", self.dataset).copy()
+        lsoa = load_table("lsoa", self.dataset)  # a copy of its own
         if "population" in lsoa.columns:
             lsoa["population_2020"] = lsoa["population"]
         mine = lsoa[lsoa["csp_code"].isin(self.csp_codes)]
-        base = self._dataset_table("lsoa_population")
-        if base is None:  # ingested before lsoa_population.parquet: the same ONS LSOA estimates, read in place
-            from svtools.ingest.area_tables import lsoa_population_base
-
-            base = lsoa_population_base(mine["lsoa_code"].astype(str))
         lo, hi = self.cohort_ages
-        pop = lsoa_residents(base, self.population, mine.set_index(mine["lsoa_code"].astype(str))["csp_code"],
-                             self.months, lo, hi)
+        base = self._dataset_table("lsoa_population")
+        pop = None if base is None else self._force_lsoa_residents(mine, lo, hi)
+        if pop is None:  # the area's LSOAs on their own
+            if base is None:  # ingested before lsoa_population.parquet: the same ONS LSOA estimates, read in place
+                from svtools.ingest.area_tables import lsoa_population_base
+
+                base = lsoa_population_base(mine["lsoa_code"].astype(str))
+            pop = lsoa_residents(base, self.population, mine.set_index(mine["lsoa_code"].astype(str))["csp_code"],
+                                 self.months, lo, hi)
         lsoa["population"] = lsoa["lsoa_code"].astype(str).map(pop).astype("float64")
         lsoa.attrs["residents"] = (f"{self.residents_label}, average over {self.period} (ONS mid-year estimates "
                                    "of each financial year; LSOA shares of mid-2019/2020)")
         return lsoa
+
+    def _force_lsoa_residents(self, mine: pd.DataFrame, lo: int, hi: int | None) -> pd.Series | None:
+        """:func:`~svtools.analysis.population.lsoa_residents` of the area's LSOAs (``mine``) read from the
+        residents of every LSOA of its force, worked out once per force, period and ages
+        (:func:`_force_lsoa_population`); None when that shortcut does not apply (then the caller works them out
+        for the area alone, as before).
+
+        The same numbers: an LSOA's figure depends only on its own rows and its CSP's (each CSP's LSOAs are scaled
+        to the CSP's residents), summed in the same order. It applies only when the context reads the dataset's
+        own tables (:attr:`population` not replaced; the caller checks ``lsoa_population.parquet`` is present) and the area's CSPs all
+        lie in its force, every CSP of the force has residents, and the CSPs of the force hold the same
+        mid-years (so each financial year takes the same estimate as for the area alone)."""
+        if self.population is not dataset_population(self.dataset):
+            return None
+        key = _tables_key(self.dataset, "areas", "population", "lsoa", "lsoa_population")
+        got = _force_lsoa_population(self.dataset, key, str(self.force_code),
+                                     self.period_start, self.period_end, int(lo), None if hi is None else int(hi))
+        if got is None:
+            return None
+        csps, pop = got
+        if not set(map(str, self.csp_codes)) <= csps:
+            return None
+        codes = pd.Index(mine["lsoa_code"].astype(str))
+        if not codes.is_unique:
+            return None
+        out = pop[pop.index.isin(codes)]
+        if out.empty:
+            return None  # none of the area's LSOAs has an estimate: the area alone says so
+        out = out.copy()
+        out.attrs = dict(pop.attrs)
+        return out
 
     @cached_property
     def ethnicity(self) -> pd.DataFrame:
@@ -900,18 +1007,67 @@ def _area_rates(ctx: ProfileContext, months: int = 12) -> tuple[pd.DataFrame, di
     ``config/settings.yaml`` ``funnels`` (:func:`svtools.analysis.stats.funnels.overdispersion`): estimated
     from all CSPs around the all-CSP rate (``info["od_all"]``) and, pooled over forces, around their force
     rates (``info["od_force"]``). ``vs_all_998_poisson`` keeps the Poisson (PHE) flag for comparison.
+
+    Every CSP's rate is the same on each page of the dataset, definition and period: it is worked out once per
+    process (:func:`_all_area_rates`, keyed on the dataset's content digest) when the context reads the
+    dataset's own areas and population, and each call gets copies; only the force's figures are the context's.
     """
+    from svtools.ingest.store import shared_table
+
+    if ctx.population is dataset_population(ctx.dataset) and ctx.areas.equals(shared_table("areas", ctx.dataset)):
+        areas, common = _all_area_rates(ctx.dataset, _tables_key(ctx.dataset, "areas", "population"),
+                                        ctx.definition.name, ctx.period_start, ctx.period_end, months)
+        areas, common = areas.copy(), copy.deepcopy(common)
+    else:  # areas or residents of the context's own (a test's): worked out here
+        areas, common = _area_rates_of(ctx.dataset, ctx.definition.name, ctx.period_start, ctx.period_end, months,
+                                       ctx.areas, ctx.population)
+    force = areas[areas["pfa_code"] == ctx.force_code]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        force_rate = force["offences"].sum() / force["person_years"].sum() * 1000
+    info = {
+        "window_start": common["window_start"],
+        "window_end": common["window_end"],
+        "years": common["years"],
+        "mid_years": common["mid_years"],
+        "overall": common["overall"],
+        "force_rate": float(force_rate),
+        "force_offences": int(force["offences"].sum()),
+        "force_population": float(force["population"].sum()),
+        "all_offences": common["all_offences"],
+        "all_population": common["all_population"],
+        "n_months": common["n_months"],
+        "od_all": common["od_all"],
+        "od_force": common["od_force"],
+    }
+    return areas, info
+
+
+@functools.lru_cache(maxsize=16)
+def _all_area_rates(dataset: str, key: tuple, definition: str, start: pd.Timestamp, end: pd.Timestamp,
+                    months: int) -> tuple[pd.DataFrame, dict]:
+    """:func:`_area_rates_of` the dataset's own areas and residents (``key``: their versions; callers copy what
+    they get)."""
+    from svtools.ingest.store import shared_table
+
+    return _area_rates_of(dataset, definition, start, end, months, shared_table("areas", dataset),
+                          shared_table("population", dataset))
+
+
+def _area_rates_of(dataset: str, definition: str, start: pd.Timestamp, end: pd.Timestamp, months: int,
+                   area_table: pd.DataFrame, population: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The part of :func:`_area_rates` that is the same for every area of the dataset: every CSP's rate and
+    funnel flags, and the window's figures (``info`` without the force's)."""
     from svtools.analysis.stats import funnel_significance, rate
     from svtools.analysis.stats.funnels import adjusted_funnel_significance, overdispersion
 
     from svtools.ingest.store import force_codes
     from svtools.publish import tables
 
-    window = ctx.months[-months:]
+    window = pd.date_range(start, end, freq="MS", name="month")[-months:]
     # Counts published by the gate: each force's protected family (hidden counts stay hidden: NaN).
     n: dict = {}
-    for f in force_codes(ctx.dataset):
-        fam = tables.series_cube(ctx.dataset, f, ctx.definition.name, ctx.period_start, ctx.period_end)
+    for f in force_codes(dataset):
+        fam = tables.series_cube(dataset, f, definition, start, end)
         node = tables.LATEST_12 if len(window) == 12 and tables.LATEST_12 in fam.cube.cube.dim("period").nodes \
             else tables.TOTAL
         for c in fam.cube.cube.dim("area_code").base:
@@ -919,10 +1075,10 @@ def _area_rates(ctx: ProfileContext, months: int = 12) -> tuple[pd.DataFrame, di
             n[c] = np.nan if v is None else float(v)
     from svtools.analysis.population import person_years_by_csp
 
-    areas = ctx.areas.copy()
+    areas = area_table.copy()
     areas["offences"] = areas["csp_code"].map(n).astype(float)
     # each month counts 1/12 of its financial year's residents (the window's own mid-year estimates)
-    py = person_years_by_csp(ctx.population, window)
+    py = person_years_by_csp(population, window)
     areas["person_years"] = areas["csp_code"].map(py).astype(float)
     areas["rate"] = np.nan
     areas["lower"] = np.nan
@@ -933,10 +1089,8 @@ def _area_rates(ctx: ProfileContext, months: int = 12) -> tuple[pd.DataFrame, di
     areas.loc[ok, "lower"] = r["lower"].to_numpy()
     areas.loc[ok, "upper"] = r["upper"].to_numpy()
     areas = areas[ok].reset_index(drop=True)  # only areas whose count is published take part
-    force = areas[areas["pfa_code"] == ctx.force_code]
     with np.errstate(invalid="ignore", divide="ignore"):
         overall = areas["offences"].sum() / areas["person_years"].sum() * 1000
-        force_rate = force["offences"].sum() / force["person_years"].sum() * 1000
         by_force = areas.groupby("pfa_code")["offences"].sum() / areas.groupby("pfa_code")["person_years"].sum()
     own_force = areas["pfa_code"].map(by_force * 1000).to_numpy(dtype=float)
     fcfg = config.settings().get("funnels", {})
@@ -963,9 +1117,6 @@ def _area_rates(ctx: ProfileContext, months: int = 12) -> tuple[pd.DataFrame, di
         "years": len(window) / 12.0,
         "mid_years": py.attrs.get("mid_years", []),
         "overall": float(overall),
-        "force_rate": float(force_rate),
-        "force_offences": int(force["offences"].sum()),
-        "force_population": float(force["population"].sum()),
         "all_offences": int(areas["offences"].sum()),
         "all_population": float(areas["population"].sum()),
         "n_months": len(window),

@@ -98,7 +98,6 @@ def _profile_change(ctx: ProfileContext) -> F.Finding | None:
 
 def _profile_under25(ctx: ProfileContext) -> F.Finding | None:
     """The under-25 knife measure against 2019/20, as ``success_measures`` computes its row."""
-    from svtools.ingest.definitions import apply_definition, load_definition
     from svtools.publish import tables
     from svtools.publish.sections.profile_volume import (
         _MEASURES,
@@ -120,7 +119,7 @@ def _profile_under25(ctx: ProfileContext) -> F.Finding | None:
     ages = _ages(ctx, name)
     if ages is None:
         return None  # victim ages not recorded: the section says so; nothing to claim here
-    status = {y: _u25_status(ctx, y, apply_definition(ctx.records, load_definition(name))) for y in (baseline, latest)}
+    status = {y: _u25_status(ctx, y, name) for y in (baseline, latest)}
     if "absent" in status.values():
         return None
     node = tables.AGE_GROUPS[0]

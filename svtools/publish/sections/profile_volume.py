@@ -54,14 +54,54 @@ def _ages(ctx: ProfileContext, definition: str | None = None):
                                 ctx.period_start, ctx.period_end)
 
 
-def _u25_status(ctx: ProfileContext, year: str | None = None, records: pd.DataFrame | None = None) -> str:
-    """Whether the under-25 status of the area's offences (``records``, default those in the context's
-    definition; of one financial year) is known: ``absent``, ``partial`` or ``complete``
-    (:meth:`ProfileContext.field_status` of ``victim_under_25``)."""
-    recs = ctx.in_definition if records is None else records
-    if year is not None and "financial_year" in recs.columns:
-        recs = recs[recs["financial_year"].astype(str) == year]
-    return ctx.field_status("victim_under_25", recs)
+def _u25_status(ctx: ProfileContext, year: str | None = None, definition: str | None = None) -> str:
+    """Whether the under-25 status of the area's offences (those in ``definition``, default the context's; of
+    one financial year) is known: ``absent``, ``partial`` or ``complete`` (:meth:`ProfileContext.field_status`
+    of ``victim_under_25`` on those records).
+
+    Which records know it and which it applies to are worked out once per context and definition
+    (:func:`_u25_known`); each year's status is then two sums, the same as the field status of that year's
+    records (both are row by row)."""
+    known = _u25_known(ctx, definition)
+    if known is None:  # not recorded, or the records lack its columns: the field status says which
+        recs = _u25_records(ctx, definition)
+        if year is not None and "financial_year" in recs.columns:
+            recs = recs[recs["financial_year"].astype(str) == year]
+        return ctx.field_status("victim_under_25", recs)
+    knows, applies, fy = known
+    sel = applies if year is None or fy is None else applies & (fy == year)
+    n = int(sel.sum())
+    k = int(knows[sel].sum())
+    if n == 0 or k == n:
+        return "complete"
+    return "absent" if k == 0 else "partial"
+
+
+def _u25_records(ctx: ProfileContext, definition: str | None) -> pd.DataFrame:
+    from svtools.ingest.definitions import apply_definition, load_definition
+
+    return ctx.in_definition if definition is None else apply_definition(ctx.records, load_definition(definition))
+
+
+def _u25_known(ctx: ProfileContext, definition: str | None):
+    """(knows, applies, financial year) arrays over the records of ``definition`` (default the context's): which
+    know the victim's under-25 status, which it applies to (a victim), and each one's financial year (None
+    without the column); None when :meth:`ProfileContext.field_status` would not read the records. Kept on the
+    context for its page's other sections."""
+    from svtools.analysis.fields import field_known, relevant_rows
+
+    key = ("u25_known", definition)
+    if key not in ctx._memo:
+        out = None
+        if ctx._recorded("victim_under_25"):
+            recs = _u25_records(ctx, definition)
+            knows = field_known(recs, "victim_under_25")
+            if knows is not None:
+                fy = recs["financial_year"].astype(str).to_numpy() if "financial_year" in recs.columns else None
+                out = (np.asarray(knows, dtype=bool), np.asarray(relevant_rows(recs, "victim_under_25"), dtype=bool),
+                       fy)
+        ctx._memo[key] = out
+    return ctx._memo[key]
 
 
 def _cohort_skip(ctx: ProfileContext, name: str, title: str) -> SectionResult | None:
@@ -449,7 +489,6 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
     year x age tables of each measure's definition; a change is given only when both counts are published.
     """
     from svtools.analysis.measures import hospital_measures, success_table
-    from svtools.ingest.definitions import apply_definition, load_definition
     from svtools.ingest.store import load_table
 
     title = "The Home Office success measures"
@@ -483,8 +522,7 @@ def success_measures(ctx: ProfileContext) -> SectionResult:
             tabs.append(fam.cube.table("period", None, fixed={"area_code": ctx.code}, row_nodes=[baseline, latest],
                                        name=f"success_{name}"))
             continue
-        in_measure = apply_definition(ctx.records, load_definition(name))
-        status = {y: _u25_status(ctx, y, in_measure) for y in (baseline, latest)}
+        status = {y: _u25_status(ctx, y, name) for y in (baseline, latest)}
         for cohort, node in (("All ages", tables.ALL_AGES), ("Victim under 25", tables.AGE_GROUPS[0])):
             b = ages.value((ctx.code, baseline, node))
             n = ages.value((ctx.code, latest, node))
