@@ -3,7 +3,7 @@
 The batch build runs every page in a warm kernel, so this times what a page costs once start-up is paid: a first
 page (warm-up: imports, fonts, caches) and then ``--pages`` more, each section's seconds (median over the pages),
 and per page the charts shown, constrained-layout passes, full paints (a renderer that draws pixels) and calls
-to ``population.residents``. With ``--profile`` it also prints the top of a cProfile of the last page.
+to ``population.residents``, and the CPU seconds its charts cost (built and shown). With ``--profile`` it also prints the top of a cProfile of the last page.
 
     .venv/bin/python benchmarks/bench_page.py [--csp E22000029] [--warmup E22000027] [--pages 3] [--profile]
 
@@ -45,16 +45,41 @@ SECTIONS = notebook_sections()
 
 
 class Counts:
-    """Counts charts shown, layout passes, paints and residents() calls while installed."""
+    """Counts charts shown, layout passes, paints and residents() calls while installed, and the CPU seconds
+    spent building charts (the functions of :mod:`svtools.publish.charts`) and showing them (``figures.show``:
+    the checks, the paint and the PNG)."""
 
     def __init__(self):
         from matplotlib.figure import Figure
         from matplotlib.layout_engine import ConstrainedLayoutEngine
 
         from svtools.analysis import population
-        from svtools.publish import figures
+        from svtools.publish import charts, figures
 
-        self.n = dict.fromkeys(("charts", "layouts", "paints", "residents"), 0)
+        self.n = dict.fromkeys(("charts", "layouts", "paints", "residents", "chart_cpu"), 0)
+        depth = [0]
+
+        def timed(fn):
+            def run(*a, **kw):
+                depth[0] += 1
+                c0 = time.process_time()
+                try:
+                    return fn(*a, **kw)
+                finally:
+                    depth[0] -= 1
+                    if not depth[0]:  # a chart built inside another's timing is counted once
+                        self.n["chart_cpu"] += time.process_time() - c0
+            return run
+
+        modules = [charts] + [getattr(charts, m) for m in ("common", "time_series", "comparison", "distribution",
+                                                            "spine")]
+        wrapped = {}
+        for module in modules:
+            for name in getattr(module, "__all__", ()):
+                fn = getattr(module, name)
+                if callable(fn) and not isinstance(fn, type):
+                    setattr(module, name, wrapped.setdefault(id(fn), timed(fn)))
+        figures.show = timed(figures.show)
         real_execute, real_draw, real_png = ConstrainedLayoutEngine.execute, Figure.draw, figures.png_bytes
         real_residents = population.residents
 
@@ -118,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"warm-up page {args.warmup}: {time.perf_counter() - t0:.2f}s (imports, fonts, caches)")
     counts = Counts()
     counts.take()
-    pages, seen = [], None
+    pages, seen, chart_cpu = [], None, []
     for k in range(max(1, args.pages)):
         if args.profile and k == args.pages - 1:
             import cProfile
@@ -131,12 +156,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             pages.append(page(args.csp, *run))
         seen = counts.take()
+        chart_cpu.append(seen["chart_cpu"])
     totals = [sum(v for k, v in t.items() if k != "cpu") for t in pages]
     cpu = [t["cpu"] for t in pages]
     print(f"page {args.csp}: median {statistics.median(totals):.2f}s wall over {len(pages)} "
           f"(min {min(totals):.2f}, max {max(totals):.2f}); median {statistics.median(cpu):.2f}s CPU")
     print(f"per page: {seen['charts']} charts, {seen['layouts']} constrained-layout passes, {seen['paints']} paints, "
-          f"{seen['residents']} residents() calls")
+          f"{seen['residents']} residents() calls; charts (built and shown): median "
+          f"{statistics.median(chart_cpu):.2f}s CPU ({', '.join(f'{c:.2f}' for c in chart_cpu)})")
     for name in ("load", *SECTIONS):
         print(f"  {name:<20} {statistics.median(t[name] for t in pages):6.3f}s")
     if args.profile:

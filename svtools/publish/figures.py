@@ -499,14 +499,14 @@ def palette_image(rgba, colours: int):
     else:
         wide = rgba[..., :3].astype(np.uint32)
         key = (wide[..., 0] | (wide[..., 1] << 8) | (wide[..., 2] << 16)).reshape(-1)
-    values, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    values, counts = np.unique(key, return_counts=True)  # (no inverse: a sort's argsort, ~10x the cost)
     if len(values) > int(colours):
         image = Image.fromarray(np.ascontiguousarray(rgba[..., :3]), "RGB")
         return image.quantize(colors=int(colours), method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     order = np.lexsort((values, -counts))  # most frequent first, ties by colour value
-    slot = np.empty(len(values), dtype=np.uint8)  # the palette slot of each distinct colour
-    slot[order] = np.arange(len(values))
-    image = Image.frombytes("P", (width, height), slot[inverse.reshape(-1)].tobytes())
+    slot = np.zeros(1 << 24, dtype=np.uint8)  # the palette slot of each colour (24 bits), looked up per pixel
+    slot[values[order]] = np.arange(len(values))
+    image = Image.frombytes("P", (width, height), np.take(slot, key).tobytes())
     pal = values[order]
     image.putpalette(np.stack([pal & 255, (pal >> 8) & 255, (pal >> 16) & 255], axis=1).astype(np.uint8).tobytes())
     return image

@@ -117,9 +117,10 @@ def _covid_band(ax, months: pd.DatetimeIndex, covid=None, label: bool = True) ->
     )
 
 
-def _fits(fig, artist) -> bool:
-    """Whether ``artist`` (a legend: its width does not depend on the layout) is no wider than the figure."""
-    ext = artist.get_window_extent(fig.canvas.get_renderer())
+def _fits(fig, artist, ext=None) -> bool:
+    """Whether ``artist`` (a legend: its width does not depend on the layout) is no wider than the figure
+    (``ext``: its extent, when measured already)."""
+    ext = artist.get_window_extent(fig.canvas.get_renderer()) if ext is None else ext
     return ext.x0 >= fig.bbox.x0 - 0.5 and ext.x1 <= fig.bbox.x1 + 0.5
 
 
@@ -140,12 +141,16 @@ def _legend_below(fig, ax, ncol: int = 2) -> None:
         chars = int((fig_px / n - 3.4 * font_px) / (0.56 * font_px))  # room for the handle and the gap
         options += [(n, w) for w in sorted({longest, min(longest, chars), min(longest, chars - 4)}, reverse=True)
                     if w >= 10]
-    best = None
+    best, tried = None, set()
+    renderer = fig.canvas.get_renderer()
     for n, width in options:
         wrapped = ["\n".join(textwrap.wrap(lab, width)) or lab for lab in labels]
+        if (n, tuple(wrapped)) in tried:  # another width that wraps the labels the same: the same legend
+            continue
+        tried.add((n, tuple(wrapped)))
         legend = fig.legend(handles, wrapped, loc="outside lower center", ncol=n, frameon=False)
-        fits = _fits(fig, legend)
-        height = legend.get_window_extent(fig.canvas.get_renderer()).height
+        ext = legend.get_window_extent(renderer)  # measured once: its fit and its height
+        fits, height = _fits(fig, legend, ext), ext.height
         legend.remove()
         if fits and (best is None or height < best[0] - 0.5):
             best = (height, n, wrapped)
