@@ -80,7 +80,9 @@ def _u25_status(ctx: ProfileContext, year: str | None = None, definition: str | 
 def _u25_records(ctx: ProfileContext, definition: str | None) -> pd.DataFrame:
     from svtools.ingest.definitions import apply_definition, load_definition
 
-    return ctx.in_definition if definition is None else apply_definition(ctx.records, load_definition(definition))
+    if definition is None or (ctx.record_level and definition == ctx.definition.name):
+        return ctx.in_definition  # the context's own definition: its records, already selected
+    return apply_definition(ctx.records, load_definition(definition))
 
 
 def _u25_known(ctx: ProfileContext, definition: str | None):
