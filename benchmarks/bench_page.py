@@ -2,8 +2,9 @@
 
 The batch build runs every page in a warm kernel, so this times what a page costs once start-up is paid: a first
 page (warm-up: imports, fonts, caches) and then ``--pages`` more, each section's seconds (median over the pages),
-and per page the charts shown, constrained-layout passes, full paints (a renderer that draws pixels) and calls
-to ``population.residents``, and the CPU seconds its charts cost (built and shown). With ``--profile`` it also prints the top of a cProfile of the last page.
+and per page the charts shown, constrained-layout passes, full paints (a renderer that draws pixels), calls
+to ``population.residents`` and the CPU seconds of its charts (built and shown). With ``--profile`` it also
+prints the top of a cProfile of the last page.
 
     .venv/bin/python benchmarks/bench_page.py [--csp E22000029] [--warmup E22000027] [--pages 3] [--profile]
 
