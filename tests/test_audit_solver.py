@@ -79,3 +79,20 @@ def test_a_fractional_lp_optimum_falls_back_to_branch_and_bound():
     targets = [np.array([0, 1, 2]), np.array([0])]
     assert disclosure.audit_ranges(n, visible, hidden, targets) == [(2, 2), (0, 1)]
     assert disclosure.audit_ranges(n, visible, hidden, targets) == reference_ranges(n, visible, hidden, targets)
+
+
+@pytest.mark.parametrize("width", [1, 3])
+def test_enough_gives_the_same_verdicts_as_the_full_range(width):
+    """With ``enough`` the minimum is skipped once the maximum alone is wide enough: the verdict
+    ``max - min >= width`` must be the same as on the attacker's full range, and the range never wider."""
+    rng = np.random.default_rng(100 + width)
+    for _ in range(40):
+        n, visible, hidden, targets = random_programme(rng)
+        # a value inside each target's range (the gate passes the true count; all the shortcut needs is a value
+        # no smaller than the minimum)
+        full = disclosure.audit_ranges(n, visible, hidden, targets)
+        values = [lo if not np.isfinite(hi) else (lo + hi) // 2 for lo, hi in full]
+        quick = disclosure.audit_ranges(n, visible, hidden, targets, enough=[(v, width) for v in values])
+        for (lo, hi), (qlo, qhi) in zip(full, quick):
+            assert ((hi - lo) >= width) == ((qhi - qlo) >= width)
+            assert lo <= qlo and qhi == hi
