@@ -14,6 +14,11 @@ each run builds every page of its forces (CSP and force pages; ``--notebook`` to
     .venv/bin/python benchmarks/bench_national.py                         # 41, 150, 314 CSPs x 1 and 2 workers
     .venv/bin/python benchmarks/bench_national.py --csps 41 --jobs 1      # one run
     .venv/bin/python benchmarks/bench_national.py --data /tmp/nat --reuse # keep and reuse the generated data
+    .venv/bin/python benchmarks/bench_national.py --data /tmp/nat --reuse --csps 314 --jobs 2 --cold --out /tmp/o
+
+The ``gate`` column says whether the disclosure gate's disk cache (``<processed>/.cache/gate``) held any
+protection when the run started: ``cold`` (every family's suppression searched afresh, as on new data) or
+``warm`` (protections of the same data and code restored). ``--cold`` empties it before each run.
 """
 
 from __future__ import annotations
@@ -100,7 +105,15 @@ def build(pfas: list[str] | None, jobs: int, out: Path, notebooks: list[str] | N
             "per_page": seconds / max(1, len(ran)), "median_job": statistics.median(times) if times else float("nan"),
             "p90_job": p90, "peak_mb": max(per_worker.values(), default=0), "workers": len(per_worker),
             "max_page_kb": (manifest.get("max_page_bytes") or 0) / 1024, "run": str(max(runs)),
-            "errors": sorted({f"{j['notebook']}: {j.get('ename')}" for j in ran if j["status"] == "failed"})}
+            "errors": sorted({f"{j['notebook']}: {j.get('ename')}" for j in ran if j["status"] == "failed"}),
+            "first_failures": [f"{j['job_id']}: {j.get('ename')}: {str(j.get('evalue'))[:200]}"
+                               for j in ran if j["status"] == "failed"][:5]}
+
+
+def gate_cache_entries(data: Path) -> int:
+    """Protections on record in the gate's disk cache (``<processed>/.cache/gate``): 0 = a cold run."""
+    folder = data / "processed" / ".cache" / "gate"
+    return sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,11 +127,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="data folder for the national demo (default a temporary folder, removed at the end)")
     p.add_argument("--reuse", action="store_true", help="reuse the demo already generated and ingested in --data")
     p.add_argument("--notebook", nargs="+", default=None, help="only these notebooks")
+    p.add_argument("--out", type=Path, default=None,
+                   help="outputs folder to keep (default a temporary folder, removed at the end)")
+    p.add_argument("--cold", action="store_true",
+                   help="empty the gate's disk cache before each run (every protection searched afresh)")
     args = p.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="svtools-bench-national-") as tmp:
         data = args.data or Path(tmp) / "data"
-        env = {**os.environ, "SVTOOLS_DATA": str(data), "SVTOOLS_OUTPUTS": str(Path(tmp) / "outputs"),
+        outputs = args.out or Path(tmp) / "outputs"
+        env = {**os.environ, "SVTOOLS_DATA": str(data), "SVTOOLS_OUTPUTS": str(outputs),
                "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         prep = prepare(data, args.scale, args.seed, args.reuse, env)
         info = json.loads((data / "processed" / "demo" / "dataset.json").read_text())
@@ -127,20 +145,29 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.csps:
             pfas, n_csp = forces_for(n, env)
             for jobs in args.jobs:
-                print(f"build: {n_csp} CSPs ({len(pfas)} forces), --jobs {jobs} ...", flush=True)
-                r = build(None if n_csp >= 314 else pfas, jobs, Path(tmp) / "outputs", args.notebook, env)
-                rows.append({"csps": n_csp, "forces": len(pfas), "jobs": jobs, **r})
+                if args.cold:
+                    import shutil
+
+                    shutil.rmtree(data / "processed" / ".cache" / "gate", ignore_errors=True)
+                cached = gate_cache_entries(data)
+                print(f"build: {n_csp} CSPs ({len(pfas)} forces), --jobs {jobs}, gate cache "
+                      f"{'cold' if not cached else f'{cached} protections on record'} ...", flush=True)
+                r = build(None if n_csp >= 314 else pfas, jobs, outputs, args.notebook, env)
+                rows.append({"csps": n_csp, "forces": len(pfas), "jobs": jobs, "gate": "cold" if not cached else
+                             "warm", **r})
                 print(f"  {r['pages']} pages in {r['wall']:.1f}s ({r['failed']} failed)", flush=True)
+                for line in r["first_failures"]:
+                    print(f"    failed: {line}", flush=True)
 
     print()
     if prep["generate_seconds"] is not None:
         print(f"generation {prep['generate_seconds']:.1f}s, ingest {prep['ingest_seconds']:.1f}s (fresh processes)")
-    head = (f"{'CSPs':>5} {'forces':>6} {'jobs':>4} {'pages':>6} {'failed':>6} {'wall s':>8} {'s/page':>7} "
+    head = (f"{'CSPs':>5} {'forces':>6} {'jobs':>4} {'gate':>5} {'pages':>6} {'failed':>6} {'wall s':>8} {'s/page':>7} "
             f"{'median job s':>12} {'p90 job s':>9} {'peak MB/worker':>14} {'largest KB':>10}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['csps']:>5} {r['forces']:>6} {r['jobs']:>4} {r['pages']:>6} {r['failed']:>6} {r['wall']:>8.1f} "
+        print(f"{r['csps']:>5} {r['forces']:>6} {r['jobs']:>4} {r['gate']:>5} {r['pages']:>6} {r['failed']:>6} {r['wall']:>8.1f} "
               f"{r['per_page']:>7.2f} {r['median_job']:>12.2f} {r['p90_job']:>9.2f} {r['peak_mb']:>14.0f} "
               f"{r['max_page_kb']:>10.0f}")
     for r in rows:
