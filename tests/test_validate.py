@@ -200,3 +200,13 @@ def test_a_chart_without_data_is_reported_but_does_not_stop_the_build(built, mon
     assert [(p["check"], p["blocking"]) for p in manifest["validation"]["problems"]] == [("chart_data", False)]
     assert "Charts shown without the data behind them (1)" in (result.run_dir / "index.html").read_text()
     assert main(["validate", str(result.run_dir)]) == 1
+
+
+def test_chart_links_pairs_each_image_with_the_chart_data_link_before_the_next_image():
+    from svtools.publish.validate import chart_links
+
+    html = ('<p><img alt="First &amp; chart" src="a.png"><a href="x.html">other</a>'
+            '<a class="btn chart-data" href="first.csv">data</a></p>'
+            '<img alt="Second" src="b.png"/><img alt="" src="c.png">'
+            '<a class="chart-data" href="third.csv">data</a><a class="chart-data" href="extra.csv">data</a>')
+    assert chart_links(html) == [("First & chart", "first.csv"), ("Second", None), ("", "third.csv")]
