@@ -21,10 +21,8 @@ dataset's content digest, the definition, the period and the cohort.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,7 +30,7 @@ import pandas as pd
 from svtools.analysis.fields import age_bounds, banded, in_age_range
 from svtools.ingest.definitions import apply_definition, load_definition
 from svtools.ingest.extract import financial_year
-from svtools.ingest.store import csp_codes, dataset_dir, load_records, load_table
+from svtools.ingest.store import csp_codes, dataset_digest, dataset_dir, load_records, load_table
 from svtools.publish.disclosure import Cube, DisclosureError, Dim, ProtectedCube, rules, threshold
 
 __all__ = [
@@ -68,12 +66,7 @@ def _digest(dataset: str) -> str:
     p = dataset_dir(dataset) / "dataset.json"
     if not p.is_file():
         return f"{p.parent}:none"
-    return _digest_file(str(p), p.stat().st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=16)
-def _digest_file(path: str, mtime_ns: int) -> str:
-    return path + ":" + hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return dataset_digest(dataset)
 
 
 def month_label(ts) -> str:
