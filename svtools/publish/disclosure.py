@@ -214,14 +214,10 @@ def audit_ranges(
         for k, f, const in members:
             c = np.zeros(keep.size)
             np.add.at(c, local[f], 1.0)
-            cons = bounds = None
 
             def exact(sign):  # branch and bound, when the LP optimum is not integral (or not solved)
-                nonlocal cons, bounds
-                if bounds is None:
-                    cons = [LinearConstraint(sub, lo_a[sub_rows], hi_a[sub_rows])] if sub is not None else []
-                    bounds = Bounds(np.zeros(keep.size), ub_k)
-                return sign * _optimum(sign * c, cons, bounds)
+                cons = [LinearConstraint(sub, lo_a[sub_rows], hi_a[sub_rows])] if sub is not None else []
+                return sign * _optimum(sign * c, cons, Bounds(np.zeros(keep.size), ub_k))
 
             vmax = programme.optimum(-c)
             vmax = exact(-1) if vmax is None else -vmax
