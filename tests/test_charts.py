@@ -667,3 +667,46 @@ def test_chart_png_keeps_every_colour_of_its_pixels(monkeypatch):
     assert len(np.unique(painted.reshape(-1, 3), axis=0)) <= 256  # so the palette holds every colour
     assert (decoded == painted).all()
     plt.close(fig)
+
+
+@pytest.mark.parametrize("name", sorted(CHARTS))
+def test_shared_text_layouts_are_what_matplotlib_computes(name):
+    """figures._shared_text_layouts shares each text's layout between figures: every text of every chart
+    kind gets the numbers matplotlib's own Text._get_layout gives it, at the layout dpi and the PNG's."""
+    import matplotlib.text as mtext
+
+    from svtools.publish import figures
+
+    fig = CHARTS[name]()
+    shared = mtext.Text._get_layout
+    assert shared._svtools_shared
+    real = shared._svtools_real
+    for dpi in (fig.dpi, config.settings()["figures"]["raster_dpi"]):
+        from matplotlib.backends.backend_agg import RendererAgg
+
+        renderer = fig.canvas.get_renderer() if dpi == fig.dpi else RendererAgg(100, 100, dpi)
+        texts = figures._drawn_texts(fig)
+        assert texts
+        for t in texts:
+            with matplotlib.cbook._setattr_cm(fig, dpi=dpi):
+                (b1, lines1, box1), (b2, lines2, box2) = shared(t, renderer), real(t, renderer)
+            assert b1.bounds == b2.bounds and lines1 == lines2 and box1 == box2, t.get_text()
+    plt.close(fig)
+
+
+def test_shared_text_layouts_follow_a_change_of_size_text_or_rotation():
+    from svtools.publish import figures
+
+    figures.set_theme()
+    fig, ax = plt.subplots(figsize=(4.8, 3), dpi=96)
+    t = ax.text(0.5, 0.5, "Middlesbrough")
+    renderer = fig.canvas.get_renderer()
+    small = t.get_window_extent(renderer)
+    t.set_fontsize(t.get_fontsize() * 2)
+    assert t.get_window_extent(renderer).width > small.width * 1.8
+    t.set_text("Middlesbrough and Redcar")
+    wider = t.get_window_extent(renderer)
+    t.set_rotation(90)
+    upright = t.get_window_extent(renderer)
+    assert upright.height == pytest.approx(wider.width, abs=1) and upright.width < wider.width / 3
+    plt.close(fig)

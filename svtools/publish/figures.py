@@ -81,10 +81,60 @@ def column_scale(width_in: float, column_px: float | None = None) -> float:
     return min(1.0, column_px / (width_in * CSS_PX_PER_IN))
 
 
+#: Entries kept by :func:`_shared_text_layouts` (a few MB; a page's charts use a few hundred distinct texts).
+_TEXT_LAYOUTS_KEPT = 8192
+
+
+def _shared_text_layouts() -> None:
+    """Make matplotlib lay each distinct text out once per process, not once per figure and measurement.
+
+    ``Text._get_layout`` (the size and line offsets of a text, relative to its anchor: what every extent,
+    layout pass and paint reads) finds the font and measures every line on each call, and its measurements are
+    cached per renderer, so per figure: a page's ten charts measured the same tick labels and titles ~4,000
+    times. Its result depends only on what the key below holds (the text, its font, size, rotation, alignment
+    and line spacing, the figure's and the renderer's dpi, the renderer's kind and the font lists of rcParams
+    that pick the font), not on the text's position or figure, so a result is shared by every text with the
+    same key: the same numbers as before, so the same positions and the same PNG bytes. Texts that wrap
+    themselves to their figure (``wrap=True``) or use TeX are laid out as before. Installed once (by
+    :func:`set_theme`); bounded (:data:`_TEXT_LAYOUTS_KEPT` entries, then cleared)."""
+    import matplotlib as mpl
+    import matplotlib.text as mtext
+
+    real = mtext.Text._get_layout
+    if getattr(real, "_svtools_shared", False):
+        return
+    cache: dict = {}
+    rc = mpl.rcParams
+
+    def _get_layout(self, renderer):
+        if self._wrap or self.get_usetex():
+            return real(self, renderer)
+        key = (
+            self.get_text(), self._fontproperties.copy(), self.get_rotation(), self._horizontalalignment,
+            self._verticalalignment, self._multialignment, self._rotation_mode, self._linespacing,
+            self.get_parse_math(), self.get_figure(root=True).dpi, type(renderer), getattr(renderer, "dpi", None),
+            rc["font.family"] and tuple(rc["font.family"]), tuple(rc["font.sans-serif"]), tuple(rc["font.serif"]),
+            tuple(rc["font.monospace"]), rc["mathtext.fontset"],
+        )
+        hit = cache.get(key)
+        if hit is None:
+            if len(cache) >= _TEXT_LAYOUTS_KEPT:
+                cache.clear()
+            hit = cache[key] = real(self, renderer)
+        bbox, lines, box = hit
+        return bbox.frozen(), list(lines), box
+
+    _get_layout._svtools_shared = True
+    _get_layout._svtools_cache = cache
+    _get_layout._svtools_real = real
+    mtext.Text._get_layout = _get_layout
+
+
 def set_theme() -> None:
     """Apply the house seaborn/matplotlib theme: palette and text sizes from config, no chart junk."""
     import seaborn as sns
 
+    _shared_text_layouts()
     fig = figure_settings()
     pt = fig["font_pt"]
     sns.set_theme(
