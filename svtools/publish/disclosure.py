@@ -94,6 +94,8 @@ def audit_ranges(
     targets: Sequence[np.ndarray],
     upper: np.ndarray | None = None,
     enough: Sequence[tuple[float, float]] | None = None,
+    links: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+    linked_only: bool = False,
 ) -> list[tuple[float, float]]:
     """Smallest and largest value an attacker can give each target, from every published relation.
 
@@ -114,6 +116,13 @@ def audit_ranges(
         solved first; when it is at least ``value + width`` the minimum is not solved and the range is given
         as ``(value, max)``: narrower than the attacker's range but already wide enough, so a test
         ``max - min >= width`` gives the same answer as on the full range. The gate's audit uses this.
+    links : sequence of (indices, indices), optional
+        Pairs of sums known to be equal: ``sum(x[a]) == sum(x[b])``. Two families built from the same records
+        share cells (an area's financial-year count is a cell of the series family and of the age-by-year
+        family); their base cells are different unknowns, tied by these equalities (:func:`protect_linked`).
+    linked_only : bool
+        Solve only the targets whose component holds a link; the others get ``(nan, nan)``. Without a link a
+        component is one family's own programme, which that family's audit has solved already.
 
     Returns
     -------
@@ -158,7 +167,7 @@ def audit_ranges(
     pos[free_idx] = np.arange(free_idx.size)
     m = free_idx.size
 
-    rows, cols, lo, hi = [], [], [], []
+    rows, cols, vals, lo, hi = [], [], [], [], []
     # Visible cells are equalities (lower = upper = value), hidden ones ranges; fixed cells move to the bounds.
     relations = [(idx, v, v) for idx, v in vis] + [(np.asarray(idx), a, np.inf if b is None else b)
                                                    for idx, a, b in hidden]
@@ -171,9 +180,26 @@ def audit_ranges(
         r = len(lo)
         rows.extend([r] * f.size)
         cols.extend(f.tolist())
+        vals.extend([1.0] * f.size)
         lo.append(a - const)
         hi.append(b - const)
-    A = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(lo), m)) if m else None
+    # Links: sum(a) - sum(b) = 0, with the fixed cells of each side moved to the bound.
+    link_rows: list[int] = []
+    for a_idx, b_idx in links or ():
+        a_idx, b_idx = np.asarray(a_idx, np.int64), np.asarray(b_idx, np.int64)
+        fa, fb = pos[a_idx], pos[b_idx]
+        fa, fb = fa[fa >= 0], fb[fb >= 0]
+        const = float(np.nansum(fixed[a_idx]) - np.nansum(fixed[b_idx]))
+        if fa.size == 0 and fb.size == 0:
+            continue
+        r = len(lo)
+        rows.extend([r] * (fa.size + fb.size))
+        cols.extend(fa.tolist() + fb.tolist())
+        vals.extend([1.0] * fa.size + [-1.0] * fb.size)
+        lo.append(-const)
+        hi.append(-const)
+        link_rows.append(r)
+    A = sp.csr_array((np.asarray(vals, float), (rows, cols)), shape=(len(lo), m)) if m else None
     lo_a, hi_a = np.asarray(lo, float), np.asarray(hi, float)
 
     # Components of the free base cells (linked through any constraint): on the graph of cells and
@@ -203,6 +229,12 @@ def audit_ranges(
             continue
         groups.setdefault(tuple(sorted(set(label[f].tolist()))), []).append((k, f, const))
     stop = list(enough) if enough is not None else None
+    if linked_only:
+        with_link = set(label[np.unique(A[link_rows].nonzero()[1])].tolist()) if (link_rows and A is not None) \
+            else set()
+        for comps in [c for c in groups if not with_link.intersection(c)]:
+            for k, _, _ in groups.pop(comps):
+                out[k] = (np.nan, np.nan)
     for comps, members in groups.items():
         keep = np.flatnonzero(np.isin(label, comps))
         sub_rows = np.unique(A[:, keep].nonzero()[0]) if A is not None else np.array([], int)
@@ -461,6 +493,8 @@ class Cube:
         cfg = rules()["audit"]
         cells = self._cells
         cache_key = _gate_key(self, t, extra_hidden, keep_visible)
+        # kept on a restored cube too: a joint repair (protect_linked) must not choose these either
+        self._keep = {self._key(k) for k in (keep_visible or ())}
         cached = _gate_cache_read(cache_key)
         if cached is not None and self._restore(cached):
             return ProtectedCube(self, {k: (None if cells[k].hidden else cells[k].value) for k in cells},
@@ -472,7 +506,6 @@ class Cube:
             key = self._key(key)
             if key in cells and cells[key].value > 0:
                 cells[key].hidden = True
-        self._keep = {self._key(k) for k in (keep_visible or ())}
         keys = list(cells)
         rounds = 0
         exposed = self._exposed(t)
@@ -646,6 +679,166 @@ class Cube:
                 c.hidden = True
                 done = True
         return done
+
+
+# =========================================================================== families that share cells
+def protect_linked(cubes: Sequence[Cube], links: Sequence[tuple[int, tuple, int, tuple]]) -> list[ProtectedCube]:
+    """Audit families that share cells as one, and repair them until no hidden cell of any can be narrowed.
+
+    Each family on its own passes the gate's audit, but an attacker holds both: a hidden cell of one may be
+    narrowed by the relations of the other, through the cells they share (an area's financial-year count is a
+    cell of the series family and of the age-by-year family). This sets up the attacker's programme of all the
+    families together - every base cell of each an unknown, each link an equality between two sums - and
+    audits every hidden cell and every small unpublished base cell against it (the same widths as
+    :meth:`Cube._exposed`). An exposed cell gets a complement in its own family (:meth:`Cube._hide_complement`);
+    a linked cell hidden in one family is hidden in the other too; the joint audit is repeated. When no
+    complement can be found, every non-zero cell of every family is withheld (``Cube.withheld``) and audited
+    once more; if even that leaves a cell exposed, :class:`DisclosureError`.
+
+    Parameters
+    ----------
+    cubes : sequence of Cube
+        Families already protected one by one (:meth:`Cube.protect`), whose hidden patterns are the start.
+    links : sequence of (i, key_i, j, key_j)
+        ``cubes[i]``'s node ``key_i`` counts exactly the same records as ``cubes[j]``'s node ``key_j`` (nodes
+        need not be registered cells; when both are, they are kept hidden or visible together).
+
+    Returns
+    -------
+    list of ProtectedCube
+        The families' published values after the joint repair, in the order given. The pattern is cached on
+        disk like a single family's (:func:`_gate_cache_read`).
+    """
+    cubes = list(cubes)
+    links = [(int(i), cubes[i]._key(ki), int(j), cubes[j]._key(kj)) for i, ki, j, kj in links]
+    ts = [threshold(c.source) for c in cubes]
+    cache_key = _linked_key(cubes, links)
+    cached = _gate_cache_read(cache_key)
+    if cached is not None and _restore_linked(cubes, cached):
+        return [_protected(c, t) for c, t in zip(cubes, ts)]
+    linked_keys = [set() for _ in cubes]
+    for i, ki, j, kj in links:
+        linked_keys[i].add(ki)
+        linked_keys[j].add(kj)
+    for c, own in zip(cubes, linked_keys):
+        c._keep = set(c._keep) - own  # consistency across the link is kept by _sync_linked instead
+
+    def sync() -> None:
+        changed = True
+        while changed:
+            changed = False
+            for i, ki, j, kj in links:
+                a, b = cubes[i]._cells.get(ki), cubes[j]._cells.get(kj)
+                if a is None or b is None or a.hidden == b.hidden:
+                    continue
+                for c in (a, b):
+                    if not c.hidden and c.value > 0:
+                        c.hidden = changed = True
+
+    sync()
+    max_rounds = int(rules()["audit"]["max_repair_rounds"])
+    withheld = None
+    for rounds in range(max_rounds + 1):
+        bad = _linked_exposed(cubes, links, ts)
+        if not any(bad):
+            break
+        if rounds == max_rounds:
+            withheld = f"no safe joint suppression pattern after {max_rounds} rounds"
+            break
+        progress = [cubes[i]._hide_complement(k, ts[i]) for i, keys in enumerate(bad) for k in keys]
+        sync()
+        if not any(progress):
+            first = next(k for keys in bad for k in keys)
+            withheld = f"cannot protect cell {first} jointly"
+            break
+    if withheld is not None:
+        for c in cubes:
+            for k, cell in c._cells.items():
+                if cell.value > 0 and k not in c._keep:
+                    cell.hidden = True
+        sync()
+        bad = _linked_exposed(cubes, links, ts)
+        if any(bad):
+            names = " and ".join(c.name for c in cubes)
+            raise DisclosureError(f"cubes {names}: {withheld}")
+        for c in cubes:
+            c.withheld = c.withheld or withheld
+    _gate_cache_write(cache_key, {"cubes": [{"hidden": [list(k) for k, cell in c._cells.items() if cell.hidden],
+                                             "withheld": c.withheld} for c in cubes]})
+    return [_protected(c, t) for c, t in zip(cubes, ts)]
+
+
+def _protected(cube: Cube, t: int) -> ProtectedCube:
+    cells = cube._cells
+    return ProtectedCube(cube, {k: (None if c.hidden else c.value) for k, c in cells.items()},
+                         {k for k, c in cells.items() if c.primary}, t)
+
+
+def _linked_exposed(cubes: Sequence[Cube], links, ts) -> list[list]:
+    """The joint audit of :func:`protect_linked`: per cube, its exposed keys."""
+    offsets = np.cumsum([0] + [c.truth.size for c in cubes])
+    visible, hidden, targets, enough, owner = [], [], [], [], []
+    for n, (c, t) in enumerate(zip(cubes, ts)):
+        off = offsets[n]
+        for cell in c._cells.values():
+            if cell.hidden:
+                hidden.append((cell.idx + off, 1, None))
+            else:
+                visible.append((cell.idx + off, cell.value))
+        for key, idx, _, value in c._targets(t):
+            width = 1 if isinstance(key, tuple) and key and key[0] == "base" else t - 1
+            targets.append(idx + off)
+            enough.append((value, width))
+            owner.append((n, key))
+    bad: list[list] = [[] for _ in cubes]
+    if not targets:
+        return bad
+    # A link between two cells both families show is implied by their values: only the others tie the
+    # programmes together, and a component with no link left was solved by its own family's audit.
+    pairs = []
+    for i, ki, j, kj in links:
+        a, b = cubes[i]._cells.get(ki), cubes[j]._cells.get(kj)
+        if a is not None and b is not None and not a.hidden and not b.hidden and a.value == b.value:
+            continue
+        pairs.append((cubes[i]._index(ki) + offsets[i], cubes[j]._index(kj) + offsets[j]))
+    if not pairs:
+        return bad
+    ranges = audit_ranges(int(offsets[-1]), visible, hidden, targets, enough=enough, links=pairs, linked_only=True)
+    for (n, key), (lo, hi), (_, width) in zip(owner, ranges, enough):
+        if not np.isnan(lo) and (hi - lo) < width:  # nan: not linked, passed its own family's audit
+            bad[n].append(key)
+    return bad
+
+
+def _linked_key(cubes: Sequence[Cube], links) -> str:
+    """Cache key of a joint protection: each cube's own key, its hidden pattern on entry, and the links."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256(b"linked")
+    for c in cubes:
+        h.update(_gate_key(c, threshold(c.source), None, sorted(c._keep)).encode())
+        h.update(json.dumps(sorted(list(k) for k, cell in c._cells.items() if cell.hidden)).encode())
+    h.update(json.dumps([[i, list(ki), j, list(kj)] for i, ki, j, kj in links]).encode())
+    return h.hexdigest()
+
+
+def _restore_linked(cubes: Sequence[Cube], cached: dict) -> bool:
+    records = cached.get("cubes")
+    if not isinstance(records, list) or len(records) != len(cubes):
+        return False
+    patterns = []
+    for c, rec in zip(cubes, records):
+        hidden = {c._key(tuple(k)) for k in rec.get("hidden", [])}
+        primary = {k for k, cell in c._cells.items() if cell.primary}
+        if not (hidden <= set(c._cells) and primary <= hidden):
+            return False
+        patterns.append(hidden)
+    for c, rec, hidden in zip(cubes, records, patterns):
+        for k, cell in c._cells.items():
+            cell.hidden = k in hidden
+        c.withheld = rec.get("withheld")
+    return True
 
 
 # =========================================================================== the gate's disk cache

@@ -31,7 +31,8 @@ from svtools.analysis.fields import age_bounds, banded, in_age_range
 from svtools.ingest.definitions import apply_definition, load_definition
 from svtools.ingest.extract import financial_year
 from svtools.ingest.store import csp_codes, dataset_digest, dataset_dir, load_records, load_table
-from svtools.publish.disclosure import Cube, DisclosureError, Dim, ProtectedCube, rules, threshold
+from svtools.publish.disclosure import (Cube, DisclosureError, Dim, ProtectedCube, protect_linked, rules,
+                                       threshold)
 
 __all__ = [
     "ALL_AREAS",
@@ -251,6 +252,11 @@ def _linked_families(dataset: str, force: str, definition: str, start: str, end:
     hidden in the series family too, the series family is repaired again with those cells hidden, and the loop
     repeats. Each round only hides more cells, so it ends: at the latest when the shared cells are all hidden.
 
+    Each family then passes its own audit, with the other's shared cells taken as fixed or as "at least 1".
+    An attacker holding both tables intersects what each says about a hidden shared cell, so the two are
+    audited once more as one programme (:func:`svtools.publish.disclosure.protect_linked`, links from
+    :func:`_year_links`) and repaired if that finds a cell narrowed below the band.
+
     Returns
     -------
     tuple
@@ -269,15 +275,34 @@ def _linked_families(dataset: str, force: str, definition: str, start: str, end:
             else:
                 keep.add(key)
         try:
-            return fam, built.cube.protect(extra_hidden=hidden, keep_visible=keep)
+            age = built.cube.protect(extra_hidden=hidden, keep_visible=keep)
         except DisclosureError:
             alone = _age_year_cube(dataset, force, definition, start, end, digest).cube.protect(extra_hidden=hidden)
             need = {(k[0], k[1]) for k in keep if alone.value(k) is None}
             if not need:
                 raise
             extra.update({k: (1, None) for k in need})
+            continue
+        # Each family passed its own audit with the other's shared cells as fixed values or as "at least 1";
+        # an attacker holding both intersects them, so they are audited (and if need be repaired) as one.
+        series, age = protect_linked([fam.cube.cube, age.cube], _year_links(fam))
+        return SeriesFamily(series, fam.levels, fam.resolution, fam.definition), age
     raise DisclosureError(f"offences_by_year_and_age_{definition} and offences_by_period_{definition} "
                           f"({force}): no joint suppression pattern after {len(extra)} shared cells hidden")
+
+
+def _year_links(fam: SeriesFamily) -> list[tuple]:
+    """The cells the series family and the age-by-year family both count: each area (CSP and force) by
+    financial year, and the total when it is the sum of the financial years (:func:`protect_linked` links)."""
+    years = fam.levels["financial_year"]
+    tdim = fam.cube.cube.dim("period")
+    adim = fam.cube.cube.dim("area_code")
+    areas = list(adim.base) + list(adim.nodes)
+    periods = list(years)
+    fy_months = {m for y in years for m in tdim.members(y)}
+    if years and set(tdim.members(TOTAL)) == fy_months:
+        periods.append(TOTAL)
+    return [(0, (a, p), 1, (a, p, ALL_AGES)) for a in areas for p in periods]
 
 
 def series_cube(dataset: str, force: str, definition: str, start, end) -> SeriesFamily:
