@@ -175,8 +175,66 @@ def lay_out(fig) -> None:
     What every measurement of this module reads (text extents, axes positions): a full Agg draw gives the same
     positions and also paints every pixel, which the measurements never look at (about twice the cost). The PNG
     is painted once, by :func:`png_bytes`.
+
+    Titles are pinned where matplotlib's automatic placing would leave them (:func:`_pin_titles`), which spares
+    every layout pass and paint a measurement of the y axis that only serves that placing.
     """
+    pinned = _pin_titles(fig)
     fig.draw_without_rendering()
+    if pinned and _unpin_titles(fig, pinned):
+        fig.draw_without_rendering()
+
+
+def _pin_titles(fig) -> list:
+    """Turn matplotlib's automatic title placing off on the axes of ``fig`` where it cannot move a title, and
+    return those axes.
+
+    The placing (``Axes._update_title_position``, run by every layout pass and every draw) moves a title up
+    only above x tick labels or an x label at the top of the axes (or above the bottom ones, when the axes has
+    no tick marks: never, on a chart), or above the y axis' offset text ("1e6");
+    to know the latter it measures the whole y axis, for each axes, on every pass (about a fifth of a layout).
+    An axes with its x tick labels and label at the bottom, no twins, children or aligned titles, and titles at
+    their home position (y = 1 in axes coordinates: nothing moved them) is pinned there; :func:`lay_out`
+    unpins any that shows an offset text after the draw, and draws again (the title then placed as before).
+    """
+    pinned = []
+    for ax in fig.axes:
+        if getattr(ax, "_autotitlepos", None) is False or getattr(ax, "_svtools_unpinned", False):
+            continue  # pinned already (here or by the caller's own title position), or unpinned for good
+        if (_top_tick_labels(ax.xaxis) or ax.xaxis.get_label_position() == "top" or ax.child_axes or len(ax._twinned_axes.get_siblings(ax)) > 1
+                or len(fig._align_label_groups["title"].get_siblings(ax)) > 1):
+            continue
+        titles = (ax.title, ax._left_title, ax._right_title)
+        if any(t.get_position()[1] != 1.0 for t in titles):
+            continue
+        ax._autotitlepos = False
+        ax._svtools_pinned = True
+        pinned.append(ax)
+    return pinned
+
+
+def _top_tick_labels(axis) -> bool:
+    """Whether ``axis`` (an x axis) may draw tick labels at the top (the first major and minor ticks stand for
+    all, as in matplotlib's ``Axis._get_ticks_position``; the house style draws no tick marks, which that calls
+    "unknown")."""
+    from matplotlib.ticker import NullLocator
+
+    ticks = [axis.majorTicks[0]] if not isinstance(axis.get_major_locator(), NullLocator) else []
+    ticks += [axis.minorTicks[0]] if not isinstance(axis.get_minor_locator(), NullLocator) else []
+    return any(t.label2.get_visible() for t in ticks)
+
+
+def _unpin_titles(fig, axes) -> bool:
+    """Give the axes of ``axes`` whose y axis now shows an offset text their automatic title placing back;
+    whether any did (the figure must be laid out again)."""
+    unpinned = False
+    for ax in axes:
+        offset = ax.yaxis.offsetText
+        if offset.get_visible() and offset.get_text():
+            ax._autotitlepos = True
+            del ax._svtools_pinned
+            ax._svtools_unpinned = unpinned = True
+    return unpinned
 
 
 class _Reading:
