@@ -750,3 +750,25 @@ def test_a_title_is_unpinned_when_its_y_axis_shows_an_offset_text():
     figures.lay_out(fig)
     assert not getattr(ax, "_svtools_pinned", False)  # and never pinned again
     plt.close(fig)
+
+
+def test_a_y_label_too_long_for_its_axes_is_wrapped_before_the_one_layout(monkeypatch):
+    """A y label longer than the axes the layout will give it is wrapped before the first layout
+    (figures._axes_height_to_come, read off the unlaid-out figure, is the height the layout then gives): the
+    chart is laid out once, and the label fits its axes."""
+    from svtools.publish import figures
+
+    spc = pd.DataFrame({"month": MONTHS, "value": VALUES, "mean": 20.0, "lower": 5.0, "upper": 32.0,
+                        "variation": ["common cause"] * len(MONTHS)})
+    fig = charts.spc_chart(gated(spc), title="SPC chart, Hartlepool",
+                           ylabel="Knife-enabled serious violence offences per month")
+    expected = figures._axes_height_to_come(fig)
+    counter = _DrawCounter(monkeypatch)
+    assert figures.prepare(fig)["wrapped"] == 1
+    assert counter.layouts == 1
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    assert ax.get_window_extent(renderer).height == pytest.approx(expected, abs=1)
+    assert "\n" in ax.get_ylabel()
+    assert ax.yaxis.label.get_window_extent(renderer).height <= ax.get_window_extent(renderer).height + 2
+    plt.close(fig)

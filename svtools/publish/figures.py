@@ -456,9 +456,6 @@ def fit_axis_labels(fig, draw: bool = True, relayout: bool = True) -> int:
     off at the figure's edge) onto as few lines as fit; lines the caller broke stay broken. Returns how many
     labels were wrapped; when some were, the figure is laid out again (unless ``relayout`` is False: the
     caller will)."""
-    import math
-    import textwrap
-
     if draw:
         lay_out(fig)
     renderer = fig.canvas.get_renderer()
@@ -467,23 +464,76 @@ def fit_axis_labels(fig, draw: bool = True, relayout: bool = True) -> int:
         for axis, along in ((ax.yaxis, "height"), (ax.xaxis, "width")):
             # a y label may be as tall as its axes; an x label as wide as the figure (a label's size does not
             # depend on the layout, so no new draw is needed to measure a wrapped one)
-            label = axis.get_label()
-            original = label.get_text()
-            if not original.strip():
-                continue
-            for lines in range(1, 4):
-                if lines > 1:
-                    label.set_text("\n".join(
-                        "\n".join(textwrap.wrap(part, math.ceil(len(part) / lines) + 2)) or part
-                        for part in original.split("\n")))
-                size = getattr(label.get_window_extent(renderer), along)
-                room = ax.get_window_extent(renderer).height + 2 if along == "height" else fig.bbox.width - 4
-                if size <= room:
-                    break
-            changed += lines > 1
+            room = ax.get_window_extent(renderer).height + 2 if along == "height" else fig.bbox.width - 4
+            changed += _wrap_label(axis.get_label(), along, room, renderer) > 1
     if changed and relayout:
         lay_out(fig)  # the new layout, for what is measured next
     return changed
+
+
+def _wrap_label(label, along: str, room: float, renderer, margin: float = 0.0) -> int:
+    """Wrap the lines of an axis ``label`` (as :func:`fit_axis_labels` does) onto the fewest lines, up to 3,
+    whose ``along`` extent (``"height"`` or ``"width"``) is no more than ``room``; returns how many (0: an empty
+    label). With a ``margin``, a wrapping whose extent is within ``margin`` px of ``room`` either way (the
+    first that fits, or the last that did not) counts as unsure: the label is left as it was and -1 returned."""
+    import math
+    import textwrap
+
+    original = label.get_text()
+    if not original.strip():
+        return 0
+    for lines in range(1, 4):
+        if lines > 1:
+            label.set_text("\n".join("\n".join(textwrap.wrap(part, math.ceil(len(part) / lines) + 2)) or part
+                                     for part in original.split("\n")))
+        size = getattr(label.get_window_extent(renderer), along)
+        if margin and abs(size - room) < margin:
+            label.set_text(original)
+            return -1
+        if size <= room:
+            break
+    return lines
+
+
+def _axes_height_to_come(fig) -> float | None:
+    """The height (display px) the constrained layout will give the only axes of ``fig``, read before any
+    layout from what it stacks above and below the axes: the x axis' tick labels and label and the title
+    (their extents from where the axes stands now: they do not depend on its size), the figure's legends
+    outside the axes, and the layout's pads (one at each edge of the figure and two around the legends).
+    None when ``fig`` is not one axes under a constrained layout with no figure-level titles."""
+    engine = fig.get_layout_engine()
+    if (len(fig.axes) != 1 or engine is None or "h_pad" not in engine.get() or fig._suptitle is not None
+            or fig._supxlabel is not None or fig._supylabel is not None):
+        return None
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    xaxis = ax.xaxis.get_tightbbox(renderer) if ax.axison and ax.xaxis.get_visible() else None
+    below = frame.y0 - xaxis.y0 if xaxis is not None and xaxis.y0 < frame.y0 else 0.0
+    top = max([frame.y1] + [t.get_window_extent(renderer).y1 for t in (ax.title, ax._left_title, ax._right_title)
+                            if t.get_visible() and t.get_text()])
+    legends = [legend.get_window_extent(renderer).height for legend in fig.legends]
+    pad = engine.get()["h_pad"] * fig.dpi
+    return fig.bbox.height - below - (top - frame.y1) - sum(legends) - pad * (2 + 2 * len(legends))
+
+
+def _wrap_labels_before_layout(fig) -> int:
+    """Wrap the axis labels of ``fig`` that :func:`fit_axis_labels` would wrap on its first layout, before
+    that layout, so that it is the last (one layout a chart, not two): an x label against the figure's width
+    (the same room after any layout), a y label against :func:`_axes_height_to_come`. A y label within 3 px of
+    fitting is left to :func:`fit_axis_labels`, on the real layout. Returns how many labels were wrapped; the
+    titles are then fitted to where the wider label will put the axes (:func:`layout_left`), as
+    :func:`prepare` does after a wrapped label."""
+    height = _axes_height_to_come(fig)
+    if height is None:
+        return 0
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    wrapped = (_wrap_label(ax.yaxis.get_label(), "height", height + 2, renderer, margin=3.0) > 1) + (
+        _wrap_label(ax.xaxis.get_label(), "width", fig.bbox.width - 4, renderer) > 1)
+    if wrapped:
+        fit_title(ax, draw=False, left=layout_left(ax))
+    return wrapped
 
 
 def legends_into_layout(fig) -> int:
@@ -525,7 +575,9 @@ def prepare(fig) -> dict:
         ``raised`` (texts enlarged), ``turned``, ``wrapped`` and ``moved`` (counts).
     """
     moved = legends_into_layout(fig)
+    early = 0
     if fig.stale:
+        early = _wrap_labels_before_layout(fig)
         lay_out(fig)
     raised = enforce_min_text(fig, draw=False)
     if raised:
@@ -540,7 +592,7 @@ def prepare(fig) -> dict:
         lay_out(fig)
     for ax in fig.axes:
         fit_title(ax, draw=False)  # the layout may have moved the axes since the titles were fitted
-    return {"raised": raised, "turned": turned, "wrapped": wrapped, "moved": moved}
+    return {"raised": raised, "turned": turned, "wrapped": early + wrapped, "moved": moved}
 
 
 def _paint(fig, dpi: float):
