@@ -7,7 +7,9 @@ The shared tables are read once per process (a warm kernel builds many pages): :
 frames it read in a bounded cache keyed on the file (path, size, modification time, inode) and on the content
 digest of the dataset's ``dataset.json`` (:func:`dataset_digest`), so a re-ingested or rewritten table is read
 again, and hands each caller its own copy (pandas copy-on-write: cheap, and nothing a caller does to it reaches
-the cache). A CSP's records (:func:`load_records`) are never cached.
+the cache). A table too large to keep whole in every kernel (a national ``lsoa_population``: 6.3M rows, about
+190 MB) is read a force at a time instead (:func:`table_rows`: a parquet filter, so only the rows asked for are
+ever held). A CSP's records (:func:`load_records`) are never cached.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "dataset_digest",
     "table_key",
     "shared_table",
+    "table_rows",
     "csp_codes",
     "force_codes",
     "area_name",
@@ -190,6 +193,35 @@ def shared_table(name: str, dataset: str = "demo") -> pd.DataFrame:
 @functools.lru_cache(maxsize=TABLE_CACHE_SIZE)
 def _read_table(path: str, key: tuple) -> pd.DataFrame:
     return pd.read_parquet(path)
+
+
+#: Row selections kept by :func:`table_rows`: a warm kernel builds the pages of the forces in any order (largest
+#: inputs first), so a few forces' rows are kept; each is its force's share of the table (the largest, the Met's
+#: LSOAs of a national ``lsoa_population``, 0.9M of 6.3M rows, about 30 MB).
+ROWS_CACHE_SIZE = 4
+
+
+def table_rows(name: str, dataset: str, column: str, values) -> pd.DataFrame:
+    """The rows of one shared table whose ``column`` holds one of ``values``, read with a parquet filter: only
+    those rows are ever in memory, never the whole table (a national ``lsoa_population`` is 6.3M rows; a
+    force's LSOAs are a few hundred thousand).
+
+    The same frame as ``shared_table(name, dataset)`` filtered with ``[column].isin(values)`` (same rows in the
+    same order, same columns and dtypes), with a fresh ``RangeIndex``. Kept per process for the table's version
+    on disk (:func:`table_key`) and the set of values, in a small bounded cache (:data:`ROWS_CACHE_SIZE`), like
+    :func:`shared_table`: **read it, never change it in place**."""
+    key = table_key(name, dataset)
+    return _read_rows(key[1], key, column, frozenset(values))
+
+
+@functools.lru_cache(maxsize=ROWS_CACHE_SIZE)
+def _read_rows(path: str, key: tuple, column: str, values: frozenset) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    kind = pq.read_schema(path).field(column).type  # the value set typed as the column (an empty set too)
+    return pd.read_parquet(path, filters=pc.field(column).isin(pa.array(sorted(values), type=kind)))
 
 
 def csp_codes(dataset: str = "demo", force: str | None = None) -> list[str]:

@@ -89,7 +89,7 @@ def _force_lsoa_population(dataset: str, key: tuple, force: str, start: pd.Times
     None when the CSPs of the force do not all have residents or do not hold the same mid-years (then each area
     is worked out on its own: :meth:`ProfileContext._force_lsoa_residents`)."""
     from svtools.analysis.population import lsoa_residents
-    from svtools.ingest.store import shared_table
+    from svtools.ingest.store import shared_table, table_rows
 
     areas = shared_table("areas", dataset)
     csps = areas.loc[areas["pfa_code"].astype(str) == force, "csp_code"].astype(str)
@@ -105,13 +105,13 @@ def _force_lsoa_population(dataset: str, key: tuple, force: str, start: pd.Times
     lsoa = lsoa[lsoa["csp_code"].astype(str).isin(set(csps))]
     if lsoa.empty or not lsoa["lsoa_code"].astype(str).is_unique:
         return None
-    base = shared_table("lsoa_population", dataset)
+    # the force's LSOAs only (a parquet filter; the national table is 6.3M rows): the rows lsoa_residents keeps
+    base = table_rows("lsoa_population", dataset, "lsoa_code", lsoa["lsoa_code"].astype(str))
     # every CSP's LSOAs must hold the same LSOA mid-years too (each area alone would pick its nearest)
-    held = base[base["lsoa_code"].astype(str).isin(set(lsoa["lsoa_code"].astype(str)))]
     csp_of = lsoa.set_index(lsoa["lsoa_code"].astype(str))["csp_code"].astype(str)
-    age = held["age"].astype("int64")
+    age = base["age"].astype("int64")
     keep = (age >= lo) & ((age <= hi) if hi is not None else True)
-    held = held[keep.to_numpy()]
+    held = base[keep.to_numpy()]
     by = held.groupby(held["lsoa_code"].astype(str).map(csp_of).to_numpy())["year"].agg(
         lambda y: frozenset(y.astype("int64")))
     if by.nunique() > 1:
@@ -537,8 +537,9 @@ class ProfileContext:
         return person_years(self.population, self.months if months is None else months, self.csp_codes, lo, hi)
 
     def _dataset_table(self, name: str) -> pd.DataFrame | None:
-        """A shared table the ingest writes beside the standard ones (``lsoa_population``, ``ethnicity``), read
-        through :func:`svtools.ingest.store.load_table`, or None when the dataset was ingested before it existed."""
+        """A shared table the ingest writes beside the standard ones (``ethnicity``), read through
+        :func:`svtools.ingest.store.load_table`, or None when the dataset was ingested before it existed
+        (``lsoa_population`` is read a force at a time instead: :attr:`lsoa`)."""
         from svtools.ingest.store import dataset_dir, load_table
 
         if not (dataset_dir(self.dataset) / f"{name}.parquet").is_file():
@@ -561,10 +562,14 @@ class ProfileContext:
             lsoa["population_2020"] = lsoa["population"]
         mine = lsoa[lsoa["csp_code"].isin(self.csp_codes)]
         lo, hi = self.cohort_ages
-        base = self._dataset_table("lsoa_population")
-        pop = None if base is None else self._force_lsoa_residents(mine, lo, hi)
+        from svtools.ingest.store import dataset_dir, table_rows
+
+        has_base = (dataset_dir(self.dataset) / "lsoa_population.parquet").is_file()
+        pop = self._force_lsoa_residents(mine, lo, hi) if has_base else None
         if pop is None:  # the area's LSOAs on their own
-            if base is None:  # ingested before lsoa_population.parquet: the same ONS LSOA estimates, read in place
+            if has_base:  # their rows only (a parquet filter), never the whole national table
+                base = table_rows("lsoa_population", self.dataset, "lsoa_code", mine["lsoa_code"].astype(str))
+            else:  # ingested before lsoa_population.parquet: the same ONS LSOA estimates, read in place
                 from svtools.ingest.area_tables import lsoa_population_base
 
                 base = lsoa_population_base(mine["lsoa_code"].astype(str))
