@@ -165,3 +165,70 @@ def test_publish_needs_one_destination_and_a_run(run, tmp_path, capsys):
     assert "no run 'nope'" in capsys.readouterr().err
     assert main(["publish", str(run), "--to", str(run / "inside")]) == 1
     assert "inside the run folder" in capsys.readouterr().err
+
+
+TRICKY_HTML = '''<!DOCTYPE html><html><head><link rel="stylesheet" href=" style.css ">
+<script>var s = "<a href='not-a-link.html'>";</script><style>a[href="x"] {}</style></head><body>
+<!-- <a href="commented.html"> --><a href="a.html" href="b.html">dup</a><a href>empty</a><a href="">blank</a>
+<img src="DATA:image/png;base64,iVBORw0KGgo=" alt="x &amp; y"><img src="data:image/svg+xml;base64,PHN2Zz4="/>
+<a class="chart-data" href="c%20d.csv?x=1&amp;y=2#top">data</a><iframe src="file:///etc/passwd"></iframe>
+<p>5 &lt; 6 &amp; <a href="&#47;abs.html">abs</a> <a href='../up.html'>up</a><area href=/x><div src=y></p>
+<svg><a href="svg.html"/><image src="i.png"/></svg><p>unclosed <a href=tail.html>'''
+
+
+def _bs4_links(text: str) -> list[str]:
+    """The links as the gate read them with BeautifulSoup (html.parser), before the streaming parse."""
+    from bs4 import BeautifulSoup
+
+    found = []
+    for tag in BeautifulSoup(text, "html.parser").find_all(True):
+        for attr in ("href", "src"):
+            value = tag.get(attr)
+            if value:
+                value = str(value).strip()
+                found.append("data:" if value[:5].lower() == "data:" else value)
+    return found
+
+
+def test_the_gates_link_parse_is_the_bs4_one(run):
+    """scan_page gives the links BeautifulSoup's tree gave, in the same order, on hand-made markup and on every
+    page of a run (a data: link kept as 'data:', which the gate passes either way)."""
+    pages = [TRICKY_HTML, *(p.read_text(encoding="utf-8") for p in sorted(run.rglob("*.html")))]
+    for text in pages:
+        assert publish_bundle.scan_page(text).links == _bs4_links(text)
+    assert publish_bundle._check_link("index.html", "data:", set()) is None
+    links = publish_bundle.scan_page(TRICKY_HTML).links
+    assert "b.html" in links and "a.html" not in links and "commented.html" not in links  # bs4: the last wins
+    assert "/abs.html" in links and "file:///etc/passwd" in links
+
+
+def test_check_publishable_shortcut_gives_the_full_checks_verdict():
+    """check_publishable skips building assert_no_small_counts' frame only when that check could find nothing:
+    on random tables of counts, text and markers the verdict is the full check's."""
+    import numpy as np
+    import pandas as pd
+
+    from svtools.analysis.stats import assert_no_small_counts
+    from svtools.publish import output
+
+    rng = np.random.default_rng(12)
+    cells = ["*", "", "0", "3", "12", "1,200", " 7 ", "4.0", "x", "٣", "-2", "5", "10", "1" * 400]
+    for _ in range(400):
+        rows, cols = int(rng.integers(0, 6)), int(rng.integers(1, 4))
+        frame = pd.DataFrame({f"c{k}": [str(rng.choice(cells)) for _ in range(rows)] for k in range(cols)},
+                             dtype=str)
+        named = None if rng.random() < 0.3 else list(frame.columns[: int(rng.integers(0, cols + 1))])
+        threshold = int(rng.integers(1, 11))
+        full = pd.DataFrame({c: [output._count_like(v) for v in frame[c]] for c in (frame.columns if named is None else named)},
+                            index=frame.index, dtype=object)
+        try:
+            assert_no_small_counts(full, threshold)
+            expected = True
+        except AssertionError:
+            expected = False
+        try:
+            output.check_publishable(frame, threshold=threshold, count_columns=named)
+            got = True
+        except output.DisclosureError:
+            got = False
+        assert got == expected, (frame.to_dict("list"), named, threshold)

@@ -210,3 +210,22 @@ def test_chart_links_pairs_each_image_with_the_chart_data_link_before_the_next_i
             '<img alt="Second" src="b.png"/><img alt="" src="c.png">'
             '<a class="chart-data" href="third.csv">data</a><a class="chart-data" href="extra.csv">data</a>')
     assert chart_links(html) == [("First & chart", "first.csv"), ("Second", None), ("", "third.csv")]
+
+
+@pytest.mark.parametrize("plant, check, message", [
+    (lambda run: (run / PAGE).write_text((run / PAGE).read_text().replace(
+        "</main>", "<p>see /home/analyst/notes</p></main>")), "disclosure", "absolute machine path"),
+    (lambda run: (run / PAGE).write_text((run / PAGE).read_text().replace(
+        "</main>", '<a href="../missing_page/index.html">x</a></main>')), "disclosure", "broken link"),
+    (lambda run: (run / MIX).write_text((run / MIX).read_text() + "\n"), None, None),  # same table, one more line
+])
+def test_planted_leaks_in_a_page_are_caught_with_the_shared_cache(run, plant, check, message):
+    """validate_run reads each page and CSV once for the gate and its own checks: a leak planted in a page is still
+    the gate's failure, named with its file, and the chart check still reads the page the gate parsed."""
+    plant(run)
+    problems = validate.validate_run(run)
+    if check is None:
+        assert problems == []
+        return
+    (p,) = _only(problems, check)
+    assert p.file == PAGE and message in p.message

@@ -104,18 +104,19 @@ def _dataset(manifest: dict) -> str | None:
     return (manifest.get("dataset") or {}).get("dataset") or (manifest.get("parameters") or {}).get("dataset")
 
 
-_CSV_MEMO: dict | None = None  # set by validate_run: each CSV is read once for all its checks
+_MEMO: dict | None = None  # set by validate_run: each CSV and page is read (and parsed) once, gate included
 
 
 def _read_csv(path: Path):
-    import pandas as pd
+    from svtools.publish.bundle import read_table
 
-    if _CSV_MEMO is None:
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
-    key = str(path)
-    if key not in _CSV_MEMO:
-        _CSV_MEMO[key] = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return _CSV_MEMO[key].copy()
+    return read_table(path, _MEMO)
+
+
+def _page_scan(path: Path):
+    from svtools.publish.bundle import page_scan
+
+    return page_scan(path, _MEMO)
 
 
 # --------------------------------------------------------------------------- the checks
@@ -124,7 +125,7 @@ def _check_disclosure(run_dir: Path, manifest: dict) -> list[Problem]:
     from svtools.publish.bundle import BundleError, check_bundle, plan_bundle
 
     try:
-        check_bundle(plan_bundle(run_dir, allow_partial=True))
+        check_bundle(plan_bundle(run_dir, allow_partial=True), cache=_MEMO)
     except BundleError as exc:
         text = str(exc)
         run_id = str(manifest.get("run_id") or run_dir.name)
@@ -291,31 +292,13 @@ def chart_links(page_html: str) -> list[tuple[str, str | None]]:
     """(alt text, CSV link or None) of every ``<img>`` of a page: the ``chart-data`` link that follows it before
     the next image.
 
-    A streaming parse (:class:`html.parser.HTMLParser`, no document tree): the check reads every page of a
-    national run (1,343 pages), where building a BeautifulSoup tree of each cost about 30 ms a page.
+    A streaming parse (:func:`svtools.publish.bundle.scan_page`, no document tree; the same parse gives the
+    gate the page's links): the check reads every page of a national run (1,343 pages), where building a
+    BeautifulSoup tree of each cost about 30 ms a page.
     """
-    from html.parser import HTMLParser
+    from svtools.publish.bundle import scan_page
 
-    out: list[list] = []
-
-    class Links(HTMLParser):
-        waiting = False  # the last image has not met a chart-data link yet
-
-        def handle_starttag(self, tag, attrs):
-            a = dict(attrs)
-            if tag == "img":
-                out.append([str(a.get("alt") or ""), None])
-                self.waiting = True
-            elif tag == "a" and self.waiting and "chart-data" in (a.get("class") or "").split():
-                out[-1][1] = a.get("href")
-                self.waiting = False
-
-        handle_startendtag = handle_starttag
-
-    parser = Links(convert_charrefs=True)
-    parser.feed(page_html)
-    parser.close()
-    return [(alt, href) for alt, href in out]
+    return scan_page(page_html).charts
 
 
 def _check_chart_data(run_dir: Path, manifest: dict) -> list[Problem]:
@@ -325,7 +308,7 @@ def _check_chart_data(run_dir: Path, manifest: dict) -> list[Problem]:
         if job.get("status") == "failed" or not page.is_file():
             continue
         charts = {t["file"] for t in job.get("tables") or [] if t.get("kind") == "chart"}
-        for k, (alt, href) in enumerate(chart_links(page.read_text(encoding="utf-8")), start=1):
+        for k, (alt, href) in enumerate(_page_scan(page).charts, start=1):
             what = f"chart {k} ('{alt[:60]}')"
             if not href:
                 problems.append(Problem("chart_data", job["page"], f"{what} has no link to the data behind it"))
@@ -358,15 +341,15 @@ def validate_run(run_dir: str | Path, checks: tuple[str, ...] = CHECKS) -> list[
     manifest = _manifest(run_dir)
     run = {"disclosure": _check_disclosure, "area_codes": _check_area_codes, "metadata": _check_metadata,
            "period": _check_period, "chart_data": _check_chart_data}
-    global _CSV_MEMO
+    global _MEMO
     problems: list[Problem] = []
-    _CSV_MEMO = {}
+    _MEMO = {}
     try:
         for name in CHECKS:
             if name in checks:
                 problems.extend(run[name](run_dir, manifest))
     finally:
-        _CSV_MEMO = None
+        _MEMO = None
     return problems
 
 
