@@ -79,6 +79,12 @@ RATE_COLUMNS = {"Rate per 1,000 residents aged 0 to 24": ["Under 25"],
 RESIDENTS_COLUMNS = ("Residents aged 0 to 24",)
 
 
+#: Breakdown families of a force's CSPs by one category (rows: categories, their groups and "Total").
+CATEGORY_KINDS = ("offence_mix", "day_time", "location_type", "domestic_abuse")
+#: Rows that are sums of other rows of their table.
+CATEGORY_GROUPS = {"Flag recorded": ("Domestic abuse", "Not domestic abuse")}
+
+
 def _fy_months(fy: str) -> list[str]:
     y = int(fy[:4])
     return [f"{y}-{m:02d}" for m in range(4, 13)] + [f"{y + 1}-{m:02d}" for m in range(1, 4)]
@@ -252,7 +258,7 @@ class Attack:
                 self.cells[fam].append(({"area": self.area(area), "age": a[0], "sex": a[1]}, v, where))
             elif kind == "neighbourhoods":
                 self.cells[fam].append(({"lsoa": self._lsoas(lab, area)}, v, where))
-            elif kind in ("offence_mix", "day_time"):
+            elif kind in CATEGORY_KINDS:
                 self.cells[fam].append(({"area": self.area(area), "category": [lab]}, v, where))
             else:
                 self.skipped[fam] += 1
@@ -313,13 +319,15 @@ class Attack:
         cats = set()
         for dims, _, _ in cells:
             for c in dims["category"]:
-                if c != "Total" and day_total(c) is None:
+                if c != "Total" and day_total(c) is None and c not in CATEGORY_GROUPS:
                     cats.add(c)
         out = []
         for dims, v, w in cells:
             c = dims["category"][0]
             if c == "Total":
                 members = sorted(cats)
+            elif c in CATEGORY_GROUPS:
+                members = list(CATEGORY_GROUPS[c])
             elif day_total(c) is not None:
                 members = sorted(x for x in cats if x.startswith(day_total(c)))
             else:
@@ -327,11 +335,38 @@ class Attack:
             out.append(({**dims, "category": members}, v, w))
         return out
 
+    def _known_totals(self, fam: str, cells) -> list:
+        """An area's "Total" row of a breakdown of all the definition's records over the period counts the same
+        records as the area's "Total" in the definition's period tables: where those show it, the breakdown's
+        total is known even if the breakdown hides it (one cell in two files)."""
+        parts = fam.split("__")
+        if len(parts) != 2:  # a cohort's breakdown (``__victims_10_24``) counts other records
+            return []
+        period = self.cells.get(f"period_{parts[1]}", [])
+        months = sorted(self.all_months[parts[1]])
+        every_age = {g for gs in AGE_GROUP.values() for g in gs}
+        shown, years = {}, {}
+        for dims, v, where in period:
+            if not (isinstance(v, int) and set(dims["age"]) == every_age):
+                continue
+            area = tuple(sorted(dims["area"]))
+            if sorted(dims["month"]) == months:
+                shown[area] = (v, where)
+            elif len(dims["month"]) == 12 and sorted(dims["month"])[0].endswith("-04"):  # a financial year
+                years.setdefault(area, {})[tuple(sorted(dims["month"]))] = v
+        for area, ys in years.items():
+            covered = sorted(m for y in ys for m in y)
+            if area not in shown and covered == months:
+                shown[area] = (sum(ys.values()), "the sum of its financial years")
+        areas = {tuple(sorted(dims["area"])) for dims, _, _ in cells}
+        return [({"area": list(a), "category": ["Total"]}, shown[a][0], shown[a][1]) for a in sorted(areas)
+                if a in shown]
+
     def solve(self) -> dict:
         results = {}
         for fam, cells in self.cells.items():
-            if fam.split("__")[0] in ("offence_mix", "day_time"):
-                cells = self._expand_categories(fam, cells)
+            if fam.split("__")[0] in CATEGORY_KINDS:
+                cells = self._expand_categories(fam, cells + self._known_totals(fam, cells))
             results[fam] = self._solve(cells)
         return results
 

@@ -682,7 +682,8 @@ class Cube:
 
 
 # =========================================================================== families that share cells
-def protect_linked(cubes: Sequence[Cube], links: Sequence[tuple[int, tuple, int, tuple]]) -> list[ProtectedCube]:
+def protect_linked(cubes: Sequence[Cube], links: Sequence[tuple[int, tuple, int, tuple]],
+                   frozen: Iterable[int] = ()) -> list[ProtectedCube]:
     """Audit families that share cells as one, and repair them until no hidden cell of any can be narrowed.
 
     Each family on its own passes the gate's audit, but an attacker holds both: a hidden cell of one may be
@@ -701,7 +702,13 @@ def protect_linked(cubes: Sequence[Cube], links: Sequence[tuple[int, tuple, int,
         Families already protected one by one (:meth:`Cube.protect`), whose hidden patterns are the start.
     links : sequence of (i, key_i, j, key_j)
         ``cubes[i]``'s node ``key_i`` counts exactly the same records as ``cubes[j]``'s node ``key_j`` (nodes
-        need not be registered cells; when both are, they are kept hidden or visible together).
+        need not be registered cells; when both are, they are kept hidden or visible together). A link whose
+        two sides do not hold the same true count is an error.
+    frozen : iterable of int
+        Families already published elsewhere (the series family every page draws from): never changed. A
+        linked cell they hide is hidden in the others, one they show is never chosen as a complement, and a
+        cell of theirs the others narrow is mended by hiding more of the others (at the last by withholding
+        them).
 
     Returns
     -------
@@ -710,18 +717,31 @@ def protect_linked(cubes: Sequence[Cube], links: Sequence[tuple[int, tuple, int,
         disk like a single family's (:func:`_gate_cache_read`).
     """
     cubes = list(cubes)
+    frozen = set(int(i) for i in frozen)
     links = [(int(i), cubes[i]._key(ki), int(j), cubes[j]._key(kj)) for i, ki, j, kj in links]
+    for i, ki, j, kj in links:
+        vi = int(cubes[i].truth.ravel()[cubes[i]._index(ki)].sum())
+        vj = int(cubes[j].truth.ravel()[cubes[j]._index(kj)].sum())
+        if vi != vj:
+            raise DisclosureError(f"cubes {cubes[i].name} and {cubes[j].name}: linked cells {ki} and {kj} "
+                                  f"count {vi} and {vj}, not the same records")
     ts = [threshold(c.source) for c in cubes]
-    cache_key = _linked_key(cubes, links)
-    cached = _gate_cache_read(cache_key)
-    if cached is not None and _restore_linked(cubes, cached):
-        return [_protected(c, t) for c, t in zip(cubes, ts)]
     linked_keys = [set() for _ in cubes]
     for i, ki, j, kj in links:
         linked_keys[i].add(ki)
         linked_keys[j].add(kj)
-    for c, own in zip(cubes, linked_keys):
-        c._keep = set(c._keep) - own  # consistency across the link is kept by _sync_linked instead
+    for n, (c, own) in enumerate(zip(cubes, linked_keys)):
+        if n not in frozen:  # consistency across a link is kept by sync() instead
+            c._keep = set(c._keep) - own
+    for i, ki, j, kj in links:  # what a frozen family shows cannot be hidden here
+        for (f, kf), (o, ko) in (((i, ki), (j, kj)), ((j, kj), (i, ki))):
+            cell = cubes[f]._cells.get(kf)
+            if f in frozen and o not in frozen and cell is not None and not cell.hidden:
+                cubes[o]._keep.add(ko)
+    cache_key = _linked_key(cubes, links)
+    cached = _gate_cache_read(cache_key)
+    if cached is not None and _restore_linked(cubes, cached):
+        return [_protected(c, t) for c, t in zip(cubes, ts)]
 
     def sync() -> None:
         changed = True
@@ -731,38 +751,76 @@ def protect_linked(cubes: Sequence[Cube], links: Sequence[tuple[int, tuple, int,
                 a, b = cubes[i]._cells.get(ki), cubes[j]._cells.get(kj)
                 if a is None or b is None or a.hidden == b.hidden:
                     continue
-                for c in (a, b):
-                    if not c.hidden and c.value > 0:
+                for n, c in ((i, a), (j, b)):
+                    if not c.hidden and c.value > 0 and n not in frozen:
                         c.hidden = changed = True
+
+    partners: dict[tuple, list] = {}
+    for i, ki, j, kj in links:
+        partners.setdefault((i, ki), []).append((j, kj))
+        partners.setdefault((j, kj), []).append((i, ki))
+
+    def unpin(bad) -> bool:
+        """Show the hidden cells (not small ones) the attacker pins exactly: their value is known already, and
+        shown it is one more equality the audit can use. A cell of which a frozen family hides the twin stays
+        hidden."""
+        done = False
+        for n, items in enumerate(bad):
+            for key, lo, hi in items:
+                cell = cubes[n]._cells.get(key)
+                if n in frozen or cell is None or not cell.hidden or cell.primary or not (lo == hi == cell.value):
+                    continue
+                twins = [(m, cubes[m]._cells.get(k)) for m, k in partners.get((n, key), [])]
+                if any(m in frozen and c is not None and c.hidden for m, c in twins):
+                    continue
+                for _, c in [(n, cell)] + twins:
+                    if c is not None:
+                        c.hidden = False
+                done = True
+        return done
 
     sync()
     max_rounds = int(rules()["audit"]["max_repair_rounds"])
     withheld = None
+    full = False  # after a cell is shown, each family's own audit no longer covers its unlinked parts
     for rounds in range(max_rounds + 1):
-        bad = _linked_exposed(cubes, links, ts)
+        bad = _linked_exposed(cubes, links, ts, full=full)
         if not any(bad):
             break
         if rounds == max_rounds:
             withheld = f"no safe joint suppression pattern after {max_rounds} rounds"
             break
-        progress = [cubes[i]._hide_complement(k, ts[i]) for i, keys in enumerate(bad) for k in keys]
+        if unpin(bad):
+            full = True
+            continue
+        progress = [cubes[i]._hide_complement(k, ts[i]) for i, items in enumerate(bad) for k, _, _ in items
+                    if i not in frozen]
+        if any(bad[i] for i in frozen):
+            progress = []  # a frozen family's cell is narrowed by the others: withhold them
         sync()
         if not any(progress):
-            first = next(k for keys in bad for k in keys)
+            first = next(k for items in bad for k, _, _ in items)
             withheld = f"cannot protect cell {first} jointly"
             break
     if withheld is not None:
-        for c in cubes:
+        for n, c in enumerate(cubes):
+            if n in frozen:
+                continue
             for k, cell in c._cells.items():
                 if cell.value > 0 and k not in c._keep:
                     cell.hidden = True
         sync()
-        bad = _linked_exposed(cubes, links, ts)
+        for _ in range(max_rounds):
+            bad = _linked_exposed(cubes, links, ts, full=True)
+            if not (any(bad) and unpin(bad)):
+                break
         if any(bad):
             names = " and ".join(c.name for c in cubes)
-            raise DisclosureError(f"cubes {names}: {withheld}")
-        for c in cubes:
-            c.withheld = c.withheld or withheld
+            first = next(k for items in bad for k, _, _ in items)
+            raise DisclosureError(f"cubes {names}: {withheld}; withheld, {first} is still narrowed")
+        for n, c in enumerate(cubes):
+            if n not in frozen:
+                c.withheld = c.withheld or withheld
     _gate_cache_write(cache_key, {"cubes": [{"hidden": [list(k) for k, cell in c._cells.items() if cell.hidden],
                                              "withheld": c.withheld} for c in cubes]})
     return [_protected(c, t) for c, t in zip(cubes, ts)]
@@ -774,8 +832,11 @@ def _protected(cube: Cube, t: int) -> ProtectedCube:
                          {k for k, c in cells.items() if c.primary}, t)
 
 
-def _linked_exposed(cubes: Sequence[Cube], links, ts) -> list[list]:
-    """The joint audit of :func:`protect_linked`: per cube, its exposed keys."""
+def _linked_exposed(cubes: Sequence[Cube], links, ts, full: bool = False) -> list[list]:
+    """The joint audit of :func:`protect_linked`: per cube, its exposed cells as ``(key, min, max)``.
+
+    Unless ``full``, only what the links tie together is solved: each family passed its own audit, and a
+    component of the joint programme that no link touches is one family's own."""
     offsets = np.cumsum([0] + [c.truth.size for c in cubes])
     visible, hidden, targets, enough, owner = [], [], [], [], []
     for n, (c, t) in enumerate(zip(cubes, ts)):
@@ -798,15 +859,16 @@ def _linked_exposed(cubes: Sequence[Cube], links, ts) -> list[list]:
     pairs = []
     for i, ki, j, kj in links:
         a, b = cubes[i]._cells.get(ki), cubes[j]._cells.get(kj)
-        if a is not None and b is not None and not a.hidden and not b.hidden and a.value == b.value:
+        if not full and a is not None and b is not None and not a.hidden and not b.hidden and a.value == b.value:
             continue
         pairs.append((cubes[i]._index(ki) + offsets[i], cubes[j]._index(kj) + offsets[j]))
-    if not pairs:
+    if not pairs and not full:
         return bad
-    ranges = audit_ranges(int(offsets[-1]), visible, hidden, targets, enough=enough, links=pairs, linked_only=True)
+    ranges = audit_ranges(int(offsets[-1]), visible, hidden, targets, enough=enough, links=pairs,
+                          linked_only=not full)
     for (n, key), (lo, hi), (_, width) in zip(owner, ranges, enough):
         if not np.isnan(lo) and (hi - lo) < width:  # nan: not linked, passed its own family's audit
-            bad[n].append(key)
+            bad[n].append((key, lo, hi))
     return bad
 
 

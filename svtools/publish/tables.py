@@ -433,8 +433,57 @@ def force_records(dataset: str, force: str, definition: str, start, end, ages=No
                                  _digest(dataset))
 
 
+def _protect_with_series(make: Callable[[], Cube], pairs, dataset, force, definition, start, end, digest,
+                         ages) -> ProtectedCube:
+    """Protect a family whose area totals count the same records as the series family's cells.
+
+    A breakdown's "Total" row for an area (or the neighbourhoods' CSP total) over the period is the series
+    family's (area, Total) cell: hiding it in one and showing it in the other shows it. So a total the series
+    hides is hidden here, one it shows is kept visible here, and the two families are audited as one with the
+    series family frozen (:func:`svtools.publish.disclosure.protect_linked`): it is already on every page.
+    Only families of all the definition's records (``ages`` None) and links whose two cells hold the same
+    true count are linked; when keeping the series' visible totals leaves no safe pattern, the family is
+    protected without keeping them and the joint audit decides.
+
+    Parameters
+    ----------
+    make : callable
+        Builds the family's cube with its cells registered (called again for the fallback).
+    pairs : sequence of (key, series_key)
+        This family's cell and the series family's cell that count the same records.
+    """
+    cube = make()
+    if ages is not None:
+        return cube.protect()
+    fam = _series_family(dataset, force, definition, start, end, digest)
+    series = fam.cube.cube
+    s_flat, c_flat = series.truth.ravel(), cube.truth.ravel()
+    links = []
+    for key, skey in pairs:
+        key, skey = cube._key(key), series._key(skey)
+        if key in cube._cells and skey in series._cells and \
+                int(c_flat[cube._index(key)].sum()) == int(s_flat[series._index(skey)].sum()):
+            links.append((1, key, 0, skey))
+    if not links:
+        return cube.protect()
+    hidden = {k: (1, None) for _, k, _, sk in links if fam.cube.value(sk) is None}
+    keep = [k for _, k, _, sk in links if fam.cube.value(sk) is not None]
+    try:
+        cube.protect(extra_hidden=hidden, keep_visible=keep)
+    except DisclosureError:
+        cube = make()
+        cube.protect(extra_hidden=hidden)
+    return protect_linked([series, cube], links, frozen=(0,))[1]
+
+
 @functools.lru_cache(maxsize=64)
 def _breakdown(dataset, force, definition, start, end, ages, spec: Breakdown, digest) -> ProtectedCube:
+    return _protect_with_series(lambda: _breakdown_cube(dataset, force, definition, start, end, ages, spec, digest),
+                                [((a, TOTAL), (a, TOTAL)) for a in list(csp_codes(dataset, force)) + [force]],
+                                dataset, force, definition, start, end, digest, ages)
+
+
+def _breakdown_cube(dataset, force, definition, start, end, ages, spec: Breakdown, digest) -> Cube:
     t = threshold("police")
     records = _force_records_cached(dataset, force, definition, start, end, ages, digest)
     codes = csp_codes(dataset, force)
@@ -471,7 +520,7 @@ def _breakdown(dataset, force, definition, start, end, ages, spec: Breakdown, di
             cube.publish((a, c) for c in cat_nodes)
         else:
             cube.publish([(a, TOTAL)])
-    return cube.protect()
+    return cube
 
 
 def breakdown_cube(ctx, spec: Breakdown) -> ProtectedCube:
@@ -497,6 +546,19 @@ def published_categories(cube: ProtectedCube, area: str) -> list[str] | None:
 # =========================================================================== neighbourhoods
 @functools.lru_cache(maxsize=32)
 def _lsoa(dataset, force, definition, start, end, ages, top_n: int, digest) -> tuple[ProtectedCube, dict]:
+    """The neighbourhoods family, protected with the series family's CSP and force totals (a CSP's node here
+    counts the same records as its (CSP, Total) cell there when every record is located)."""
+    built = [_lsoa_cube(dataset, force, definition, start, end, ages, top_n, digest)]
+    top = built[0][1]
+
+    def make() -> Cube:
+        return built.pop()[0] if built else _lsoa_cube(dataset, force, definition, start, end, ages, top_n, digest)[0]
+
+    pairs = [((a,), (a, TOTAL)) for a in list(csp_codes(dataset, force)) + [force]]
+    return _protect_with_series(make, pairs, dataset, force, definition, start, end, digest, ages), top
+
+
+def _lsoa_cube(dataset, force, definition, start, end, ages, top_n: int, digest) -> tuple[Cube, dict]:
     records = _force_records_cached(dataset, force, definition, start, end, ages, digest)
     lsoa = load_table("lsoa", dataset)
     codes = csp_codes(dataset, force)
@@ -535,7 +597,7 @@ def _lsoa(dataset, force, definition, start, end, ages, top_n: int, digest) -> t
     cube.publish([(x,) for x in top[str(force)]])
     cube.publish([(k,) for k in nodes if k.startswith(f"{force}|decile ")])
     cube.publish([(force,)])
-    return cube.protect(), top
+    return cube, top
 
 
 def lsoa_cube(ctx, top_n: int = 10) -> tuple[ProtectedCube, dict]:
