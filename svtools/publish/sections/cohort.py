@@ -41,6 +41,7 @@ from svtools.publish.sections.context import (
     publish_gated,
     victim_age_phrase,
 )
+from svtools.publish.sections.profile_volume import _u25_status
 
 __all__ = [
     "young_people",
@@ -118,11 +119,10 @@ def young_rates(ctx: ProfileContext) -> SectionResult:
     hi = int(config.settings()["age_bands"]["under_25_max_age"])
     res_tab = full.residents(years, 0, hi)
     pop = res_tab.set_index("financial_year")["population"]
-    # a year none of whose victims' ages is known has no under-25 count (not 0), so no rate and no bound
-    recs = full.in_definition
-    fy = recs["financial_year"].astype(str) if "financial_year" in recs.columns else None
-    none_known = pd.Series([fy is not None and full.field_status("victim_under_25", recs[fy == y]) == "absent"
-                            for y in years], index=years)
+    # a year none of whose victims' ages is known has no under-25 count (not 0), so no rate and no bound: the
+    # field status of that year's records, from the page's one pass over them (_u25_status: row by row, the same)
+    has_fy = "financial_year" in full.in_definition.columns
+    none_known = pd.Series([has_fy and _u25_status(full, y) == "absent" for y in years], index=years)
     counts = t.counts[u25].astype("Float64").mask(none_known.to_numpy())
     r = gated_rate_bounds(counts, t.counts[unk].astype("Float64"), pop)
     share_unknown = [disclosure.share(u, a, 0) or "" for u, a in zip(t.counts[unk], t.counts[allages])]
