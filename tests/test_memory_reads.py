@@ -110,3 +110,32 @@ def test_an_area_alone_reads_only_its_own_lsoas(demo_data):
                           ctx.months, 0, None)
     got = lsoa["lsoa_code"].astype(str).map(want).astype("float64")
     assert np.array_equal(lsoa["population"].to_numpy(), got.to_numpy(), equal_nan=True)
+
+
+def _force_records_whole(dataset, force, definition, start, end, ages) -> pd.DataFrame:
+    """The force's records as they were selected before: every CSP's records concatenated, then selected."""
+    from svtools.analysis.fields import in_age_range
+    from svtools.ingest.definitions import apply_definition, load_definition
+
+    r = pd.concat([store.load_records(c, dataset) for c in store.csp_codes(dataset, force)], ignore_index=True)
+    r = r[(r["month"] >= pd.Timestamp(start)) & (r["month"] <= pd.Timestamp(end))]
+    r = apply_definition(r, load_definition(definition))
+    if ages is not None:
+        inside = in_age_range(r, ages[0], ages[1], "victim")
+        r = r[(inside == True).fillna(False).to_numpy(bool)]  # noqa: E712
+    return r.reset_index(drop=True)
+
+
+@pytest.mark.parametrize("definition", [DEFINITION, "most_serious_violence"])
+@pytest.mark.parametrize("ages", [None, (0, 24), (10, 24)])
+def test_force_records_selected_csp_by_csp_are_the_same(demo_data, definition, ages):
+    """Each CSP's records are selected as they are read (never the whole force's at once): the same frame
+    (rows, order, index, dtypes) as selecting from all of them concatenated."""
+    from svtools.publish import tables
+
+    for force in store.force_codes("demo"):
+        got = tables._force_records_cached.__wrapped__("demo", force, definition, "2018-04-01", "2025-03-31",
+                                                       ages, "test")
+        want = _force_records_whole("demo", force, definition, "2018-04-01", "2025-03-31", ages)
+        assert len(want) and got.equals(want) and list(got.dtypes) == list(want.dtypes)
+        assert got.index.equals(want.index)
