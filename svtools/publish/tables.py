@@ -413,17 +413,25 @@ def _force_records(dataset: str, force: str, definition: str, start: str, end: s
 
 @functools.lru_cache(maxsize=8)
 def _force_records_cached(dataset, force, definition, start, end, ages, digest) -> pd.DataFrame:
-    frames = [load_records(c, dataset) for c in csp_codes(dataset, force)]
-    r = pd.concat(frames, ignore_index=True)
+    # Each CSP's records are selected as they are read (the selection is row by row, so the rows, their order
+    # and the dtypes of the concatenation are the same): a large force's records (the Met's 210,000 at the
+    # national demo's scale, 3% of them in a definition) are never all in memory at once.
+    defn = functools.cache(lambda: load_definition(definition))  # loaded once, when records have offence codes
+    frames = [_selected(load_records(c, dataset), defn, start, end, ages) for c in csp_codes(dataset, force)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _selected(r: pd.DataFrame, defn: Callable, start, end, ages) -> pd.DataFrame:
+    """One CSP's records in the period that meet the definition (``defn()``) and the cohort's ages."""
     r = r[(r["month"] >= pd.Timestamp(start)) & (r["month"] <= pd.Timestamp(end))]
     if "ho_offence_code" in r.columns:
-        r = apply_definition(r, load_definition(definition))
+        r = apply_definition(r, defn())
     else:
         r = r[r["crime_type"].isin(POLICE_UK_VIOLENCE)]
     if ages is not None:  # victims known to be of these ages (exact, or a band wholly inside them)
         inside = in_age_range(r, ages[0], ages[1], "victim")
         r = r[(inside == True).fillna(False).to_numpy(bool)]  # noqa: E712 - a selection, not a count
-    return r.reset_index(drop=True)
+    return r
 
 
 def force_records(dataset: str, force: str, definition: str, start, end, ages=None) -> pd.DataFrame:
