@@ -306,3 +306,65 @@ def test_a_force_whose_family_cannot_be_protected_is_withheld_not_fatal(demo_dat
     cleveland = knife[knife["pfa_code"] == "E23000013"]
     assert len(cleveland) and (cleveland["status"] == "hidden").all() and cleveland["value"].isna().all()
     assert "cannot be protected" in cleveland["note"].iloc[0]
+
+
+def _hospital_reader(areas, fy="2024/25"):
+    from svtools.ingest.store import load_table
+
+    s, e = pi._period(DATASET, END)
+    return pi._Reader(DATASET, DEFINITION, s, e, fy, areas, load_table("population", DATASET), False, 36)
+
+
+def test_hospital_indicator_in_one_pass_equals_the_per_csp_loop(demo_data, monkeypatch):
+    """The hospital indicator of every CSP from one grouped pass (measures.hospital_year_totals) is the per-CSP
+    hospital_measures loop, row for row: on the demo's admissions, and on a table of 150 CSPs with cells
+    suppressed at source, CSPs without the year, shuffled and repeated index labels."""
+    from svtools.analysis.measures import hospital_year_totals
+    from svtools.ingest import store
+
+    ind = next(i for i in pi.load_indicators(DATASET) if i["reader"] == "hospital")
+    areas = store.load_table("areas", DATASET).sort_values(["pfa_code", "csp_code"])
+    h = store.load_table("hospital_admissions", DATASET)
+    reader = _hospital_reader(areas)
+    py = {c: 1000.0 + k for k, c in enumerate(reader.names)}
+    assert reader._read_hospital(ind, py, {}, {}) == reader._read_hospital_each(ind, py, h)
+
+    rng = np.random.default_rng(7)
+    codes = [f"E22{k:06d}" for k in range(150)]
+    rows = [(c, fy, band, sex) for c in codes for fy in ("2019/20", "2023/24", "2024/25")
+            for band in ("0-17", "18-24", "25-34", "35+") for sex in ("F", "M")]
+    big = pd.DataFrame(rows, columns=["csp_code", "financial_year", "age_band", "sex"])
+    big["admissions"] = pd.array(rng.integers(0, 30, len(big)), dtype="Int64")
+    small = (big["admissions"] >= 1) & (big["admissions"] <= 7)
+    big["suppressed"] = small.to_numpy()
+    big.loc[small, "admissions"] = pd.NA
+    big = big[~((big["csp_code"] > "E22000140") & (big["financial_year"] == "2024/25"))]  # no latest year
+    big = big.sample(frac=1.0, random_state=3)
+    big.index = np.arange(len(big)) // 2  # repeated labels, as concatenated CSP slices have
+    fake = pd.DataFrame({"csp_code": codes + ["E22999999"], "csp_name": codes + ["No admissions"],
+                         "pfa_code": "E23000013"})
+    reader.names = dict(zip(fake["csp_code"], fake["csp_name"]))
+    monkeypatch.setattr(store, "load_table", lambda name, dataset: big)  # _read_hospital reads only this table
+    got = reader._read_hospital(ind, py, {}, {})
+    assert got == reader._read_hospital_each(ind, py, big)
+    assert {r["status"] for r in got["rows"]} == {"published", "hidden", "not available"}
+    totals = hospital_year_totals(big, "2024/25", codes[:5])
+    assert list(totals.index) == codes[:5] and totals["cells"].tolist() == [8] * 5
+
+
+def test_hospital_in_one_pass_fails_as_the_loop_did_on_a_bad_age_band(demo_data, monkeypatch):
+    from svtools.errors import DataValidationError
+    from svtools.ingest import store
+
+    ind = next(i for i in pi.load_indicators(DATASET) if i["reader"] == "hospital")
+    areas = store.load_table("areas", DATASET).sort_values(["pfa_code", "csp_code"])
+    h = store.load_table("hospital_admissions", DATASET).copy()
+    h["age_band"] = h["age_band"].astype(str)
+    h.loc[h.index[-1], "age_band"] = "20-29"  # straddles 24
+    reader = _hospital_reader(areas)
+    monkeypatch.setattr(store, "load_table", lambda name, dataset: h)
+    with pytest.raises(DataValidationError, match="straddles") as one_pass:
+        reader._read_hospital(ind, {}, {}, {})
+    with pytest.raises(DataValidationError, match="straddles") as loop:
+        reader._read_hospital_each(ind, {}, h)
+    assert str(one_pass.value) == str(loop.value)

@@ -380,17 +380,7 @@ def hospital_measures(hospital_admissions: pd.DataFrame, csp_codes: Sequence[str
              else sorted(set(data["financial_year"].astype(str))))
     if baseline not in years:
         years = sorted(set(years) | {baseline})
-    bands = data["age_band"].astype(str)
-    upper = bands.map(_band_upper)
-    bad = upper.isna()
-    if bad.any():
-        raise DataValidationError("age band not understood (use e.g. 0-17, 18-24, 25+)", column="age_band",
-                                  examples=sorted(bands[bad].unique()))
-    lower_age = bands.map(_band_lower)
-    straddle = (lower_age <= u25_max) & (upper > u25_max)
-    if straddle.any():
-        raise DataValidationError(f"age band straddles age {u25_max}: under-25 totals impossible",
-                                  column="age_band", examples=sorted(bands[straddle].unique()))
+    upper = _age_band_upper(data["age_band"], u25_max)
     supp = data["suppressed"].astype(bool) | data["admissions"].isna()
     known = data["admissions"].astype("Float64").fillna(0).astype("int64")
     frame = pd.DataFrame({"financial_year": data["financial_year"].astype(str), "known": known.to_numpy(),
@@ -448,12 +438,81 @@ def hospital_measures(hospital_admissions: pd.DataFrame, csp_codes: Sequence[str
     return out
 
 
+def hospital_year_totals(hospital_admissions: pd.DataFrame, financial_year: str,
+                         csp_codes: Sequence[str] | None = None) -> pd.DataFrame:
+    """All-ages hospital admissions of every CSP in one financial year, in one grouped pass.
+
+    For each CSP ``c`` with admissions in ``financial_year`` this is the all-ages row of that year of
+    ``hospital_measures(<c's rows>, csp_codes=[c], financial_years=[financial_year])``: the same cells summed, the
+    same suppression (a total holding a cell suppressed at source is NA), and the same age-band checks over
+    every row of those CSPs (a band not understood, or one straddling age 24, raises
+    :class:`~svtools.errors.DataValidationError`). The indicator table reads the 314 CSPs of a national dataset
+    with one call instead of one :func:`hospital_measures` each.
+
+    Parameters
+    ----------
+    hospital_admissions : DataFrame
+        As :func:`hospital_measures`.
+    financial_year : str
+        ``YYYY/YY``.
+    csp_codes : sequence of str, optional
+        CSPs to report (default: all in the table).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``csp_code`` (sorted; only CSPs with admissions in ``financial_year``): ``cells``,
+        ``admissions_known``, ``suppressed_cells`` (int), ``suppressed`` (bool) and ``admissions`` (Int64, NA
+        when suppressed).
+    """
+    need = ["csp_code", "financial_year", "age_band", "admissions", "suppressed"]
+    _require(hospital_admissions, need, "hospital admissions")
+    u25_max = int(settings()["age_bands"]["under_25_max_age"])
+    data = _unique_index(hospital_admissions)
+    codes = data["csp_code"].astype(str)
+    if csp_codes is not None:
+        keep = codes.isin([str(c) for c in csp_codes])
+        data, codes = data[keep], codes[keep]
+    years = data["financial_year"].astype(str)
+    keep = codes.isin(set(codes[years == str(financial_year)]))  # every row (all years) of those CSPs
+    data, codes, years = data[keep], codes[keep], years[keep]
+    _age_band_upper(data["age_band"], u25_max)
+    supp = data["suppressed"].astype(bool) | data["admissions"].isna()
+    known = data["admissions"].astype("Float64").fillna(0).astype("int64")
+    frame = pd.DataFrame({"csp_code": codes.to_numpy(), "year": years.to_numpy(), "known": known.to_numpy(),
+                          "supp": supp.to_numpy()})
+    frame = frame[frame["year"] == str(financial_year)]
+    out = frame.groupby("csp_code", sort=True).agg(cells=("known", "size"), admissions_known=("known", "sum"),
+                                                   suppressed_cells=("supp", "sum"))
+    out = out.astype("int64")
+    out["suppressed"] = out["suppressed_cells"] > 0
+    out["admissions"] = pd.array(np.where(out["suppressed"], pd.NA, out["admissions_known"]), dtype="Int64")
+    return out
+
+
 # Internal helpers ------------------------------------------------------------------------------------------
 
 
 def _unique_index(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with a fresh 0..n-1 index when its index repeats (e.g. concatenated CSP slices)."""
     return frame if frame.index.is_unique else frame.reset_index(drop=True)
+
+
+def _age_band_upper(age_band: pd.Series, u25_max: int) -> pd.Series:
+    """The upper age of each band; raises :class:`DataValidationError` for a band not understood or one that
+    straddles ``u25_max`` (no under-25 total can be made from it)."""
+    bands = age_band.astype(str)
+    upper = bands.map(_band_upper)
+    bad = upper.isna()
+    if bad.any():
+        raise DataValidationError("age band not understood (use e.g. 0-17, 18-24, 25+)", column="age_band",
+                                  examples=sorted(bands[bad].unique()))
+    lower_age = bands.map(_band_lower)
+    straddle = (lower_age <= u25_max) & (upper > u25_max)
+    if straddle.any():
+        raise DataValidationError(f"age band straddles age {u25_max}: under-25 totals impossible",
+                                  column="age_band", examples=sorted(bands[straddle].unique()))
+    return upper
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
