@@ -340,7 +340,17 @@ class Attack:
         records as the area's "Total" in the definition's period tables: where those show it, the breakdown's
         total is known even if the breakdown hides it (one cell in two files)."""
         parts = fam.split("__")
-        if len(parts) != 2:  # a cohort's breakdown (``__victims_10_24``) counts other records
+        areas = {tuple(sorted(dims["area"])) for dims, _, _ in cells}
+        if len(parts) == 3 and parts[2] == "victims_10_24":
+            # a cohort's total is the victim age-and-sex table's "10-24|All" (victims aged 10 to 24, any sex)
+            age, sex = _age_sex_atoms("10-24|All")
+            shown = {}
+            for dims, v, where in self.cells.get(f"victim_age_sex__{parts[1]}", []):
+                if isinstance(v, int) and sorted(dims["age"]) == sorted(age) and sorted(dims["sex"]) == sorted(sex):
+                    shown[tuple(sorted(dims["area"]))] = (v, where)
+            return [({"area": list(a), "category": ["Total"]}, shown[a][0], shown[a][1]) for a in sorted(areas)
+                    if a in shown]
+        if len(parts) != 2:
             return []
         period = self.cells.get(f"period_{parts[1]}", [])
         months = sorted(self.all_months[parts[1]])
@@ -358,7 +368,6 @@ class Attack:
             covered = sorted(m for y in ys for m in y)
             if area not in shown and covered == months:
                 shown[area] = (sum(ys.values()), "the sum of its financial years")
-        areas = {tuple(sorted(dims["area"])) for dims, _, _ in cells}
         return [({"area": list(a), "category": ["Total"]}, shown[a][0], shown[a][1]) for a in sorted(areas)
                 if a in shown]
 

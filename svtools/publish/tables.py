@@ -441,53 +441,71 @@ def force_records(dataset: str, force: str, definition: str, start, end, ages=No
                                  _digest(dataset))
 
 
+#: The victim age-and-sex family's node whose records are a cohort's (``ctx.young()``: victims aged 10-24).
+COHORT_ANCHOR = {(10, 24): "10-24|All", (0, 24): "Under 25|All"}
+
+
+def _anchor(dataset, force, definition, start, end, digest, ages) -> tuple[ProtectedCube, Callable] | None:
+    """The family already published whose area cells count the same records as a family's area totals, and
+    the key of an area's cell in it: for all the definition's records the series family's (area, Total); for a
+    cohort of victims' ages the victim age-and-sex family's node of those ages (None: no such node)."""
+    if ages is None:
+        fam = _series_family(dataset, force, definition, start, end, digest)
+        return fam.cube, lambda a: (a, TOTAL)
+    node = COHORT_ANCHOR.get(tuple(int(x) for x in ages))
+    if node is None:
+        return None
+    return _breakdown(dataset, force, definition, start, end, None, VICTIM_AGE_SEX, digest), lambda a: (a, node)
+
+
 def _protect_with_series(make: Callable[[], Cube], pairs, dataset, force, definition, start, end, digest,
                          ages) -> ProtectedCube:
-    """Protect a family whose area totals count the same records as the series family's cells.
+    """Protect a family whose area totals count the same records as cells of a family already published.
 
     A breakdown's "Total" row for an area (or the neighbourhoods' CSP total) over the period is the series
-    family's (area, Total) cell: hiding it in one and showing it in the other shows it. So a total the series
+    family's (area, Total) cell; a cohort's (victims aged 10-24) is the victim age-and-sex family's "10-24"
+    node (:func:`_anchor`). Hiding it in one and showing it in the other shows it. So a total the anchor
     hides is hidden here, one it shows is kept visible here, and the two families are audited as one with the
-    series family frozen (:func:`svtools.publish.disclosure.protect_linked`): it is already on every page.
-    Only families of all the definition's records (``ages`` None) and links whose two cells hold the same
-    true count are linked; when keeping the series' visible totals leaves no safe pattern, the family is
-    protected without keeping them and the joint audit decides.
+    anchor frozen (:func:`svtools.publish.disclosure.protect_linked`): it is already on other pages. Only
+    links whose two cells hold the same true count are made; when keeping the anchor's visible totals leaves
+    no safe pattern, the family is protected without keeping them and the joint audit decides.
 
     Parameters
     ----------
     make : callable
         Builds the family's cube with its cells registered (called again for the fallback).
-    pairs : sequence of (key, series_key)
-        This family's cell and the series family's cell that count the same records.
+    pairs : sequence of (key, area)
+        This family's cell and the area whose anchor cell counts the same records.
     """
     cube = make()
-    if ages is not None:
+    got = _anchor(dataset, force, definition, start, end, digest, ages)
+    if got is None:
         return cube.protect()
-    fam = _series_family(dataset, force, definition, start, end, digest)
-    series = fam.cube.cube
-    s_flat, c_flat = series.truth.ravel(), cube.truth.ravel()
+    anchor, anchor_key = got
+    frozen = anchor.cube
+    f_flat, c_flat = frozen.truth.ravel(), cube.truth.ravel()
     links = []
-    for key, skey in pairs:
-        key, skey = cube._key(key), series._key(skey)
-        if key in cube._cells and skey in series._cells and \
-                int(c_flat[cube._index(key)].sum()) == int(s_flat[series._index(skey)].sum()):
-            links.append((1, key, 0, skey))
+    for key, area in pairs:
+        key, akey = cube._key(key), frozen._key(anchor_key(area))
+        if key in cube._cells and akey in frozen._cells and \
+                int(c_flat[cube._index(key)].sum()) == int(f_flat[frozen._index(akey)].sum()):
+            links.append((1, key, 0, akey))
     if not links:
         return cube.protect()
-    hidden = {k: (1, None) for _, k, _, sk in links if fam.cube.value(sk) is None}
-    keep = [k for _, k, _, sk in links if fam.cube.value(sk) is not None]
+    hidden = {k: (1, None) for _, k, _, ak in links if anchor.value(ak) is None}
+    keep = [k for _, k, _, ak in links if anchor.value(ak) is not None]
     try:
         cube.protect(extra_hidden=hidden, keep_visible=keep)
     except DisclosureError:
         cube = make()
         cube.protect(extra_hidden=hidden)
-    return protect_linked([series, cube], links, frozen=(0,))[1]
+    return protect_linked([frozen, cube], links, frozen=(0,))[1]
 
 
 @functools.lru_cache(maxsize=64)
 def _breakdown(dataset, force, definition, start, end, ages, spec: Breakdown, digest) -> ProtectedCube:
     return _protect_with_series(lambda: _breakdown_cube(dataset, force, definition, start, end, ages, spec, digest),
-                                [((a, TOTAL), (a, TOTAL)) for a in list(csp_codes(dataset, force)) + [force]],
+                                [((a, TOTAL), a) for a in list(csp_codes(dataset, force)) + [force]],
                                 dataset, force, definition, start, end, digest, ages)
 
 
@@ -562,7 +580,7 @@ def _lsoa(dataset, force, definition, start, end, ages, top_n: int, digest) -> t
     def make() -> Cube:
         return built.pop()[0] if built else _lsoa_cube(dataset, force, definition, start, end, ages, top_n, digest)[0]
 
-    pairs = [((a,), (a, TOTAL)) for a in list(csp_codes(dataset, force)) + [force]]
+    pairs = [((a,), a) for a in list(csp_codes(dataset, force)) + [force]]
     return _protect_with_series(make, pairs, dataset, force, definition, start, end, digest, ages), top
 
 
