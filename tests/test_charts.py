@@ -772,3 +772,32 @@ def test_a_y_label_too_long_for_its_axes_is_wrapped_before_the_one_layout(monkey
     assert "\n" in ax.get_ylabel()
     assert ax.yaxis.label.get_window_extent(renderer).height <= ax.get_window_extent(renderer).height + 2
     plt.close(fig)
+
+
+@pytest.mark.parametrize("name", sorted(CHARTS))
+def test_shared_text_paint_gives_matplotlibs_own_png(name, monkeypatch):
+    """figures._shared_text_paint shapes each text, measures each string and renders each glyph once per
+    process: every chart kind's PNG is byte for byte the one matplotlib's own Agg text painting gives, and a
+    glyph, shaping or measurement it reuses is what FreeType gives afresh (its check mode)."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    from svtools.publish import figures
+
+    figures.set_theme()
+    shared = RendererAgg.draw_text
+    assert shared._svtools_shared
+    figures.prepare(fig := CHARTS[name]())
+    ours = figures.png_bytes(fig)
+    figures._shared_text_paint(check=True)  # a second paint: every reuse rendered afresh and compared
+    try:
+        assert figures.png_bytes(fig) == ours
+    finally:
+        figures._shared_text_paint(check=False)
+    monkeypatch.setattr(RendererAgg, "draw_text", shared._svtools_real)
+    monkeypatch.setattr(RendererAgg, "_draw_text_glyphs_and_boxes",
+                        RendererAgg._draw_text_glyphs_and_boxes._svtools_real)
+    monkeypatch.setattr(RendererAgg, "get_text_width_height_descent",
+                        RendererAgg.get_text_width_height_descent._svtools_real)
+    figures.prepare(own := CHARTS[name]())
+    assert figures.png_bytes(own) == ours
+    plt.close("all")

@@ -130,11 +130,147 @@ def _shared_text_layouts() -> None:
     mtext.Text._get_layout = _get_layout
 
 
+#: Entries kept by :func:`_shared_text_paint`: shaped texts, and rendered glyphs (each a few hundred bytes; a
+#: page paints ~2,650 glyphs, a few thousand distinct ones a process).
+_SHAPED_TEXTS_KEPT = 8192
+_GLYPH_BITMAPS_KEPT = 65536
+
+
+def _shared_text_paint(check: bool = False) -> None:
+    """Make Agg shape each distinct text and rasterise each distinct glyph once per process, not on every paint.
+
+    Painting a text (``RendererAgg.draw_text``) shapes it (``FT2Font._layout``: the glyphs and their offsets)
+    and renders each glyph with FreeType at its sub-pixel position (``_render_glyph``), which was a page's
+    largest single chart cost (~260 texts, ~2,650 glyphs). The shaping depends only on the font object (the
+    one ``get_font`` gives for the text's font files), its size, the renderer's dpi, the string, the hinting
+    flags and the text's font features and language; a glyph's bitmap on the font, size, dpi, glyph, the
+    rotation matrix, the hinting flags, the anti-aliasing mode and the glyph's position in 1/64 px modulo a
+    whole pixel (a position whole pixels away renders the same bitmap that many pixels away: FreeType
+    translates the outline before it rasterises it). So a result is reused for every text and glyph with the
+    same key: the same bitmaps at the same pixels, the same PNG bytes (tests/test_charts.py compares every
+    chart kind with matplotlib's own painting). Mathtext and TeX are painted as before. With ``check`` every
+    reuse is also rendered afresh and compared (a test's switch). Installed once (by :func:`set_theme`);
+    bounded (:data:`_SHAPED_TEXTS_KEPT`, :data:`_GLYPH_BITMAPS_KEPT` entries, then cleared)."""
+    import math
+
+    import numpy as np
+    from matplotlib.backends import backend_agg
+    from matplotlib.ft2font import RenderMode
+
+    agg = backend_agg.RendererAgg
+    real_text, real_glyphs = agg.draw_text, agg._draw_text_glyphs_and_boxes
+    if getattr(real_text, "_svtools_shared", False):
+        real_text._svtools_check[0] = check
+        return
+    shapes: dict = {}
+    bitmaps: dict = {}
+    matrices: dict = {}
+    checking = [check]
+
+    def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        if ismath:
+            return real_text(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+        font = self._prepare_font(prop)
+        flags = backend_agg.get_hinting_flag()
+        features = mtext.get_fontfeatures() if mtext is not None else None
+        language = mtext.get_language() if mtext is not None else None
+        size = prop.get_size_in_points()
+        key = (font, size, self.dpi, s, flags, features if features is None else tuple(features),
+               language if language is None or isinstance(language, str) else tuple(map(tuple, language)))
+        items = shapes.get(key)
+        if items is None or checking[0]:
+            fresh = tuple((item.ft_object, item.glyph_index, item.x, item.y)
+                          for item in font._layout(s, flags=flags, features=features, language=language))
+            if items is not None and items != fresh:
+                raise AssertionError(f"a reused shaping differs from FreeType's: {key}")
+            if items is None:
+                if len(shapes) >= _SHAPED_TEXTS_KEPT:
+                    shapes.clear()
+                items = shapes[key] = fresh
+        self._draw_text_glyphs_and_boxes(
+            gc, x, y, angle, ((ft, size, glyph, 0, 1, dx, dy) for ft, glyph, dx, dy in items), [])
+
+    def draw_glyphs(self, gc, x, y, angle, glyphs, boxes):
+        # as RendererAgg._draw_text_glyphs_and_boxes (y is downwards), each glyph's bitmap rendered once
+        cos = math.cos(math.radians(angle))
+        sin = math.sin(math.radians(angle))
+        load_flags = backend_agg.get_hinting_flag()
+        antialiased = bool(gc.get_antialiased())
+        mode = RenderMode.NORMAL if antialiased else RenderMode.MONO
+        height = self.height
+        top_row = int(height)
+        draw_image = self._renderer.draw_text_image
+        for font, size, glyph_index, slant, extend, dx, dy in glyphs:  # dy is upwards.
+            mkey = (cos, sin, slant, extend)
+            matrix = matrices.get(mkey)
+            if matrix is None:
+                m = (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[extend, extend * slant], [0, 1]]).round().astype(int)
+                matrix = matrices[mkey] = (m, tuple(m.ravel().tolist()))
+            px = round(0x40 * (x + dx * cos - dy * sin))
+            py = round(0x40 * (height - y + dx * sin + dy * cos))  # FreeType's y is upwards.
+            key = (font, size, self.dpi, glyph_index, matrix[1], load_flags, antialiased, px & 63, py & 63)
+            hit = bitmaps.get(key)
+            if hit is None or checking[0]:
+                font.set_size(size, self.dpi)
+                font._set_transform(matrix[0], [px, py])
+                bitmap = font._render_glyph(glyph_index, load_flags, mode)
+                buffer = np.array(bitmap.buffer)
+                if not antialiased:
+                    buffer *= 0xff
+                fresh = (buffer, bitmap.left - (px >> 6), bitmap.top - (py >> 6))
+                if hit is not None and not (np.array_equal(hit[0], fresh[0])
+                                            and (hit[1:] == fresh[1:] or not fresh[0].size)):
+                    raise AssertionError(f"a reused glyph bitmap differs from FreeType's: {key}")
+                if hit is None:
+                    if len(bitmaps) >= _GLYPH_BITMAPS_KEPT:
+                        bitmaps.clear()
+                    hit = bitmaps[key] = fresh
+            buffer, left, top = hit
+            # draw_text_image's y is downwards & the bitmap bottom side.
+            draw_image(buffer, left + (px >> 6), top_row - (top + (py >> 6)) + buffer.shape[0], 0, gc)
+        if boxes:
+            real_glyphs(self, gc, x, y, angle, (), boxes)
+
+    real_metrics = agg.get_text_width_height_descent
+    metrics: dict = {}
+
+    def get_text_width_height_descent(self, s, prop, ismath):
+        # as RendererAgg's (an unrotated string's width, height and descent, px), each measured once
+        if ismath is not False:
+            return real_metrics(self, s, prop, ismath)
+        font = self._prepare_font(prop)
+        flags = backend_agg.get_hinting_flag()
+        key = (font, prop.get_size_in_points(), self.dpi, s, flags)
+        hit = metrics.get(key)
+        if hit is None or checking[0]:
+            font.set_text(s, 0.0, flags=flags)
+            w, h = font.get_width_height()  # width and height of unrotated string
+            d = font.get_descent()
+            fresh = (w / 64.0, h / 64.0, d / 64.0)  # (from subpixels)
+            if hit is not None and hit != fresh:
+                raise AssertionError(f"a reused text measurement differs from FreeType's: {key}")
+            if hit is None:
+                if len(metrics) >= _SHAPED_TEXTS_KEPT:
+                    metrics.clear()
+                hit = metrics[key] = fresh
+        return hit
+
+    draw_text._svtools_shared = True
+    draw_text._svtools_check = checking
+    draw_text._svtools_real = real_text
+    draw_text._svtools_caches = (shapes, bitmaps, metrics)
+    draw_glyphs._svtools_real = real_glyphs
+    get_text_width_height_descent._svtools_real = real_metrics
+    agg.draw_text, agg._draw_text_glyphs_and_boxes = draw_text, draw_glyphs
+    agg.get_text_width_height_descent = get_text_width_height_descent
+
+
 def set_theme() -> None:
     """Apply the house seaborn/matplotlib theme: palette and text sizes from config, no chart junk."""
     import seaborn as sns
 
     _shared_text_layouts()
+    _shared_text_paint()
     fig = figure_settings()
     pt = fig["font_pt"]
     sns.set_theme(
