@@ -801,3 +801,44 @@ def test_shared_text_paint_gives_matplotlibs_own_png(name, monkeypatch):
     figures.prepare(own := CHARTS[name]())
     assert figures.png_bytes(own) == ours
     plt.close("all")
+
+
+@pytest.mark.parametrize("block", [3, 4, 6])
+def test_heatmap_of_hour_blocks_breaks_its_labels_before_its_one_layout(block, monkeypatch):
+    """The profile's heatmap (one column a block of hours, the cells the gate hides hatched with a legend):
+    labels that would touch are broken ("00-" over "03") by the chart, before its one layout, so show() lays it
+    out once and turns nothing; labels with room stay on one line; on the laid-out chart no two labels touch,
+    the legend is in the layout (under the x label, inside the figure) and every hidden cell is hatched."""
+    from svtools.publish import figures
+
+    blocks = [f"{h:02d}-{h + block:02d}" for h in range(0, 24, block)]
+    values = RNG.poisson(4, (7, len(blocks))).astype(float)
+    values[0, 0] = values[3, 2] = np.nan
+    table = pd.DataFrame(values, index=charts.DAY_NAMES, columns=range(0, 24, block))
+    fig = charts.day_hour_heatmap(gated(table), title="When knife-enabled serious violence happens, Hartlepool",
+                                  xlabel="Time of day", column_labels=blocks, hidden_label="Too few to show")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    counter = _DrawCounter(monkeypatch)
+    result = figures.prepare(fig)
+    assert counter.layouts == 1 and result["turned"] == 0 and result["moved"] == 0
+    assert not figures._touching(fig, ax, draw=False)
+    if block == 3:
+        assert labels == [figures.split_tick_label(b) for b in blocks] and labels[0] == "00-\n03"
+    else:
+        assert labels == blocks
+    assert [t.get_text() for t in ax.get_xticklabels()] == labels
+    renderer = fig.canvas.get_renderer()
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["Too few to show"]
+    box, xlabel = legend.get_window_extent(renderer), ax.xaxis.label.get_window_extent(renderer)
+    assert box.y1 <= xlabel.y0 + 0.5 and box.y0 >= fig.bbox.y0 and box.x0 >= fig.bbox.x0 and box.x1 <= fig.bbox.x1
+    hatched = [p for p in ax.patches if p.get_hatch() == "///"]
+    assert sorted((int(p.get_x()), int(p.get_y())) for p in hatched) == [(0, 0), (2, 3)]
+    plt.close(fig)
+
+
+def test_heatmap_column_labels_must_match_its_columns():
+    table = pd.DataFrame(np.ones((7, 8)), index=charts.DAY_NAMES, columns=range(0, 24, 3))
+    with pytest.raises(ValueError, match="8 columns"):
+        charts.day_hour_heatmap(gated(table), title="When", column_labels=["00-03"])

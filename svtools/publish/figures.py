@@ -469,12 +469,42 @@ def _touching(fig, ax, draw: bool = True) -> bool:
     return any(a.x1 + 2 > b.x0 for a, b in zip(boxes, boxes[1:]))
 
 
+def split_tick_label(text: str) -> str:
+    """``text`` broken onto two lines at its first space or hyphen ("00-03" becomes "00-" over "03"), as
+    :func:`declutter_ticks` breaks x tick labels that touch; a label on two lines already is left as it is."""
+    import re
+
+    if "\n" in text:
+        return text
+    return re.sub(r"^(.+?[- ])(?=\S)", lambda m: m.group(1).rstrip() + "\n", text, count=1)
+
+
+def tick_labels_touch(ax, labels, width: float | None = None) -> bool:
+    """Whether x tick ``labels`` one a column, centred on columns of equal width across ``ax``, would touch
+    (closer than 2 px, :func:`declutter_ticks`' test) on an axes ``width`` display px wide (default: as wide as
+    ``ax`` stands now). A label's width does not depend on the layout, so this needs none: before the first
+    layout an axes usually stands wider than the layout leaves it, so labels that touch here touch on it too."""
+    from matplotlib.text import Text
+
+    if len(labels) < 2:
+        return False
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    width = ax.get_window_extent(renderer).width if width is None else width
+    probe = Text()
+    probe.update_from(ax.xaxis.get_major_ticks()[0].label1)
+    probe.set_figure(fig)
+    widest = 0.0
+    for text in labels:
+        probe.set_text(text)
+        widest = max(widest, probe.get_window_extent(renderer).width)
+    return widest + 2 > width / len(labels)
+
+
 def declutter_ticks(fig, draw: bool = True) -> int:
     """Make x tick labels that touch readable (e.g. category labels a caller set after the chart was built):
     first break each label onto two lines at its first space or hyphen ("00-03" becomes "00-" over "03"), and
     if they still touch, turn them 45 degrees. Returns how many axes were changed."""
-    import re
-
     changed = 0
     for k, ax in enumerate(fig.axes):
         if not _touching(fig, ax, draw=draw and k == 0):
@@ -482,8 +512,7 @@ def declutter_ticks(fig, draw: bool = True) -> int:
         changed += 1
         ticks = ax.get_xticks()
         texts = [t.get_text() for t in ax.get_xticklabels()]
-        split = [t if "\n" in t else re.sub(r"^(.+?[- ])(?=\S)", lambda m: m.group(1).rstrip() + "\n", t, count=1)
-                 for t in texts]
+        split = [split_tick_label(t) for t in texts]
         if split != texts:
             ax.set_xticks(ticks, split)
             if not _touching(fig, ax):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from svtools.publish import figures
 from svtools.publish.charts.common import (
     _pal,
     _figure,
@@ -81,14 +82,24 @@ def day_hour_heatmap(
     xlabel: str = "Hour of day (starting)",
     ylabel: str = "Day of week",
     colorbar_label: str = "Offences",
+    column_labels=None,
+    hidden_label: str | None = None,
 ):
     """Day-of-week x hour-of-day heatmap (cividis), the busiest cell outlined and named.
 
     Parameters
     ----------
     table : DataFrame
-        7 rows (days, Monday first; the index gives the labels) x 24 columns (hours 0-23). NaN cells (e.g.
-        suppressed) are left blank.
+        7 rows (days, Monday first; the index gives the labels) x 24 columns (hours 0-23), or one column a block
+        of hours (``column_labels``). NaN cells (e.g. suppressed) are left blank, or drawn hatched grey with
+        ``hidden_label``.
+    column_labels : list of str, optional
+        A label under every column ("00-03": blocks of hours); broken onto two lines ("00-" over "03",
+        :func:`svtools.publish.figures.split_tick_label`) when they would touch side by side. Default: every
+        third hour ("00", "03", ...).
+    hidden_label : str, optional
+        NaN cells are drawn in one hatched grey and named in a legend under the chart ("Too few to show"), when
+        there are any.
     """
     require_gate_frame(table, "day_hour_heatmap")
     import matplotlib.patches as mpatches
@@ -107,7 +118,13 @@ def day_hour_heatmap(
     ax.set_ylim(values.shape[0], 0)
     ax.set_yticks(np.arange(values.shape[0]) + 0.5, [str(d)[:3] for d in table.index])
     hours = list(table.columns)
-    ax.set_xticks(np.arange(0, len(hours), 3) + 0.5, [f"{int(h):02d}" for h in hours[::3]])
+    if column_labels is None:
+        ax.set_xticks(np.arange(0, len(hours), 3) + 0.5, [f"{int(h):02d}" for h in hours[::3]])
+    else:
+        labels = [str(lab) for lab in column_labels]
+        if len(labels) != values.shape[1]:
+            raise ValueError(f"day_hour_heatmap: {len(labels)} column labels for {values.shape[1]} columns")
+        ax.set_xticks(np.arange(len(labels)) + 0.5, labels)
     cbar = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.05)
     cbar.set_label(colorbar_label)
     from matplotlib.ticker import MaxNLocator
@@ -122,6 +139,19 @@ def day_hour_heatmap(
             c + 0.5, r + 0.5, "X", ha="center", va="center", fontsize=_fs("annotation"), fontweight="bold", color="#D55E00"
         )
         busiest = f"\nX = busiest hour: {table.index[r]} {int(hours[c]):02d}:00 to {int(hours[c]):02d}:59"
+    hidden = np.isnan(values)
+    if hidden_label and hidden.any():
+        style = {"facecolor": "#D9D9D9", "edgecolor": "#7F7F7F", "hatch": "///"}
+        for r, c in zip(*np.nonzero(hidden)):
+            ax.add_patch(mpatches.Rectangle((c, r), 1, 1, linewidth=0.4, label="_hidden", **style))
+        fig.legend(handles=[mpatches.Patch(label=hidden_label, **style)], loc="outside lower center", ncol=1,
+                   frameon=False)
+    if column_labels is not None and figures.tick_labels_touch(ax, labels):
+        # broken now, as show() would on its layout (one layout, not two); labels that still touch are left
+        # to show() to turn
+        split = [figures.split_tick_label(lab) for lab in labels]
+        if split != labels and not figures.tick_labels_touch(ax, split):
+            ax.set_xticks(np.arange(len(labels)) + 0.5, split)
     ax.grid(False)
     ax.set_xlabel(xlabel + busiest)
     ax.set_ylabel(ylabel)
