@@ -390,7 +390,6 @@ def _heat_frame(t) -> pd.DataFrame:
 def when(ctx: ProfileContext) -> SectionResult:
     """Day of week by 3-hour block of the recorded occurrence time (heatmap, cividis); cells the gate hides are
     drawn in one hatched 'too few to show' grey, never at their value."""
-    import matplotlib.patches as mpatches
 
     title = "Day of week and time of day"
     skip = _need_records(ctx, "when", title, "only the month of each crime: no day or time")
@@ -426,18 +425,9 @@ def when(ctx: ProfileContext) -> SectionResult:
     chart = grid.copy()
     chart.columns = [int(b.split("-")[0]) for b in grid.columns]  # the chart wants start hours
     fig = charts.day_hour_heatmap(disclosure.derived(chart, t), title=f"When {ctx.what_short} happens, {ctx.name}",
-                                  xlabel="Time of day", colorbar_label="Offences")
+                                  xlabel="Time of day", colorbar_label="Offences", column_labels=list(grid.columns),
+                                  hidden_label="Too few to show")
     ax = fig.axes[0]
-    blocks = list(grid.columns)
-    ax.set_xticks(np.arange(len(blocks)) + 0.5, [b.replace("-", "-\n") if len(blocks) > 8 else b for b in blocks])
-    for r, d in enumerate(grid.index):
-        for k, blk in enumerate(blocks):
-            if np.isnan(grid.iloc[r, k]):
-                ax.add_patch(mpatches.Rectangle((k, r), 1, 1, facecolor="#D9D9D9", edgecolor="#7F7F7F",
-                                                hatch="///", linewidth=0.4, label="_hidden"))
-    handles = [mpatches.Patch(facecolor="#D9D9D9", edgecolor="#7F7F7F", hatch="///", label="Too few to show")]
-    if n_hidden:
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.32), frameon=False, fontsize=10)
     ax.set_xlabel(f"Time of day (hours)\nX = busiest block: {bday} {bblock.replace('-', ':00 to ')}:00")
     alt = (
         f"Heatmap of {ctx.what} in {ctx.name}, {ctx.period}, by day of week and {_hour_block()}-hour block of "
