@@ -6,7 +6,13 @@ and per page the charts shown, constrained-layout passes, full paints (a rendere
 to ``population.residents`` and the CPU seconds of its charts (built and shown). With ``--profile`` it also
 prints the top of a cProfile of the last page.
 
-    .venv/bin/python benchmarks/bench_page.py [--csp E22000029] [--warmup E22000027] [--pages 3] [--profile]
+    .venv/bin/python benchmarks/bench_page.py [--csp E22000029[,E22000030,...]] [--warmup E22000027] [--pages 3]
+                                              [--profile]
+
+The same page built again reuses every text, shaping and glyph cache of the first
+(``figures._shared_text_layouts``, ``_shared_text_paint``), which a batch of different CSPs does not: to time
+what a national run's pages cost, give several CSPs (``--csp E22000029,E22000030,E22000034,E22000072``); the
+pages go through them in turn.
 
 Needs the demo data (``make demo`` or ``svtools ingest``). Prints figures only; asserts nothing. On a shared
 machine compare counts and shares, not absolute seconds, and repeat.
@@ -129,7 +135,8 @@ def page(code: str, dataset: str, definition: str, period_end: str) -> dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--csp", default="E22000029", help="CSP timed (default Middlesbrough)")
+    p.add_argument("--csp", default="E22000029",
+                   help="CSP timed (default Middlesbrough), or several, comma-separated, taken in turn")
     p.add_argument("--warmup", default="E22000027", help="CSP built first, not counted (default Hartlepool)")
     p.add_argument("--pages", type=int, default=3, help="timed pages of --csp (default 3)")
     p.add_argument("--dataset", default="demo")
@@ -144,25 +151,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"warm-up page {args.warmup}: {time.perf_counter() - t0:.2f}s (imports, fonts, caches)")
     counts = Counts()
     counts.take()
-    pages, seen, chart_cpu = [], None, []
+    csps = [c.strip() for c in args.csp.split(",") if c.strip()]
+    pages, seen, chart_cpu, layouts = [], None, [], []
     for k in range(max(1, args.pages)):
+        code = csps[k % len(csps)]
         if args.profile and k == args.pages - 1:
             import cProfile
             import pstats
 
             prof = cProfile.Profile()
             prof.enable()
-            pages.append(page(args.csp, *run))
+            pages.append(page(code, *run))
             prof.disable()
         else:
-            pages.append(page(args.csp, *run))
+            pages.append(page(code, *run))
         seen = counts.take()
         chart_cpu.append(seen["chart_cpu"])
+        layouts.append(seen["layouts"])
     totals = [sum(v for k, v in t.items() if k != "cpu") for t in pages]
     cpu = [t["cpu"] for t in pages]
-    print(f"page {args.csp}: median {statistics.median(totals):.2f}s wall over {len(pages)} "
+    print(f"page{'s' if len(csps) > 1 else ''} {args.csp}: median {statistics.median(totals):.2f}s wall over "
+          f"{len(pages)} "
           f"(min {min(totals):.2f}, max {max(totals):.2f}); median {statistics.median(cpu):.2f}s CPU")
-    print(f"per page: {seen['charts']} charts, {seen['layouts']} constrained-layout passes, {seen['paints']} paints, "
+    print(f"per page: {seen['charts']} charts, {'/'.join(map(str, layouts))} constrained-layout passes, "
+          f"{seen['paints']} paints, "
           f"{seen['residents']} residents() calls; charts (built and shown): median "
           f"{statistics.median(chart_cpu):.2f}s CPU ({', '.join(f'{c:.2f}' for c in chart_cpu)})")
     for name in ("load", *SECTIONS):
