@@ -242,3 +242,31 @@ def test_links_must_count_the_same_records():
     b.protect()
     with pytest.raises(DisclosureError, match="not the same records"):
         protect_linked([s, b], links, frozen=(0,))
+
+
+def test_a_refused_anchored_protection_is_remembered(monkeypatch, tmp_path):
+    """When keeping the anchor's visible totals leaves no safe pattern, the family is protected without them;
+    the refusal is kept in the gate's disk cache, so a warm run does not search for that pattern again."""
+    from svtools.publish import tables as T
+
+    monkeypatch.setenv("SVTOOLS_GATE_CACHE", "1")
+    monkeypatch.setattr(D, "_gate_cache_dir", lambda: tmp_path)
+    s, _, _ = _series_and_breakdown(3, 9, 1)
+    anchor = s.protect()
+    monkeypatch.setattr(T, "_anchor", lambda *a: (anchor, lambda area: (area, "Total")))
+    real = Cube.protect
+    tries = []
+
+    def protect(self, *, extra_hidden=None, keep_visible=None):
+        if keep_visible:
+            tries.append(1)
+            raise DisclosureError("no pattern keeps them (test)")
+        return real(self, extra_hidden=extra_hidden, keep_visible=keep_visible)
+
+    monkeypatch.setattr(Cube, "protect", protect)
+    results = []
+    for _ in range(2):
+        results.append(T._protect_with_series(lambda: _series_and_breakdown(3, 9, 1)[1], [(("c1", "Total"), "c1")],
+                                              "demo", "F", "d", "s", "e", "digest", None).values)
+    assert tries == [1]  # the second time the refusal is read, not searched again
+    assert results[0] == results[1]

@@ -31,8 +31,8 @@ from svtools.analysis.fields import age_bounds, banded, in_age_range
 from svtools.ingest.definitions import apply_definition, load_definition
 from svtools.ingest.extract import financial_year
 from svtools.ingest.store import csp_codes, dataset_digest, dataset_dir, load_records, load_table
-from svtools.publish.disclosure import (Cube, DisclosureError, Dim, ProtectedCube, protect_linked, rules,
-                                       threshold)
+from svtools.publish.disclosure import (Cube, DisclosureError, Dim, ProtectedCube, _gate_cache_read,
+                                       _gate_cache_write, _gate_key, protect_linked, rules, threshold)
 
 __all__ = [
     "ALL_AREAS",
@@ -494,11 +494,17 @@ def _protect_with_series(make: Callable[[], Cube], pairs, dataset, force, defini
         return cube.protect()
     hidden = {k: (1, None) for _, k, _, ak in links if anchor.value(ak) is None}
     keep = [k for _, k, _, ak in links if anchor.value(ak) is not None]
-    try:
-        cube.protect(extra_hidden=hidden, keep_visible=keep)
-    except DisclosureError:
-        cube = make()
-        cube.protect(extra_hidden=hidden)
+    # A refusal is remembered on disk like a protection (same key and folder), so a warm run does not search
+    # again for the pattern that does not exist.
+    refused = "refused-" + _gate_key(cube, threshold(cube.source), hidden, keep)
+    if _gate_cache_read(refused) is None:
+        try:
+            cube.protect(extra_hidden=hidden, keep_visible=keep)
+            return protect_linked([frozen, cube], links, frozen=(0,))[1]
+        except DisclosureError as exc:
+            _gate_cache_write(refused, {"refused": str(exc)})
+    cube = make()
+    cube.protect(extra_hidden=hidden)
     return protect_linked([frozen, cube], links, frozen=(0,))[1]
 
 
