@@ -635,7 +635,7 @@ def test_palette_image_is_exact_for_a_few_colours_and_ordered_by_frequency():
         figures.palette_image(rgba, 300)
 
 
-def test_palette_image_of_more_colours_than_the_palette_uses_median_cut():
+def test_palette_image_of_more_colours_than_the_palette_uses_max_coverage():
     from PIL import Image
 
     from svtools.publish import figures
@@ -645,8 +645,34 @@ def test_palette_image_of_more_colours_than_the_palette_uses_median_cut():
     ramp[:20, :, 2] = 200  # and the same with blue: 512 colours
     image = figures.palette_image(ramp, 64)
     assert len(image.getcolors(300)) <= 64
-    reference = Image.fromarray(ramp).quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    assert (np.asarray(image.convert("RGB")) == np.asarray(reference.convert("RGB"))).all()
+    reference = Image.fromarray(ramp).quantize(colors=64, method=Image.Quantize.MAXCOVERAGE,
+                                               dither=Image.Dither.NONE)
+    back = np.asarray(image.convert("RGB"))
+    assert (back == np.asarray(reference.convert("RGB"))).all()
+    assert np.abs(back.astype(int) - ramp).max() <= 8  # 512 colours in 64: the ramp stays smooth
+
+
+@pytest.mark.parametrize("name", ["day_hour_heatmap", "funnel_plot", "spc_chart"])
+def test_a_chart_of_more_colours_than_the_palette_keeps_every_pixel_close(name, monkeypatch):
+    """A chart of more than 256 colours (a colour bar's gradient, translucent bands over many colours) is
+    quantised with every pixel within 5 of its painted colour on each channel."""
+    import io
+
+    from PIL import Image
+
+    from svtools.publish import figures
+
+    fig = CHARTS[name]()
+    figures.prepare(fig)
+    seen = {}
+    real_paint = figures._paint
+    monkeypatch.setattr(figures, "_paint", lambda f, dpi: seen.setdefault("rgba", real_paint(f, dpi)))
+    decoded = np.asarray(Image.open(io.BytesIO(figures.png_bytes(fig))).convert("RGB")).astype(int)
+    painted = seen["rgba"][..., :3].astype(int)
+    if len(np.unique(painted.reshape(-1, 3), axis=0)) <= 256:
+        pytest.skip(f"{name} of the test data has no more than 256 colours")
+    assert np.abs(decoded - painted).max() <= 5
+    plt.close(fig)
 
 
 def test_chart_png_keeps_every_colour_of_its_pixels(monkeypatch):
