@@ -447,11 +447,17 @@ def enforce_min_text(fig, draw: bool = True) -> list[str]:
     A safety net for text a caller adds after a chart is built; the charts themselves use sizes from config
     that meet the rule. Returns the texts that were enlarged.
     """
+    from matplotlib.text import Text
+
     fig_settings = figure_settings()
     scale = column_scale(float(fig.get_size_inches()[0]))
     floor = fig_settings["min_text_px"] / (CSS_PX_PER_IN / 72 * scale)
+    if draw:
+        lay_out(fig)
+    if all(t.get_fontsize() >= floor - 1e-9 for t in fig.findobj(Text)):
+        return []  # no text is small (drawn or not): nothing to measure (the charts' own sizes meet the rule)
     raised = []
-    for t in _drawn_texts(fig, draw):
+    for t in _drawn_texts(fig, draw=False):
         if t.get_fontsize() < floor - 1e-9:
             t.set_fontsize(floor)
             raised.append(t.get_text())
@@ -793,6 +799,20 @@ def _paint(fig, dpi: float):
     return np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 4)
 
 
+_SLOTS: list = []
+
+
+def _slot_table():
+    """One 16 MB table of a palette slot for each 24-bit colour, reused by every :func:`palette_image` (a new
+    zeroed one a chart cost ~2.5 ms); it holds the last image's slots, and each image sets those of its own
+    colours, the only ones it looks up."""
+    import numpy as np
+
+    if not _SLOTS:
+        _SLOTS.append(np.zeros(1 << 24, dtype=np.uint8))
+    return _SLOTS[0]
+
+
 def palette_image(rgba, colours: int):
     """An RGB(A) pixel array as a palette (``P``) image of at most ``colours`` colours, without dithering.
 
@@ -833,8 +853,8 @@ def palette_image(rgba, colours: int):
         image = Image.fromarray(np.ascontiguousarray(rgba[..., :3]), "RGB")
         return image.quantize(colors=int(colours), method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
     order = np.lexsort((values, -counts))  # most frequent first, ties by colour value
-    slot = np.zeros(1 << 24, dtype=np.uint8)  # the palette slot of each colour (24 bits), looked up per pixel
-    slot[values[order]] = np.arange(len(values))
+    slot = _slot_table()  # the palette slot of each colour (24 bits), looked up per pixel
+    slot[values[order]] = np.arange(len(values))  # (only the image's colours are looked up: other slots unread)
     image = Image.frombytes("P", (width, height), np.take(slot, key).tobytes())
     pal = values[order]
     image.putpalette(np.stack([pal & 255, (pal >> 8) & 255, (pal >> 16) & 255], axis=1).astype(np.uint8).tobytes())
