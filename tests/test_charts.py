@@ -868,3 +868,20 @@ def test_heatmap_column_labels_must_match_its_columns():
     table = pd.DataFrame(np.ones((7, 8)), index=charts.DAY_NAMES, columns=range(0, 24, 3))
     with pytest.raises(ValueError, match="8 columns"):
         charts.day_hour_heatmap(gated(table), title="When", column_labels=["00-03"])
+
+
+def test_shared_glyphs_are_bounded_and_the_png_stays_the_same(monkeypatch):
+    """At its bound the glyph cache drops its older half: it stays bounded, and the PNG is the same."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    from svtools.publish import figures
+
+    figures.set_theme()
+    figures.prepare(fig := CHARTS["bar_chart"]())
+    before = figures.png_bytes(fig)
+    bitmaps = RendererAgg.draw_text._svtools_caches[1]
+    monkeypatch.setattr(figures, "_GLYPH_BITMAPS_KEPT", 40)
+    bitmaps.clear()
+    assert figures.png_bytes(fig) == before  # (painted again on the same layout)
+    assert 0 < len(bitmaps) <= 40
+    plt.close(fig)

@@ -130,10 +130,11 @@ def _shared_text_layouts() -> None:
     mtext.Text._get_layout = _get_layout
 
 
-#: Entries kept by :func:`_shared_text_paint`: shaped texts, and rendered glyphs (each a few hundred bytes; a
-#: page paints ~2,650 glyphs, a few thousand distinct ones a process).
+#: Entries kept by :func:`_shared_text_paint`: shaped texts and measured strings, and rendered glyphs (~0.9 KB
+#: each with its key: a csp_profile page paints ~2,650 glyphs; 14 different demo pages left 6,841 distinct ones,
+#: ~6 MB, ~300 more a page by then). At the glyph bound (~14 MB) the older half is dropped.
 _SHAPED_TEXTS_KEPT = 8192
-_GLYPH_BITMAPS_KEPT = 65536
+_GLYPH_BITMAPS_KEPT = 16384
 
 
 def _shared_text_paint(check: bool = False) -> None:
@@ -150,7 +151,9 @@ def _shared_text_paint(check: bool = False) -> None:
     same key: the same bitmaps at the same pixels, the same PNG bytes (tests/test_charts.py compares every
     chart kind with matplotlib's own painting). Mathtext and TeX are painted as before. With ``check`` every
     reuse is also rendered afresh and compared (a test's switch). Installed once (by :func:`set_theme`);
-    bounded (:data:`_SHAPED_TEXTS_KEPT`, :data:`_GLYPH_BITMAPS_KEPT` entries, then cleared)."""
+    bounded (:data:`_SHAPED_TEXTS_KEPT` entries, then cleared; :data:`_GLYPH_BITMAPS_KEPT`, then the older half
+    dropped)."""
+    import itertools
     import math
 
     import numpy as np
@@ -223,8 +226,9 @@ def _shared_text_paint(check: bool = False) -> None:
                                             and (hit[1:] == fresh[1:] or not fresh[0].size)):
                     raise AssertionError(f"a reused glyph bitmap differs from FreeType's: {key}")
                 if hit is None:
-                    if len(bitmaps) >= _GLYPH_BITMAPS_KEPT:
-                        bitmaps.clear()
+                    if len(bitmaps) >= _GLYPH_BITMAPS_KEPT:  # the older half goes (a dict keeps insertion order)
+                        for old in list(itertools.islice(bitmaps, len(bitmaps) // 2)):
+                            del bitmaps[old]
                     hit = bitmaps[key] = fresh
             buffer, left, top = hit
             # draw_text_image's y is downwards & the bitmap bottom side.
