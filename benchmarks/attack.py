@@ -121,6 +121,10 @@ def _age_sex_atoms(label: str):
     return ages, sexes
 
 
+#: A hidden cell of a family whose zeros are hidden too (its manifest record says ``blank``): at least 0.
+BLANK = object()
+
+
 def _value(v):
     s = str(v).strip().replace(",", "")
     if s in ("*", "", "nan"):
@@ -250,6 +254,8 @@ class Attack:
             v = _value(v)
             if v == "skip":
                 continue
+            if v is None and gate.get("blank"):  # the gate hid every cell of this family, zeros too
+                v = BLANK
             if kind in ("victim_age_sex", "suspect_age_sex"):
                 a = _age_sex_atoms(lab)
                 if a is None:
@@ -401,12 +407,12 @@ class Attack:
                 lo.append(v[0])
                 hi.append(v[1])
                 continue
-            if v is None:
+            if v is None or v is BLANK:
                 hidden.append((key, idx, w))
                 r = len(lo)
                 rows += [r] * len(idx)
                 cols += idx.tolist()
-                lo.append(1)
+                lo.append(0 if v is BLANK else 1)  # a hidden count is at least 1, unless zeros are hidden too
                 hi.append(np.inf)
             else:
                 if key in vis and vis[key] != v:

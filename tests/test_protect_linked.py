@@ -85,7 +85,7 @@ def _attacker_ranges(cubes, published, links) -> list[tuple[str, tuple, int, int
     for off, cube, pc in zip(offsets, cubes, published):
         for key, v in pc.values.items():
             rows.append(row(cube._index(key) + off))
-            lo.append(1 if v is None else v)
+            lo.append((0 if cube.blank else 1) if v is None else v)  # a blank family's "*" may be 0
             hi.append(np.inf if v is None else v)
     for i, ki, j, kj in links:
         rows.append(row(cubes[i]._index(ki) + offsets[i], cubes[j]._index(kj) + offsets[j]))
@@ -270,3 +270,34 @@ def test_a_refused_anchored_protection_is_remembered(monkeypatch, tmp_path):
                                               "demo", "F", "d", "s", "e", "digest", None).values)
     assert tries == [1]  # the second time the refusal is read, not searched again
     assert results[0] == results[1]
+
+
+def test_a_family_no_pattern_can_protect_is_published_blank(monkeypatch, tmp_path):
+    """Three small categories of a total of 5 that another family shows, the rest zeros: even with every
+    non-zero cell hidden, each is 1-3 (5 less the other two's "at least 1"). So the zeros are hidden too and
+    the family says nothing; its manifest record says so, for an attacker's bounds."""
+    from svtools.publish import tables as T
+
+    monkeypatch.setenv("SVTOOLS_GATE_CACHE", "1")
+    monkeypatch.setattr(D, "_gate_cache_dir", lambda: tmp_path)
+    s = Cube("series", [Dim("area_code", ("c1",)), Dim("period", ("m1", "m2"), {"Total": ("m1", "m2")})],
+             pd.DataFrame({"area_code": ["c1", "c1"], "period": ["m1", "m2"], "count": [2, 3]}))
+    s.publish([("c1", "m1"), ("c1", "m2"), ("c1", "Total")])
+    anchor = s.protect()
+    assert anchor.value(("c1", "Total")) == 5
+    monkeypatch.setattr(T, "_anchor", lambda *a: (anchor, lambda area: (area, "Total")))
+    cats = ("a", "b", "c", "d", "e")
+
+    def make():
+        b = Cube("day_time", [Dim("area_code", ("c1",)), Dim("category", cats, {"Total": cats})],
+                 pd.DataFrame({"area_code": ["c1"] * 5, "category": list(cats), "count": [2, 2, 1, 0, 0]}))
+        b.publish(("c1", c) for c in list(cats) + ["Total"])
+        return b
+
+    for _ in range(2):  # the second time from the disk cache
+        out = T._protect_with_series(make, [(("c1", "Total"), "c1")], "demo", "F", "d", "s", "e", "digest", None)
+        assert out.cube.blank and out.value(("c1", "Total")) == 5  # shown by the series anyway
+        assert all(v is None for k, v in out.values.items() if k[1] != "Total")
+        assert out.table("category", fixed={"area_code": "c1"}).meta.get("blank") is True
+        assert not _narrowed(_attacker_ranges([s, out.cube], [anchor, out], [(1, ("c1", "Total"), 0, ("c1", "Total"))]),
+                             D.threshold("police"))

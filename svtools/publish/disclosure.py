@@ -444,6 +444,8 @@ class Cube:
         self._keep: set = set()
         self.audit_log: list = []
         self.withheld: str | None = None  # why every non-zero cell was hidden (see _withhold_all), if it was
+        #: Every cell hidden, zeros too (see protect_linked): a "*" of this family may stand for 0
+        self.blank = False
 
     def dim(self, name: str) -> Dim:
         for d in self.dims:
@@ -815,15 +817,38 @@ def protect_linked(cubes: Sequence[Cube], links: Sequence[tuple[int, tuple, int,
             if not (any(bad) and unpin(bad)):
                 break
         if any(bad):
+            # Even withheld, its zeros and its "at least 1"s say something (a total another family shows, less
+            # the zeros, over few cells is narrow): hide the zeros too, so nothing of it says anything.
+            first = next(k for items in bad for k, _, _ in items)
+            for n, c in enumerate(cubes):
+                if n not in frozen:  # but what a frozen family shows is shown (it is known anyway)
+                    for k, cell in c._cells.items():
+                        cell.hidden = k not in c._keep
+                    c.blank = True
+            withheld = (f"{withheld}; withheld, {first} was still narrowed: every cell hidden, zeros too "
+                        f"(but those another family shows)")
+            bad = _linked_exposed(cubes, links, ts, full=True)
+        if any(bad):
             names = " and ".join(c.name for c in cubes)
             first = next(k for items in bad for k, _, _ in items)
-            raise DisclosureError(f"cubes {names}: {withheld}; withheld, {first} is still narrowed")
+            raise DisclosureError(f"cubes {names}: {withheld}; {first} is still narrowed")
         for n, c in enumerate(cubes):
             if n not in frozen:
                 c.withheld = c.withheld or withheld
     _gate_cache_write(cache_key, {"cubes": [{"hidden": [list(k) for k, cell in c._cells.items() if cell.hidden],
-                                             "withheld": c.withheld} for c in cubes]})
+                                             "withheld": c.withheld, "blank": c.blank} for c in cubes]})
     return [_protected(c, t) for c, t in zip(cubes, ts)]
+
+
+def blank_family(cube: Cube, why: str) -> ProtectedCube:
+    """Publish none of a family's counts, zeros included (``Cube.blank``): for a family built from one whose
+    cells are all hidden (:func:`protect_linked`'s last resort), so that its zeros cannot say what that one's
+    hide. Nothing it publishes can narrow anything."""
+    for cell in cube._cells.values():
+        cell.hidden = True
+    cube.blank = True
+    cube.withheld = why
+    return _protected(cube, threshold(cube.source))
 
 
 def _protected(cube: Cube, t: int) -> ProtectedCube:
@@ -843,7 +868,7 @@ def _linked_exposed(cubes: Sequence[Cube], links, ts, full: bool = False) -> lis
         off = offsets[n]
         for cell in c._cells.values():
             if cell.hidden:
-                hidden.append((cell.idx + off, 1, None))
+                hidden.append((cell.idx + off, 0 if c.blank else 1, None))
             else:
                 visible.append((cell.idx + off, cell.value))
         for key, idx, _, value in c._targets(t):
@@ -900,6 +925,7 @@ def _restore_linked(cubes: Sequence[Cube], cached: dict) -> bool:
         for k, cell in c._cells.items():
             cell.hidden = k in hidden
         c.withheld = rec.get("withheld")
+        c.blank = bool(rec.get("blank"))
     return True
 
 
@@ -1010,6 +1036,8 @@ class ProtectedCube:
             frame = frame.rename(columns=dict(column_titles))
         meta = {"family": self.name, "rows": rows, "columns": columns, "fixed": fixed,
                 "source": self.cube.source, "threshold": self.threshold, "unit": self.cube.unit}
+        if self.cube.blank:
+            meta["blank"] = True  # its "*" may be a 0 (an attacker's bound is 0, not 1)
         return PublishedTable(_GATE, name or self.name, frame, meta)
 
 

@@ -295,7 +295,11 @@ def nte_cube(ctx: ProfileContext, rule=None):
         if lsoas and all(lsoa.value((x,)) is not None for x in lsoas):
             cube.publish([(a, CENTRE_ALL), (a, CENTRE_NTE), (a, CENTRE_KNOWN)])
             keep.add((a, CENTRE_ALL))
-    out = (cube.protect(extra_hidden=hidden, keep_visible=keep), centres, nte_cells)
+    if dt.cube.blank:  # its source shows nothing, zeros included: so does it
+        protected = disclosure.blank_family(cube, f"built from {dt.name}, of which every cell is hidden")
+    else:
+        protected = cube.protect(extra_hidden=hidden, keep_visible=keep)
+    out = (protected, centres, nte_cells)
     if len(_FAMILIES) >= 16:
         _FAMILIES.clear()
     _FAMILIES[key] = out
