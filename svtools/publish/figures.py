@@ -170,6 +170,20 @@ def _shared_text_paint(check: bool = False) -> None:
     matrices: dict = {}
     checking = [check]
 
+    def reuse(cache: dict, key, what: str, compute):
+        """``cache[key]``, computed once (bounded: :data:`_SHAPED_TEXTS_KEPT`, then cleared); in check mode
+        computed afresh every time and compared with what is kept."""
+        hit = cache.get(key)
+        if hit is None or checking[0]:
+            fresh = compute()
+            if hit is not None and hit != fresh:
+                raise AssertionError(f"a reused {what} differs from FreeType's: {key}")
+            if hit is None:
+                if len(cache) >= _SHAPED_TEXTS_KEPT:
+                    cache.clear()
+                hit = cache[key] = fresh
+        return hit
+
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         if ismath:
             return real_text(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
@@ -180,16 +194,9 @@ def _shared_text_paint(check: bool = False) -> None:
         size = prop.get_size_in_points()
         key = (font, size, self.dpi, s, flags, features if features is None else tuple(features),
                language if language is None or isinstance(language, str) else tuple(map(tuple, language)))
-        items = shapes.get(key)
-        if items is None or checking[0]:
-            fresh = tuple((item.ft_object, item.glyph_index, item.x, item.y)
-                          for item in font._layout(s, flags=flags, features=features, language=language))
-            if items is not None and items != fresh:
-                raise AssertionError(f"a reused shaping differs from FreeType's: {key}")
-            if items is None:
-                if len(shapes) >= _SHAPED_TEXTS_KEPT:
-                    shapes.clear()
-                items = shapes[key] = fresh
+        items = reuse(shapes, key, "shaping", lambda: tuple(
+            (item.ft_object, item.glyph_index, item.x, item.y)
+            for item in font._layout(s, flags=flags, features=features, language=language)))
         self._draw_text_glyphs_and_boxes(
             gc, x, y, angle, ((ft, size, glyph, 0, 1, dx, dy) for ft, glyph, dx, dy in items), [])
 
@@ -246,19 +253,13 @@ def _shared_text_paint(check: bool = False) -> None:
         font = self._prepare_font(prop)
         flags = backend_agg.get_hinting_flag()
         key = (font, prop.get_size_in_points(), self.dpi, s, flags)
-        hit = metrics.get(key)
-        if hit is None or checking[0]:
+
+        def measure():
             font.set_text(s, 0.0, flags=flags)
             w, h = font.get_width_height()  # width and height of unrotated string
-            d = font.get_descent()
-            fresh = (w / 64.0, h / 64.0, d / 64.0)  # (from subpixels)
-            if hit is not None and hit != fresh:
-                raise AssertionError(f"a reused text measurement differs from FreeType's: {key}")
-            if hit is None:
-                if len(metrics) >= _SHAPED_TEXTS_KEPT:
-                    metrics.clear()
-                hit = metrics[key] = fresh
-        return hit
+            return (w / 64.0, h / 64.0, font.get_descent() / 64.0)  # (from subpixels)
+
+        return reuse(metrics, key, "text measurement", measure)
 
     draw_text._svtools_shared = True
     draw_text._svtools_check = checking
