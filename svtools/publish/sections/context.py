@@ -23,6 +23,7 @@ import copy
 import dataclasses
 import functools
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -705,10 +706,21 @@ def _threshold() -> int:
     return config.disclosure_threshold("police")
 
 
+#: A lone asterisk: the suppression marker in a sentence ("Of the * offences ..."), never Markdown's emphasis
+#: (two of them in one paragraph made the words between them italic and the markers vanish).
+_LONE_ASTERISK = re.compile(r"(?<![*\\])\*(?!\*)")
+
+
+def markdown_text(text: str) -> str:
+    """The Markdown of a page sentence: ``**bold**`` kept, every other asterisk (the marker of a count too
+    small to show) escaped so it is shown as it is."""
+    return _LONE_ASTERISK.sub(r"\\*", text)
+
+
 def _say(text: str) -> None:
     from IPython.display import Markdown, display
 
-    display(Markdown(text))
+    display(Markdown(markdown_text(text)))
 
 
 def _skip(ctx: ProfileContext | None, name: str, title: str, reason: str) -> SectionResult:
