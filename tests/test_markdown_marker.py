@@ -20,3 +20,10 @@ def test_text_without_markers_is_unchanged():
     text = "**When**: offences by day of the week, 2018/19 to 2024/25 (1,234 offences)."
     assert markdown_text(text) == text
     assert markdown_text(r"already escaped \* marker") == r"already escaped \* marker"
+
+
+def test_list_items_stay_a_list():
+    text = "Key findings:\n\n* Of the * offences, (*) were at night.\n* Second finding.\n  * nested"
+    html = mistune.html(markdown_text(text))
+    assert html.count("<li>") == 3
+    assert "Of the * offences, (*) were at night." in html and "<em>" not in html

@@ -711,10 +711,19 @@ def _threshold() -> int:
 _LONE_ASTERISK = re.compile(r"(?<![*\\])\*(?!\*)")
 
 
+#: A list item's own asterisk ("* item" at the start of a line): Markdown, kept.
+_LIST_ITEM = re.compile(r"^(\s*\*\s+)(.*)$")
+
+
 def markdown_text(text: str) -> str:
-    """The Markdown of a page sentence: ``**bold**`` kept, every other asterisk (the marker of a count too
-    small to show) escaped so it is shown as it is."""
-    return _LONE_ASTERISK.sub(r"\\*", text)
+    """The Markdown of page text: ``**bold**`` and list items' ``*`` kept, every other asterisk (the marker of a
+    count too small to show) escaped so it is shown as it is."""
+    out = []
+    for line in text.split("\n"):
+        m = _LIST_ITEM.match(line)
+        head, rest = (m.group(1), m.group(2)) if m else ("", line)
+        out.append(head + _LONE_ASTERISK.sub(r"\\*", rest))
+    return "\n".join(out)
 
 
 def _say(text: str) -> None:
