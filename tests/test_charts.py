@@ -229,8 +229,10 @@ def test_completeness_chart_uses_distinct_markers():
 
 
 def test_chart_without_title_is_refused():
+    open_before = plt.get_fignums()
     with pytest.raises(ValueError):
         charts.trend_chart(gated(pd.DataFrame({"month": MONTHS, "observed": VALUES, "trend": 20.0})), title="")
+    assert plt.get_fignums() == open_before  # no figure left open (a later test's check of show() saw it)
 
 
 @pytest.mark.parametrize(
@@ -866,8 +868,10 @@ def test_heatmap_of_hour_blocks_breaks_its_labels_before_its_one_layout(block, m
 
 def test_heatmap_column_labels_must_match_its_columns():
     table = pd.DataFrame(np.ones((7, 8)), index=charts.DAY_NAMES, columns=range(0, 24, 3))
+    open_before = plt.get_fignums()
     with pytest.raises(ValueError, match="8 columns"):
         charts.day_hour_heatmap(gated(table), title="When", column_labels=["00-03"])
+    assert plt.get_fignums() == open_before
 
 
 def test_shared_glyphs_are_bounded_and_the_png_stays_the_same(monkeypatch):

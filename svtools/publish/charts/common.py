@@ -64,6 +64,9 @@ def _title(ax, title: str) -> None:
     :func:`~svtools.publish.figures.show`), so long tick labels that push the axes right give shorter lines (and
     a right guess here spares that a second layout)."""
     if not title or not str(title).strip():
+        import matplotlib.pyplot as plt
+
+        plt.close(ax.get_figure())  # a refused chart leaves no open figure behind
         raise ValueError("every chart needs a title")
     ax.set_title(" ".join(str(title).split()), loc="left")
     figures.fit_title(ax, draw=False, left=figures.layout_left(ax))

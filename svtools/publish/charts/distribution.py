@@ -123,6 +123,9 @@ def day_hour_heatmap(
     else:
         labels = [str(lab) for lab in column_labels]
         if len(labels) != values.shape[1]:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)  # a refused chart leaves no open figure behind
             raise ValueError(f"day_hour_heatmap: {len(labels)} column labels for {values.shape[1]} columns")
         ax.set_xticks(np.arange(len(labels)) + 0.5, labels)
     cbar = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.05)
