@@ -266,7 +266,7 @@ def test_a_refused_anchored_protection_is_remembered(monkeypatch, tmp_path):
     monkeypatch.setattr(Cube, "protect", protect)
     results = []
     for _ in range(2):
-        results.append(T._protect_with_series(lambda: _series_and_breakdown(3, 9, 1)[1], [(("c1", "Total"), "c1")],
+        results.append(T._protect_with_anchor(lambda: _series_and_breakdown(3, 9, 1)[1], [(("c1", "Total"), "c1")],
                                               "demo", "F", "d", "s", "e", "digest", None).values)
     assert tries == [1]  # the second time the refusal is read, not searched again
     assert results[0] == results[1]
@@ -295,7 +295,7 @@ def test_a_family_no_pattern_can_protect_is_published_blank(monkeypatch, tmp_pat
         return b
 
     for _ in range(2):  # the second time from the disk cache
-        out = T._protect_with_series(make, [(("c1", "Total"), "c1")], "demo", "F", "d", "s", "e", "digest", None)
+        out = T._protect_with_anchor(make, [(("c1", "Total"), "c1")], "demo", "F", "d", "s", "e", "digest", None)
         assert out.cube.blank and out.value(("c1", "Total")) == 5  # shown by the series anyway
         assert all(v is None for k, v in out.values.items() if k[1] != "Total")
         assert out.table("category", fixed={"area_code": "c1"}).meta.get("blank") is True

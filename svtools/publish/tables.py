@@ -458,7 +458,7 @@ def _anchor(dataset, force, definition, start, end, digest, ages) -> tuple[Prote
     return _breakdown(dataset, force, definition, start, end, None, VICTIM_AGE_SEX, digest), lambda a: (a, node)
 
 
-def _protect_with_series(make: Callable[[], Cube], pairs, dataset, force, definition, start, end, digest,
+def _protect_with_anchor(make: Callable[[], Cube], pairs, dataset, force, definition, start, end, digest,
                          ages) -> ProtectedCube:
     """Protect a family whose area totals count the same records as cells of a family already published.
 
@@ -510,7 +510,7 @@ def _protect_with_series(make: Callable[[], Cube], pairs, dataset, force, defini
 
 @functools.lru_cache(maxsize=64)
 def _breakdown(dataset, force, definition, start, end, ages, spec: Breakdown, digest) -> ProtectedCube:
-    return _protect_with_series(lambda: _breakdown_cube(dataset, force, definition, start, end, ages, spec, digest),
+    return _protect_with_anchor(lambda: _breakdown_cube(dataset, force, definition, start, end, ages, spec, digest),
                                 [((a, TOTAL), a) for a in list(csp_codes(dataset, force)) + [force]],
                                 dataset, force, definition, start, end, digest, ages)
 
@@ -587,7 +587,7 @@ def _lsoa(dataset, force, definition, start, end, ages, top_n: int, digest) -> t
         return built.pop()[0] if built else _lsoa_cube(dataset, force, definition, start, end, ages, top_n, digest)[0]
 
     pairs = [((a,), a) for a in list(csp_codes(dataset, force)) + [force]]
-    return _protect_with_series(make, pairs, dataset, force, definition, start, end, digest, ages), top
+    return _protect_with_anchor(make, pairs, dataset, force, definition, start, end, digest, ages), top
 
 
 def _lsoa_cube(dataset, force, definition, start, end, ages, top_n: int, digest) -> tuple[Cube, dict]:
