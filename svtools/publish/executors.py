@@ -30,7 +30,7 @@ import resource
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +180,43 @@ def _worker_run(job: dict, run_dir: str, analyst_dir: str) -> dict:
     return dataclasses.asdict(result)
 
 
+class ForceQueue:
+    """Jobs handed out force by force: a worker that finishes a job gets the next one of the same group.
+
+    ``todo`` comes in :func:`svtools.publish.batch.job_order`'s order (consecutive jobs of one force and
+    definition form a group, biggest group first). A worker keeps its group until the group is done, then takes
+    the next group nobody has started; when none is left it helps with the group that has the most jobs left.
+    So each force's tables (records, protected families, breakdowns; on new data their suppression search, the
+    slowest part of a cold run) are built by one warm kernel, not by every kernel at once.
+    """
+
+    def __init__(self, todo: list[Job]):
+        self.groups: list[list[Job]] = []
+        for job in todo:
+            key = (job.pfa_code, job.definition)
+            if not self.groups or (self.groups[-1][0].pfa_code, self.groups[-1][0].definition) != key:
+                self.groups.append([])
+            self.groups[-1].append(job)
+        self.group_of = {j.job_id: g for g, jobs in enumerate(self.groups) for j in jobs}
+        self.left = [list(jobs) for jobs in self.groups]
+        self.started = [False] * len(self.groups)
+
+    def next(self, after: Job | None = None) -> Job | None:
+        """The job for the worker that has just finished ``after`` (None: a worker that has not run one)."""
+        g = self.group_of.get(after.job_id) if after is not None else None
+        if g is None or not self.left[g]:
+            fresh = [i for i, left in enumerate(self.left) if left and not self.started[i]]
+            if fresh:
+                g = fresh[0]
+            else:
+                busy = [i for i, left in enumerate(self.left) if left]
+                if not busy:
+                    return None
+                g = max(busy, key=lambda i: len(self.left[i]))
+        self.started[g] = True
+        return self.left[g].pop(0)
+
+
 @dataclasses.dataclass
 class LocalExecutor:
     """``jobs`` worker processes on this machine, one warm kernel each; ``jobs=1``: in this process."""
@@ -218,16 +255,35 @@ class LocalExecutor:
         ctx = mp.get_context("spawn")  # no fork of a process holding threads and zmq sockets
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
                                  initargs=(self.kernel_name, self.warm_modules, self.timeout)) as pool:
-            futures = {pool.submit(_worker_run, dataclasses.asdict(job), str(run_dir), str(analyst_dir)): job
-                       for job in todo}
-            try:
-                for fut in as_completed(futures):
-                    job = futures[fut]
+            # One job per worker in flight: a finished worker is the only idle one, so the job submitted when
+            # it finishes goes to it, and ForceQueue keeps each worker on its own force.
+            queue = ForceQueue(todo)
+            futures = {}
+
+            def submit(after: Job | None) -> None:
+                while (job := queue.next(after)) is not None:
                     try:
-                        result = JobResult(**fut.result())
-                    except (BrokenProcessPool, Exception) as exc:  # the worker process itself died
-                        result = driver_failure(job, run_dir, exc, analyst_dir)
-                    done(job, result)
+                        fut = pool.submit(_worker_run, dataclasses.asdict(job), str(run_dir), str(analyst_dir))
+                    except BrokenProcessPool as exc:  # a worker died: every job left fails, as it would have
+                        done(job, driver_failure(job, run_dir, exc, analyst_dir))
+                        after = job
+                        continue
+                    futures[fut] = job
+                    return
+
+            for _ in range(workers):
+                submit(None)
+            try:
+                while futures:
+                    finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        job = futures.pop(fut)
+                        try:
+                            result = JobResult(**fut.result())
+                        except (BrokenProcessPool, Exception) as exc:  # the worker process itself died
+                            result = driver_failure(job, run_dir, exc, analyst_dir)
+                        done(job, result)
+                        submit(job)
             except BaseException:  # Ctrl-C: stop now; the partial run folder is left and latest is untouched
                 workers_now = list((getattr(pool, "_processes", None) or {}).values())
                 pool.shutdown(wait=False, cancel_futures=True)
