@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -341,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, format="%(message)s")
+    previous = _stop_on_sigterm()
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
@@ -371,6 +374,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"svtools {args.command}: unexpected error ({type(exc).__name__}: {exc}). This is a fault in "
               "svtools, not in your data: run again with --debug for the traceback and report it.", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm():
+    """SIGTERM (a batch scheduler's time limit, ``kill``) stops a command as Ctrl-C does: a build stops its
+    workers and kernels and leaves its partial run folder, instead of leaving them running. Returns the
+    previous handler (None off the main thread, where Python cannot set one)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _terminated)
 
 
 if __name__ == "__main__":  # pragma: no cover
