@@ -381,23 +381,28 @@ def hospital_measures(hospital_admissions: pd.DataFrame, csp_codes: Sequence[str
     if baseline not in years:
         years = sorted(set(years) | {baseline})
     upper = _age_band_upper(data["age_band"], u25_max)
-    supp = data["suppressed"].astype(bool) | data["admissions"].isna()
-    known = data["admissions"].astype("Float64").fillna(0).astype("int64")
-    frame = pd.DataFrame({"financial_year": data["financial_year"].astype(str), "known": known.to_numpy(),
-                          "supp": supp.to_numpy(), "u25": (upper <= u25_max).to_numpy()})
-    rows = []
+    supp = (data["suppressed"].astype(bool) | data["admissions"].isna()).to_numpy(dtype=np.int64)
+    known = data["admissions"].astype("Float64").fillna(0).astype("int64").to_numpy()
+    u25 = (upper <= u25_max).to_numpy(dtype=bool)
+    # each row's position among the reported years (-1: a year not reported), then one integer sum a cohort
+    # and year (np.add.at: exact int64, as the grouped sums were)
+    wanted = pd.Index(pd.unique(pd.Index(years, dtype=object)))
+    pos = wanted.get_indexer(data["financial_year"].astype(str).to_numpy(dtype=object))
+    at = wanted.get_indexer(pd.Index(years, dtype=object))
+    cols = {"financial_year": [], "cohort": [], "cells": [], "admissions_known": [], "suppressed_cells": []}
     for cohort in COHORTS:
-        sub = frame if cohort == "all ages" else frame[frame["u25"]]
-        agg = sub.groupby("financial_year").agg(known=("known", "sum"), supp=("supp", "sum"),
-                                                n=("known", "size"))
-        for year in years:
-            if year in agg.index:
-                k, s, n = (int(v) for v in agg.loc[year, ["known", "supp", "n"]])
-            else:
-                k, s, n = 0, 0, 0
-            rows.append({"financial_year": year, "cohort": cohort, "cells": n, "admissions_known": k,
-                         "suppressed_cells": s})
-    out = pd.DataFrame(rows)
+        take = (pos >= 0) if cohort == "all ages" else (pos >= 0) & u25
+        p = pos[take]
+        sums = np.zeros((3, len(wanted)), dtype=np.int64)
+        np.add.at(sums[0], p, known[take])
+        np.add.at(sums[1], p, supp[take])
+        np.add.at(sums[2], p, 1)
+        cols["financial_year"] += list(years)
+        cols["cohort"] += [cohort] * len(years)
+        cols["cells"] += sums[2][at].tolist()
+        cols["admissions_known"] += sums[0][at].tolist()
+        cols["suppressed_cells"] += sums[1][at].tolist()
+    out = pd.DataFrame(cols)
     out["suppressed"] = out["suppressed_cells"] > 0
     out["admissions"] = pd.array(np.where(out["suppressed"], pd.NA, out["admissions_known"]), dtype="Int64")
     out["lower_bound"] = out["admissions_known"] + out["suppressed_cells"]
