@@ -287,14 +287,18 @@ def residents(population: pd.DataFrame, financial_years: Iterable[str], csp_code
     if sex is not None:
         by_year = by_year[by_year > 0]  # years without the sex split (mid-2024) are not available for one sex
     available = [int(y) for y in by_year.index]
-    rows = []
-    for fy in financial_years:
-        year, exact = mid_year_for(str(fy), available)
-        rows.append((str(fy), year, exact, base.get(year, pd.NA), float(by_year.loc[year])))
-    out = pd.DataFrame(rows, columns=["financial_year", "mid_year", "exact", "census_base", "population"])
-    out["mid_year"] = out["mid_year"].astype("int64")
-    out["exact"] = out["exact"].astype(bool)
-    out["census_base"] = out["census_base"].astype("Int64")
+    persons = dict(zip(available, by_year.to_numpy(dtype="float64").tolist()))
+    labels = [str(fy) for fy in financial_years]
+    chosen = [mid_year_for(fy, available) for fy in labels]
+    mids = [year for year, _ in chosen]
+    # the columns built typed (one frame, no row tuples converted column by column afterwards)
+    columns = {"financial_year": labels, "mid_year": np.array(mids, dtype="int64"),
+               "exact": np.array([exact for _, exact in chosen], dtype=bool),
+               "census_base": pd.array([base.get(y, pd.NA) for y in mids], dtype="Int64"),
+               "population": np.array([persons[y] for y in mids], dtype="float64")}
+    if not labels:  # no years: the empty table as rows would make it (text and population columns untyped)
+        columns.update(financial_year=pd.Series([], dtype=object), population=pd.Series([], dtype=object))
+    out = pd.DataFrame(columns)
     out.attrs.update(csp_codes=None if csp_codes is None else list(csp_codes), ages=age_label(min_age, max_age),
                      rule="financial year YYYY/YY uses mid-YYYY, else the nearest mid-year (ties: earlier)")
     return out
