@@ -655,17 +655,19 @@ def hospital_admissions(ctx: ProfileContext) -> SectionResult:
     hm = hospital_measures(hospital, csp_codes=ctx.csp_codes)
     if hm.empty or (hm["display"] == "no data").all():
         return _skip(ctx, "hospital_admissions", title, f"no admissions are recorded for {ctx.name}")
-    wide = hm.pivot_table(
-        index="financial_year", columns="cohort", values="display", aggfunc="first", observed=True
-    )
+    # hm has one row a financial year and cohort: the year x cohort table of its display cells, as a pivot
+    # would make it (years sorted), read straight from the rows
+    cells = {(str(c), y): d for c, y, d in zip(hm["cohort"], hm["financial_year"], hm["display"])}
+    year_index = pd.Index(sorted(set(hm["financial_year"])), name="financial_year")
+    wide = pd.DataFrame({c: [cells.get((c, y)) for y in year_index] for c in ("all ages", "under 25")},
+                        index=year_index)
     # a total holding a cell suppressed at source is shown as the range the source itself allows (each
     # suppressed cell holds 1 to the HES threshold), never as a bare lower bound such as ">=1"
-    ranged = hm.assign(shown=[
-        f"{lo:,} to {hi:,}" if supp and shown != "no data" else shown
-        for lo, hi, supp, shown in zip(hm["lower_bound"], hm["upper_bound"], hm["suppressed"], hm["display"])])
-    wide_shown = ranged.pivot_table(
-        index="financial_year", columns="cohort", values="shown", aggfunc="first", observed=True
-    ).reindex(wide.index)
+    ranged = {(str(c), y): f"{lo:,} to {hi:,}" if supp and shown != "no data" else shown
+              for c, y, lo, hi, supp, shown in zip(hm["cohort"], hm["financial_year"], hm["lower_bound"],
+                                                    hm["upper_bound"], hm["suppressed"], hm["display"])}
+    wide_shown = pd.DataFrame({c: [ranged.get((c, y)) for y in year_index] for c in ("all ages", "under 25")},
+                              index=year_index)
     table = pd.DataFrame(
         {
             "Financial year": wide.index,
