@@ -139,3 +139,142 @@ def test_force_records_selected_csp_by_csp_are_the_same(demo_data, definition, a
         want = _force_records_whole("demo", force, definition, "2018-04-01", "2025-03-31", ages)
         assert len(want) and got.equals(want) and list(got.dtypes) == list(want.dtypes)
         assert got.index.equals(want.index)
+
+
+# =========================================================================== monthly_counts read in part
+def _whole_monthly(dataset: str) -> pd.DataFrame:
+    return pd.read_parquet(store.dataset_dir(dataset) / "monthly_counts.parquet")
+
+
+_READ_TABLE = store._read_table
+
+
+def _no_whole_monthly(path, key):
+    """``store._read_table`` that refuses the whole ``monthly_counts`` (every other table is read)."""
+    assert not str(path).endswith("monthly_counts.parquet"), "the whole monthly_counts table was read"
+    return _READ_TABLE(path, key)
+
+
+def test_table_where_is_the_whole_table_masked(demo_data):
+    """``store.table_where``: the rows meeting every condition (period, a set of codes, one value), the columns
+    asked for: the same frame as masking the whole table (rows, order, columns, dtypes), a fresh index."""
+    whole = _whole_monthly("demo")
+    start, end = pd.Timestamp("2019-04-01"), pd.Timestamp("2024-03-31")
+    codes = sorted(set(whole["ho_offence_code"].dropna().astype(str)))[::3] + ["no such code"]
+    force = store.force_codes("demo")[0]
+    cases = [
+        ([], None, np.ones(len(whole), bool)),
+        ([("month", ">=", start), ("month", "<=", end)], None, (whole["month"] >= start) & (whole["month"] <= end)),
+        ([("month", ">", start), ("month", "<", end), ("ho_offence_code", "in", codes)], None,
+         (whole["month"] > start) & (whole["month"] < end) & whole["ho_offence_code"].isin(codes)),
+        ([("pfa_code", "==", force), ("ho_offence_code", "in", set(codes))], ["csp_code", "month", "offences"],
+         (whole["pfa_code"] == force) & whole["ho_offence_code"].isin(codes)),
+        ([("ho_offence_code", "in", [])], ["offences"], np.zeros(len(whole), bool)),
+    ]
+    for where, columns, mask in cases:
+        got = store.table_where("monthly_counts", "demo", where, columns)
+        want = whole[np.asarray(mask, bool)]
+        want = (want if columns is None else want[columns]).reset_index(drop=True)
+        assert got.equals(want) and list(got.dtypes) == list(want.dtypes), where
+    with pytest.raises(Exception, match="unknown condition"):
+        store.table_where("monthly_counts", "demo", [("month", "~", start)])
+
+
+def _monthly_before(dataset: str, definition: str, start: str, end: str) -> pd.DataFrame:
+    """``tables._monthly`` as it was: the whole table, its period, then the definition."""
+    from svtools.publish import tables
+
+    t = _whole_monthly(dataset)
+    t = t[(t["month"] >= pd.Timestamp(start)) & (t["month"] <= pd.Timestamp(end))]
+    return tables._select_counts(t, definition).reset_index(drop=True)
+
+
+def _record_definitions() -> list[str]:
+    from svtools.ingest.definitions import list_definitions
+
+    return list_definitions("records")
+
+
+@pytest.mark.parametrize("period", [("2018-04-01", "2025-03-31"), ("2020-01-01", "2022-06-30")])
+def test_monthly_of_a_definition_is_read_in_part_and_the_same(demo_data, period):
+    """``tables._monthly`` reads only the period's rows of the definition's codes, never the whole table, and
+    gives the same frame (rows, order, dtypes) for every shipped definition of records."""
+    from svtools.publish import tables
+
+    for definition in _record_definitions():
+        tables._monthly.cache_clear()
+        with mock.patch.object(store, "_read_table", side_effect=_no_whole_monthly):
+            try:
+                got = tables._monthly("demo", definition, *period, "test")
+            except Exception as exc:  # a definition the counts cannot select (it needs record fields)
+                with pytest.raises(type(exc)):
+                    _monthly_before("demo", definition, *period)
+                continue
+        want = _monthly_before("demo", definition, *period)
+        assert got.equals(want) and list(got.dtypes) == list(want.dtypes), definition
+    tables._monthly.cache_clear()
+
+
+@pytest.mark.parametrize("codes", ["missing", "absent"])
+def test_monthly_of_a_table_without_codes_reads_crime_types(demo_data, tmp_path, monkeypatch, codes):
+    """When the period has no offence code at all (every code missing, or no such column), the rows are not
+    narrowed by code: the crime types decide, as before."""
+    from svtools.publish import tables
+
+    whole = _whole_monthly("demo")
+    folder = tmp_path / "data" / "processed" / "nocodes"
+    folder.mkdir(parents=True)
+    for f in store.dataset_dir("demo").glob("*.json"):
+        (folder / f.name).write_bytes(f.read_bytes())
+    crime = np.where(np.arange(len(whole)) % 3 == 0, tables.POLICE_UK_VIOLENCE[0], "Burglary")
+    t = whole.assign(ho_offence_code=pd.Series([None] * len(whole), dtype="str"), crime_type=crime)
+    (t if codes == "missing" else t.drop(columns="ho_offence_code")).to_parquet(
+        folder / "monthly_counts.parquet", index=False)
+    monkeypatch.setenv("SVTOOLS_DATA", str(tmp_path / "data"))
+    assert (tables._candidate_codes("nocodes", DEFINITION) is None) == (codes == "absent")
+    got = tables._monthly.__wrapped__("nocodes", DEFINITION, "2018-04-01", "2025-03-31", "test")
+    want = _monthly_before("nocodes", DEFINITION, "2018-04-01", "2025-03-31")
+    assert len(got) == (crime == tables.POLICE_UK_VIOLENCE[0]).sum() and got.equals(want)
+
+
+def test_codes_family_reads_only_its_codes(demo_data):
+    """An indicator's family of offence codes reads those codes' rows of the period (once for every force),
+    never the whole table; the family publishes the same cells as one built from the whole table."""
+    from svtools.publish import indicators, tables
+
+    codes = ("34A", "34B")
+    force = store.force_codes("demo")[0]
+    indicators._codes_rows.cache_clear()
+    indicators._codes_family.cache_clear()
+    with mock.patch.object(store, "_read_table", side_effect=_no_whole_monthly):
+        fam = indicators.codes_family("demo", force, "robbery_test", codes, "2018-04-01", "2025-03-31")
+    rows = indicators._codes_rows("demo", codes, "2018-04-01", "2025-03-31", tables._digest("demo"))
+    whole = _whole_monthly("demo")
+    want = whole[(whole["month"] >= pd.Timestamp("2018-04-01")) & (whole["month"] <= pd.Timestamp("2025-03-31"))
+                 & whole["ho_offence_code"].astype(str).isin(codes)][["csp_code", "month", "offences"]]
+    assert rows.equals(want.reset_index(drop=True))
+    m = want[want["csp_code"].astype(str).isin(store.csp_codes("demo", force))]
+    g = m.groupby(["csp_code", "month"], observed=True)["offences"].sum()
+    cube = fam.cube.cube
+    areas, periods = list(cube.dim("area_code").base), list(cube.dim("period").base)
+    want_truth = np.zeros((len(areas), len(periods)), dtype=np.int64)
+    for (csp, month), n in g.items():
+        want_truth[areas.index(str(csp)), periods.index(tables.month_label(month))] += int(n)
+    assert g.sum() > 0 and np.array_equal(np.asarray(cube.truth).reshape(want_truth.shape), want_truth)
+    indicators._codes_family.cache_clear()
+
+
+def test_monthly_of_the_national_demo_is_the_same(monkeypatch):
+    """The national synthetic demo (when present on this machine): both shipped page definitions."""
+    import os
+    from pathlib import Path
+
+    from svtools.publish import tables
+
+    root = Path(os.environ.get("SVTOOLS_NATIONAL_DATA", "/tmp/hF/data"))
+    if not (root / "processed" / "demo" / "monthly_counts.parquet").is_file():
+        pytest.skip("no national demo data on this machine (SVTOOLS_NATIONAL_DATA)")
+    monkeypatch.setenv("SVTOOLS_DATA", str(root))
+    for definition in (DEFINITION, "most_serious_violence"):
+        got = tables._monthly.__wrapped__("demo", definition, "2018-04-01", "2025-03-31", "test")
+        assert len(got) > 10_000 and got.equals(_monthly_before("demo", definition, "2018-04-01", "2025-03-31"))

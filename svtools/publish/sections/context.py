@@ -626,11 +626,13 @@ class ProfileContext:
 
     @cached_property
     def monthly_table(self) -> pd.DataFrame:
-        """The shared ``monthly_counts`` table (every CSP in the data) within the period."""
-        from svtools.ingest.store import load_table
+        """The shared ``monthly_counts`` table (every CSP in the data) within the period (fresh ``RangeIndex``):
+        its rows of the period only, read with a parquet filter (:func:`svtools.ingest.store.table_where`), so
+        the whole table is not kept in the process's table cache."""
+        from svtools.ingest.store import table_where
 
-        t = load_table("monthly_counts", self.dataset)
-        return t[(t["month"] >= self.period_start) & (t["month"] <= self.period_end)]
+        return table_where("monthly_counts", self.dataset,
+                           [("month", ">=", self.period_start), ("month", "<=", self.period_end)])
 
     @cached_property
     def monthly(self) -> pd.Series:
