@@ -278,3 +278,59 @@ def test_monthly_of_the_national_demo_is_the_same(monkeypatch):
     for definition in (DEFINITION, "most_serious_violence"):
         got = tables._monthly.__wrapped__("demo", definition, "2018-04-01", "2025-03-31", "test")
         assert len(got) > 10_000 and got.equals(_monthly_before("demo", definition, "2018-04-01", "2025-03-31"))
+
+
+# =========================================================================== the national context's raw tables
+def test_national_figures_do_not_keep_the_raw_tables():
+    """The Home Office and ONS tables read for the force overview's national context are not kept by a warm
+    kernel once the (cached) figures are worked out; the figures are the same whether they were kept or not,
+    and a reader something else filled first stays filled."""
+    from svtools.ingest import home_office_prc as ho
+    from svtools.ingest import reference as ref
+    from svtools.publish.sections import benchmarks as B
+
+    readers = (ho.read_prc_quarterly, ho.read_rolling_year, ref.population_lad_2011, ref.population_lad_mye2,
+               ref.population_lad_2024)
+
+    def fresh():
+        for f in (B.national_figures, B.rolling_figures, B._force_residents, ho.pfa_population, *readers):
+            f.cache_clear()
+
+    fresh()
+    figures, ods, _ = B.national_figures()
+    rolling, _ = B.rolling_figures()
+    assert all(f.cache_info().currsize == 0 for f in readers)
+    fresh()
+    ho.read_rolling_year()  # filled by someone else first: kept
+    kept = [ho.read_prc_quarterly(fy) for fy in ho.PRC_FILES]
+    assert kept
+    again, ods2, _ = B.national_figures.__wrapped__()
+    rolling2, _ = B.rolling_figures.__wrapped__()
+    assert ho.read_prc_quarterly.cache_info().currsize == len(ho.PRC_FILES)
+    assert ho.read_rolling_year.cache_info().currsize == 1
+    pd.testing.assert_frame_equal(figures, again)
+    pd.testing.assert_frame_equal(rolling, rolling2)
+    assert {k: repr(v) for k, v in ods.items()} == {k: repr(v) for k, v in ods2.items()}
+    fresh()
+
+
+def test_table_rows_read_a_batch_at_a_time_are_the_whole_table_filtered(demo_data, tmp_path, monkeypatch):
+    """Several row groups (sorted, so some are skipped by their statistics, and one unsorted), batches smaller
+    than a group, missing values: the same frame as filtering the whole table."""
+    whole = pd.read_parquet(store.dataset_dir("demo") / "lsoa_population.parquet")
+    folder = tmp_path / "data" / "processed" / "rows"
+    folder.mkdir(parents=True)
+    for f in store.dataset_dir("demo").glob("*.json"):
+        (folder / f.name).write_bytes(f.read_bytes())
+    t = whole.sort_values("lsoa_code", kind="stable").reset_index(drop=True)
+    t = pd.concat([t, whole.sample(frac=0.2, random_state=1)], ignore_index=True)
+    t.loc[::97, "lsoa_code"] = None
+    t.to_parquet(folder / "lsoa_population.parquet", index=False, row_group_size=max(1, len(t) // 9))
+    monkeypatch.setenv("SVTOOLS_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(store, "ROWS_BATCH", 1000)
+    codes = sorted(set(whole["lsoa_code"].astype(str)))
+    for values in (codes[:5], codes[-3:] + ["E01999999"], codes[::11], []):
+        got = store.table_rows("lsoa_population", "rows", "lsoa_code", values)
+        want = t[t["lsoa_code"].isin(values)].reset_index(drop=True)
+        assert got.equals(want) and list(got.dtypes) == list(want.dtypes), values[:3]
+    store._read_rows.cache_clear()

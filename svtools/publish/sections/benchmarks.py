@@ -108,6 +108,33 @@ def _rates(offences, residents):
     return r["value"].to_numpy(), r["lower"].to_numpy(), r["upper"].to_numpy()
 
 
+def _released_after(*readers):
+    """Call what this returns once the tables of ``readers`` (cached readers of the shipped files) are no longer
+    needed: it empties the caches of those that held nothing before, so a warm kernel does not keep the raw
+    Home Office and ONS tables (~75 MB, read once for :func:`national_figures` and :func:`rolling_figures`,
+    themselves cached) for every later page. A reader something else had already filled is left alone."""
+    empty = [f for f in readers if f.cache_info().currsize == 0]
+
+    def release() -> None:
+        for f in empty:
+            f.cache_clear()
+    return release
+
+
+@lru_cache(maxsize=1)
+def _force_residents() -> pd.Series:
+    """Residents of each force by ONS mid-year (``(pfa_code, mid_year) -> population``, from
+    :func:`svtools.ingest.home_office_prc.pfa_population`, itself cached); the LAD estimates read for it (the
+    MYE2 table alone is 612k rows) are not kept (:func:`_released_after`)."""
+    from svtools.ingest import home_office_prc as ho
+    from svtools.ingest import reference as ref
+
+    filled = _released_after(ref.population_lad_2011, ref.population_lad_mye2, ref.population_lad_2024)
+    pop = ho.pfa_population().set_index(["pfa_code", "mid_year"])["population"]
+    filled()
+    return pop
+
+
 @lru_cache(maxsize=1)
 def national_figures() -> tuple[pd.DataFrame, dict, tuple]:
     """Every force's and England and Wales's real rates per 1,000 residents, 2017/18 and 2019/20.
@@ -134,8 +161,9 @@ def national_figures() -> tuple[pd.DataFrame, dict, tuple]:
     from svtools.analysis.stats import adjusted_funnel_limits, adjusted_funnel_significance, overdispersion
     from svtools.ingest import home_office_prc as ho
 
-    pop = ho.pfa_population().set_index(["pfa_code", "mid_year"])["population"]
+    pop = _force_residents()
     rows = []
+    filled = _released_after(ho.read_prc_quarterly)
     for fy in ho.PRC_FILES:
         t = ho.read_prc_quarterly(fy)
         for m in MEASURES:
@@ -146,6 +174,8 @@ def national_figures() -> tuple[pd.DataFrame, dict, tuple]:
             rows.append(tot.assign(measure=m.key)[["pfa_code", "pfa_name", "financial_year", "measure",
                                                    "offences"]])
     counts = pd.concat(rows, ignore_index=True)
+    del t
+    filled()
     gated = _gate("home_office_force_years", counts, ["financial_year", "measure"])
     table = gated.pop("__tables__")
     words = {m.key: m.words for m in MEASURES}
@@ -210,14 +240,16 @@ def rolling_figures() -> tuple[pd.DataFrame, tuple]:
     """
     from svtools.ingest import home_office_prc as ho
 
+    filled = _released_after(ho.read_rolling_year)
     r = ho.read_rolling_year().data
     by_group = {m.rolling: m for m in MEASURES if m.rolling}
     r = r[r["offence_group"].isin(list(by_group))].copy()
+    filled()
     r["measure"] = r["offence_group"].map({g: m.key for g, m in by_group.items()})
     r["end"] = r["period_end"].dt.strftime("%Y-%m")
     gated = _gate("home_office_force_rolling", r[["pfa_code", "end", "measure", "offences"]], ["end", "measure"])
     table = gated.pop("__tables__")
-    pop = ho.pfa_population().set_index(["pfa_code", "mid_year"])["population"]
+    pop = _force_residents()
     words = {m.key: m.words for m in MEASURES}
     rows = []
     for (end, key), g in r.groupby(["end", "measure"], sort=True):
