@@ -322,9 +322,10 @@ def lay_out(fig) -> None:
     every layout pass and paint a measurement of the y axis that only serves that placing.
     """
     pinned = _pin_titles(fig)
-    fig.draw_without_rendering()
-    if pinned and _unpin_titles(fig, pinned):
+    with _TicksOnce(fig):
         fig.draw_without_rendering()
+        if pinned and _unpin_titles(fig, pinned):
+            fig.draw_without_rendering()
 
 
 def _pin_titles(fig) -> list:
@@ -394,6 +395,57 @@ class _Reading:
     def __exit__(self, *exc):
         if self.current:
             self.fig.stale = False
+        return False
+
+
+class _TicksOnce:
+    """Around one layout and draw of ``fig`` (:func:`lay_out`) or one paint (:func:`_paint`): each axis updates
+    its ticks (``Axis._update_ticks``: the locator's positions, the formatter's labels, every tick moved and
+    re-labelled) once for each place the axes stands in, not once for every reader.
+
+    A layout pass measures each axis through ``Axes.get_tightbbox``, which updates its ticks for the axis
+    itself, again to place the axis label (``_get_tick_boxes_siblings``) and again for the spine's extent
+    (``Spine.get_window_extent``); a draw updates them twice more; the constrained layout makes two passes and
+    then the figure is drawn: ~8 updates an axis a layout, the largest part of its cost. What an update does
+    and returns depends only on what the key below holds (the axes' box in display px, which changes with the
+    layout and the dpi, the view limits, the locators and formatters and which tick groups are shown), none of
+    which a layout pass or a draw changes but by moving the axes (a new key: the ticks are updated afresh). So
+    within the block an update with a key seen before returns the ticks that update gave, which are where it
+    left them: the same positions, labels and extents, the same layout and pixels."""
+
+    def __init__(self, fig):
+        self.fig = fig
+        self.axes = []
+
+    def __enter__(self):
+        for ax in self.fig.axes:
+            for axis in ax._axis_map.values():
+                if "_update_ticks" in vars(axis):  # (nested: the outer block's memo stays)
+                    continue
+                axis._update_ticks = self._once(axis)
+                self.axes.append(axis)
+        return self
+
+    @staticmethod
+    def _once(axis):
+        real = type(axis)._update_ticks.__get__(axis)
+        memo = {}
+
+        def _update_ticks():
+            view = tuple(axis.get_view_interval())
+            key = (tuple(axis.axes.bbox.bounds), view, id(axis.major.locator), id(axis.major.formatter),
+                   id(axis.minor.locator), id(axis.minor.formatter), repr(axis._major_tick_kw),
+                   repr(axis._minor_tick_kw), axis.get_scale())
+            hit = memo.get(key)
+            if hit is None:
+                hit = memo[key] = real()
+            return list(hit)
+
+        return _update_ticks
+
+    def __exit__(self, *exc):
+        for axis in self.axes:
+            del axis._update_ticks
         return False
 
 
@@ -639,9 +691,12 @@ def fit_axis_labels(fig, draw: bool = True, relayout: bool = True) -> int:
     changed = 0
     for ax in fig.axes:
         for axis, along in ((ax.yaxis, "height"), (ax.xaxis, "width")):
-            # a y label may be as tall as its axes; an x label as wide as the figure (a label's size does not
-            # depend on the layout, so no new draw is needed to measure a wrapped one)
-            room = ax.get_window_extent(renderer).height + 2 if along == "height" else fig.bbox.width - 4
+            # a y label may be as tall as its axes; an x label, centred under its axes, as wide as the figure
+            # leaves it room on its narrower side, twice over (a label's size does not depend on the layout, so
+            # no new draw is needed to measure a wrapped one)
+            frame = ax.get_window_extent(renderer)
+            middle = (frame.x0 + frame.x1) / 2
+            room = frame.height + 2 if along == "height" else 2 * min(middle - fig.bbox.x0, fig.bbox.x1 - middle) - 4
             changed += _wrap_label(axis.get_label(), along, room, renderer) > 1
     if changed and relayout:
         lay_out(fig)  # the new layout, for what is measured next
@@ -792,7 +847,7 @@ def _paint(fig, dpi: float):
             fig.set_layout_engine(None)
     buf = io.BytesIO()
     try:
-        with _Reading(fig):  # savefig's dpi round trip marks the figure stale; nothing moved
+        with _Reading(fig), _TicksOnce(fig):  # savefig's dpi round trip marks the figure stale; nothing moved
             fig.savefig(buf, format="rgba", dpi=dpi)
     finally:
         if engine is not None:
