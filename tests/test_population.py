@@ -270,3 +270,67 @@ def test_real_tables_through_the_analysis_functions(all_csps):
     r = P.residents(all_csps, ["2014/15", "2020/21", "2021/22", "2023/24"], [HARTLEPOOL])
     assert r["population"].tolist() == [92_590, 93_836, 92_571, 95_366]
     assert lsoa_population_base(["E01011954"]).groupby("year")["population"].sum().gt(0).all()
+
+
+def _lsoa_residents_by_text(lsoa_population, population, lsoa_csp, months, min_age=0, max_age=None):
+    """The text-keyed lsoa_residents (before its codes became numbers): the reference of the test below."""
+    csp_of = pd.Series(lsoa_csp).astype(str)
+    csp_of.index = csp_of.index.astype(str)
+    base = lsoa_population[lsoa_population["lsoa_code"].astype(str).isin(csp_of.index)]
+    age = base["age"].astype("int64")
+    keep = age >= int(min_age)
+    if max_age is not None:
+        keep &= age <= int(max_age)
+    base = base[keep.to_numpy()]
+    base = pd.DataFrame({"lsoa_code": base["lsoa_code"].astype(str).to_numpy(),
+                         "year": base["year"].astype("int64").to_numpy(),
+                         "age": base["age"].astype("int64").to_numpy(),
+                         "population": base["population"].astype("float64").to_numpy()})
+    base["csp_code"] = base["lsoa_code"].map(csp_of).to_numpy()
+    idx = pd.DatetimeIndex(months)
+    fys = pd.Series(P._fy_of_month(idx)).value_counts(sort=False)
+    pop = population[population["csp_code"].astype(str).isin(sorted(set(base["csp_code"])))]
+    cpop = pop.groupby([pop["csp_code"].astype(str), pop["year"].astype("int64"), pop["age"].astype("int64")]
+                       )["population"].sum().astype("float64")
+    csp_years = sorted(set(cpop.index.get_level_values(1)))
+    lsoa_years = sorted(set(base["year"]))
+    sums = base.groupby(["csp_code", "year", "age"])["population"].sum()
+    total = pd.Series(0.0, index=pd.Index(sorted(set(base["lsoa_code"])), name="lsoa_code"))
+    for fy, n_months in fys.items():
+        y, _ = P.mid_year_for(str(fy), csp_years)
+        ly = min(lsoa_years, key=lambda a: (abs(a - y), a))
+        b = base[base["year"] == ly]
+        at = pd.MultiIndex.from_arrays([b["csp_code"], b["age"]])
+        target = cpop.xs(y, level=1).reindex(at).to_numpy()
+        denom = sums.xs(ly, level=1).reindex(at).to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(denom > 0, target / denom, 0.0)
+        scaled = pd.Series(b["population"].to_numpy() * np.nan_to_num(factor), index=b["lsoa_code"].to_numpy())
+        total = total.add(scaled.groupby(level=0).sum() * (n_months / len(idx)), fill_value=0.0)
+    total.name = "population"
+    return total
+
+
+@pytest.mark.parametrize("codes_as", ["str", "object", "category"])
+def test_lsoa_residents_by_number_is_the_text_keyed_sum_bit_for_bit(codes_as):
+    rng = np.random.default_rng(12)
+    n_lsoa = 60
+    lsoas = [f"E01{k:06d}" for k in rng.permutation(n_lsoa)]  # not in text order
+    rows = pd.DataFrame({"lsoa_code": np.repeat(lsoas, 2 * 91), "year": np.tile(np.repeat([2020, 2019], 91), n_lsoa),
+                         "age": np.tile(np.arange(91, dtype="int16"), 2 * n_lsoa),
+                         "population": rng.random(n_lsoa * 2 * 91) * 40})  # fractions: sums depend on their order
+    rows = rows.sample(frac=1.0, random_state=3).reset_index(drop=True)  # rows of an LSOA not together
+    rows = rows.drop(index=rows.index[:400])  # some ages missing for some LSOAs
+    rows["lsoa_code"] = rows["lsoa_code"].astype(codes_as)
+    csp_of = {code: ("B" if k % 3 else "A") for k, code in enumerate(lsoas[:-5])}  # 5 LSOAs in no CSP
+    csp_of[lsoas[0]] = "C"  # a CSP without residents of its own: its LSOAs get 0
+    pop = pd.DataFrame({"csp_code": np.repeat(["A", "B"], 3 * 91), "year": np.tile(np.repeat([2019, 2020, 2022], 91), 2),
+                        "age": np.tile(np.arange(91), 6), "population": rng.integers(100, 900, 6 * 91)})
+    pop = pop.drop(index=[5, 400])  # a CSP age without residents
+    for months in (pd.date_range("2018-04-01", "2025-03-01", freq="MS"), pd.date_range("2021-01-01", "2021-02-01", freq="MS")):
+        for lo, hi in ((0, None), (0, 24), (10, 24), (25, None)):
+            got = P.lsoa_residents(rows, pop, csp_of, months, lo, hi)
+            want = _lsoa_residents_by_text(rows, pop, csp_of, months, lo, hi)
+            assert got.index.equals(want.index) and got.index.dtype == want.index.dtype
+            assert got.index.name == "lsoa_code" and got.name == "population" and got.dtype == "float64"
+            assert got.to_numpy().tobytes() == want.to_numpy().tobytes(), (months[0], lo, hi)

@@ -432,41 +432,68 @@ def lsoa_residents(lsoa_population: pd.DataFrame, population: pd.DataFrame, lsoa
     _check(population)
     csp_of = pd.Series(lsoa_csp).astype(str)
     csp_of.index = csp_of.index.astype(str)
-    base = lsoa_population[lsoa_population["lsoa_code"].astype(str).isin(csp_of.index)]
-    age = base["age"].astype("int64")
+    # The LSOA codes as numbers (a national force's 0.9M rows as Python strings cost ~240 MB): each distinct code
+    # is read as text once, and the rows carry its position. The sums below are the same group sums, in the same
+    # row order, of the same values as by text keys: only the keys are numbers.
+    raw, distinct = pd.factorize(lsoa_population["lsoa_code"])
+    at, names = pd.factorize(pd.Index(distinct).astype(str))  # two codes of the same text are one LSOA
+    at = np.append(at, -1)  # a missing code (-1) stays missing
+    name_rows = at[raw]
+    del raw, at
+    names = pd.Index(names)
+    name_csp = names.map(csp_of)
+    held = names.isin(csp_of.index)
+    age = lsoa_population["age"].astype("int64").to_numpy()
     keep = age >= int(min_age)
     if max_age is not None:
         keep &= age <= int(max_age)
-    base = base[keep.to_numpy()]
-    base = pd.DataFrame({"lsoa_code": base["lsoa_code"].astype(str).to_numpy(),
-                         "year": base["year"].astype("int64").to_numpy(),
-                         "age": base["age"].astype("int64").to_numpy(),
-                         "population": base["population"].astype("float64").to_numpy()})
-    base["csp_code"] = base["lsoa_code"].map(csp_of).to_numpy()
+    keep &= np.append(held, False)[name_rows]
+    name_rows = name_rows[keep]
+    age = age[keep]
+    # the kept rows' years and counts, converted after the selection (as the text-keyed rows were)
+    year = pd.Series(lsoa_population["year"].array[keep]).astype("int64").to_numpy()
+    value = pd.Series(lsoa_population["population"].array[keep]).astype("float64").to_numpy()
     idx = _months(months)
     if not len(idx):
         raise DataValidationError("no months in the period", column="month")
     fys = pd.Series(_fy_of_month(idx)).value_counts(sort=False)
-    csps = sorted(set(base["csp_code"]))
+    used = np.unique(name_rows)
+    csps = sorted({str(c) for c in name_csp[used]})
+    csp_rank = np.full(len(names), -1, dtype=np.int64)
+    csp_rank[used] = pd.Index(csps).get_indexer(name_csp[used])
+    csp_rows = csp_rank[name_rows]
     pop = population[population["csp_code"].astype(str).isin(csps)]
     cpop = pop.groupby([pop["csp_code"].astype(str), pop["year"].astype("int64"), pop["age"].astype("int64")]
                        )["population"].sum().astype("float64")
     csp_years = sorted(set(cpop.index.get_level_values(1)))
-    lsoa_years = sorted(set(base["year"]))
+    lsoa_years = np.unique(year).tolist()
     if not csp_years or not lsoa_years:
         raise DataValidationError("no population for these LSOAs", column="population")
-    sums = base.groupby(["csp_code", "year", "age"])["population"].sum()
-    total = pd.Series(0.0, index=pd.Index(sorted(set(base["lsoa_code"])), name="lsoa_code"))
+    # (CSP, age) as a grid: a CSP's figure and its LSOAs' sum at each age are looked up there for every row
+    first_age = int(age.min()) if len(age) else 0
+    n_ages = int(age.max()) - first_age + 1 if len(age) else 1
+    year_rank = pd.Index(lsoa_years).get_indexer(year)
+    cell = csp_rows * n_ages + (age - first_age)
+    sums = pd.Series(value).groupby((year_rank * len(csps)) * n_ages + cell).sum()
+    grid = pd.MultiIndex.from_product([pd.Index(csps).astype(str), pd.RangeIndex(first_age, first_age + n_ages)])
+    # the LSOAs in text order, and each row's place in it
+    lsoa_index = pd.Index(sorted(names[used].tolist()), name="lsoa_code")
+    lsoa_rank = np.full(len(names), -1, dtype=np.int64)
+    lsoa_rank[used] = lsoa_index.get_indexer(names[used])
+    lsoa_rows = lsoa_rank[name_rows]
+    total = pd.Series(0.0, index=pd.RangeIndex(len(lsoa_index)))
     for fy, n_months in fys.items():
         y, _ = mid_year_for(str(fy), csp_years)
         ly = min(lsoa_years, key=lambda a: (abs(a - y), a))
-        b = base[base["year"] == ly]
-        target = cpop.xs(y, level=1).reindex(pd.MultiIndex.from_arrays([b["csp_code"], b["age"]])).to_numpy()
-        denom = sums.xs(ly, level=1).reindex(pd.MultiIndex.from_arrays([b["csp_code"], b["age"]])).to_numpy()
+        rows = year == ly
+        target = cpop.xs(y, level=1).reindex(grid).to_numpy()[cell[rows]]
+        keys = lsoa_years.index(ly) * len(csps) * n_ages + np.arange(len(csps) * n_ages)
+        denom = sums.reindex(keys).to_numpy()[cell[rows]]
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = np.where(denom > 0, target / denom, 0.0)
-        scaled = pd.Series(b["population"].to_numpy() * np.nan_to_num(factor), index=b["lsoa_code"].to_numpy())
+        scaled = pd.Series(value[rows] * np.nan_to_num(factor), index=lsoa_rows[rows])
         total = total.add(scaled.groupby(level=0).sum() * (n_months / len(idx)), fill_value=0.0)
+    total.index = lsoa_index
     total.name = "population"
     total.attrs.update(ages=age_label(min_age, max_age))
     return total
