@@ -1,11 +1,10 @@
 """The layout of every chart kind: each axis updates its ticks once for each place its axes stands in
-(figures._TicksOnce), which gives the PNG of matplotlib's own repeated updates byte for byte; and on a range of
+(figures._ticks_once), which gives the PNG of matplotlib's own repeated updates byte for byte; and on a range of
 inputs (long and short labels, one and many series, empty and refused charts) every text a chart draws lies
 inside the figure and clear of the other texts of its axes."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 
 import matplotlib
@@ -48,7 +47,7 @@ def test_ticks_updated_once_a_place_give_matplotlibs_own_png(name, monkeypatch):
     png_once = figures.png_bytes(fig)
     calls_once, once.calls = once.calls, 0
     plt.close(fig)
-    monkeypatch.setattr(figures, "_TicksOnce", lambda fig: contextlib.nullcontext())
+    monkeypatch.setattr(figures, "_TICKS_ONCE", False)
     fig = CHARTS[name]()
     figures.prepare(fig)
     png_every = figures.png_bytes(fig)
@@ -57,20 +56,31 @@ def test_ticks_updated_once_a_place_give_matplotlibs_own_png(name, monkeypatch):
     assert calls_once < once.calls
 
 
-def test_a_ticks_memo_follows_a_move_of_the_axes_and_is_gone_afterwards():
-    """Within the block a moved axes (a new box) or new limits update the ticks afresh; afterwards the axis
-    has matplotlib's own method back."""
+def test_a_ticks_memo_repeats_only_the_last_update_and_follows_every_change(monkeypatch):
+    """The memo repeats the last real update only: a moved axes (a new box), new limits, new ticks set or a
+    tick label's text changed by hand update the ticks afresh, and going back to an earlier place does too
+    (the ticks are where the last update left them, not where that place had them)."""
     fig, ax = plt.subplots(figsize=(6, 3), dpi=96)
     ax.plot([0, 1], [0, 10])
-    with figures._TicksOnce(fig):
-        first = [t.get_loc() for t in ax.yaxis._update_ticks()]
-        assert [t.get_loc() for t in ax.yaxis._update_ticks()] == first
-        ax.set_position([0.1, 0.1, 0.8, 0.1])  # a short axes: fewer ticks
-        fewer = [t.get_loc() for t in ax.yaxis._update_ticks()]
-        ax.set_ylim(0, 1000)
-        wider = [t.get_loc() for t in ax.yaxis._update_ticks()]
-    assert len(fewer) < len(first) and max(wider) > 100
-    assert "_update_ticks" not in vars(ax.yaxis) and "_update_ticks" not in vars(ax.xaxis)
+    counting = _Counting(monkeypatch)
+    figures._ticks_once(fig)
+
+    def labels():
+        return [t.label1.get_text() for t in ax.yaxis._update_ticks()]
+
+    first = labels()
+    assert labels() == first and counting.calls == 1
+    ax.set_position([0.1, 0.1, 0.8, 0.1])  # a short axes: fewer ticks
+    fewer = labels()
+    assert len(fewer) < len(first) and counting.calls == 2
+    ax.set_position([0.125, 0.11, 0.775, 0.77])  # back where it was: the ticks are updated again
+    assert labels() == first and counting.calls == 3
+    ax.set_ylim(0, 1000)
+    assert labels() != first and counting.calls == 4
+    ax.set_yticks([0, 500, 1000], ["none", "half", "all"])
+    assert labels() == ["none", "half", "all"] and counting.calls == 5
+    ax.yaxis.get_major_ticks()[0].label1.set_text("changed by hand")
+    assert labels() == ["none", "half", "all"] and counting.calls == 6  # as matplotlib: the formatter's text
     plt.close(fig)
 
 

@@ -321,11 +321,11 @@ def lay_out(fig) -> None:
     Titles are pinned where matplotlib's automatic placing would leave them (:func:`_pin_titles`), which spares
     every layout pass and paint a measurement of the y axis that only serves that placing.
     """
+    _ticks_once(fig)
     pinned = _pin_titles(fig)
-    with _TicksOnce(fig):
+    fig.draw_without_rendering()
+    if pinned and _unpin_titles(fig, pinned):
         fig.draw_without_rendering()
-        if pinned and _unpin_titles(fig, pinned):
-            fig.draw_without_rendering()
 
 
 def _pin_titles(fig) -> list:
@@ -398,55 +398,53 @@ class _Reading:
         return False
 
 
-class _TicksOnce:
-    """Around one layout and draw of ``fig`` (:func:`lay_out`) or one paint (:func:`_paint`): each axis updates
-    its ticks (``Axis._update_ticks``: the locator's positions, the formatter's labels, every tick moved and
-    re-labelled) once for each place the axes stands in, not once for every reader.
+#: Whether :func:`_ticks_once` is in force (a test's switch: off, every reader updates the ticks, as matplotlib).
+_TICKS_ONCE = True
+
+
+def _ticks_once(fig) -> None:
+    """Make each axis of ``fig`` update its ticks (``Axis._update_ticks``: the locator's positions, the
+    formatter's labels, every tick moved and re-labelled, and new ticks made when more are needed) once for each
+    place its axes stands in, not once for every reader. Installed for the figure's life (on each axis: from
+    the first layout, measurement or paint on).
 
     A layout pass measures each axis through ``Axes.get_tightbbox``, which updates its ticks for the axis
     itself, again to place the axis label (``_get_tick_boxes_siblings``) and again for the spine's extent
-    (``Spine.get_window_extent``); a draw updates them twice more; the constrained layout makes two passes and
-    then the figure is drawn: ~8 updates an axis a layout, the largest part of its cost. What an update does
-    and returns depends only on what the key below holds (the axes' box in display px, which changes with the
-    layout and the dpi, the view limits, the locators and formatters and which tick groups are shown), none of
-    which a layout pass or a draw changes but by moving the axes (a new key: the ticks are updated afresh). So
-    within the block an update with a key seen before returns the ticks that update gave, which are where it
-    left them: the same positions, labels and extents, the same layout and pixels."""
+    (``Spine.get_window_extent``); a draw updates them twice more; the constrained layout makes two passes,
+    then the figure is drawn, and :func:`layout_left` and :func:`_axes_height_to_come` measure the axes before
+    any of it: ~10 updates an axis a chart, most of them where the one before left the ticks. An update's
+    result depends only on what the key below holds (the axes' box in display px, which changes with the
+    layout and the dpi, the view limits, the locator and formatter objects and which tick groups are shown).
+    So an update with the key of the last real one returns the ticks that one gave, which are where it left
+    them (nothing else moves or re-labels a tick), unless a tick label's text was changed since (checked): the
+    same positions, labels and extents, the same layout and pixels (tests/test_figures_layout.py compares every
+    chart kind's PNG with matplotlib's own updates). Any other key updates the ticks afresh."""
+    if not _TICKS_ONCE:
+        return
+    for ax in fig.axes:
+        for axis in ax._axis_map.values():
+            if "_update_ticks" not in vars(axis):
+                axis._update_ticks = _ticks_memo(axis)
 
-    def __init__(self, fig):
-        self.fig = fig
-        self.axes = []
 
-    def __enter__(self):
-        for ax in self.fig.axes:
-            for axis in ax._axis_map.values():
-                if "_update_ticks" in vars(axis):  # (nested: the outer block's memo stays)
-                    continue
-                axis._update_ticks = self._once(axis)
-                self.axes.append(axis)
-        return self
+def _ticks_memo(axis):
+    """``axis._update_ticks`` that repeats the last real update when nothing it reads has changed."""
+    real = type(axis)._update_ticks.__get__(axis)
+    last = [None, None, None]  # the key, the ticks, their label texts
 
-    @staticmethod
-    def _once(axis):
-        real = type(axis)._update_ticks.__get__(axis)
-        memo = {}
+    def _update_ticks():
+        major, minor = axis.major, axis.minor
+        key = (tuple(axis.axes.bbox.bounds), tuple(axis.get_view_interval()), major.locator, major.formatter,
+               minor.locator, minor.formatter, repr(axis._major_tick_kw), repr(axis._minor_tick_kw),
+               axis.get_scale())
+        ticks = last[1]
+        if (ticks is None or last[0] != key
+                or last[2] != [(t.label1.get_text(), t.label2.get_text()) for t in ticks]):
+            ticks = real()
+            last[:] = key, ticks, [(t.label1.get_text(), t.label2.get_text()) for t in ticks]
+        return list(ticks)
 
-        def _update_ticks():
-            view = tuple(axis.get_view_interval())
-            key = (tuple(axis.axes.bbox.bounds), view, id(axis.major.locator), id(axis.major.formatter),
-                   id(axis.minor.locator), id(axis.minor.formatter), repr(axis._major_tick_kw),
-                   repr(axis._minor_tick_kw), axis.get_scale())
-            hit = memo.get(key)
-            if hit is None:
-                hit = memo[key] = real()
-            return list(hit)
-
-        return _update_ticks
-
-    def __exit__(self, *exc):
-        for axis in self.axes:
-            del axis._update_ticks
-        return False
+    return _update_ticks
 
 
 def _drawn_texts(fig, draw: bool = True):
@@ -586,6 +584,7 @@ def declutter_ticks(fig, draw: bool = True) -> int:
             t.set_rotation(45)
             t.set_horizontalalignment("right")
             t.set_rotation_mode("anchor")
+        ax.stale = True  # (a tick label's change reaches no figure: the layout must be made again)
     return changed
 
 
@@ -646,6 +645,7 @@ def layout_left(ax) -> float:
     cost (:func:`prepare` fits it there, whatever the guess was). An axes that is not in the first column of
     its grid is where it stands."""
     fig = ax.figure
+    _ticks_once(fig)
     renderer = fig.canvas.get_renderer()
     x0 = ax.get_window_extent(renderer).x0
     spec = ax.get_subplotspec()
@@ -738,6 +738,7 @@ def _axes_height_to_come(fig) -> float | None:
             or fig._supxlabel is not None or fig._supylabel is not None):
         return None
     ax = fig.axes[0]
+    _ticks_once(fig)
     renderer = fig.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
     xaxis = ax.xaxis.get_tightbbox(renderer) if ax.axison and ax.xaxis.get_visible() else None
@@ -806,6 +807,7 @@ def prepare(fig) -> dict:
     dict
         ``raised`` (texts enlarged), ``turned``, ``wrapped`` and ``moved`` (counts).
     """
+    _ticks_once(fig)
     moved = legends_into_layout(fig)
     early = 0
     if fig.stale:
@@ -847,7 +849,8 @@ def _paint(fig, dpi: float):
             fig.set_layout_engine(None)
     buf = io.BytesIO()
     try:
-        with _Reading(fig), _TicksOnce(fig):  # savefig's dpi round trip marks the figure stale; nothing moved
+        _ticks_once(fig)
+        with _Reading(fig):  # savefig's dpi round trip marks the figure stale; nothing moved
             fig.savefig(buf, format="rgba", dpi=dpi)
     finally:
         if engine is not None:
