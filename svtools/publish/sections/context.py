@@ -82,6 +82,24 @@ def _tables_key(dataset: str, *names: str) -> tuple:
     return tuple(table_key(n, dataset) for n in names)
 
 
+def _csp_lsoa_years(base: pd.DataFrame, csp_of: pd.Series, lo: int, hi: int | None) -> set[frozenset]:
+    """The distinct sets of LSOA mid-years the CSPs' rows of ``base`` (ages ``lo``-``hi``) hold, one set per CSP
+    of ``csp_of`` (LSOA code -> CSP code; rows of other LSOAs left out). The codes are read as numbers: each
+    distinct LSOA code is turned into text once, not every row (a force's 0.9M rows as strings: ~115 MB)."""
+    raw, distinct = pd.factorize(base["lsoa_code"])
+    csp_at, _ = pd.factorize(pd.Index(distinct).astype(str).map(csp_of))  # -1: in no CSP
+    age = base["age"].astype("int64").to_numpy()
+    keep = age >= lo
+    if hi is not None:
+        keep &= age <= hi
+    csp = np.append(csp_at, -1)[raw]
+    keep &= csp >= 0
+    year_at, years = pd.factorize(pd.Series(base["year"].array[keep]).astype("int64").to_numpy())
+    held = np.zeros((len(csp_at) and int(csp_at.max()) + 1, len(years)), dtype=bool)
+    held[csp[keep], year_at] = True  # CSP x mid-year: a row of the CSP's LSOAs holds it
+    return {frozenset(years[row].tolist()) for row in held if row.any()}
+
+
 @functools.lru_cache(maxsize=8)
 def _force_lsoa_population(dataset: str, key: tuple, force: str, start: pd.Timestamp, end: pd.Timestamp,
                            lo: int, hi: int | None) -> tuple[frozenset, pd.Series] | None:
@@ -110,12 +128,7 @@ def _force_lsoa_population(dataset: str, key: tuple, force: str, start: pd.Times
     base = table_rows("lsoa_population", dataset, "lsoa_code", lsoa["lsoa_code"].astype(str))
     # every CSP's LSOAs must hold the same LSOA mid-years too (each area alone would pick its nearest)
     csp_of = lsoa.set_index(lsoa["lsoa_code"].astype(str))["csp_code"].astype(str)
-    age = base["age"].astype("int64")
-    keep = (age >= lo) & ((age <= hi) if hi is not None else True)
-    held = base[keep.to_numpy()]
-    by = held.groupby(held["lsoa_code"].astype(str).map(csp_of).to_numpy())["year"].agg(
-        lambda y: frozenset(y.astype("int64")))
-    if by.nunique() > 1:
+    if len(_csp_lsoa_years(base, csp_of, lo, hi)) > 1:
         return None
     months = pd.date_range(start, end, freq="MS", name="month")
     out = lsoa_residents(base, population, csp_of, months, lo, hi)
