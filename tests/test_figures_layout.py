@@ -191,3 +191,50 @@ def test_an_empty_or_refused_chart_leaves_no_figure_open():
         charts.bar_chart(gated(pd.DataFrame({"offence": ["A"], "n": [1.0]})), label="offence", value="n", xlabel="N",
                          title=" ")
     assert len(plt.get_fignums()) == before
+
+
+@pytest.mark.parametrize("labels", [
+    ["Common cause variation", "Special cause: concern"],
+    ["Observed", "Trend", "Seasonally adjusted"],
+    ["95% limits allowing for over-dispersion", "99.8% limits allowing for over-dispersion", "Target 0.50",
+     "Hartlepool"],
+    ["A label long enough to need wrapping when two of them share the width of the figure", "Short"],
+    ["Force average (300.00)", "95% confidence interval"],
+])
+def test_legend_below_keeps_the_one_line_legend_only_when_it_is_the_lowest(labels):
+    """_legend_below keeps its first legend (every label on one line, the most columns) without trying the
+    others when it fits: the choice is the one the full search makes (the lowest legend that fits, the first of
+    equal heights)."""
+    import textwrap
+
+    from svtools.publish.charts import common
+
+    def figure():
+        fig, ax = common._figure()
+        for k, lab in enumerate(labels):
+            ax.plot([0, 1], [k, k], label=lab)
+        return fig, ax
+
+    fig, ax = figure()
+    common._legend_below(fig, ax, ncol=2)
+    chosen = (fig.legends[0]._ncols, [t.get_text() for t in fig.legends[0].get_texts()])
+    plt.close(fig)
+    fig, ax = figure()
+    handles, _ = ax.get_legend_handles_labels()
+    renderer = fig.canvas.get_renderer()
+    font_px = common._fs("legend") * figures.CSS_PX_PER_IN / 72
+    longest = max(len(lab) for lab in labels)
+    best = None
+    for n in range(min(2, len(handles)), 0, -1):
+        chars = int((fig.get_figwidth() * figures.CSS_PX_PER_IN / n - 3.4 * font_px) / (0.56 * font_px))
+        for width in sorted({longest, min(longest, chars), min(longest, chars - 4)}, reverse=True):
+            if width < 10:
+                continue
+            wrapped = ["\n".join(textwrap.wrap(lab, width)) or lab for lab in labels]
+            legend = fig.legend(handles, wrapped, loc="outside lower center", ncol=n, frameon=False)
+            ext = legend.get_window_extent(renderer)
+            legend.remove()
+            if common._fits(fig, legend, ext) and (best is None or ext.height < best[0] - 0.5):
+                best = (ext.height, n, wrapped)
+    plt.close(fig)
+    assert best is not None and chosen == (best[1], best[2])

@@ -146,7 +146,7 @@ def _legend_below(fig, ax, ncol: int = 2) -> None:
                     if w >= 10]
     best, tried = None, set()
     renderer = fig.canvas.get_renderer()
-    for n, width in options:
+    for k, (n, width) in enumerate(options):
         wrapped = ["\n".join(textwrap.wrap(lab, width)) or lab for lab in labels]
         if (n, tuple(wrapped)) in tried:  # another width that wraps the labels the same: the same legend
             continue
@@ -154,6 +154,10 @@ def _legend_below(fig, ax, ncol: int = 2) -> None:
         legend = fig.legend(handles, wrapped, loc="outside lower center", ncol=n, frameon=False)
         ext = legend.get_window_extent(renderer)  # measured once: its fit and its height
         fits, height = _fits(fig, legend, ext), ext.height
+        if fits and k == 0 and width == longest:
+            # every label on one line, in the most columns: no other option is lower (each has as many rows or
+            # more, each entry as many lines or more), so this is the one chosen; kept, not built again
+            return
         legend.remove()
         if fits and (best is None or height < best[0] - 0.5):
             best = (height, n, wrapped)
