@@ -98,7 +98,13 @@ def _inputs():
                          **{f"Cohort {k} with a long name": 100 + np.arange(8) * (k + 1) * 10 for k in range(3)}})
     spc_short = pd.DataFrame({"month": MONTHS[:6], "value": VALUES[:6], "mean": 20.0, "lower": -2.0,
                               "upper": 32.0, "variation": ["common cause"] * 6})
+    names = [f"Offence {k}" for k in range(9)]
+    one_long = pd.DataFrame({"offence": names[:4] + [LONG * 2] + names[4:],  # a label of seven lines
+                             "n": [float(40 - 3 * k) for k in range(10)]})
     return {
+        "bar_one_long_label": lambda: charts.bar_chart(gated(one_long), label="offence", value="n", xlabel="N",
+                                                       title="One label of seven lines among short ones",
+                                                       sort=False),
         "bar_short": lambda: charts.bar_chart(gated(short_mix), label="offence", value="n", xlabel="N",
                                                title="Short"),
         "bar_long": lambda: charts.bar_chart(gated(long_mix), label="offence", value="n", title=LONG * 2,

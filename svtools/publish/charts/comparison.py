@@ -311,8 +311,12 @@ def bar_chart(
     with_legend = (lower is not None and upper is not None) or reference is not None
     labels = d[label].astype(str).tolist()
     shown_labels = ["\n".join(textwrap.wrap(lab, _TICK_CHARS)) or lab for lab in labels]
-    lines = sum(max(1, lab.count("\n") + 1) for lab in shown_labels)
-    fig, ax = _figure(max(2.6, 0.3 * n + 0.14 * lines + 1.5 + (0.5 if with_legend else 0)))
+    counts = [lab.count("\n") + 1 for lab in shown_labels]
+    # a bar's slot holds half of each neighbour's label: room for the two tallest neighbours (long local labels)
+    pair = max([(a + b) / 2 for a, b in zip(counts, counts[1:])] or counts or [1])
+    line_in = _fs("tick") * 1.2 / 72  # a tick label's line (matplotlib's line spacing 1.2), inches
+    extra = 1.5 + (0.5 if with_legend else 0)
+    fig, ax = _figure(max(2.6, 0.3 * n + 0.14 * sum(counts) + extra, n * (pair * line_in + 0.03) + extra))
     y = np.arange(n)
     vals = pd.to_numeric(d[value], errors="coerce").to_numpy(dtype=float)
     is_hl = (
