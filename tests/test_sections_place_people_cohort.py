@@ -315,6 +315,12 @@ def test_data_quality_sections(force_ctx, shown):
     res = sections.location_quality(force_ctx)
     assert res.values["total"] == sum(v for k, v in res.values.items() if k not in ("total", "All rows")
                                       and v is not None)
+    from svtools.ingest.store import dataset_dir  # the two columns it reads count what every column would
+    every = pd.read_parquet(dataset_dir("demo") / "records", filters=[("reporting_force", "==", force_ctx.force_code)])
+    every = every[(every["month"] >= force_ctx.period_start) & (every["month"] <= force_ctx.period_end)]
+    placed, outside = int((~every["out_of_force"]).sum()), int(every["out_of_force"].sum())
+    assert res.values["Placed in a CSP of the force"] in (None, placed) and placed > THRESHOLD
+    assert res.values["Placed in an LSOA outside the force area"] in (None, outside)
     check_published(res, page_dir())
     res = sections.unknown_ages(force_ctx)
     recs = force_ctx.records[force_ctx.records["victim_id"].notna()]

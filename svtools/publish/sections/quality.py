@@ -64,13 +64,22 @@ def _mk(v) -> str:
 
 
 # =========================================================================== data quality
+#: The record columns :func:`location_quality` reads (the rest of a record is not read: the Met's rows, every
+#: column, were +120 MB of a kernel's peak).
+_LOCATION_COLUMNS = ("month", "out_of_force")
+
+
 def _force_rows(ctx: ProfileContext) -> pd.DataFrame:
     """Every kept record reported by the force (including those placed in other forces' CSPs), in the
-    period."""
+    period: the columns of :data:`_LOCATION_COLUMNS` the records have."""
+    import pyarrow.dataset as ds
+
     from svtools.ingest.store import dataset_dir
 
     path = dataset_dir(ctx.dataset) / "records"
-    frame = pd.read_parquet(path, filters=[("reporting_force", "==", ctx.force_code)])
+    names = set(ds.dataset(path, format="parquet", partitioning="hive").schema.names)
+    frame = pd.read_parquet(path, columns=[c for c in _LOCATION_COLUMNS if c in names],
+                            filters=[("reporting_force", "==", ctx.force_code)])
     frame = frame[(frame["month"] >= ctx.period_start) & (frame["month"] <= ctx.period_end)]
     return frame
 
@@ -114,12 +123,18 @@ def completeness(ctx: ProfileContext) -> SectionResult:
     for m, q in quarters_of.items():
         qstart.setdefault(q, pd.Timestamp(m))
     quarters = sorted(qstart, key=lambda q: qstart[q])
-    has_victim = recs["victim_id"].notna() if "victim_id" in recs.columns else None
+    has_victim = recs["victim_id"].notna().to_numpy(bool) if "victim_id" in recs.columns else None
+    period = recs["month"].map(quarters_of).astype(str).to_numpy()
     parts = []
     for col, label in fields.items():
-        base = recs[has_victim] if col.startswith("victim_") and has_victim is not None else recs
-        status = np.where(field_known(base, col), "Known", "Missing")  # a banded age or a time is known
-        g = pd.DataFrame({"period": base["month"].map(quarters_of).astype(str).to_numpy(), "status": status})
+        # field_known is row by row: on every record, then the victims' rows (no copy of the whole frame a field)
+        known = field_known(recs, col)  # a banded age or a time is known
+        rows = period
+        if col.startswith("victim_") and has_victim is not None:
+            rows = period[has_victim]
+            known = known[has_victim] if known is not None else None
+        status = np.where(known, "Known", "Missing")
+        g = pd.DataFrame({"period": rows, "status": status})
         g = g.groupby(["period", "status"]).size().rename("count").reset_index()
         g["field"] = label
         parts.append(g)
