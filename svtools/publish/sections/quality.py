@@ -250,13 +250,15 @@ def unknown_ages(ctx: ProfileContext) -> SectionResult:
         text = f"**{title}**: {not_recorded(ctx, 'victim_age', 'the records with an unknown victim age')}"
         _say(text)
         return SectionResult(name="unknown_ages", available=False, message=text)
-    with_victim = recs[recs["victim_id"].notna()] if "victim_id" in recs.columns else recs
-    years = sorted(with_victim["financial_year"].astype(str).unique())
+    # row by row on the columns it needs, then the victims' rows of the force's CSPs (no copies of the frame)
+    with_victim = recs["victim_id"].notna().to_numpy(bool) if "victim_id" in recs.columns else np.ones(len(recs), bool)
+    fy = recs["financial_year"].astype(str).to_numpy()
+    years = sorted(pd.unique(fy[with_victim]))
     csps = [str(c) for c in ctx.csp_codes]
-    w = with_victim[with_victim["csp_code"].astype(str).isin(csps)]
-    counts = (pd.DataFrame({"area": w["csp_code"].astype(str).to_numpy(),
-                            "financial_year": w["financial_year"].astype(str).to_numpy(),
-                            "status": np.where(age_known(w, "victim"), "Age recorded", "Age not recorded")})
+    area = recs["csp_code"].astype(str).to_numpy()
+    sel = with_victim & np.isin(area, csps)
+    counts = (pd.DataFrame({"area": area[sel], "financial_year": fy[sel],
+                            "status": np.where(age_known(recs, "victim")[sel], "Age recorded", "Age not recorded")})
               .groupby(["area", "financial_year", "status"]).size().rename("count").reset_index())
     force = str(ctx.force_code)
     dims = [Dim("area", tuple(csps), {force: tuple(csps)}), Dim("financial_year", tuple(years), {TOTAL: tuple(years)}),
