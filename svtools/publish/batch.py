@@ -87,6 +87,7 @@ from svtools.publish.run_cache import (  # noqa: E402,F401
     _job_inputs,
     _link,
     _sha256_bytes,
+    job_group,
 )
 from svtools.publish.run_record import (  # noqa: E402,F401
     _PAGE,
@@ -403,7 +404,7 @@ def job_order(todo: list[Job], ddir: Path) -> list[Job]:
     size = {j.job_id: sum((ddir / f).stat().st_size for f in j.inputs if (ddir / f).is_file()) for j in todo}
     groups: dict[tuple, list[Job]] = {}
     for job in todo:
-        groups.setdefault((job.pfa_code or "", job.definition or ""), []).append(job)
+        groups.setdefault(job_group(job), []).append(job)
     weight = {g: sum(size[j.job_id] for j in jobs) for g, jobs in groups.items()}
     ordered = sorted(groups, key=lambda g: (g[0] != "", -weight[g], g))
     return [j for g in ordered for j in sorted(groups[g], key=lambda j: -size[j.job_id])]

@@ -37,7 +37,7 @@ from typing import Any
 from svtools.errors import SvtoolsError
 from svtools.publish import render
 from svtools.publish.output import PAGE_DIR_ENV, TABLES_SIDECAR
-from svtools.publish.run_cache import Job, JobResult
+from svtools.publish.run_cache import Job, JobResult, job_group
 from svtools.publish.run_record import _PAGE, ANALYST_DIR, _now_iso, _scrub_paths
 
 __all__ = ["EXECUTORS", "LocalExecutor", "make_executor", "execute_job", "driver_failure"]
@@ -193,8 +193,7 @@ class ForceQueue:
     def __init__(self, todo: list[Job]):
         self.groups: list[list[Job]] = []
         for job in todo:
-            key = (job.pfa_code, job.definition)
-            if not self.groups or (self.groups[-1][0].pfa_code, self.groups[-1][0].definition) != key:
+            if not self.groups or job_group(self.groups[-1][0]) != job_group(job):
                 self.groups.append([])
             self.groups[-1].append(job)
         self.group_of = {j.job_id: g for g, jobs in enumerate(self.groups) for j in jobs}

@@ -68,6 +68,12 @@ class Job:
     definition: str | None = None
 
 
+def job_group(job: Job) -> tuple[str, str]:
+    """The group a job is scheduled with: its force and definition (jobs of one group share a kernel's
+    per-force tables; ``("", "")`` for a dataset page with neither)."""
+    return (job.pfa_code or "", job.definition or "")
+
+
 @dataclass
 class JobResult:
     """What happened to one job."""
