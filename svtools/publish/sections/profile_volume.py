@@ -641,7 +641,7 @@ def hospital_admissions(ctx: ProfileContext) -> SectionResult:
     """Hospital admissions for assault with a knife or sharp object by financial year (HES-style, suppressed
     at source: suppressed cells stay suppressed and totals that include one are lower bounds)."""
     from svtools.ingest.store import load_table
-    from svtools.analysis.measures import hospital_measures
+    from svtools.analysis.measures import COHORTS, hospital_measures
 
     title = "Hospital admissions for assault with a sharp object"
     if not ctx.record_level:
@@ -659,14 +659,14 @@ def hospital_admissions(ctx: ProfileContext) -> SectionResult:
     # would make it (years sorted), read straight from the rows
     cells = {(str(c), y): d for c, y, d in zip(hm["cohort"], hm["financial_year"], hm["display"])}
     year_index = pd.Index(sorted(set(hm["financial_year"])), name="financial_year")
-    wide = pd.DataFrame({c: [cells.get((c, y)) for y in year_index] for c in ("all ages", "under 25")},
+    wide = pd.DataFrame({c: [cells.get((c, y)) for y in year_index] for c in COHORTS},
                         index=year_index)
     # a total holding a cell suppressed at source is shown as the range the source itself allows (each
     # suppressed cell holds 1 to the HES threshold), never as a bare lower bound such as ">=1"
     ranged = {(str(c), y): f"{lo:,} to {hi:,}" if supp and shown != "no data" else shown
               for c, y, lo, hi, supp, shown in zip(hm["cohort"], hm["financial_year"], hm["lower_bound"],
                                                     hm["upper_bound"], hm["suppressed"], hm["display"])}
-    wide_shown = pd.DataFrame({c: [ranged.get((c, y)) for y in year_index] for c in ("all ages", "under 25")},
+    wide_shown = pd.DataFrame({c: [ranged.get((c, y)) for y in year_index] for c in COHORTS},
                               index=year_index)
     table = pd.DataFrame(
         {
